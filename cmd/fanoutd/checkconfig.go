@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newCheckConfigCmd() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "check-config",
+		Short: "Validate a configuration (file, environment and flags) and exit",
+		Long: "Loads the configuration exactly as the daemon would and reports every problem, " +
+			"naming the key. Exits non-zero when the configuration is not valid.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(file, cmd.Flags())
+			if err != nil {
+				return fmt.Errorf("configuration is not valid:\n%w", err)
+			}
+			if _, err := cfg.HMACKey(); err != nil && !cfg.Dev {
+				return fmt.Errorf("configuration is not valid:\n%w", err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "configuration OK")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "config", "c", "", "YAML configuration file")
+	return cmd
+}

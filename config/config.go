@@ -1,0 +1,93 @@
+package config
+
+import (
+	"os"
+	"time"
+)
+
+// Config is the daemon's whole configuration: a plain value, validated by Load.
+// Every field maps to one configuration key (the mapstructure tag); the zero
+// value of a field never means "default" here: Load fills the documented
+// defaults before decoding.
+type Config struct {
+	// Listen is the TCP address of the WebSocket listener (and of the HTTP API
+	// when API.Key is set). Key: listen. Default 127.0.0.1:8080.
+	Listen string `mapstructure:"listen"`
+	// WSPath is the request path that upgrades to WebSocket. Key: ws_path. Default /ws.
+	WSPath string `mapstructure:"ws_path"`
+	// Socket is the path of the local publish API's Unix socket. Key: socket.
+	// Default ./fanoutd.sock. Empty disables the Unix socket.
+	Socket string `mapstructure:"socket"`
+	// SocketMode is the permission of the socket file. Key: socket_mode
+	// (an octal string such as "0660"; an unquoted YAML 0660 is octal too).
+	// Default 0660. Never writable by others: writing to the socket is
+	// publishing.
+	SocketMode os.FileMode `mapstructure:"socket_mode"`
+	// LogLevel is one of debug, info, warn, error. Key: log_level. Default info.
+	LogLevel string `mapstructure:"log_level"`
+	// Dev turns on development mode: a random HMAC secret when none is
+	// configured, and a dev token printed at start. Key: dev. Default false.
+	Dev bool `mapstructure:"dev"`
+	// Workers is the size of the transport's worker pool; 0 means 2 × GOMAXPROCS
+	// (at least 4). Key: workers.
+	Workers int `mapstructure:"workers"`
+
+	Auth      Auth      `mapstructure:"auth"`
+	Heartbeat Heartbeat `mapstructure:"heartbeat"`
+	Limits    Limits    `mapstructure:"limits"`
+	API       API       `mapstructure:"api"`
+}
+
+// Auth configures token verification at the WebSocket handshake.
+type Auth struct {
+	// HMACSecret is the HS256 key. Key: auth.hmac_secret
+	// (env FANOUTD_AUTH_HMAC_SECRET). At least 32 bytes.
+	HMACSecret string `mapstructure:"hmac_secret"`
+	// HMACSecretFile names a file holding the HS256 key (trailing newline
+	// trimmed). Key: auth.hmac_secret_file. Mutually exclusive with HMACSecret.
+	HMACSecretFile string `mapstructure:"hmac_secret_file"`
+}
+
+// Heartbeat configures server pings.
+type Heartbeat struct {
+	// Interval between server pings. Key: heartbeat.interval. Default 30s.
+	Interval time.Duration `mapstructure:"interval"`
+	// Timeout: a connection silent this long after a ping is closed.
+	// Key: heartbeat.timeout. Default 10s.
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Limits bound what one client or publisher may cost.
+type Limits struct {
+	// MaxConnections caps WebSocket connections; 0 means derived from the open
+	// file limit. Key: limits.max_connections.
+	MaxConnections int `mapstructure:"max_connections"`
+	// MaxSubscriptions per connection. Key: limits.max_subscriptions. Default 128.
+	MaxSubscriptions int `mapstructure:"max_subscriptions"`
+	// MaxChannelLength in bytes. Key: limits.max_channel_length. Default 255.
+	MaxChannelLength int `mapstructure:"max_channel_length"`
+	// MaxMessageSize is the largest inbound client message in bytes.
+	// Key: limits.max_message_size. Default 65536.
+	MaxMessageSize int `mapstructure:"max_message_size"`
+	// MaxFragments per inbound message. Key: limits.max_fragments. Default 64.
+	MaxFragments int `mapstructure:"max_fragments"`
+	// WriteQueueBytes bounds the bytes queued for one connection; a client over
+	// it is closed with 4001. Key: limits.write_queue_bytes. Default 1048576.
+	WriteQueueBytes int `mapstructure:"write_queue_bytes"`
+	// HandshakeTimeout bounds the whole upgrade. Key: limits.handshake_timeout. Default 5s.
+	HandshakeTimeout time.Duration `mapstructure:"handshake_timeout"`
+	// MaxHeaderBytes caps the handshake request head. Key: limits.max_header_bytes. Default 16384.
+	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
+	// MaxTokenBytes: longer tokens are refused before parsing. Key: limits.max_token_bytes. Default 4096.
+	MaxTokenBytes int `mapstructure:"max_token_bytes"`
+	// MaxPublishBytes caps a publish request body. Key: limits.max_publish_bytes. Default 1048576.
+	MaxPublishBytes int `mapstructure:"max_publish_bytes"`
+}
+
+// API configures the publish API on the TCP listener.
+type API struct {
+	// Key enables the HTTP API on Listen, behind "Authorization: Bearer <key>".
+	// Key: api.key (env FANOUTD_API_KEY). Empty: the API is served on the Unix
+	// socket only. At least 16 bytes when set.
+	Key string `mapstructure:"key"`
+}

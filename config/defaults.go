@@ -1,0 +1,36 @@
+package config
+
+import "time"
+
+// Default returns the built-in configuration that every key starts from
+// before the file, the environment and the flags apply. It is not valid on
+// its own outside dev mode (no HMAC secret), which is deliberate: a
+// production daemon must be given a key.
+func Default() Config {
+	return Config{
+		Listen:     "127.0.0.1:8080",
+		WSPath:     "/ws",
+		Socket:     "./fanoutd.sock",
+		SocketMode: 0o660,
+		LogLevel:   "info",
+		Heartbeat: Heartbeat{
+			Interval: 30 * time.Second,
+			Timeout:  10 * time.Second,
+		},
+		Limits: defaultLimits(),
+	}
+}
+
+func defaultLimits() Limits {
+	return Limits{
+		MaxSubscriptions: 128,
+		MaxChannelLength: 255,
+		MaxMessageSize:   64 << 10,
+		MaxFragments:     64,
+		WriteQueueBytes:  1 << 20,
+		HandshakeTimeout: 5 * time.Second,
+		MaxHeaderBytes:   16 << 10,
+		MaxTokenBytes:    4 << 10,
+		MaxPublishBytes:  1 << 20,
+	}
+}

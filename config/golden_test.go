@@ -1,0 +1,76 @@
+package config
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// fullConfig is what testdata/full.yaml must decode to.
+func fullConfig() Config {
+	c := Default()
+	c.Socket = "/run/fanoutd/api.sock"
+	c.Auth.HMACSecretFile = "/run/credentials/fanoutd.service/hmac-key"
+	c.Heartbeat = Heartbeat{Interval: 25 * time.Second, Timeout: 8 * time.Second}
+	c.Limits.MaxConnections = 19000
+	return c
+}
+
+func TestFullExampleRoundTrips(t *testing.T) {
+	got, err := Load(Source{File: filepath.Join("testdata", "full.yaml"), Environ: []string{}})
+	if err != nil {
+		t.Fatalf("Load(full.yaml): %v", err)
+	}
+	if want := fullConfig(); got != want {
+		t.Errorf("Load(full.yaml) =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestFullExampleDocumentsEveryKey keeps the documented example complete as
+// fields are added to Config.
+func TestFullExampleDocumentsEveryKey(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := viper.New()
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	for _, f := range fieldsOf(&c) {
+		if !slices.Contains(v.AllKeys(), f.key) {
+			t.Errorf("testdata/full.yaml does not document %s", f.key)
+		}
+	}
+}
+
+func TestBadExampleGolden(t *testing.T) {
+	_, err := Load(Source{File: filepath.Join("testdata", "bad.yaml"), Environ: []string{}})
+	if err == nil {
+		t.Fatal("Load(bad.yaml) succeeded")
+	}
+	got := []byte(err.Error() + "\n")
+	golden := filepath.Join("testdata", "bad.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("Load(bad.yaml) error differs from %s (go test -update rewrites it):\n got:\n%s\nwant:\n%s", golden, got, want)
+	}
+}

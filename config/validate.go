@@ -1,0 +1,161 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+// Bounds enforced by Validate. They are wide enough for any sane deployment
+// and exist to catch unit mistakes (bytes vs KiB, ms vs s) before they turn
+// into a daemon that times everyone out or lets one client pin gigabytes.
+const (
+	minTick           = 100 * time.Millisecond
+	maxWorkers        = 1024
+	minHeaderBytes    = 1 << 10
+	maxHeaderBytes    = 1 << 20
+	maxChannelLength  = 1024
+	minMessageSize    = 128
+	maxMessageSize    = 16 << 20
+	minHMACSecretLen  = 32
+	minAPIKeyLen      = 16
+	permissionBits    = os.FileMode(0o777)
+	otherWritableBits = os.FileMode(0o002)
+)
+
+// Validate reports every rule c breaks, joined with errors.Join, each error
+// naming its key and wrapping ErrInvalidValue. Load calls it; callers that
+// build a Config in code (tests, embedding) call it themselves. It does no
+// I/O: auth.hmac_secret_file is read by HMACKey. Secrets are never quoted.
+func (c Config) Validate() error {
+	return errors.Join(c.check()...)
+}
+
+// check lists the broken rules one by one, so that Load can join them with
+// its own errors into one flat list.
+func (c Config) check() []error {
+	var p problems
+	c.validateServer(&p)
+	c.Heartbeat.validate(&p)
+	c.Limits.validate(&p)
+	c.validateAuth(&p)
+	c.API.validate(&p)
+	return p
+}
+
+func (c Config) validateServer(p *problems) {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p.add("listen", "must be host:port (got %q)", c.Listen)
+	}
+	if !strings.HasPrefix(c.WSPath, "/") {
+		p.add("ws_path", "must start with \"/\" (got %q)", c.WSPath)
+	}
+	if !validLogLevel(c.LogLevel) {
+		p.add("log_level", "must be one of debug, info, warn, error (got %q)", c.LogLevel)
+	}
+	p.between("workers", c.Workers, 0, maxWorkers)
+	validateSocketMode(p, c.SocketMode)
+}
+
+// validateSocketMode refuses bits outside 0777, which mostly come from an
+// unquoted decimal-looking mode, and a socket any local user could write to:
+// write on the socket is the right to publish.
+func validateSocketMode(p *problems, m os.FileMode) {
+	switch {
+	case m&^permissionBits != 0:
+		p.add("socket_mode", "must be a permission mode within 0777 (got 0%03o); write it as a quoted octal string, e.g. \"0660\"", uint32(m))
+	case m&otherWritableBits != 0:
+		p.add("socket_mode", "must not let others write to the socket (got 0%03o)", uint32(m))
+	}
+}
+
+func (h Heartbeat) validate(p *problems) {
+	p.duration("heartbeat.interval", h.Interval, minTick)
+	p.duration("heartbeat.timeout", h.Timeout, minTick)
+}
+
+func (l Limits) validate(p *problems) {
+	p.atLeast("limits.max_connections", l.MaxConnections, 0)
+	p.atLeast("limits.max_subscriptions", l.MaxSubscriptions, 1)
+	p.between("limits.max_channel_length", l.MaxChannelLength, 1, maxChannelLength)
+	p.between("limits.max_message_size", l.MaxMessageSize, minMessageSize, maxMessageSize)
+	p.atLeast("limits.max_fragments", l.MaxFragments, 1)
+	p.atLeast("limits.write_queue_bytes", l.WriteQueueBytes, 1)
+	p.duration("limits.handshake_timeout", l.HandshakeTimeout, minTick)
+	p.between("limits.max_header_bytes", l.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes)
+	p.atLeast("limits.max_token_bytes", l.MaxTokenBytes, 1)
+	p.atLeast("limits.max_publish_bytes", l.MaxPublishBytes, 1)
+}
+
+// validateAuth keeps the daemon from starting with no key or a guessable
+// one: golang-jwt verifies HS256 with an empty key, so "no secret" must be
+// an explicit dev-mode choice.
+func (c Config) validateAuth(p *problems) {
+	a := c.Auth
+	switch {
+	case a.HMACSecret != "" && a.HMACSecretFile != "":
+		p.add("auth", "auth.hmac_secret and auth.hmac_secret_file are mutually exclusive")
+	case a.HMACSecret == "" && a.HMACSecretFile == "" && !c.Dev:
+		p.add("auth", "one of auth.hmac_secret or auth.hmac_secret_file is required (or run with --dev)")
+	}
+	if a.HMACSecret != "" && len(a.HMACSecret) < minHMACSecretLen {
+		p.add("auth.hmac_secret", "at least %d bytes required (got %d)", minHMACSecretLen, len(a.HMACSecret))
+	}
+}
+
+func (a API) validate(p *problems) {
+	if a.Key != "" && len(a.Key) < minAPIKeyLen {
+		p.add("api.key", "at least %d bytes required (got %d)", minAPIKeyLen, len(a.Key))
+	}
+}
+
+func validLogLevel(s string) bool {
+	switch s {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+// problems collects validation errors in rule order, so that output is
+// stable and golden files stay comparable.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, &keyError{key: key, reason: fmt.Sprintf(format, args...), kind: ErrInvalidValue})
+}
+
+func (p *problems) atLeast(key string, got, low int) {
+	if got < low {
+		p.add(key, "must be %s (got %d)", lowerBound(low), got)
+	}
+}
+
+func (p *problems) between(key string, got, low, high int) {
+	if got < low || got > high {
+		p.add(key, "must be between %d and %d (got %d)", low, high, got)
+	}
+}
+
+func (p *problems) duration(key string, got, low time.Duration) {
+	switch {
+	case got <= 0:
+		p.add(key, "must be > 0 (got %s)", got)
+	case got < low:
+		p.add(key, "must be at least %s (got %s)", low, got)
+	}
+}
+
+// lowerBound phrases the common bounds the way operators read them.
+func lowerBound(low int) string {
+	switch low {
+	case 0:
+		return ">= 0"
+	case 1:
+		return "> 0"
+	}
+	return fmt.Sprintf(">= %d", low)
+}

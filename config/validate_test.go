@@ -1,0 +1,189 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validateCases mutate a valid Config; want is the exact error, "" for a
+// value that must be accepted (the boundaries).
+var validateCases = []struct {
+	name   string
+	mutate func(*Config)
+	want   string
+}{
+	{"valid", func(*Config) {}, ""},
+	{"listen without port", func(c *Config) { c.Listen = "localhost" }, `listen: must be host:port (got "localhost")`},
+	{"listen empty", func(c *Config) { c.Listen = "" }, `listen: must be host:port (got "")`},
+	{"listen all interfaces", func(c *Config) { c.Listen = ":8080" }, ""},
+	{"listen IPv6", func(c *Config) { c.Listen = "[::1]:8080" }, ""},
+	{"ws_path relative", func(c *Config) { c.WSPath = "ws" }, `ws_path: must start with "/" (got "ws")`},
+	{"ws_path empty", func(c *Config) { c.WSPath = "" }, `ws_path: must start with "/" (got "")`},
+	{"log_level unknown", func(c *Config) { c.LogLevel = "trace" }, `log_level: must be one of debug, info, warn, error (got "trace")`},
+	{"log_level is case-sensitive", func(c *Config) { c.LogLevel = "INFO" }, `log_level: must be one of debug, info, warn, error (got "INFO")`},
+	{"log_level debug", func(c *Config) { c.LogLevel = "debug" }, ""},
+	{"log_level warn", func(c *Config) { c.LogLevel = "warn" }, ""},
+	{"log_level error", func(c *Config) { c.LogLevel = "error" }, ""},
+	{"workers negative", func(c *Config) { c.Workers = -1 }, "workers: must be between 0 and 1024 (got -1)"},
+	{"workers too many", func(c *Config) { c.Workers = 1025 }, "workers: must be between 0 and 1024 (got 1025)"},
+	{"workers max", func(c *Config) { c.Workers = 1024 }, ""},
+	{"socket_mode other-writable", func(c *Config) { c.SocketMode = 0o662 }, "socket_mode: must not let others write to the socket (got 0662)"},
+	{"socket_mode world", func(c *Config) { c.SocketMode = 0o777 }, "socket_mode: must not let others write to the socket (got 0777)"},
+	{"socket_mode not a permission", func(c *Config) { c.SocketMode = 0o1660 }, `socket_mode: must be a permission mode within 0777 (got 01660); write it as a quoted octal string, e.g. "0660"`},
+	{"socket_mode type bits", func(c *Config) { c.SocketMode = os.ModeSocket | 0o660 }, `socket_mode: must be a permission mode within 0777 (got 0100000660); write it as a quoted octal string, e.g. "0660"`},
+	{"socket_mode owner only", func(c *Config) { c.SocketMode = 0o600 }, ""},
+	{"socket_mode others read", func(c *Config) { c.SocketMode = 0o664 }, ""},
+	{"heartbeat.interval zero", func(c *Config) { c.Heartbeat.Interval = 0 }, "heartbeat.interval: must be > 0 (got 0s)"},
+	{"heartbeat.interval short", func(c *Config) { c.Heartbeat.Interval = 99 * time.Millisecond }, "heartbeat.interval: must be at least 100ms (got 99ms)"},
+	{"heartbeat.interval min", func(c *Config) { c.Heartbeat.Interval = 100 * time.Millisecond }, ""},
+	{"heartbeat.timeout zero", func(c *Config) { c.Heartbeat.Timeout = 0 }, "heartbeat.timeout: must be > 0 (got 0s)"},
+	{"heartbeat.timeout negative", func(c *Config) { c.Heartbeat.Timeout = -time.Second }, "heartbeat.timeout: must be > 0 (got -1s)"},
+	{"heartbeat.timeout short", func(c *Config) { c.Heartbeat.Timeout = time.Millisecond }, "heartbeat.timeout: must be at least 100ms (got 1ms)"},
+	{"max_connections negative", func(c *Config) { c.Limits.MaxConnections = -1 }, "limits.max_connections: must be >= 0 (got -1)"},
+	{"max_connections zero", func(c *Config) { c.Limits.MaxConnections = 0 }, ""},
+	{"max_subscriptions zero", func(c *Config) { c.Limits.MaxSubscriptions = 0 }, "limits.max_subscriptions: must be > 0 (got 0)"},
+	{"max_channel_length zero", func(c *Config) { c.Limits.MaxChannelLength = 0 }, "limits.max_channel_length: must be between 1 and 1024 (got 0)"},
+	{"max_channel_length too long", func(c *Config) { c.Limits.MaxChannelLength = 1025 }, "limits.max_channel_length: must be between 1 and 1024 (got 1025)"},
+	{"max_channel_length max", func(c *Config) { c.Limits.MaxChannelLength = 1024 }, ""},
+	{"max_message_size small", func(c *Config) { c.Limits.MaxMessageSize = 127 }, "limits.max_message_size: must be between 128 and 16777216 (got 127)"},
+	{"max_message_size big", func(c *Config) { c.Limits.MaxMessageSize = 16<<20 + 1 }, "limits.max_message_size: must be between 128 and 16777216 (got 16777217)"},
+	{"max_message_size bounds", func(c *Config) { c.Limits.MaxMessageSize = 128 }, ""},
+	{"max_fragments zero", func(c *Config) { c.Limits.MaxFragments = 0 }, "limits.max_fragments: must be > 0 (got 0)"},
+	{"write_queue_bytes zero", func(c *Config) { c.Limits.WriteQueueBytes = 0 }, "limits.write_queue_bytes: must be > 0 (got 0)"},
+	{"handshake_timeout zero", func(c *Config) { c.Limits.HandshakeTimeout = 0 }, "limits.handshake_timeout: must be > 0 (got 0s)"},
+	{"handshake_timeout short", func(c *Config) { c.Limits.HandshakeTimeout = 50 * time.Millisecond }, "limits.handshake_timeout: must be at least 100ms (got 50ms)"},
+	{"max_header_bytes small", func(c *Config) { c.Limits.MaxHeaderBytes = 1023 }, "limits.max_header_bytes: must be between 1024 and 1048576 (got 1023)"},
+	{"max_header_bytes big", func(c *Config) { c.Limits.MaxHeaderBytes = 1<<20 + 1 }, "limits.max_header_bytes: must be between 1024 and 1048576 (got 1048577)"},
+	{"max_header_bytes bounds", func(c *Config) { c.Limits.MaxHeaderBytes = 1 << 20 }, ""},
+	{"max_token_bytes zero", func(c *Config) { c.Limits.MaxTokenBytes = 0 }, "limits.max_token_bytes: must be > 0 (got 0)"},
+	{"max_publish_bytes negative", func(c *Config) { c.Limits.MaxPublishBytes = -5 }, "limits.max_publish_bytes: must be > 0 (got -5)"},
+	{"auth both", func(c *Config) { c.Auth.HMACSecretFile = "/k" }, "auth: auth.hmac_secret and auth.hmac_secret_file are mutually exclusive"},
+	{"auth none", func(c *Config) { c.Auth.HMACSecret = "" }, "auth: one of auth.hmac_secret or auth.hmac_secret_file is required (or run with --dev)"},
+	{"auth none in dev", func(c *Config) { c.Auth.HMACSecret, c.Dev = "", true }, ""},
+	{"auth file only", func(c *Config) { c.Auth = Auth{HMACSecretFile: "/k"} }, ""},
+	{"hmac_secret short", func(c *Config) { c.Auth.HMACSecret = strings.Repeat("k", 31) }, "auth.hmac_secret: at least 32 bytes required (got 31)"},
+	{"hmac_secret short in dev", func(c *Config) { c.Auth.HMACSecret, c.Dev = "k", true }, "auth.hmac_secret: at least 32 bytes required (got 1)"},
+	{"hmac_secret 32 bytes", func(c *Config) { c.Auth.HMACSecret = strings.Repeat("k", 32) }, ""},
+	{"api.key short", func(c *Config) { c.API.Key = strings.Repeat("a", 15) }, "api.key: at least 16 bytes required (got 15)"},
+	{"api.key 16 bytes", func(c *Config) { c.API.Key = strings.Repeat("a", 16) }, ""},
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range validateCases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tc.want == "":
+			case err == nil:
+				t.Fatalf("Validate() = nil, want %q", tc.want)
+			case err.Error() != tc.want:
+				t.Errorf("Validate()\n got %q\nwant %q", err, tc.want)
+			case !errors.Is(err, ErrInvalidValue):
+				t.Errorf("error does not wrap ErrInvalidValue")
+			}
+		})
+	}
+}
+
+func TestValidateJoinsAllProblems(t *testing.T) {
+	c := validConfig()
+	var want []string
+	for _, tc := range validateCases {
+		if tc.want != "" && !strings.HasPrefix(tc.want, "auth") && !strings.HasPrefix(tc.want, "socket_mode") {
+			tc.mutate(&c)
+		}
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil")
+	}
+	for _, key := range []string{"listen:", "ws_path:", "log_level:", "workers:", "heartbeat.interval:", "heartbeat.timeout:",
+		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
+		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
+		"limits.max_token_bytes:", "limits.max_publish_bytes:", "api.key:"} {
+		want = append(want, key)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, line := range lines {
+		if !strings.HasPrefix(line, want[i]) {
+			t.Errorf("problem %d = %q, want key %s", i, line, want[i])
+		}
+	}
+}
+
+// TestSecretsNeverInErrors feeds secrets through every path that can fail
+// near them and checks the error text.
+func TestSecretsNeverInErrors(t *testing.T) {
+	const short = "SHORT-SECRET-xyz"
+	const apiKey = "APIKEY-tiny"
+	cases := []struct {
+		name string
+		load func(t *testing.T) error
+	}{
+		{"short inline secret", func(*testing.T) error {
+			c := validConfig()
+			c.Auth.HMACSecret = short
+			return c.Validate()
+		}},
+		{"secret and file", func(*testing.T) error {
+			c := validConfig()
+			c.Auth.HMACSecretFile = "/k"
+			_, err := c.HMACKey()
+			return errors.Join(c.Validate(), err)
+		}},
+		{"short api key", func(*testing.T) error {
+			c := validConfig()
+			c.API.Key = apiKey
+			return c.Validate()
+		}},
+		{"short secret from env", func(t *testing.T) error {
+			_, err := Load(Source{Environ: []string{"FANOUTD_AUTH_HMAC_SECRET=" + short, "FANOUTD_API_KEY=" + apiKey}})
+			return err
+		}},
+		{"numeric secret in file", func(t *testing.T) error {
+			_, err := loadYAML(t, "auth:\n  hmac_secret: 123456789012345678901234567890123\napi:\n  key: 9876543210987654321\n")
+			return err
+		}},
+		{"secret with a typo'd key", func(t *testing.T) error {
+			_, err := loadYAML(t, "auth:\n  hmac_secrt: "+testSecret+"\n")
+			return err
+		}},
+		{"secret in a malformed file", func(t *testing.T) error {
+			_, err := loadYAML(t, "auth:\n  hmac_secret: \""+testSecret+"\n  x: [\n")
+			return err
+		}},
+		{"secret as a mapping", func(t *testing.T) error {
+			_, err := loadYAML(t, "auth:\n  hmac_secret: {"+testSecret+": 1}\n")
+			return err
+		}},
+		{"short secret file", func(t *testing.T) error {
+			c := validConfig()
+			c.Auth = Auth{HMACSecretFile: writeFile(t, "key", short+"\n")}
+			_, err := c.HMACKey()
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.load(t)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, secret := range []string{testSecret, short, apiKey, "1234567890123", "9876543210"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error leaks a secret: %v", err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+package daemon
+
+import "errors"
+
+// Sentinel errors. Publish and CheckEvent wrap the first four in an
+// *InputError; the client protocol reports each with its error code.
+var (
+	// ErrInvalidChannel: a channel name that is empty, too long, or has a
+	// character outside the allowed set (PROTOCOL.md).
+	ErrInvalidChannel = errors.New("invalid channel name")
+	// ErrInvalidType: an event type that is empty, too long or malformed.
+	ErrInvalidType = errors.New("invalid event type")
+	// ErrReservedType: an event type that collides with a control message.
+	ErrReservedType = errors.New("event type is reserved")
+	// ErrInvalidPayload: a payload that is not JSON, or is too large.
+	ErrInvalidPayload = errors.New("invalid payload")
+	// ErrForbidden: the token does not allow the channel.
+	ErrForbidden = errors.New("channel not allowed by token")
+	// ErrTooManySubscriptions: the connection is at its subscription limit.
+	ErrTooManySubscriptions = errors.New("too many subscriptions")
+	// ErrBadRequest: a client message that is not a JSON command object.
+	ErrBadRequest = errors.New("malformed command")
+	// ErrUnknownAction: a command with an action the server does not know.
+	ErrUnknownAction = errors.New("unknown action")
+)
+
+// InputError marks an error as the caller's fault (HTTP 400 on the publish
+// API). It wraps one of the sentinels above.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Invalid reports that the input, not the daemon, is at fault.
+func (e *InputError) Invalid() bool { return true }
+
+// errorCode is the machine-readable code of an error frame.
+func errorCode(err error) string {
+	switch {
+	case errors.Is(err, ErrInvalidChannel):
+		return "invalid_channel"
+	case errors.Is(err, ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, ErrTooManySubscriptions):
+		return "too_many_subscriptions"
+	case errors.Is(err, ErrUnknownAction):
+		return "unknown_action"
+	case errors.Is(err, ErrBadRequest):
+		return "bad_request"
+	}
+	return "internal"
+}

@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Options configure a Node. Zero values mean the documented defaults.
+type Options struct {
+	// Logger; nil means no logs.
+	Logger *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Frame wraps an encoded JSON message into the bytes a Transport sends
+	// (a WebSocket text frame in production). It is called once per event,
+	// not per subscriber. nil means the JSON itself.
+	Frame func(msg []byte) []byte
+	// MaxSubscriptions per session. Default 128.
+	MaxSubscriptions int
+	// MaxChannelLength in bytes. Default 255.
+	MaxChannelLength int
+	// MaxPayloadBytes caps an event's payload. Default 1 MiB.
+	MaxPayloadBytes int
+	// PingInterval is announced to clients in the welcome message.
+	PingInterval time.Duration
+	// Protocol is announced in the welcome message. Default "fanout.v1".
+	Protocol string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Frame == nil {
+		o.Frame = func(m []byte) []byte { return append([]byte(nil), m...) }
+	}
+	if o.MaxSubscriptions <= 0 {
+		o.MaxSubscriptions = 128
+	}
+	if o.MaxChannelLength <= 0 {
+		o.MaxChannelLength = 255
+	}
+	if o.MaxPayloadBytes <= 0 {
+		o.MaxPayloadBytes = 1 << 20
+	}
+	if o.Protocol == "" {
+		o.Protocol = "fanout.v1"
+	}
+	return o
+}

@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// command is a client message. Unknown fields are ignored so that clients
+// written for later protocol revisions still work.
+type command struct {
+	Action    string          `json:"action"`
+	Channel   string          `json:"channel"`
+	ProjectID string          `json:"projectId"` // ADR-004 form of channel "project:<id>"
+	ID        json.RawMessage `json:"id"`
+}
+
+// maxIDBytes caps the request id echoed back in replies.
+const maxIDBytes = 128
+
+// decodeCommand parses a client message. The id, when it is usable, is
+// returned even with an error so that the error reply can carry it.
+func decodeCommand(p []byte) (command, error) {
+	var c command
+	if err := json.Unmarshal(p, &c); err != nil {
+		return command{}, fmt.Errorf("%w: not a JSON object with string fields", ErrBadRequest)
+	}
+	if string(c.ID) == "null" {
+		c.ID = nil // "id": null is no id
+	}
+	if !validID(c.ID) {
+		c.ID = nil
+		return c, fmt.Errorf("%w: id must be a string or a number of at most %d bytes", ErrBadRequest, maxIDBytes)
+	}
+	if c.Action == "" {
+		return c, fmt.Errorf("%w: missing action", ErrBadRequest)
+	}
+	return c, nil
+}
+
+// validID accepts an absent id, a string, or a number. The id is echoed
+// verbatim, so a string must be UTF-8: a text frame that is not makes the
+// client fail the connection.
+func validID(id json.RawMessage) bool {
+	if len(id) == 0 {
+		return true
+	}
+	if len(id) > maxIDBytes {
+		return false
+	}
+	switch c := id[0]; {
+	case c == '"':
+		return utf8.Valid(id)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return true
+	}
+	return false
+}
+
+// channel resolves the command's channel: "channel", or "projectId" for
+// ADR-004 clients. Both given must agree.
+func (c command) channel(maxLen int) (string, error) {
+	name := c.Channel
+	if c.ProjectID != "" {
+		fromID := projectPrefix + c.ProjectID
+		if name != "" && name != fromID {
+			return "", fmt.Errorf("%w: channel and projectId disagree", ErrBadRequest)
+		}
+		name = fromID
+	}
+	if name == "" {
+		return "", fmt.Errorf("%w: missing channel", ErrBadRequest)
+	}
+	if !validName(name, maxLen, &nameChars) {
+		return "", fmt.Errorf("%w: must be 1-%d bytes of [A-Za-z0-9_-.:@/=+,~!$|]", ErrInvalidChannel, maxLen)
+	}
+	return name, nil
+}
+
+// reply is every server message but events. Replies are rare next to
+// events, so encoding/json is used for them.
+type reply struct {
+	Type      string          `json:"type"`
+	ID        json.RawMessage `json:"id,omitempty"`
+	Channel   string          `json:"channel,omitempty"`
+	ProjectID string          `json:"projectId,omitempty"`
+	Code      string          `json:"code,omitempty"`
+	Message   string          `json:"message,omitempty"`
+}
+
+type welcome struct {
+	Type             string `json:"type"`
+	ConnectionID     string `json:"connection_id"`
+	User             string `json:"user"`
+	Protocol         string `json:"protocol"`
+	PingIntervalMS   int64  `json:"ping_interval_ms"`
+	MaxSubscriptions int    `json:"max_subscriptions"`
+}
+
+func (n *Node) welcome(s *Session) []byte {
+	return marshalReply(welcome{
+		Type:             "welcome",
+		ConnectionID:     s.id,
+		User:             s.subject,
+		Protocol:         n.opts.Protocol,
+		PingIntervalMS:   n.opts.PingInterval.Milliseconds(),
+		MaxSubscriptions: n.opts.MaxSubscriptions,
+	})
+}
+
+func errorReply(id json.RawMessage, err error) []byte {
+	return marshalReply(reply{Type: "error", ID: id, Code: errorCode(err), Message: err.Error()})
+}
+
+// internalReply stands in for a reply that could not be encoded, which only
+// plain strings and ids already parsed as JSON cannot cause.
+var internalReply = []byte(`{"type":"error","code":"internal","message":"reply encoding failed"}`)
+
+func marshalReply(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return internalReply
+	}
+	return b
+}

@@ -1,0 +1,123 @@
+package daemon
+
+import (
+	"go.uber.org/zap"
+)
+
+// closeUnsupportedData is RFC 6455's 1003: the protocol is JSON text only.
+const closeUnsupportedData = 1003
+
+// Session is one client connection as the core sees it. Its transport calls
+// Message and Closed one at a time, so the subscription map needs no lock.
+type Session struct {
+	node     *Node
+	t        Transport
+	id       string
+	subject  string
+	patterns []string
+	subs     map[string]*subscription
+	closed   bool
+}
+
+// ID is the connection id announced in the welcome message.
+func (s *Session) ID() string { return s.id }
+
+// Message handles one client message. Binary messages are refused with
+// close code 1003; anything else gets a reply, an error frame for a bad
+// command, and the connection stays up.
+func (s *Session) Message(binary bool, payload []byte) {
+	if s.closed {
+		return
+	}
+	if binary {
+		s.t.Close(closeUnsupportedData, "binary messages are not supported")
+		return
+	}
+	cmd, err := decodeCommand(payload)
+	if err != nil {
+		s.send(errorReply(cmd.ID, err))
+		return
+	}
+	s.handle(cmd)
+}
+
+func (s *Session) handle(cmd command) {
+	var err error
+	switch cmd.Action {
+	case "subscribe":
+		err = s.subscribe(cmd)
+	case "unsubscribe":
+		err = s.unsubscribe(cmd)
+	case "ping":
+		s.send(marshalReply(reply{Type: "pong", ID: cmd.ID}))
+	default:
+		err = ErrUnknownAction
+	}
+	if err != nil {
+		s.send(errorReply(cmd.ID, err))
+	}
+}
+
+func (s *Session) subscribe(cmd command) error {
+	name, err := cmd.channel(s.node.opts.MaxChannelLength)
+	if err != nil {
+		return err
+	}
+	if !permits(s.patterns, name) {
+		return ErrForbidden
+	}
+	ok := marshalReply(reply{Type: "subscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID})
+	if _, dup := s.subs[name]; dup {
+		s.send(ok)
+		return nil
+	}
+	if len(s.subs) >= s.node.opts.MaxSubscriptions {
+		return ErrTooManySubscriptions
+	}
+	if s.subs == nil {
+		s.subs = make(map[string]*subscription, 1)
+	}
+	// The reply is sent under the channel lock: no event of this channel can
+	// reach the client before it learns that it is subscribed.
+	s.subs[name] = s.node.hub.add(name, s, func() {
+		s.node.subs.Add(1) // counted before the client can see the reply
+		s.send(ok)
+	})
+	return nil
+}
+
+func (s *Session) unsubscribe(cmd command) error {
+	name, err := cmd.channel(s.node.opts.MaxChannelLength)
+	if err != nil {
+		return err
+	}
+	if sub, ok := s.subs[name]; ok {
+		delete(s.subs, name)
+		s.node.hub.remove(sub)
+		s.node.subs.Add(-1)
+	}
+	s.send(marshalReply(reply{Type: "unsubscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID}))
+	return nil
+}
+
+// Closed releases the session's subscriptions; called once by the
+// transport after the connection is gone.
+func (s *Session) Closed(code int) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for name, sub := range s.subs {
+		s.node.hub.remove(sub)
+		delete(s.subs, name)
+		s.node.subs.Add(-1)
+	}
+	s.node.sessions.Add(-1)
+	if ce := s.node.log.Check(zap.DebugLevel, "connection closed"); ce != nil {
+		ce.Write(zap.String("conn", s.id), zap.Int("code", code))
+	}
+}
+
+func (s *Session) send(msg []byte) {
+	s.t.Send(s.node.opts.Frame(msg))
+}

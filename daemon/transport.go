@@ -1,0 +1,24 @@
+package daemon
+
+// Transport is the connection a Session writes to. The epoll WebSocket
+// transport's *netpoll.Conn implements it.
+type Transport interface {
+	// Send queues one encoded message (as returned by Options.Frame) and
+	// never blocks. The slice is shared between subscribers and must not be
+	// modified. It returns false when the message was not queued because the
+	// connection is closed or closing (a slow consumer is closed by the
+	// transport itself). Called from any goroutine.
+	Send(msg []byte) bool
+	// Close closes the connection with a WebSocket close code after the
+	// messages already queued. Called from any goroutine; idempotent.
+	Close(code int, reason string)
+}
+
+// Identity is who a connection authenticated as.
+type Identity struct {
+	// Subject is the token's "sub".
+	Subject string
+	// Channels are the patterns the connection may subscribe to: an exact
+	// name, "prefix*", or "*"; "{sub}" stands for Subject.
+	Channels []string
+}

@@ -1,0 +1,11 @@
+// Package fanoutd runs a whole fanoutd daemon: the epoll WebSocket transport
+// (netpoll), the core (daemon), token verification (daemon/jwtauth) and the
+// local publish API (ipc), wired from one config.Config. The fanoutd binary
+// is built on it, and a Go program can embed the daemon with it: every
+// Server owns its listeners, logger and counters, so two can run in one
+// process.
+//
+//	srv, err := fanoutd.New(fanoutd.Options{Config: cfg, Logger: log})
+//	go srv.Run(ctx)             // serves until ctx ends, then shuts down
+//	srv.Publish(ctx, "project:abc", "story.status.changed", payload)
+package fanoutd

@@ -1,0 +1,89 @@
+package fanoutd
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/fanoutd/fanoutd/daemon"
+	"github.com/fanoutd/fanoutd/daemon/jwtauth"
+	"github.com/fanoutd/fanoutd/netpoll"
+	"go.uber.org/zap"
+)
+
+// The seams line up: the core's session is the transport's session, the
+// transport's connection is the core's transport.
+var (
+	_ netpoll.Session  = (*daemon.Session)(nil)
+	_ daemon.Transport = (*netpoll.Conn)(nil)
+	_ netpoll.Handler  = (*upgrader)(nil)
+)
+
+// upgrader authenticates WebSocket upgrades and opens their sessions.
+type upgrader struct {
+	node *daemon.Node
+	auth *jwtauth.Verifier
+	log  *zap.Logger
+}
+
+// protocol is the client protocol's subprotocol name.
+const protocol = "fanout.v1"
+
+// bearerProtocol prefixes the token in Sec-WebSocket-Protocol, the only
+// header a browser's WebSocket can set.
+const bearerProtocol = "bearer."
+
+// Accept verifies the token before the 101 response: a request without a
+// valid one gets 401 and never becomes a WebSocket.
+func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
+	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
+		// A browser that offered subprotocols fails a 101 that selects
+		// none: say why now instead of upgrading a doomed connection.
+		return nil, &netpoll.HTTPError{Status: http.StatusBadRequest,
+			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"}
+	}
+	token, carrier := tokenOf(r)
+	id, err := u.auth.Verify(token)
+	if err != nil {
+		if ce := u.log.Check(zap.DebugLevel, "upgrade refused"); ce != nil {
+			// The reason names the failure; the token itself is never logged.
+			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("carrier", carrier), zap.Error(err))
+		}
+		return nil, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: reason(err),
+			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}}
+	}
+	return u.node.Connect(c, id), nil
+}
+
+// tokenOf finds the token in, by precedence, the Authorization header, a
+// "bearer.<jwt>" subprotocol, or the "token" query parameter.
+func tokenOf(r *netpoll.Request) (token, carrier string) {
+	if t, ok := strings.CutPrefix(r.Auth, "Bearer "); ok {
+		return strings.TrimSpace(t), "header"
+	}
+	for _, p := range r.Protocols {
+		if t, ok := strings.CutPrefix(p, bearerProtocol); ok {
+			return t, "subprotocol"
+		}
+	}
+	if r.RawQuery != "" {
+		if q, err := url.ParseQuery(r.RawQuery); err == nil && q.Get("token") != "" {
+			return q.Get("token"), "query"
+		}
+	}
+	return "", "none"
+}
+
+func reason(err error) string {
+	switch {
+	case errors.Is(err, jwtauth.ErrNoToken):
+		return "missing token"
+	case errors.Is(err, jwtauth.ErrExpired):
+		return "token expired"
+	case errors.Is(err, jwtauth.ErrTokenTooLong):
+		return "token too long"
+	}
+	return "invalid token"
+}

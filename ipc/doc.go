@@ -1,0 +1,83 @@
+// Package ipc is fanoutd's local publish API: applications on the same host
+// send events over HTTP on a Unix socket (and, when an API key is set, on
+// TCP) and the daemon fans them out to browsers. It also holds a small Go
+// client for that API.
+//
+// # Endpoints
+//
+//	POST /v1/publish   publish one event, an array, or NDJSON
+//	GET  /v1/stats     the Publisher's Stats() as JSON
+//
+// An event is {"channel":"…","type":"…","payload":<any JSON>}; payload is
+// optional. The ADR spelling {"projectId":"abc",…} means channel
+// "project:abc" (when both are given they must agree). Any other member is
+// an error. The body is one of:
+//
+//   - one event object;
+//   - a JSON array of event objects;
+//   - with Content-Type application/x-ndjson (or application/ndjson), one
+//     event object per line, blank lines ignored.
+//
+// Any other Content-Type, or none, is parsed as JSON: `curl -d` sends
+// application/x-www-form-urlencoded by default and should just work. A body
+// that is not JSON is then answered "malformed JSON".
+//
+// A batch is validated whole before anything is published: every event is
+// decoded and passed to Publisher.CheckEvent, and if any fails nothing is
+// published. Then events are published in order, stopping at the first
+// Publish error; the answer says how many went out. Answers (all JSON, errors
+// always carry "error"):
+//
+//	200 {"published":N}
+//	400 {"error":"invalid event","events":[{"index":2,"error":"missing \"type\""}]}
+//	400 {"error":"malformed JSON","index":i,"detail":"…"}
+//	400 {"error":"no events"}                     empty body, [] or blank NDJSON
+//	413 {"error":"body too large","limit":N}
+//	400/503/500 {"error":"…","published":k}       Publish failed at event k;
+//	                                              503 carries Retry-After: 1
+//	401 {"error":"unauthorized"}                  TCP only, with WWW-Authenticate: Bearer
+//	404 {"error":"not found"}
+//	405 {"error":"method not allowed"}            with Allow
+//
+// Index is the event's 0-based position: array element, non-blank NDJSON
+// line, or 0 for a single object. A Publish error maps to 400 when it has
+// Invalid() returning true, 503 when it has Unavailable() returning true,
+// and 500 otherwise.
+//
+// # Security
+//
+// The Unix socket has no authentication: ListenUnix sets the file mode and
+// the socket's directory should restrict access further. The TCP handler
+// requires "Authorization: Bearer <key>", compared in constant time; with no
+// key configured it answers 404 to everything. Payloads and keys are never
+// logged.
+//
+// # Concurrency
+//
+// Handlers hold no mutable state of their own: each request decodes into
+// its own buffers (about twice the body limit at most: the JSON reader's
+// buffer and the kept payloads) and calls the Publisher from its request
+// goroutine, so the Publisher must be safe for concurrent use. Events of one
+// request are published sequentially, in order, with the request's context:
+// a client that hangs up mid-batch may cancel the rest. Two requests are not
+// ordered relative to each other. Client is safe for concurrent use.
+// The package has no package-level state, so two daemons may run in one
+// process.
+//
+// # Usage
+//
+// In the composition root:
+//
+//	ln, err := ipc.ListenUnix("/run/fanoutd/publish.sock", 0o660)
+//	if err != nil { … } // ipc.ErrSocketInUse: another daemon is running
+//	srv := ipc.NewHTTPServer(ipc.NewHandler(ipc.Options{Publisher: node, Logger: log}), log)
+//	go func() { errc <- srv.Serve(ln) }()
+//	…
+//	_ = srv.Shutdown(ctx) // closes ln, which removes the socket file if still ours
+//
+// In an application:
+//
+//	c := ipc.NewClient("/run/fanoutd/publish.sock")
+//	defer c.Close()
+//	err := c.Publish(ctx, "project:abc", "build.finished", map[string]any{"ok": true})
+package ipc

@@ -1,0 +1,132 @@
+package ipc
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"mime"
+	"net/http"
+	"slices"
+
+	"go.uber.org/zap"
+)
+
+// api serves the routes of one handler; it is immutable after construction
+// and so shared freely by the server's request goroutines.
+type api struct {
+	pub   Publisher
+	log   *zap.Logger
+	limit int64
+}
+
+// routes builds a private mux: the default mux is process-global and two
+// daemons in one process must not share routes. The method-less patterns
+// catch wrong methods so their 405 has a JSON body like every other error.
+func (a *api) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/publish", a.publish)
+	mux.HandleFunc("/v1/publish", methodNotAllowed("POST"))
+	mux.HandleFunc("GET /v1/stats", a.stats)
+	mux.HandleFunc("/v1/stats", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/", notFound)
+	return mux
+}
+
+func (a *api) publish(w http.ResponseWriter, r *http.Request) {
+	body := http.MaxBytesReader(w, r.Body, a.limit)
+	b, err := decodeBody(body, isNDJSON(r.Header.Get("Content-Type")), a.limit)
+	if err != nil {
+		a.decodeFailed(w, err)
+		return
+	}
+	if problems := a.check(b); len(problems) > 0 {
+		a.log.Debug("rejected publish", zap.Int("invalid", len(problems)))
+		_ = writeJSON(w, http.StatusBadRequest, invalidBody{Error: "invalid event", Events: problems})
+		return
+	}
+	n, err := a.publishAll(r.Context(), b)
+	if err != nil {
+		a.publishFailed(w, err, n, len(b.events))
+		return
+	}
+	_ = writeJSON(w, http.StatusOK, publishedBody{Published: n})
+}
+
+// isNDJSON: only an explicit NDJSON type selects the line form. Anything
+// else, including no type, text/plain and the form type curl -d sends, is
+// parsed as JSON, and a body that is not JSON gets "malformed JSON".
+func isNDJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/x-ndjson" || mt == "application/ndjson")
+}
+
+func (a *api) decodeFailed(w http.ResponseWriter, err error) {
+	var me *malformedError
+	switch {
+	case errors.Is(err, errTooLarge):
+		_ = writeJSON(w, http.StatusRequestEntityTooLarge, tooLargeBody{Error: "body too large", Limit: a.limit})
+	case errors.As(err, &me):
+		_ = writeJSON(w, http.StatusBadRequest, malformedBody{Error: "malformed JSON", Index: me.index, Detail: me.detail})
+	case errors.Is(err, errNoEvents):
+		writeError(w, http.StatusBadRequest, "no events")
+	default:
+		a.log.Debug("reading publish body", zap.Error(err))
+		writeError(w, http.StatusBadRequest, "cannot read request body")
+	}
+}
+
+// check runs the publisher's validation on every structurally valid event
+// and merges its verdicts with the decoder's, in request order.
+func (a *api) check(b *batch) []InvalidEvent {
+	problems := b.problems
+	for i := range b.events {
+		e := &b.events[i]
+		if err := a.pub.CheckEvent(e.channel, e.typ, b.payload(e)); err != nil {
+			problems = append(problems, InvalidEvent{Index: e.index, Reason: err.Error()})
+		}
+	}
+	slices.SortFunc(problems, func(x, y InvalidEvent) int { return cmp.Compare(x.Index, y.Index) })
+	return problems
+}
+
+// publishAll publishes in request order and stops at the first failure,
+// returning how many events went out before it.
+func (a *api) publishAll(ctx context.Context, b *batch) (int, error) {
+	for i := range b.events {
+		e := &b.events[i]
+		if err := a.pub.Publish(ctx, e.channel, e.typ, b.payload(e)); err != nil {
+			return i, err
+		}
+	}
+	return len(b.events), nil
+}
+
+func (a *api) publishFailed(w http.ResponseWriter, err error, published, total int) {
+	status := publishStatus(err)
+	a.log.Warn("publish failed",
+		zap.Error(err), zap.Int("published", published), zap.Int("events", total), zap.Int("status", status))
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	_ = writeJSON(w, status, publishFailedBody{Error: err.Error(), Published: published})
+}
+
+// publishStatus maps a Publisher error to a status by the behaviours the
+// Publisher documents, so the core's error types need no import here.
+func publishStatus(err error) int {
+	var invalid interface{ Invalid() bool }
+	if errors.As(err, &invalid) && invalid.Invalid() {
+		return http.StatusBadRequest
+	}
+	var unavailable interface{ Unavailable() bool }
+	if errors.As(err, &unavailable) && unavailable.Unavailable() {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func (a *api) stats(w http.ResponseWriter, _ *http.Request) {
+	if err := writeJSON(w, http.StatusOK, a.pub.Stats()); err != nil {
+		a.log.Warn("writing stats", zap.Error(err))
+	}
+}

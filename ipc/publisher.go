@@ -1,0 +1,26 @@
+package ipc
+
+import "context"
+
+// Publisher is what the API needs from the daemon core. It is implemented by
+// the core's node (wired in the composition root); its methods use builtin
+// types only so that neither side imports the other.
+type Publisher interface {
+	// CheckEvent reports whether Publish would accept the event, without
+	// publishing it. The API calls it for every event of a batch before
+	// publishing any, so a batch is all-or-nothing with respect to validation.
+	// Called from HTTP handler goroutines, concurrently.
+	CheckEvent(channel, eventType string, payload []byte) error
+
+	// Publish fans one event out. payload is a JSON value or nil (no payload);
+	// the callee does not keep it after returning. Events published by one
+	// caller in sequence are delivered in that order. An error that has an
+	// `Invalid() bool` method returning true is the publisher's fault (400);
+	// one with `Unavailable() bool` returning true is a 503; any other a 500.
+	// Called from HTTP handler goroutines, concurrently.
+	Publish(ctx context.Context, channel, eventType string, payload []byte) error
+
+	// Stats returns a JSON-encodable snapshot for GET /v1/stats. Called
+	// concurrently.
+	Stats() any
+}

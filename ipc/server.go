@@ -1,0 +1,95 @@
+package ipc
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// DefaultMaxBodyBytes is the publish body limit used when
+// Options.MaxBodyBytes is zero or negative.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// Options configures NewHandler and NewTCPHandler. The zero value of each
+// field is a documented default, applied once by the constructor.
+type Options struct {
+	// Publisher receives the events. Required: the constructors panic on nil
+	// because a handler that can publish nothing is a wiring bug.
+	Publisher Publisher
+
+	// Logger is named "ipc"; nil means no logging.
+	Logger *zap.Logger
+
+	// MaxBodyBytes caps a publish request body; 0 (or less) means 1 MiB. It
+	// also caps one NDJSON line.
+	MaxBodyBytes int64
+
+	// APIKey is the bearer token NewTCPHandler requires. NewHandler (Unix
+	// socket) ignores it: access there is governed by file permissions.
+	APIKey string
+}
+
+// NewHandler returns the API for the Unix socket, without authentication.
+// The composition root calls it once at start-up and serves it on the
+// listener from ListenUnix; the handler is safe for concurrent requests.
+func NewHandler(opts Options) http.Handler {
+	return newAPI(opts, "unix").routes()
+}
+
+// NewTCPHandler returns the API for a TCP listener. Every request must carry
+// "Authorization: Bearer <APIKey>" or it is answered 401 before routing. With
+// an empty APIKey every request is answered 404: the composition root is
+// expected to mount the handler only when a key is configured, and a missing
+// key must never mean an open port.
+func NewTCPHandler(opts Options) http.Handler {
+	if opts.APIKey == "" {
+		namedLogger(opts.Logger).Warn("TCP handler has no API key; refusing every request")
+		return http.HandlerFunc(notFound)
+	}
+	a := newAPI(opts, "tcp")
+	return newBearerAuth(opts.APIKey, a.routes(), a.log)
+}
+
+// NewHTTPServer wraps h in an http.Server with timeouts suited to a local
+// API, and routes the server's own error log to log (named "ipc.http", nil
+// means no logging). The caller runs it with Serve on its listener and stops
+// it with Shutdown.
+func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
+	l := namedLogger(log).Named("http")
+	errLog, err := zap.NewStdLogAt(l, zap.WarnLevel)
+	if err != nil {
+		errLog = zap.NewStdLog(l)
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errLog,
+	}
+}
+
+func namedLogger(l *zap.Logger) *zap.Logger {
+	if l == nil {
+		return zap.NewNop()
+	}
+	return l.Named("ipc")
+}
+
+func newAPI(opts Options, transport string) *api {
+	if opts.Publisher == nil {
+		panic("ipc: Options.Publisher is nil")
+	}
+	limit := opts.MaxBodyBytes
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	return &api{
+		pub:   opts.Publisher,
+		log:   namedLogger(opts.Logger).With(zap.String("transport", transport)),
+		limit: limit,
+	}
+}

@@ -1,0 +1,147 @@
+package ipc
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// probeTimeout bounds the dial that asks whether an existing socket is live.
+// A live daemon accepts into its backlog at once, so this is generous.
+const probeTimeout = time.Second
+
+// UnixListener is the API's Unix socket listener. It owns the socket file:
+// Close removes the file, but only if it is still the one this listener
+// created, so a daemon shutting down never deletes its successor's socket.
+// Hand it to http.Server.Serve; Close may be called from any goroutine and
+// more than once.
+type UnixListener struct {
+	net.Listener
+	path string
+	info fs.FileInfo // identity of the file we bound, for os.SameFile
+
+	once     sync.Once
+	closeErr error
+}
+
+// ListenUnix creates the Unix socket at path and applies mode to it. It is
+// called once by the composition root at start-up. An existing file at path
+// is handled so that nothing valuable is ever deleted:
+//   - not a socket: ErrNotSocket, the file is left alone;
+//   - a socket someone accepts on: ErrSocketInUse, it is left alone;
+//   - a socket whose dial is refused (left by a crashed daemon): removed.
+//
+// Between bind and chmod the socket has the umask's permissions, so the
+// directory holding it should itself restrict access (systemd's
+// RuntimeDirectory with mode 0750, say).
+func ListenUnix(path string, mode os.FileMode) (*UnixListener, error) {
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// Another daemon bound it since removeStale looked.
+			return nil, fmt.Errorf("%w: %s", ErrSocketInUse, path)
+		}
+		return nil, fmt.Errorf("ipc: listen on %s: %w", path, err)
+	}
+	// Removal is ours to do, guarded by the inode check in Close.
+	ln.SetUnlinkOnClose(false)
+	info, err := statAndChmod(path, mode)
+	if err != nil {
+		return nil, errors.Join(err, removeIfSame(path, info), ln.Close())
+	}
+	return &UnixListener{Listener: ln, path: path, info: info}, nil
+}
+
+func statAndChmod(path string, mode os.FileMode) (fs.FileInfo, error) {
+	info, err := os.Lstat(path)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: stat new socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return info, fmt.Errorf("ipc: chmod socket %s: %w", path, err)
+	}
+	return info, nil
+}
+
+// Path returns the socket's file path, for logs and for clients started in
+// the same process (tests).
+func (l *UnixListener) Path() string { return l.path }
+
+// Close removes the socket file if it is still this listener's, then closes
+// the listener. Removing first is what makes the inode check safe: while the
+// listener is open, a starting daemon sees a live socket and backs off, so
+// nobody can put a new socket at path between the check and the removal.
+func (l *UnixListener) Close() error {
+	l.once.Do(func() {
+		l.closeErr = errors.Join(removeIfSame(l.path, l.info), l.Listener.Close())
+	})
+	return l.closeErr
+}
+
+// removeIfSame removes path if it is the file described by info.
+func removeIfSame(path string, info fs.FileInfo) error {
+	if info == nil {
+		return nil
+	}
+	cur, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ipc: stat socket %s: %w", path, err)
+	}
+	if !os.SameFile(info, cur) {
+		return nil
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("ipc: remove socket %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeStale clears path for bind if, and only if, it holds a dead socket.
+func removeStale(path string) error {
+	info, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ipc: stat %s: %w", path, err)
+	}
+	if info.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%w: %s (%s)", ErrNotSocket, path, info.Mode().Type())
+	}
+	live, err := socketLive(path)
+	if err != nil {
+		return err
+	}
+	if live {
+		return fmt.Errorf("%w: %s", ErrSocketInUse, path)
+	}
+	// Recheck identity so a socket created since the probe is not removed.
+	return removeIfSame(path, info)
+}
+
+// socketLive dials path. Only "connection refused" proves nobody listens;
+// any other failure (permission, a full backlog) leaves the file alone.
+func socketLive(path string) (bool, error) {
+	conn, err := net.DialTimeout("unix", path, probeTimeout)
+	switch {
+	case err == nil:
+		_ = conn.Close() // the answer is known; a close error changes nothing
+		return true, nil
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOENT):
+		return false, nil
+	case errors.Is(err, syscall.EAGAIN):
+		return true, nil // backlog full: a busy but live listener
+	}
+	return false, fmt.Errorf("ipc: probe existing socket %s: %w", path, err)
+}

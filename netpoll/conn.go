@@ -1,0 +1,162 @@
+package netpoll
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+
+	mepoll "github.com/mailru/easygo/netpoll"
+)
+
+// Connection states. Only the worker running the connection changes them;
+// the sweeper reads them.
+const (
+	stateHandshake uint32 = iota
+	stateOpen
+	stateClosing // our close frame is queued or sent; waiting for flush and the peer's answer
+	stateClosed
+)
+
+// Pending work bits, set from any goroutine, consumed by the worker.
+const (
+	pendRead  uint32 = 1 << iota // the socket may be readable
+	pendWrite                    // the queue may be flushable
+	pendClose                    // a close was requested (Close or overflow)
+	pendKill                     // a deadline passed: close the socket now
+)
+
+// Conn is one client connection. Send and Close are safe from any goroutine;
+// everything else belongs to the worker running the connection.
+type Conn struct {
+	srv *Server
+	nc  net.Conn
+	fd  int
+
+	pending atomic.Uint32
+	queued  atomic.Bool
+	state   atomic.Uint32
+
+	// Deadlines and liveness, in Server.now() nanoseconds; read by the sweeper.
+	deadline atomic.Int64 // handshake or closing deadline
+	lastRecv atomic.Int64 // last bytes received from the peer
+	pingSent atomic.Int64 // the outstanding ping, 0 when none
+	nextPing atomic.Int64
+
+	// Worker-owned.
+	session         Session
+	rbuf            []byte // a partial frame (or request head) carried to the next read
+	msg             []byte // fragments of the message being assembled
+	msgOp           int    // opcode of that message; 0 when none
+	fragments       int
+	peerClosed      bool // the peer's close frame was received
+	closeSent       bool // our close frame was fully written
+	rejecting       bool // a handshake error response is queued; close once flushed
+	closeAfterFlush bool // a failed connection: close right after the close frame
+	code            int  // the close code reported to Session.Closed
+
+	mu        sync.Mutex // guards the write queue below
+	out       [][]byte   // whole frames; out[0] may be partly written
+	head      int        // bytes of out[0] already written
+	outBytes  int        // queued bytes not yet written
+	closeCode int        // code of the queued close frame; 0 when none
+	dead      bool       // socket closed: Send fails
+}
+
+// Send queues one complete, pre-encoded frame (see AppendFrame). It never
+// blocks and never writes: a worker flushes the queue. frame must not be
+// modified afterwards; the same slice may be sent to many connections.
+// Send returns false when the connection is closing or closed, or when the
+// frame would take its queue over Options.WriteQueueBytes, in which case the
+// connection is closed with CloseSlowConsumer.
+func (c *Conn) Send(frame []byte) bool {
+	c.mu.Lock()
+	if c.dead || c.closeCode != 0 {
+		c.mu.Unlock()
+		return false
+	}
+	if c.outBytes+len(frame) > c.srv.opts.WriteQueueBytes {
+		c.overflowLocked()
+		c.mu.Unlock()
+		c.schedule(pendClose)
+		return false
+	}
+	c.out = append(c.out, frame)
+	c.outBytes += len(frame)
+	first := len(c.out) == 1
+	c.mu.Unlock()
+	if first {
+		c.schedule(pendWrite)
+	}
+	return true
+}
+
+// Close starts the closing handshake with code and reason: frames already
+// queued are sent first, then the close frame; the socket is closed once the
+// peer answers or Options.CloseTimeout passes. Safe from any goroutine;
+// later calls are no-ops.
+func (c *Conn) Close(code int, reason string) {
+	c.mu.Lock()
+	if c.dead || c.closeCode != 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.queueCloseLocked(code, reason)
+	c.mu.Unlock()
+	c.schedule(pendClose)
+}
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Fd is the socket's file descriptor, for diagnostics and tests.
+func (c *Conn) Fd() int { return c.fd }
+
+// overflowLocked drops what the slow client has not started to receive and
+// queues a CloseSlowConsumer frame. A partly written frame is kept whole:
+// cutting it would put the close frame inside it.
+func (c *Conn) overflowLocked() {
+	keep := 0
+	if c.head > 0 {
+		keep = 1
+	}
+	clear(c.out[keep:])
+	c.out = c.out[:keep]
+	c.outBytes = 0
+	if keep == 1 {
+		c.outBytes = len(c.out[0]) - c.head
+	}
+	c.srv.stats.slowClosed.Add(1)
+	c.queueCloseLocked(CloseSlowConsumer, "slow consumer: write queue full")
+}
+
+func (c *Conn) queueCloseLocked(code int, reason string) {
+	f := closeFrame(code, reason)
+	c.closeCode = code
+	c.out = append(c.out, f)
+	c.outBytes += len(f)
+}
+
+// schedule records pending work and puts the connection on the run queue
+// unless it is there already.
+func (c *Conn) schedule(bits uint32) {
+	c.pending.Or(bits)
+	if c.queued.CompareAndSwap(false, true) {
+		c.srv.runq <- c
+	}
+}
+
+// onEvent is the epoll callback, run on the epoll goroutine: it only records
+// what happened. Events can be stale (the fd may have been reused), so they
+// never decide anything; the following read or write does.
+func (c *Conn) onEvent(ev mepoll.EpollEvent) {
+	var bits uint32
+	if ev&(mepoll.EPOLLIN|mepoll.EPOLLRDHUP|mepoll.EPOLLHUP|mepoll.EPOLLERR) != 0 {
+		bits |= pendRead
+	}
+	if ev&mepoll.EPOLLOUT != 0 {
+		bits |= pendWrite
+	}
+	if bits != 0 {
+		c.schedule(bits)
+	}
+}

@@ -1,0 +1,50 @@
+// Package netpoll is fanoutd's WebSocket transport: it accepts TCP
+// connections on a caller's net.Listener, upgrades them with gobwas/ws, and
+// then serves every connection from an epoll set with a fixed pool of worker
+// goroutines. No goroutine is kept per connection and each connection costs
+// one file descriptor. It knows nothing about channels, tokens or JSON: it
+// hands complete messages to a Session and sends the bytes it is given.
+//
+// # Design
+//
+// Each accepted socket is registered once in a mailru/easygo Epoll set by its
+// raw fd (never netpoll.Handle or conn.File, which dup the fd and switch it to
+// blocking mode), edge-triggered for EPOLLIN|EPOLLOUT|EPOLLRDHUP. The epoll
+// goroutine only sets "pending" bits on the Conn and puts it on the run queue;
+// a worker takes it from there. A Conn is on the run queue at most once and is
+// run by at most one worker at a time, so everything that touches the socket
+// (reads, writes, close) happens in one goroutine at a time: one reader and
+// one writer per connection by construction.
+//
+//   - Reads take what the socket has (up to a per-turn budget, for fairness),
+//     parse complete frames in place, and keep a partial frame in a
+//     per-connection buffer until the rest arrives. A client dripping bytes
+//     costs a few bytes of buffer and never blocks a worker.
+//   - Writes go through a per-connection queue of whole frames. Send appends
+//     (never blocks, never writes) and schedules a flush; the worker writes
+//     with writev, so several queued frames leave in one system call. A write
+//     that would block leaves the rest queued until EPOLLOUT. The queue is
+//     bounded in bytes; a connection over it is closed with CloseSlowConsumer.
+//     Control frames (pong, close) go through the same queue, so they can
+//     never land inside another frame.
+//   - One sweeper goroutine sends heartbeat pings (the first one jittered),
+//     closes connections that did not answer in time, and enforces the
+//     handshake and close deadlines: no timer per connection.
+//   - The handshake is read through the same epoll path with the request head
+//     capped (Options.MaxHeaderBytes) and a deadline, so a slowloris client
+//     holds a few KiB and no goroutine. Requests for other paths are handed to
+//     an optional net.Listener (HTTPListener) for net/http to serve.
+//
+// # Concurrency contract
+//
+// Handler.Accept and every Session method are called from a worker, one call
+// at a time per connection. Conn.Send and Conn.Close may be called from any
+// goroutine. Lock order: Server.mu (registry) is never held while taking a
+// Conn.mu, except by the sweeper, which only reads atomics and calls Send.
+//
+// # Usage
+//
+//	srv, _ := netpoll.NewServer(netpoll.Options{Handler: h, Path: "/ws"})
+//	go srv.Serve(ln)
+//	defer srv.Shutdown(ctx)
+package netpoll

@@ -1,0 +1,93 @@
+package netpoll
+
+import (
+	"net"
+	"sync"
+)
+
+// HTTPListener returns a listener that yields the connections whose request
+// is not for Options.Path, with the bytes already read put back in front, so
+// that an http.Server can serve other routes on the same port. Call it
+// before Serve; without it such requests get 404.
+func (s *Server) HTTPListener() net.Listener {
+	s.httpOnce.Do(func() {
+		s.httpLn = &handoffListener{ch: make(chan net.Conn, 128), done: make(chan struct{})}
+	})
+	return s.httpLn
+}
+
+// handoff takes c out of the epoll set without closing the socket and gives
+// it to net/http. The Go runtime's poller still knows the socket, so
+// deadlines and blocking reads work there as usual.
+func (s *Server) handoff(c *Conn, prefix []byte) {
+	c.state.Store(stateClosed)
+	_ = s.ep.Del(c.fd)
+	s.unregister(c)
+	s.stats.handedOff.Add(1)
+	pc := &prefixConn{Conn: c.nc, prefix: prefix}
+	if !s.httpLn.offer(pc) {
+		_ = c.nc.Close()
+	}
+}
+
+type handoffListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func (l *handoffListener) offer(c net.Conn) bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	select {
+	case l.ch <- c:
+		return true
+	default:
+		return false // net/http is not keeping up: shed rather than block a worker
+	}
+}
+
+// Accept implements net.Listener.
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close implements net.Listener; Server.Shutdown also closes it.
+func (l *handoffListener) Close() error {
+	l.shut()
+	return nil
+}
+
+func (l *handoffListener) shut() { l.once.Do(func() { close(l.done) }) }
+
+// Addr implements net.Listener.
+func (l *handoffListener) Addr() net.Addr {
+	if l.addr != nil {
+		return l.addr
+	}
+	return &net.TCPAddr{}
+}
+
+// prefixConn replays the request bytes the transport already read.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}

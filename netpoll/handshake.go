@@ -1,0 +1,237 @@
+package netpoll
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"syscall"
+
+	"github.com/gobwas/ws"
+	"go.uber.org/zap"
+)
+
+var headEnd = []byte("\r\n\r\n")
+
+// readHandshake collects the request head without blocking, capped at
+// Options.MaxHeaderBytes, then upgrades, hands the connection to net/http,
+// or rejects it. The sweeper enforces the handshake deadline.
+func (w *worker) readHandshake(c *Conn) {
+	for {
+		n, err := syscall.Read(c.fd, w.buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			return
+		}
+		if err != nil || n == 0 {
+			w.destroy(c)
+			return
+		}
+		from := max(0, len(c.rbuf)-3)
+		c.rbuf = append(c.rbuf, w.buf[:n]...)
+		i := bytes.Index(c.rbuf[from:], headEnd)
+		if i >= 0 {
+			end := from + i + len(headEnd)
+			if end > w.s.opts.MaxHeaderBytes {
+				w.reject(c, respHeaderTooLarge)
+				return
+			}
+			data := c.rbuf
+			c.rbuf = nil
+			w.dispatch(c, data[:end], data[end:])
+			return
+		}
+		if len(c.rbuf) > w.s.opts.MaxHeaderBytes {
+			w.reject(c, respHeaderTooLarge)
+			return
+		}
+	}
+}
+
+// dispatch routes a complete request head: the WebSocket path is upgraded,
+// anything else goes to net/http when a handoff listener exists.
+func (w *worker) dispatch(c *Conn, head, rest []byte) {
+	if !bytes.Equal(requestPath(head), []byte(w.s.opts.Path)) {
+		if w.s.httpLn != nil {
+			w.s.handoff(c, append(head, rest...))
+			return
+		}
+		w.reject(c, respNotFound)
+		return
+	}
+	resp, sess, err := w.hs.upgrade(c, head)
+	c.mu.Lock()
+	c.out = append([][]byte{resp}, c.out...) // the response precedes anything Accept sent
+	c.outBytes += len(resp)
+	c.mu.Unlock()
+	if err != nil {
+		w.s.stats.rejected.Add(1)
+		c.rejecting = true
+		return
+	}
+	w.s.stats.upgraded.Add(1)
+	c.session = sess
+	now := w.s.now()
+	c.lastRecv.Store(now)
+	c.nextPing.Store(now + jitter(int64(w.s.opts.PingInterval)))
+	c.deadline.Store(0)
+	c.state.Store(stateOpen)
+	if len(rest) > 0 { // frames sent right behind the request
+		filled := copy(w.grow(len(rest)+512), rest)
+		if used, _, ok := w.parse(c, w.buf[:filled]); ok && used < filled {
+			c.rbuf = append([]byte(nil), w.buf[used:filled]...)
+		}
+	}
+	if c.pending.Load()&pendClose != 0 { // Accept closed it already
+		c.pending.And(^pendClose)
+		w.beginClose(c)
+	}
+}
+
+// reject queues a canned HTTP error response and closes after it is written.
+func (w *worker) reject(c *Conn, resp []byte) {
+	w.s.stats.rejected.Add(1)
+	c.rbuf = nil
+	c.mu.Lock()
+	c.out = append(c.out, resp)
+	c.outBytes += len(resp)
+	c.mu.Unlock()
+	c.rejecting = true
+}
+
+// requestPath returns the path of the request line "GET /path?query HTTP/1.1".
+func requestPath(head []byte) []byte {
+	sp := bytes.IndexByte(head, ' ')
+	if sp < 0 {
+		return nil
+	}
+	uri := head[sp+1:]
+	if end := bytes.IndexAny(uri, " ?\r"); end >= 0 {
+		uri = uri[:end]
+	}
+	return uri
+}
+
+// handshaker runs gobwas/ws's zero-copy Upgrader on a complete request head.
+// Each worker owns one, so its callbacks and buffers are reused without locks.
+type handshaker struct {
+	s    *Server
+	up   ws.Upgrader
+	c    *Conn
+	req  Request
+	sess Session
+	rd   bytes.Reader
+	out  bytes.Buffer
+}
+
+func newHandshaker(s *Server) *handshaker {
+	h := &handshaker{s: s}
+	h.up = ws.Upgrader{
+		OnRequest:       h.onRequest,
+		OnHost:          h.onHost,
+		OnHeader:        h.onHeader,
+		ProtocolCustom:  h.onProtocol,
+		OnBeforeUpgrade: h.onBeforeUpgrade,
+	}
+	return h
+}
+
+// upgrade returns the HTTP response to send (101 or an error) and, on
+// success, the session the handler created.
+func (h *handshaker) upgrade(c *Conn, head []byte) ([]byte, Session, error) {
+	h.c, h.sess = c, nil
+	h.req = Request{RemoteAddr: c.RemoteAddr()}
+	h.rd.Reset(head)
+	h.out.Reset()
+	_, err := h.up.Upgrade(h)
+	resp := bytes.Clone(h.out.Bytes())
+	sess := h.sess
+	h.c, h.sess, h.req = nil, nil, Request{}
+	if err == nil && sess == nil {
+		err = errors.New("netpoll: handler returned no session")
+	}
+	return resp, sess, err
+}
+
+// Read and Write make the handshaker the upgrader's connection: it reads the
+// collected head and writes the response into a buffer.
+func (h *handshaker) Read(p []byte) (int, error)  { return h.rd.Read(p) }
+func (h *handshaker) Write(p []byte) (int, error) { return h.out.Write(p) }
+
+func (h *handshaker) onRequest(uri []byte) error {
+	path, query, _ := bytes.Cut(uri, []byte{'?'})
+	h.req.Path, h.req.RawQuery = string(path), string(query)
+	return nil
+}
+
+func (h *handshaker) onHost(host []byte) error {
+	h.req.Host = string(host)
+	return nil
+}
+
+func (h *handshaker) onHeader(key, value []byte) error {
+	switch {
+	case bytes.EqualFold(key, []byte("Origin")):
+		h.req.Origin = string(value)
+	case bytes.EqualFold(key, []byte("Authorization")):
+		h.req.Auth = string(value)
+	case bytes.EqualFold(key, []byte("Cookie")):
+		if h.req.Cookie != "" {
+			h.req.Cookie += "; "
+		}
+		h.req.Cookie += string(value)
+	}
+	return nil
+}
+
+// onProtocol records every offered subprotocol (a browser's only way to send
+// a token is one of them) and selects Options.Subprotocol when offered.
+func (h *handshaker) onProtocol(v []byte) (string, bool) {
+	chosen := false
+	for p := range bytes.SplitSeq(v, []byte{','}) {
+		p = bytes.TrimSpace(p)
+		if len(p) == 0 {
+			continue
+		}
+		h.req.Protocols = append(h.req.Protocols, string(p))
+		if string(p) == h.s.opts.Subprotocol {
+			chosen = true
+		}
+	}
+	if chosen {
+		return h.s.opts.Subprotocol, true
+	}
+	return "", true
+}
+
+func (h *handshaker) onBeforeUpgrade() (ws.HandshakeHeader, error) {
+	sess, err := h.s.opts.Handler.Accept(h.c, &h.req)
+	if err == nil {
+		h.sess = sess
+		return nil, nil
+	}
+	status, reason, header := http.StatusInternalServerError, "internal error", http.Header{}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		status, reason = he.Status, he.Reason
+		if he.Header != nil {
+			header = he.Header.Clone()
+		}
+	} else {
+		h.s.log.Warn("handler failed an upgrade", zap.Error(err))
+	}
+	header.Set("Connection", "close")
+	return nil, ws.RejectConnectionError(
+		ws.RejectionStatus(status),
+		ws.RejectionReason(reason),
+		ws.RejectionHeader(ws.HandshakeHeaderHTTP(header)),
+	)
+}
+
+var (
+	respNotFound = []byte("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n" +
+		"Content-Length: 10\r\nConnection: close\r\n\r\nnot found\n")
+	respHeaderTooLarge = []byte("HTTP/1.1 431 Request Header Fields Too Large\r\n" +
+		"Content-Type: text/plain\r\nContent-Length: 25\r\nConnection: close\r\n\r\nrequest header too large\n")
+)

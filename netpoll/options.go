@@ -1,0 +1,99 @@
+package netpoll
+
+import (
+	"runtime"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Options configure a Server. The zero value of each field means the
+// documented default, applied once by NewServer.
+type Options struct {
+	// Handler decides on each upgrade and returns the connection's Session.
+	// Required.
+	Handler Handler
+	// Logger receives transport logs; nil means no logs.
+	Logger *zap.Logger
+	// Now is the clock; nil means time.Now. Tests inject their own.
+	Now func() time.Time
+
+	// Path is the request path that upgrades to WebSocket. Default "/ws".
+	Path string
+	// Subprotocol is echoed when the client offers it. Default "fanout.v1".
+	Subprotocol string
+	// Workers is the size of the worker pool. Default 2×GOMAXPROCS, at least 4.
+	Workers int
+	// MaxConns caps connections, handshakes included; over it a new
+	// connection is answered 503 and closed. Default 10,000.
+	MaxConns int
+
+	// HandshakeTimeout bounds the whole upgrade. Default 5 s.
+	HandshakeTimeout time.Duration
+	// MaxHeaderBytes caps the request head; over it: 431. Default 16 KiB.
+	MaxHeaderBytes int
+	// MaxMessageSize caps an inbound message, fragments added up; over it
+	// the connection is closed with CloseTooBig. Default 64 KiB.
+	MaxMessageSize int
+	// MaxFragments caps the frames of one inbound message; over it:
+	// ClosePolicyViolation. Default 64.
+	MaxFragments int
+	// WriteQueueBytes caps the bytes queued for one connection; over it the
+	// connection is closed with CloseSlowConsumer. Default 1 MiB.
+	WriteQueueBytes int
+	// PingInterval is the time between server pings. Default 30 s.
+	PingInterval time.Duration
+	// PongTimeout: a connection that sent nothing for this long after a ping
+	// is closed with CloseHeartbeat. Default 10 s.
+	PongTimeout time.Duration
+	// CloseTimeout bounds the closing handshake: how long a closing
+	// connection may take to flush its close frame and answer it. Default 3 s.
+	CloseTimeout time.Duration
+	// ReadBudget is how many bytes one worker turn reads from a connection
+	// before moving on to others. Default 64 KiB.
+	ReadBudget int
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Path == "" {
+		o.Path = "/ws"
+	}
+	if o.Subprotocol == "" {
+		o.Subprotocol = "fanout.v1"
+	}
+	def(&o.Workers, max(4, 2*runtime.GOMAXPROCS(0)))
+	def(&o.MaxConns, 10000)
+	def(&o.MaxHeaderBytes, 16<<10)
+	def(&o.MaxMessageSize, 64<<10)
+	def(&o.MaxFragments, 64)
+	def(&o.WriteQueueBytes, 1<<20)
+	def(&o.ReadBudget, 64<<10)
+	dur(&o.HandshakeTimeout, 5*time.Second)
+	dur(&o.PingInterval, 30*time.Second)
+	dur(&o.PongTimeout, 10*time.Second)
+	dur(&o.CloseTimeout, 3*time.Second)
+	return o
+}
+
+// sweepEvery is how often the sweeper looks at every connection: a quarter of
+// the shortest deadline it enforces, within [5 ms, 1 s].
+func (o Options) sweepEvery() time.Duration {
+	d := min(o.PingInterval, o.PongTimeout, o.HandshakeTimeout, o.CloseTimeout) / 4
+	return min(max(d, 5*time.Millisecond), time.Second)
+}

@@ -1,0 +1,265 @@
+package netpoll
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	mepoll "github.com/mailru/easygo/netpoll"
+	"go.uber.org/zap"
+)
+
+// Server is the epoll WebSocket transport. Create it with NewServer, feed it
+// listeners with Serve, stop it with Shutdown.
+type Server struct {
+	opts  Options
+	log   *zap.Logger
+	ep    *mepoll.Epoll
+	runq  runq
+	stats counters
+	start time.Time // origin of the nanosecond clock used for deadlines
+
+	mu        sync.RWMutex
+	conns     []*Conn // indexed by fd
+	nconns    int
+	listeners []net.Listener
+	closing   bool
+
+	httpLn   *handoffListener // nil unless HTTPListener was called
+	httpOnce sync.Once
+
+	wg       sync.WaitGroup // workers and the sweeper
+	acceptWG sync.WaitGroup
+	stop     chan struct{}
+	done     atomic.Bool
+}
+
+// NewServer creates the epoll set and starts the worker pool and the sweeper:
+// a constant number of goroutines, whatever the number of connections.
+func NewServer(opts Options) (*Server, error) {
+	if opts.Handler == nil {
+		return nil, errors.New("netpoll: Options.Handler is required")
+	}
+	opts = opts.withDefaults()
+	s := &Server{
+		opts:  opts,
+		log:   opts.Logger,
+		runq:  newRunq(opts.MaxConns, opts.Workers),
+		start: opts.Now(),
+		stop:  make(chan struct{}),
+	}
+	ep, err := mepoll.EpollCreate(&mepoll.EpollConfig{OnWaitError: func(err error) {
+		s.log.Error("epoll wait failed", zap.Error(err))
+	}})
+	if err != nil {
+		return nil, err
+	}
+	s.ep = ep
+	for range opts.Workers {
+		w := newWorker(s)
+		s.wg.Go(w.loop)
+	}
+	s.wg.Go(s.sweep)
+	return s, nil
+}
+
+// now is the server clock in nanoseconds since start: monotonic when the
+// clock is time.Now.
+func (s *Server) now() int64 { return int64(s.opts.Now().Sub(s.start)) }
+
+// Serve accepts connections on ln until Shutdown or a permanent accept
+// error. It blocks; run it in its own goroutine, one per listener.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners = append(s.listeners, ln)
+	s.acceptWG.Add(1)
+	s.mu.Unlock()
+	defer s.acceptWG.Done()
+	return s.acceptLoop(ln)
+}
+
+func (s *Server) acceptLoop(ln net.Listener) error {
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			if !isTemporary(err) {
+				return err
+			}
+			// EMFILE and friends: wait for descriptors to free up rather
+			// than spin; log at most once per backoff step.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; backing off", zap.Error(err), zap.Duration("backoff", backoff))
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.admit(nc)
+	}
+}
+
+func isTemporary(err error) bool {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno == syscall.EMFILE || errno == syscall.ENFILE || errno == syscall.ENOBUFS ||
+			errno == syscall.ENOMEM || errno == syscall.ECONNABORTED || errno == syscall.EINTR
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// admit registers a freshly accepted socket and starts its handshake.
+func (s *Server) admit(nc net.Conn) {
+	fd, err := rawFd(nc)
+	if err != nil {
+		s.log.Warn("accepted a connection without a file descriptor", zap.Error(err))
+		_ = nc.Close()
+		return
+	}
+	c := &Conn{srv: s, nc: nc, fd: fd}
+	c.deadline.Store(s.now() + int64(s.opts.HandshakeTimeout))
+	if !s.register(c) {
+		s.stats.rejectedFull.Add(1)
+		_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		_, _ = nc.Write(respServiceUnavailable)
+		_ = nc.Close()
+		return
+	}
+	err = s.ep.Add(fd, mepoll.EPOLLIN|mepoll.EPOLLOUT|mepoll.EPOLLRDHUP|mepoll.EPOLLET, c.onEvent)
+	if err != nil {
+		s.unregister(c)
+		s.log.Warn("epoll add failed", zap.Error(err))
+		_ = nc.Close()
+		return
+	}
+	c.schedule(pendRead)
+}
+
+// rawFd returns the socket's descriptor without dup'ing it and without
+// touching os.File, which would switch the socket to blocking mode.
+func rawFd(nc net.Conn) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("netpoll: connection has no raw descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
+}
+
+func (s *Server) register(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing || s.nconns >= s.opts.MaxConns {
+		return false
+	}
+	for c.fd >= len(s.conns) {
+		s.conns = append(s.conns, make([]*Conn, max(64, len(s.conns)))...)
+	}
+	s.conns[c.fd] = c
+	s.nconns++
+	return true
+}
+
+func (s *Server) unregister(c *Conn) {
+	s.mu.Lock()
+	if c.fd < len(s.conns) && s.conns[c.fd] == c {
+		s.conns[c.fd] = nil
+		s.nconns--
+	}
+	s.mu.Unlock()
+}
+
+// each calls f for every registered connection, under the registry's read
+// lock: f must be quick and must not call back into the registry.
+func (s *Server) each(f func(c *Conn)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, c := range s.conns {
+		if c != nil {
+			f(c)
+		}
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closing
+}
+
+// Conns is the number of connections, handshakes included.
+func (s *Server) Conns() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nconns
+}
+
+// Shutdown stops accepting, closes every connection with code (normally
+// CloseGoingAway or CloseServiceRestart) and reason, waits until they are
+// gone or ctx ends (then closes what is left abruptly), and stops the
+// workers. It returns ctx.Err() when the deadline cut the closing short.
+func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closing = true
+	lns := s.listeners
+	s.mu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	s.acceptWG.Wait()
+	if s.httpLn != nil {
+		s.httpLn.shut()
+	}
+	s.each(func(c *Conn) { c.Close(code, reason) })
+	err := s.waitEmpty(ctx)
+	if err != nil {
+		s.each(func(c *Conn) { c.schedule(pendKill) })
+		_ = s.waitEmpty(context.Background())
+	}
+	close(s.stop)
+	for range s.opts.Workers {
+		s.runq <- nil
+	}
+	s.wg.Wait()
+	_ = s.ep.Close()
+	s.done.Store(true)
+	return err
+}
+
+func (s *Server) waitEmpty(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.Conns() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+var respServiceUnavailable = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n" +
+	"Content-Length: 21\r\nRetry-After: 5\r\nConnection: close\r\n\r\ntoo many connections\n")

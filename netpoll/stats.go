@@ -1,0 +1,39 @@
+package netpoll
+
+import "sync/atomic"
+
+type counters struct {
+	upgraded       atomic.Uint64
+	rejected       atomic.Uint64 // handshakes answered with an HTTP error
+	rejectedFull   atomic.Uint64 // connections refused at the connection limit
+	handshakeTimed atomic.Uint64
+	slowClosed     atomic.Uint64
+	heartbeatTimed atomic.Uint64
+	handedOff      atomic.Uint64
+}
+
+// Stats is a snapshot of the transport's counters.
+type Stats struct {
+	Conns            int    `json:"conns"`
+	Upgraded         uint64 `json:"upgraded"`
+	Rejected         uint64 `json:"rejected"`
+	RejectedFull     uint64 `json:"rejected_full"`
+	HandshakeTimeout uint64 `json:"handshake_timeout"`
+	SlowConsumer     uint64 `json:"slow_consumer_closed"`
+	HeartbeatTimeout uint64 `json:"heartbeat_timeout"`
+	HandedOff        uint64 `json:"handed_off"`
+}
+
+// Stats returns the transport's counters.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Conns:            s.Conns(),
+		Upgraded:         s.stats.upgraded.Load(),
+		Rejected:         s.stats.rejected.Load(),
+		RejectedFull:     s.stats.rejectedFull.Load(),
+		HandshakeTimeout: s.stats.handshakeTimed.Load(),
+		SlowConsumer:     s.stats.slowClosed.Load(),
+		HeartbeatTimeout: s.stats.heartbeatTimed.Load(),
+		HandedOff:        s.stats.handedOff.Load(),
+	}
+}

@@ -1,0 +1,72 @@
+package netpoll
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// sweep is the one goroutine that keeps time for every connection: heartbeat
+// pings and their timeouts, the handshake deadline and the closing deadline.
+// One pass costs a few atomic loads per connection.
+func (s *Server) sweep() {
+	t := time.NewTicker(s.opts.sweepEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.sweepOnce(s.now())
+		}
+	}
+}
+
+func (s *Server) sweepOnce(now int64) {
+	s.each(func(c *Conn) {
+		switch c.state.Load() {
+		case stateHandshake:
+			if now > c.deadline.Load() {
+				s.stats.handshakeTimed.Add(1)
+				c.schedule(pendKill)
+			}
+		case stateOpen:
+			s.heartbeat(c, now)
+		case stateClosing:
+			if d := c.deadline.Load(); d != 0 && now > d {
+				c.schedule(pendKill)
+			}
+		}
+	})
+}
+
+// heartbeat pings a connection when its turn comes and closes it when it
+// has sent nothing since a ping older than the pong timeout. Any bytes from
+// the peer count as an answer: a client busy sending is alive.
+func (s *Server) heartbeat(c *Conn, now int64) {
+	sent := c.pingSent.Load()
+	if sent != 0 && c.lastRecv.Load() >= sent {
+		c.pingSent.Store(0)
+		sent = 0
+	}
+	if sent != 0 {
+		if now-sent > int64(s.opts.PongTimeout) {
+			s.stats.heartbeatTimed.Add(1)
+			c.Close(CloseHeartbeat, "heartbeat timeout")
+		}
+		return
+	}
+	if now >= c.nextPing.Load() {
+		c.pingSent.Store(now)
+		c.nextPing.Store(now + int64(s.opts.PingInterval))
+		c.Send(pingFrame)
+	}
+}
+
+// jitter spreads first pings uniformly over one interval, so connections
+// accepted together are not pinged together forever after.
+func jitter(interval int64) int64 {
+	if interval <= 0 {
+		return 0
+	}
+	return 1 + rand.Int64N(interval)
+}

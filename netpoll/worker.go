@@ -1,0 +1,118 @@
+package netpoll
+
+import (
+	"syscall"
+)
+
+// worker runs connections taken from the run queue. Its buffers are reused
+// for every connection it runs, so an idle connection holds none.
+type worker struct {
+	s   *Server
+	buf []byte            // read buffer; grows up to one maximal frame
+	iov [64]syscall.Iovec // writev scratch
+	hs  *handshaker
+}
+
+func newWorker(s *Server) *worker {
+	return &worker{s: s, buf: make([]byte, s.opts.ReadBudget), hs: newHandshaker(s)}
+}
+
+func (w *worker) loop() {
+	for c := range w.s.runq {
+		if c == nil {
+			return
+		}
+		w.run(c)
+	}
+}
+
+// run gives c one turn. Work that arrives during the turn, or a read cut
+// short by the budget, sends c to the back of the queue so that one busy
+// connection cannot starve the others.
+func (w *worker) run(c *Conn) {
+	bits := c.pending.Swap(0)
+	if c.state.Load() != stateClosed {
+		w.handle(c, bits)
+	}
+	if c.pending.Load() != 0 && c.state.Load() != stateClosed {
+		w.s.runq <- c
+		return
+	}
+	c.queued.Store(false)
+	if c.pending.Load() != 0 && c.queued.CompareAndSwap(false, true) {
+		w.s.runq <- c
+	}
+}
+
+func (w *worker) handle(c *Conn, bits uint32) {
+	if bits&pendKill != 0 {
+		w.destroy(c)
+		return
+	}
+	if c.state.Load() == stateHandshake {
+		if bits&pendRead != 0 {
+			w.readHandshake(c)
+		}
+	} else {
+		if bits&pendClose != 0 {
+			w.beginClose(c)
+		}
+		if bits&pendRead != 0 {
+			w.read(c)
+		}
+	}
+	if c.state.Load() != stateClosed {
+		w.flush(c)
+	}
+}
+
+// beginClose moves an open connection to closing once its close frame is
+// queued: from now on data messages are ignored, and the socket is closed
+// when the peer answers or the close deadline passes.
+func (w *worker) beginClose(c *Conn) {
+	if c.state.Load() != stateOpen {
+		return
+	}
+	c.mu.Lock()
+	if c.code == 0 {
+		c.code = c.closeCode
+	}
+	c.mu.Unlock()
+	c.deadline.Store(w.s.now() + int64(w.s.opts.CloseTimeout))
+	c.state.Store(stateClosing)
+}
+
+// fail closes the connection for a protocol violation: the close frame is
+// sent and the socket closed right after it, without waiting for an answer
+// (RFC 6455 §7.1.7, "Fail the WebSocket Connection").
+func (w *worker) fail(c *Conn, code int, reason string) {
+	c.Close(code, reason)
+	c.closeAfterFlush = true
+	c.pending.And(^pendClose)
+	w.beginClose(c)
+}
+
+// destroy closes the socket and tells the session. Only the worker running c
+// calls it, so no other goroutine is inside a syscall on c.fd.
+func (w *worker) destroy(c *Conn) {
+	if c.state.Swap(stateClosed) == stateClosed {
+		return
+	}
+	c.mu.Lock()
+	c.dead = true
+	clear(c.out)
+	c.out, c.head, c.outBytes = nil, 0, 0
+	code := c.code
+	c.mu.Unlock()
+	_ = w.s.ep.Del(c.fd)
+	w.s.unregister(c)
+	_ = c.nc.Close()
+	c.rbuf, c.msg = nil, nil
+	if code == 0 {
+		code = CloseAbnormal
+	}
+	if c.session != nil {
+		c.session.Closed(code)
+		c.session = nil
+	}
+}

@@ -1,0 +1,247 @@
+package fanoutd
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fanoutd/fanoutd/config"
+	"github.com/fanoutd/fanoutd/daemon"
+	"github.com/fanoutd/fanoutd/daemon/jwtauth"
+	"github.com/fanoutd/fanoutd/ipc"
+	"github.com/fanoutd/fanoutd/netpoll"
+	"go.uber.org/zap"
+)
+
+// Server is one running fanoutd: listeners bound by New, served by Run.
+type Server struct {
+	cfg    config.Config
+	log    *zap.Logger
+	node   *daemon.Node
+	ws     *netpoll.Server
+	wsLn   net.Listener
+	sockLn net.Listener
+	unix   *http.Server // the publish API on the Unix socket
+	tcp    *http.Server // the publish API on the TCP listener (api.key set)
+	httpLn net.Listener // non-WebSocket requests handed over by the transport
+	devKey []byte
+
+	shutOnce sync.Once
+	shutErr  error
+}
+
+// New validates the configuration, binds the listeners and prepares every
+// component; nothing is served until Run. On error, whatever was bound is
+// released.
+func New(o Options) (*Server, error) {
+	cfg := o.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Server{cfg: cfg, log: log}
+	key, err := s.hmacKey(o.DevKey)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := jwtauth.New(jwtauth.Options{Key: key, MaxTokenBytes: cfg.Limits.MaxTokenBytes, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	s.node = daemon.New(daemon.Options{
+		Logger:           log.Named("core"),
+		Now:              o.Now,
+		Frame:            netpoll.TextFrame,
+		MaxSubscriptions: cfg.Limits.MaxSubscriptions,
+		MaxChannelLength: cfg.Limits.MaxChannelLength,
+		MaxPayloadBytes:  cfg.Limits.MaxPublishBytes,
+		PingInterval:     cfg.Heartbeat.Interval,
+		Protocol:         protocol,
+	})
+	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bind(o); err != nil {
+		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
+		return nil, err
+	}
+	return s, nil
+}
+
+// hmacKey returns the configured key or, in dev mode without one, the
+// caller's or a random 32-byte key.
+func (s *Server) hmacKey(dev []byte) ([]byte, error) {
+	if s.cfg.Auth.HMACSecret != "" || s.cfg.Auth.HMACSecretFile != "" || !s.cfg.Dev {
+		return s.cfg.HMACKey()
+	}
+	if dev == nil {
+		dev = make([]byte, 32)
+		_, _ = rand.Read(dev)
+	}
+	s.devKey = dev
+	return dev, nil
+}
+
+func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Options {
+	l := s.cfg.Limits
+	return netpoll.Options{
+		Handler:          &upgrader{node: s.node, auth: auth, log: s.log.Named("ws")},
+		Logger:           s.log.Named("ws"),
+		Now:              o.Now,
+		Path:             s.cfg.WSPath,
+		Subprotocol:      protocol,
+		Workers:          s.cfg.Workers,
+		MaxConns:         maxConns(l.MaxConnections),
+		HandshakeTimeout: l.HandshakeTimeout,
+		MaxHeaderBytes:   l.MaxHeaderBytes,
+		MaxMessageSize:   l.MaxMessageSize,
+		MaxFragments:     l.MaxFragments,
+		WriteQueueBytes:  l.WriteQueueBytes,
+		PingInterval:     s.cfg.Heartbeat.Interval,
+		PongTimeout:      s.cfg.Heartbeat.Timeout,
+	}
+}
+
+// maxConns is the configured limit, or what the open-file limit leaves
+// after a reserve for listeners, the API and logs.
+func maxConns(configured int) int {
+	if configured > 0 {
+		return configured
+	}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 1024 {
+		return 1000
+	}
+	return int(min(rl.Cur, 1<<20)) - 128
+}
+
+func (s *Server) bind(o Options) error {
+	s.wsLn = o.Listener
+	if s.wsLn == nil {
+		ln, err := net.Listen("tcp", s.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+		}
+		s.wsLn = ln
+	}
+	s.sockLn = o.SocketListener
+	if s.sockLn == nil && s.cfg.Socket != "" {
+		ln, err := ipc.ListenUnix(s.cfg.Socket, s.cfg.SocketMode)
+		if err != nil {
+			_ = s.wsLn.Close()
+			return fmt.Errorf("socket %s: %w", s.cfg.Socket, err)
+		}
+		s.sockLn = ln
+	}
+	api := ipc.Options{
+		Publisher:    publisher{s},
+		Logger:       s.log,
+		MaxBodyBytes: int64(s.cfg.Limits.MaxPublishBytes),
+		APIKey:       s.cfg.API.Key,
+	}
+	if s.sockLn != nil {
+		s.unix = ipc.NewHTTPServer(ipc.NewHandler(api), s.log)
+	}
+	if s.cfg.API.Key != "" {
+		s.tcp = ipc.NewHTTPServer(ipc.NewTCPHandler(api), s.log)
+		s.httpLn = s.ws.HTTPListener() // before Serve: workers read it
+	}
+	return nil
+}
+
+// Addr is the WebSocket listener's address.
+func (s *Server) Addr() net.Addr { return s.wsLn.Addr() }
+
+// DevKey is the HMAC key generated in dev mode, nil otherwise: what signs
+// the dev token.
+func (s *Server) DevKey() []byte { return s.devKey }
+
+// Run serves until ctx ends or a listener fails, then shuts down gracefully
+// (bounded by 10 s). It returns nil after a shutdown caused by ctx.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 3)
+	go func() { errc <- s.ws.Serve(s.wsLn) }()
+	if s.unix != nil {
+		go func() { errc <- s.unix.Serve(s.sockLn) }()
+	}
+	if s.tcp != nil {
+		go func() { errc <- s.tcp.Serve(s.httpLn) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		s.log.Error("listener failed", zap.Error(err))
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(err, s.Shutdown(sctx))
+}
+
+// Shutdown stops the publish API first (in-flight publishes finish and are
+// delivered), then closes every WebSocket with 1001 after what was queued
+// for it. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutOnce.Do(func() {
+		var errs []error
+		for _, h := range []*http.Server{s.unix, s.tcp} {
+			if h != nil {
+				errs = append(errs, ignoreClosed(h.Shutdown(ctx)))
+			}
+		}
+		if s.unix == nil && s.sockLn != nil {
+			errs = append(errs, s.sockLn.Close())
+		}
+		errs = append(errs, ignoreClosed(s.ws.Shutdown(ctx, netpoll.CloseGoingAway, "server shutting down")))
+		s.shutErr = errors.Join(errs...)
+	})
+	return s.shutErr
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, netpoll.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Publish delivers an event in-process, on the same path as the API.
+func (s *Server) Publish(ctx context.Context, channel, eventType string, payload []byte) error {
+	return s.node.Publish(ctx, channel, eventType, payload)
+}
+
+// Stats is a snapshot of the core and transport counters.
+type Stats struct {
+	daemon.Stats
+	Transport netpoll.Stats `json:"transport"`
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	return Stats{Stats: s.node.Stats(), Transport: s.ws.Stats()}
+}
+
+// publisher adapts the core to the publish API's interface.
+type publisher struct{ s *Server }
+
+var _ ipc.Publisher = publisher{}
+
+func (p publisher) CheckEvent(channel, eventType string, payload []byte) error {
+	return p.s.node.CheckEvent(channel, eventType, payload)
+}
+
+func (p publisher) Publish(ctx context.Context, channel, eventType string, payload []byte) error {
+	return p.s.node.Publish(ctx, channel, eventType, payload)
+}
+
+func (p publisher) Stats() any { return p.s.Stats() }

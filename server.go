@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -223,12 +224,14 @@ func (s *Server) Publish(ctx context.Context, channel, eventType string, payload
 // Stats is a snapshot of the core and transport counters.
 type Stats struct {
 	daemon.Stats
+	// PID lets tools read the process's CPU and memory from /proc.
+	PID       int           `json:"pid"`
 	Transport netpoll.Stats `json:"transport"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	return Stats{Stats: s.node.Stats(), Transport: s.ws.Stats()}
+	return Stats{Stats: s.node.Stats(), PID: os.Getpid(), Transport: s.ws.Stats()}
 }
 
 // publisher adapts the core to the publish API's interface.

@@ -14,7 +14,9 @@ type Options struct {
 	Now func() time.Time
 	// Frame wraps an encoded JSON message into the bytes a Transport sends
 	// (a WebSocket text frame in production). It is called once per event,
-	// not per subscriber. nil means the JSON itself.
+	// not per subscriber. It must return a new slice: msg is a reused
+	// scratch buffer, while the result sits in queues until written.
+	// nil means a copy of the JSON itself.
 	Frame func(msg []byte) []byte
 	// MaxSubscriptions per session. Default 128.
 	MaxSubscriptions int

@@ -243,8 +243,8 @@ func (p publisher) CheckEvent(channel, eventType string, payload []byte) error {
 	return p.s.node.CheckEvent(channel, eventType, payload)
 }
 
-func (p publisher) Publish(ctx context.Context, channel, eventType string, payload []byte) error {
-	return p.s.node.Publish(ctx, channel, eventType, payload)
+func (p publisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte)) (int, error) {
+	return p.s.node.PublishBatch(ctx, n, event)
 }
 
 func (p publisher) Stats() any { return p.s.Stats() }

@@ -11,10 +11,11 @@ import (
 // the core sends and every Close call. Publish calls Send from any
 // goroutine, so everything is guarded by mu.
 type fakeTransport struct {
-	mu     sync.Mutex
-	sent   [][]byte
-	closes []closeCall
-	full   bool // Send refuses, as a closing or backed-up connection does
+	mu      sync.Mutex
+	sent    [][]byte
+	closes  []closeCall
+	full    bool     // Send refuses, as a closing or backed-up connection does
+	pending [][]byte // queued, not yet flushed
 }
 
 var _ Transport = (*fakeTransport)(nil)
@@ -25,15 +26,32 @@ type closeCall struct {
 }
 
 func (f *fakeTransport) Send(msg []byte) bool {
+	ok, first := f.Queue(msg)
+	if first {
+		f.Flush()
+	}
+	return ok
+}
+
+// Queue holds msg until Flush, as the real transport does: a core that
+// forgot to flush would leave it unsent and fail the tests.
+func (f *fakeTransport) Queue(msg []byte) (ok, first bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.full {
-		return false
+		return false, false
 	}
 	// The slice is shared between subscribers and must not be modified;
 	// keeping it (not a copy) lets a test catch a core that reuses it.
-	f.sent = append(f.sent, msg)
-	return true
+	f.pending = append(f.pending, msg)
+	return true, len(f.pending) == 1
+}
+
+func (f *fakeTransport) Flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, f.pending...)
+	f.pending = f.pending[:0]
 }
 
 func (f *fakeTransport) Close(code int, reason string) {

@@ -15,11 +15,12 @@ import (
 // Node is one fanoutd instance's core: its hub, sessions and counters. Two
 // Nodes in one process share nothing.
 type Node struct {
-	opts    Options
-	log     *zap.Logger
-	hub     *hub
-	prefix  string // makes connection ids unique across restarts and nodes
-	encBufs sync.Pool
+	opts       Options
+	log        *zap.Logger
+	hub        *hub
+	prefix     string // makes connection ids unique across restarts and nodes
+	encBufs    sync.Pool
+	flushLists sync.Pool
 
 	nextID   atomic.Uint64
 	sessions atomic.Int64
@@ -42,6 +43,7 @@ func New(opts Options) *Node {
 		prefix: hex.EncodeToString(rnd[:]) + "-",
 	}
 	n.encBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	n.flushLists.New = func() any { return &flushList{} }
 	return n
 }
 
@@ -66,31 +68,60 @@ func (n *Node) CheckEvent(channel, eventType string, payload []byte) error {
 	return n.checkEvent(channel, eventType, payload)
 }
 
-// Publish delivers an event to the channel's current subscribers. payload
-// is a JSON value, or empty for none; it is not retained. Publishes to one
-// channel are delivered in the order Publish was called. A subscriber whose
-// queue is full is closed by its transport (slow consumer) and counted as
-// dropped.
-func (n *Node) Publish(_ context.Context, channel, eventType string, payload []byte) error {
-	if err := n.checkEvent(channel, eventType, payload); err != nil {
-		return err
+// Publish delivers an event to the channel's current subscribers; it is
+// PublishBatch with one event.
+func (n *Node) Publish(ctx context.Context, channel, eventType string, payload []byte) error {
+	_, err := n.PublishBatch(ctx, 1, func(int) (string, string, []byte) { return channel, eventType, payload })
+	return err
+}
+
+// PublishBatch delivers count events, in order, to their channels' current
+// subscribers. event(i) returns the i-th event; payload is a JSON value, or
+// empty for none, and is not retained. Every event is queued to every
+// subscriber first, then each connection is flushed once: a connection that
+// gets several events of the batch gets them in one write. Publishes to one
+// channel are delivered in the order they were made. It stops at the first
+// invalid event and returns how many were published before it. A subscriber
+// whose queue is full is closed by its transport (slow consumer) and counted
+// as dropped.
+func (n *Node) PublishBatch(_ context.Context, count int, event func(i int) (channel, eventType string, payload []byte)) (int, error) {
+	fl := n.flushLists.Get().(*flushList)
+	defer n.flushLists.Put(fl)
+	defer fl.flush()
+	for i := range count {
+		channel, eventType, payload := event(i)
+		if err := n.checkEvent(channel, eventType, payload); err != nil {
+			return i, err
+		}
+		n.fanout(channel, eventType, payload, fl)
 	}
+	return count, nil
+}
+
+// fanout encodes one event once and queues it to every subscriber,
+// collecting the connections that need a flush.
+func (n *Node) fanout(channel, eventType string, payload []byte, fl *flushList) {
 	n.published.Add(1)
 	ch := n.hub.lookup(channel)
 	if ch == nil {
-		return nil
+		return
 	}
-	var msg []byte
 	var ok, failed uint64
 	ch.mu.Lock()
+	var msg []byte
 	if len(ch.subs) > 0 {
 		msg = n.encodeEvent(channel, eventType, payload)
 	}
 	for _, sub := range ch.subs {
-		if sub.s.t.Send(msg) {
-			ok++
-		} else {
+		queued, first := sub.s.t.Queue(msg)
+		switch {
+		case !queued:
 			failed++
+		case first:
+			fl.ts = append(fl.ts, sub.s.t)
+			fallthrough
+		default:
+			ok++
 		}
 	}
 	ch.mu.Unlock()
@@ -98,7 +129,18 @@ func (n *Node) Publish(_ context.Context, channel, eventType string, payload []b
 	if failed > 0 {
 		n.dropped.Add(failed)
 	}
-	return nil
+}
+
+// flushList collects the transports a publish must flush; pooled, so a
+// fan-out to thousands allocates nothing once warm.
+type flushList struct{ ts []Transport }
+
+func (f *flushList) flush() {
+	for i, t := range f.ts {
+		t.Flush()
+		f.ts[i] = nil
+	}
+	f.ts = f.ts[:0]
 }
 
 // Stats is a snapshot of the node's counters.

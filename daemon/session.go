@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"slices"
+
 	"go.uber.org/zap"
 )
 
@@ -15,8 +17,10 @@ type Session struct {
 	id       string
 	subject  string
 	patterns []string
-	subs     map[string]*subscription
-	closed   bool
+	// subs is a slice, not a map: most connections hold a handful of
+	// channels, and an empty map alone costs more than a few pointers.
+	subs   []*subscription
+	closed bool
 }
 
 // ID is the connection id announced in the welcome message.
@@ -67,22 +71,20 @@ func (s *Session) subscribe(cmd command) error {
 		return ErrForbidden
 	}
 	ok := marshalReply(reply{Type: "subscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID})
-	if _, dup := s.subs[name]; dup {
+	if s.find(name) >= 0 {
 		s.send(ok)
 		return nil
 	}
 	if len(s.subs) >= s.node.opts.MaxSubscriptions {
 		return ErrTooManySubscriptions
 	}
-	if s.subs == nil {
-		s.subs = make(map[string]*subscription, 1)
-	}
 	// The reply is sent under the channel lock: no event of this channel can
 	// reach the client before it learns that it is subscribed.
-	s.subs[name] = s.node.hub.add(name, s, func() {
+	sub := s.node.hub.add(name, s, func() {
 		s.node.subs.Add(1) // counted before the client can see the reply
 		s.send(ok)
 	})
+	s.subs = append(s.subs, sub)
 	return nil
 }
 
@@ -91,8 +93,9 @@ func (s *Session) unsubscribe(cmd command) error {
 	if err != nil {
 		return err
 	}
-	if sub, ok := s.subs[name]; ok {
-		delete(s.subs, name)
+	if i := s.find(name); i >= 0 {
+		sub := s.subs[i]
+		s.subs = slices.Delete(s.subs, i, i+1)
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
 	}
@@ -107,15 +110,20 @@ func (s *Session) Closed(code int) {
 		return
 	}
 	s.closed = true
-	for name, sub := range s.subs {
+	for _, sub := range s.subs {
 		s.node.hub.remove(sub)
-		delete(s.subs, name)
 		s.node.subs.Add(-1)
 	}
+	s.subs = nil
 	s.node.sessions.Add(-1)
 	if ce := s.node.log.Check(zap.DebugLevel, "connection closed"); ce != nil {
 		ce.Write(zap.String("conn", s.id), zap.Int("code", code))
 	}
+}
+
+// find returns the index of the subscription to name, or -1.
+func (s *Session) find(name string) int {
+	return slices.IndexFunc(s.subs, func(sub *subscription) bool { return sub.ch.name == name })
 }
 
 func (s *Session) send(msg []byte) {

@@ -9,6 +9,15 @@ type Transport interface {
 	// connection is closed or closing (a slow consumer is closed by the
 	// transport itself). Called from any goroutine.
 	Send(msg []byte) bool
+	// Queue is Send without starting the write: the message waits until
+	// Flush. first reports that the queue was empty before, in which case
+	// the caller must call Flush once it has queued what it has; otherwise a
+	// write is already due and Flush is not needed. Publishing queues every
+	// event of a batch to every subscriber, then flushes each connection
+	// once, so one system call carries them all.
+	Queue(msg []byte) (ok, first bool)
+	// Flush starts writing what Queue queued. Called from any goroutine.
+	Flush()
 	// Close closes the connection with a WebSocket close code after the
 	// messages already queued. Called from any goroutine; idempotent.
 	Close(code int, reason string)

@@ -36,7 +36,17 @@ func (f *fakePublisher) CheckEvent(channel, _ string, _ []byte) error {
 	return nil
 }
 
-func (f *fakePublisher) Publish(_ context.Context, channel, eventType string, payload []byte) error {
+func (f *fakePublisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte)) (int, error) {
+	for i := range n {
+		channel, eventType, payload := event(i)
+		if err := f.publish(ctx, channel, eventType, payload); err != nil {
+			return i, err
+		}
+	}
+	return n, nil
+}
+
+func (f *fakePublisher) publish(_ context.Context, channel, eventType string, payload []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failErr != nil && len(f.calls) == f.failAt {

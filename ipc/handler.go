@@ -92,13 +92,10 @@ func (a *api) check(b *batch) []InvalidEvent {
 // publishAll publishes in request order and stops at the first failure,
 // returning how many events went out before it.
 func (a *api) publishAll(ctx context.Context, b *batch) (int, error) {
-	for i := range b.events {
+	return a.pub.PublishBatch(ctx, len(b.events), func(i int) (string, string, []byte) {
 		e := &b.events[i]
-		if err := a.pub.Publish(ctx, e.channel, e.typ, b.payload(e)); err != nil {
-			return i, err
-		}
-	}
-	return len(b.events), nil
+		return e.channel, e.typ, b.payload(e)
+	})
 }
 
 func (a *api) publishFailed(w http.ResponseWriter, err error, published, total int) {

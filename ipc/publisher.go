@@ -12,13 +12,15 @@ type Publisher interface {
 	// Called from HTTP handler goroutines, concurrently.
 	CheckEvent(channel, eventType string, payload []byte) error
 
-	// Publish fans one event out. payload is a JSON value or nil (no payload);
-	// the callee does not keep it after returning. Events published by one
-	// caller in sequence are delivered in that order. An error that has an
-	// `Invalid() bool` method returning true is the publisher's fault (400);
-	// one with `Unavailable() bool` returning true is a 503; any other a 500.
-	// Called from HTTP handler goroutines, concurrently.
-	Publish(ctx context.Context, channel, eventType string, payload []byte) error
+	// PublishBatch fans n events out, in order, as one unit: event(i)
+	// returns the i-th (payload is a JSON value or nil for none; the callee
+	// does not keep it). Handing the whole request over at once lets the
+	// core write several events to a connection in one system call. It
+	// returns how many events were published before an error. An error that
+	// has an `Invalid() bool` method returning true is the publisher's fault
+	// (400); one with `Unavailable() bool` returning true is a 503; any other
+	// a 500. Called from HTTP handler goroutines, concurrently.
+	PublishBatch(ctx context.Context, n int, event func(i int) (channel, eventType string, payload []byte)) (int, error)
 
 	// Stats returns a JSON-encodable snapshot for GET /v1/stats. Called
 	// concurrently.

@@ -34,7 +34,7 @@ func (h *testHandler) Accept(c *Conn, r *Request) (Session, error) {
 	return s, nil
 }
 
-func (h *testHandler) session(t *testing.T, i int) *testSession {
+func (h *testHandler) session(t testing.TB, i int) *testSession {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -94,7 +94,7 @@ func (s *testSession) waitClosed(t *testing.T) int {
 
 // startServer runs a transport on a loopback port and shuts it down at the
 // end of the test.
-func startServer(t *testing.T, o Options) (*Server, *testHandler, string) {
+func startServer(t testing.TB, o Options) (*Server, *testHandler, string) {
 	t.Helper()
 	h, ok := o.Handler.(*testHandler)
 	if !ok {
@@ -131,7 +131,7 @@ var (
 	upgradeRequest = wstest.UpgradeRequest
 )
 
-func dialRaw(t *testing.T, addr string) *rawClient { return wstest.Dial(t, addr) }
+func dialRaw(t testing.TB, addr string) *rawClient { return wstest.Dial(t, addr) }
 
 func connect(t *testing.T, addr string, extra ...string) (*rawClient, string) {
 	return wstest.Connect(t, addr, "/ws", extra...)

@@ -62,33 +62,46 @@ type Conn struct {
 	dead      bool       // socket closed: Send fails
 }
 
-// Send queues one complete, pre-encoded frame (see AppendFrame). It never
-// blocks and never writes: a worker flushes the queue. frame must not be
-// modified afterwards; the same slice may be sent to many connections.
-// Send returns false when the connection is closing or closed, or when the
-// frame would take its queue over Options.WriteQueueBytes, in which case the
-// connection is closed with CloseSlowConsumer.
+// Send queues one complete, pre-encoded frame (see AppendFrame) and makes
+// sure a worker will write it. It never blocks and never writes itself.
+// frame must not be modified afterwards; the same slice may be sent to many
+// connections. Send returns false when the connection is closing or closed,
+// or when the frame would take its queue over Options.WriteQueueBytes, in
+// which case the connection is closed with CloseSlowConsumer.
 func (c *Conn) Send(frame []byte) bool {
+	ok, first := c.Queue(frame)
+	if first {
+		c.Flush()
+	}
+	return ok
+}
+
+// Queue is Send without scheduling the write. first reports that the queue
+// was empty: the caller must then call Flush after queueing what it has.
+// Otherwise a write is already due (scheduled, running, or waiting for
+// EPOLLOUT) and will take this frame too. Queueing a batch before flushing
+// lets one writev carry all of it.
+func (c *Conn) Queue(frame []byte) (ok, first bool) {
 	c.mu.Lock()
 	if c.dead || c.closeCode != 0 {
 		c.mu.Unlock()
-		return false
+		return false, false
 	}
 	if c.outBytes+len(frame) > c.srv.opts.WriteQueueBytes {
 		c.overflowLocked()
 		c.mu.Unlock()
 		c.schedule(pendClose)
-		return false
+		return false, false
 	}
 	c.out = append(c.out, frame)
 	c.outBytes += len(frame)
-	first := len(c.out) == 1
+	first = len(c.out) == 1
 	c.mu.Unlock()
-	if first {
-		c.schedule(pendWrite)
-	}
-	return true
+	return true, first
 }
+
+// Flush schedules a worker to write the queue. Safe from any goroutine.
+func (c *Conn) Flush() { c.schedule(pendWrite) }
 
 // Close starts the closing handshake with code and reason: frames already
 // queued are sent first, then the close frame; the socket is closed once the

@@ -10,6 +10,8 @@ type counters struct {
 	slowClosed     atomic.Uint64
 	heartbeatTimed atomic.Uint64
 	handedOff      atomic.Uint64
+	bytesOut       atomic.Uint64
+	writes         atomic.Uint64 // writev calls that wrote something
 }
 
 // Stats is a snapshot of the transport's counters.
@@ -22,6 +24,8 @@ type Stats struct {
 	SlowConsumer     uint64 `json:"slow_consumer_closed"`
 	HeartbeatTimeout uint64 `json:"heartbeat_timeout"`
 	HandedOff        uint64 `json:"handed_off"`
+	BytesOut         uint64 `json:"bytes_out"`
+	Writes           uint64 `json:"writes"`
 }
 
 // Stats returns the transport's counters.
@@ -35,5 +39,7 @@ func (s *Server) Stats() Stats {
 		SlowConsumer:     s.stats.slowClosed.Load(),
 		HeartbeatTimeout: s.stats.heartbeatTimed.Load(),
 		HandedOff:        s.stats.handedOff.Load(),
+		BytesOut:         s.stats.bytesOut.Load(),
+		Writes:           s.stats.writes.Load(),
 	}
 }

@@ -28,6 +28,8 @@ func (w *worker) flush(c *Conn) {
 			w.destroy(c)
 			return
 		}
+		w.s.stats.bytesOut.Add(uint64(written))
+		w.s.stats.writes.Add(1)
 		c.mu.Lock()
 		c.consumeLocked(written)
 		c.mu.Unlock()

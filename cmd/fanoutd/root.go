@@ -10,7 +10,7 @@ import (
 var version = "dev"
 
 func newRootCmd() *cobra.Command {
-	var configFile string
+	var configFile, pprofAddr string
 	root := &cobra.Command{
 		Use:           "fanoutd",
 		Short:         "Real-time fan-out daemon: WebSockets out, local publishes in",
@@ -23,10 +23,11 @@ func newRootCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runDaemon(cmd.Context(), cfg, cmd.OutOrStdout())
+			return runDaemon(cmd.Context(), cfg, pprofAddr, cmd.OutOrStdout())
 		},
 	}
 	root.Flags().StringVarP(&configFile, "config", "c", "", "YAML configuration file")
+	root.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060)")
 	config.RegisterFlags(root.Flags())
 	root.AddCommand(newPublishCmd(), newCheckConfigCmd(), newTokenCmd())
 	return root

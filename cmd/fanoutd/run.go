@@ -19,12 +19,19 @@ import (
 
 // runDaemon is the composition root's outer shell: logger, signals, the dev
 // banner. SIGINT and SIGTERM shut down gracefully.
-func runDaemon(ctx context.Context, cfg config.Config, out io.Writer) error {
+func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.Writer) error {
 	log, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if pprofAddr != "" {
+		stopPprof, err := startPprof(pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	srv, err := fanoutd.New(fanoutd.Options{Config: cfg, Logger: log})
 	if err != nil {
 		return err

@@ -1,0 +1,50 @@
+// Summarizes bench/results/*.json (one fanout-bench --json report per run):
+// for each scenario and server, the median of each figure with its min–max,
+// then the fanoutd / nodehub ratios. Usage: node bench/summarize.mjs DIR
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2] ?? 'bench/results';
+const runs = {};
+for (const f of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+  const [server, ...rest] = f.replace(/\.json$/, '').split('-');
+  const scenario = rest.slice(0, -1).join('-');
+  const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+  ((runs[scenario] ??= {})[server] ??= []).push(r);
+}
+
+const figures = {
+  'deliveries/s': (r) => r.delivery_rate,
+  lost: (r) => r.lost,
+  'p50 ms': (r) => r.latency_ms?.p50,
+  'p99 ms': (r) => r.latency_ms?.p99,
+  'CPU s / 1M deliveries': (r) => r.daemon?.cpu_seconds_per_1m_deliveries,
+  'RSS / conn KiB': (r) => r.daemon?.rss_per_conn_bytes / 1024,
+  'conns/s': (r) => r.connect_rate,
+  threads: (r) => r.daemon?.threads,
+};
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (x) => (x === undefined || Number.isNaN(x) ? '–' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
+
+for (const [scenario, servers] of Object.entries(runs)) {
+  console.log(`\n### ${scenario}\n`);
+  const names = Object.keys(servers).sort();
+  console.log(`| figure | ${names.join(' | ')} | fanoutd ÷ nodehub |`);
+  console.log(`|---|${names.map(() => '---').join('|')}|---|`);
+  for (const [name, get] of Object.entries(figures)) {
+    const meds = {};
+    const cells = names.map((n) => {
+      const xs = servers[n].map(get).filter((x) => typeof x === 'number' && Number.isFinite(x));
+      if (!xs.length) return '–';
+      meds[n] = median(xs);
+      return `${fmt(meds[n])} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}, n=${xs.length})`;
+    });
+    const ratio = meds.fanoutd !== undefined && meds.nodehub ? fmt(meds.fanoutd / meds.nodehub) : '–';
+    console.log(`| ${name} | ${cells.join(' | ')} | ${ratio} |`);
+  }
+}

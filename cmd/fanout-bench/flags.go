@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/fanoutd/fanoutd/internal/loadgen"
+	"github.com/spf13/pflag"
+)
+
+// workerFlag switches the binary into a worker process; the parent passes
+// it when it re-executes itself, so it is hidden from --help.
+const workerFlag = "worker"
+
+// secretEnv is the daemon's own variable for its HMAC secret, so one
+// export serves both the daemon and the generator.
+const secretEnv = "FANOUTD_AUTH_HMAC_SECRET"
+
+type flags struct {
+	cfg    loadgen.Config
+	json   bool
+	worker bool
+}
+
+func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (flags, error) {
+	f := flags{cfg: loadgen.DefaultConfig()}
+	c := &f.cfg
+	fs := pflag.NewFlagSet("fanout-bench", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: fanout-bench [flags]   (HMAC secret from --secret or $"+secretEnv+")")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.URL, "url", c.URL, "daemon WebSocket URL; loopback (127.0.0.0/8) only")
+	fs.StringVar(&c.Socket, "socket", c.Socket, "daemon publish API Unix socket")
+	fs.StringVar(&c.Secret, "secret", "", "HS256 secret to mint the token (default $"+secretEnv+"); dev mode's random secret cannot be used: pass its dev token with --token")
+	fs.StringVar(&c.Token, "token", "", "ready JWT allowing channels bench:* (instead of --secret)")
+	fs.IntVar(&c.Conns, "conns", c.Conns, "subscriber connections")
+	fs.IntVar(&c.Channels, "channels", c.Channels, "channels bench:0..M-1; connections and events spread round-robin")
+	fs.Float64Var(&c.Rate, "rate", c.Rate, "events per second, all channels together")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "events per publish request (1: single-event requests)")
+	fs.IntVar(&c.Payload, "payload", c.Payload, "bytes of each event's payload JSON")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "publishing time (max 10m)")
+	fs.DurationVar(&c.Drain, "drain", c.Drain, "wait after the last publish for stragglers")
+	fs.Float64Var(&c.ConnectRate, "connect-rate", c.ConnectRate, "new connections per second (0: as fast as possible)")
+	fs.IntVar(&c.ConnectConcurrency, "connect-concurrency", c.ConnectConcurrency, "handshakes in flight, all workers together")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", c.ConnectTimeout, "bound on the connection phase")
+	fs.IntVar(&c.Procs, "procs", 0, fmt.Sprintf("worker processes (default ceil(conns/%d))", loadgen.ConnsPerProc))
+	fs.IntVar(&c.SourceIPs, "source-ips", 0, fmt.Sprintf("source addresses from 127.0.0.2 (default ceil(conns/%d))", loadgen.ConnsPerSourceIP))
+	fs.IntVar(&c.PID, "pid", 0, "daemon pid for /proc metrics (default: \"pid\" from /v1/stats)")
+	fs.StringVar(&c.Label, "label", "", "free text copied into the report")
+	fs.BoolVar(&f.json, "json", false, "print the JSON report on stdout (the table goes to stderr)")
+	fs.BoolVar(&f.worker, workerFlag, false, "run as a worker process (internal)")
+	_ = fs.MarkHidden(workerFlag)
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.Secret == "" {
+		c.Secret = getenv(secretEnv)
+	}
+	return f, nil
+}

@@ -1,0 +1,72 @@
+package netpoll
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// BenchmarkBroadcastSockets: one 200-byte frame, encoded once, sent to n
+// real loopback connections and written; an op is one event to all n. The
+// clients drain in the same process, so ns/delivery includes their reads:
+// it is an upper bound of the server's cost. Allocations are the server's
+// and the clients' together; the aim is 0 per delivery.
+func BenchmarkBroadcastSockets(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			srv, conns := benchConns(b, n)
+			frame := TextFrame(bytes.Repeat([]byte("x"), 200))
+			want := srv.Stats().BytesOut
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				for _, c := range conns {
+					c.Send(frame)
+				}
+				want += uint64(n * len(frame))
+				waitWritten(b, srv, want)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+			st := srv.Stats()
+			b.ReportMetric(float64(b.N*n)/float64(max(st.Writes, 1)), "deliveries/write")
+		})
+	}
+}
+
+// benchConns connects n clients that discard what they read.
+func benchConns(b *testing.B, n int) (*Server, []*Conn) {
+	b.Helper()
+	srv, h, addr := startServer(b, Options{PingInterval: time.Hour, MaxConns: n + 10, WriteQueueBytes: 64 << 20})
+	for i := range n {
+		c := dialRaw(b, addr)
+		c.Write([]byte(upgradeRequest("/ws")))
+		c.ReadHead()
+		_ = c.NC.SetReadDeadline(time.Time{}) // ReadHead's deadline would end the drain
+		go func(nc net.Conn) { _, _ = io.Copy(io.Discard, nc) }(c.NC)
+		_ = i
+	}
+	conns := make([]*Conn, n)
+	for i := range n {
+		conns[i] = h.session(b, i).c
+	}
+	return srv, conns
+}
+
+// waitWritten spins until the server has written want bytes, failing after
+// 30 s without progress instead of hanging.
+func waitWritten(b *testing.B, srv *Server, want uint64) {
+	last, since := srv.Stats().BytesOut, time.Now()
+	for last < want {
+		runtime.Gosched()
+		if cur := srv.Stats().BytesOut; cur != last {
+			last, since = cur, time.Now()
+		} else if time.Since(since) > 30*time.Second {
+			b.Fatalf("server stalled at %d of %d bytes", cur, want)
+		}
+	}
+}

@@ -7,7 +7,11 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish ./config:FuzzLoadYAML
 
-.PHONY: help run build test test-go test-node fuzz bench vet fmt-check clean
+.PHONY: help run build build-bench test test-go test-node fuzz bench loadtest compare vet fmt-check clean
+
+BENCH_BIN   ?= bin/fanout-bench
+LOAD_SECRET ?= loadtest-secret-0123456789abcdef0123
+LOAD_ARGS   ?= --conns 2000 --channels 1 --rate 100 --duration 10s
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,6 +21,9 @@ run: ## run the daemon in dev mode (random secret, dev token printed)
 
 build: ## build bin/fanoutd
 	$(GO) build -trimpath -o $(BIN) ./cmd/fanoutd
+
+build-bench: ## build bin/fanout-bench (the load generator)
+	$(GO) build -trimpath -o $(BENCH_BIN) ./cmd/fanout-bench
 
 test: fmt-check vet test-go fuzz test-node ## the whole suite: vet, go test -race, fuzz smoke, Node client tests
 
@@ -35,6 +42,15 @@ fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 
 bench: ## Go benchmarks of the hot paths, with allocations
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+loadtest: build build-bench ## fanout-bench against a fresh daemon on 127.0.0.1:18080 (LOAD_ARGS=…)
+	@set -e; sock=$$(mktemp -u /tmp/fanoutd-load.XXXXXX.sock); \
+	FANOUTD_AUTH_HMAC_SECRET=$(LOAD_SECRET) $(BIN) --listen 127.0.0.1:18080 --socket $$sock --log-level warn & pid=$$!; \
+	trap "kill $$pid" EXIT; for i in $$(seq 50); do [ -S $$sock ] && break; sleep 0.1; done; \
+	FANOUTD_AUTH_HMAC_SECRET=$(LOAD_SECRET) $(BENCH_BIN) --url ws://127.0.0.1:18080/ws --socket $$sock $(LOAD_ARGS)
+
+compare: ## BENCHMARKS.md's scenarios on fanoutd and the Node ws hub (RUNS=3)
+	bench/compare.sh
 
 vet: ## go vet
 	$(GO) vet ./...

@@ -21,7 +21,7 @@ const testSecret = "test-secret-that-is-long-enough-0123456789"
 
 // daemon is one in-process fanoutd for a test, stopped at cleanup.
 type testDaemon struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *Server
 	cfg    config.Config
 	url    string // ws://…/ws
@@ -31,6 +31,17 @@ type testDaemon struct {
 }
 
 func startDaemon(t *testing.T, mutate ...func(*config.Config)) *testDaemon {
+	t.Helper()
+	return startDaemonTB(t, mutate...)
+}
+
+// startDaemonB is startDaemon for benchmarks.
+func startDaemonB(b *testing.B, mutate ...func(*config.Config)) *testDaemon {
+	b.Helper()
+	return startDaemonTB(b, mutate...)
+}
+
+func startDaemonTB(t testing.TB, mutate ...func(*config.Config)) *testDaemon {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
@@ -60,6 +71,11 @@ func startDaemon(t *testing.T, mutate ...func(*config.Config)) *testDaemon {
 }
 
 func token(t *testing.T, sub string, channels ...string) string {
+	t.Helper()
+	return tokenB(t, sub, channels...)
+}
+
+func tokenB(t testing.TB, sub string, channels ...string) string {
 	t.Helper()
 	tok, err := jwtauth.Mint([]byte(testSecret), sub, channels, time.Hour, time.Now())
 	if err != nil {
@@ -132,7 +148,7 @@ func (d *testDaemon) post(contentType, body string) (int, string) {
 }
 
 type wsClient struct {
-	t *testing.T
+	t testing.TB
 	c *websocket.Conn
 }
 

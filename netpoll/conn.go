@@ -2,8 +2,10 @@ package netpoll
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	mepoll "github.com/mailru/easygo/netpoll"
 )
@@ -28,9 +30,10 @@ const (
 // Conn is one client connection. Send and Close are safe from any goroutine;
 // everything else belongs to the worker running the connection.
 type Conn struct {
-	srv *Server
-	nc  net.Conn
-	fd  int
+	srv   *Server
+	nc    net.Conn // nil for sockets accepted raw (the usual case); see accept.go
+	fd    int
+	raddr netip.AddrPort
 
 	pending atomic.Uint32
 	queued  atomic.Bool
@@ -119,7 +122,21 @@ func (c *Conn) Close(code int, reason string) {
 }
 
 // RemoteAddr is the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.nc != nil {
+		return c.nc.RemoteAddr()
+	}
+	return net.TCPAddrFromAddrPort(c.raddr)
+}
+
+// closeSocket releases the descriptor; only the worker running c calls it.
+func (c *Conn) closeSocket() {
+	if c.nc != nil {
+		_ = c.nc.Close()
+		return
+	}
+	_ = syscall.Close(c.fd)
+}
 
 // Fd is the socket's file descriptor, for diagnostics and tests.
 func (c *Conn) Fd() int { return c.fd }

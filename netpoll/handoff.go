@@ -2,7 +2,10 @@ package netpoll
 
 import (
 	"net"
+	"os"
 	"sync"
+
+	"go.uber.org/zap"
 )
 
 // HTTPListener returns a listener that yields the connections whose request
@@ -16,17 +19,29 @@ func (s *Server) HTTPListener() net.Listener {
 	return s.httpLn
 }
 
-// handoff takes c out of the epoll set without closing the socket and gives
-// it to net/http. The Go runtime's poller still knows the socket, so
-// deadlines and blocking reads work there as usual.
+// handoff takes c out of the epoll set and gives the socket to net/http as
+// a net.Conn registered with Go's own poller, so deadlines and blocking
+// reads work there as usual. A raw socket is converted with net.FileConn,
+// which dups it: the transient second descriptor is closed at once.
 func (s *Server) handoff(c *Conn, prefix []byte) {
 	c.state.Store(stateClosed)
 	_ = s.ep.Del(c.fd)
 	s.unregister(c)
 	s.stats.handedOff.Add(1)
-	pc := &prefixConn{Conn: c.nc, prefix: prefix}
+	nc := c.nc
+	if nc == nil {
+		f := os.NewFile(uintptr(c.fd), "fanoutd-http")
+		var err error
+		nc, err = net.FileConn(f)
+		_ = f.Close()
+		if err != nil {
+			s.log.Warn("handing a connection to net/http failed", zap.Error(err))
+			return
+		}
+	}
+	pc := &prefixConn{Conn: nc, prefix: prefix}
 	if !s.httpLn.offer(pc) {
-		_ = c.nc.Close()
+		_ = nc.Close()
 	}
 }
 

@@ -26,16 +26,17 @@ type Server struct {
 	mu        sync.RWMutex
 	conns     []*Conn // indexed by fd
 	nconns    int
-	listeners []net.Listener
+	listeners []listener
 	closing   bool
 
 	httpLn   *handoffListener // nil unless HTTPListener was called
 	httpOnce sync.Once
 
-	wg       sync.WaitGroup // workers and the sweeper
-	acceptWG sync.WaitGroup
-	stop     chan struct{}
-	done     atomic.Bool
+	wg         sync.WaitGroup // workers and the sweeper
+	acceptWG   sync.WaitGroup
+	quitAccept chan struct{} // closed by Shutdown: accept loops return
+	stop       chan struct{}
+	done       atomic.Bool
 }
 
 // NewServer creates the epoll set and starts the worker pool and the sweeper:
@@ -46,11 +47,12 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	opts = opts.withDefaults()
 	s := &Server{
-		opts:  opts,
-		log:   opts.Logger,
-		runq:  newRunq(opts.MaxConns, opts.Workers),
-		start: opts.Now(),
-		stop:  make(chan struct{}),
+		opts:       opts,
+		log:        opts.Logger,
+		runq:       newRunq(opts.MaxConns, opts.Workers),
+		start:      opts.Now(),
+		quitAccept: make(chan struct{}),
+		stop:       make(chan struct{}),
 	}
 	ep, err := mepoll.EpollCreate(&mepoll.EpollConfig{OnWaitError: func(err error) {
 		s.log.Error("epoll wait failed", zap.Error(err))
@@ -79,11 +81,21 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
-	s.listeners = append(s.listeners, ln)
+	lfd := listenerFd(ln)
+	s.listeners = append(s.listeners, listener{ln: ln, raw: lfd >= 0})
 	s.acceptWG.Add(1)
 	s.mu.Unlock()
 	defer s.acceptWG.Done()
+	if lfd >= 0 {
+		return s.acceptRaw(lfd)
+	}
 	return s.acceptLoop(ln)
+}
+
+// listener is a served listener; raw ones are accepted on by descriptor.
+type listener struct {
+	ln  net.Listener
+	raw bool
 }
 
 func (s *Server) acceptLoop(ln net.Listener) error {
@@ -105,7 +117,7 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		s.admit(nc)
+		s.admitConn(nc)
 	}
 }
 
@@ -119,28 +131,34 @@ func isTemporary(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// admit registers a freshly accepted socket and starts its handshake.
-func (s *Server) admit(nc net.Conn) {
+// admitConn registers a connection accepted by a listener that gives no
+// raw descriptor to accept on (see acceptRaw for the usual path).
+func (s *Server) admitConn(nc net.Conn) {
 	fd, err := rawFd(nc)
 	if err != nil {
 		s.log.Warn("accepted a connection without a file descriptor", zap.Error(err))
 		_ = nc.Close()
 		return
 	}
-	c := &Conn{srv: s, nc: nc, fd: fd}
+	s.admit(&Conn{srv: s, nc: nc, fd: fd})
+}
+
+// admit registers a freshly accepted socket and starts its handshake. A
+// connection over the limit is answered 503 with one non-blocking write
+// (it fits an empty send buffer) and closed.
+func (s *Server) admit(c *Conn) {
 	c.deadline.Store(s.now() + int64(s.opts.HandshakeTimeout))
 	if !s.register(c) {
 		s.stats.rejectedFull.Add(1)
-		_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		_, _ = nc.Write(respServiceUnavailable)
-		_ = nc.Close()
+		_, _ = syscall.Write(c.fd, respServiceUnavailable)
+		c.closeSocket()
 		return
 	}
-	err = s.ep.Add(fd, mepoll.EPOLLIN|mepoll.EPOLLOUT|mepoll.EPOLLRDHUP|mepoll.EPOLLET, c.onEvent)
+	err := s.ep.Add(c.fd, mepoll.EPOLLIN|mepoll.EPOLLOUT|mepoll.EPOLLRDHUP|mepoll.EPOLLET, c.onEvent)
 	if err != nil {
 		s.unregister(c)
 		s.log.Warn("epoll add failed", zap.Error(err))
-		_ = nc.Close()
+		c.closeSocket()
 		return
 	}
 	c.schedule(pendRead)
@@ -225,10 +243,21 @@ func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
 	s.closing = true
 	lns := s.listeners
 	s.mu.Unlock()
-	for _, ln := range lns {
-		_ = ln.Close()
+	// Raw accept loops stop before their listener closes, so no accept4 can
+	// run on a descriptor number that was reused; Accept-based loops need
+	// the close to return.
+	close(s.quitAccept)
+	for _, l := range lns {
+		if !l.raw {
+			_ = l.ln.Close()
+		}
 	}
 	s.acceptWG.Wait()
+	for _, l := range lns {
+		if l.raw {
+			_ = l.ln.Close()
+		}
+	}
 	if s.httpLn != nil {
 		s.httpLn.shut()
 	}

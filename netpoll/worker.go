@@ -106,7 +106,7 @@ func (w *worker) destroy(c *Conn) {
 	c.mu.Unlock()
 	_ = w.s.ep.Del(c.fd)
 	w.s.unregister(c)
-	_ = c.nc.Close()
+	c.closeSocket()
 	c.rbuf, c.msg = nil, nil
 	if code == 0 {
 		code = CloseAbnormal

@@ -380,3 +380,21 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkVerify(b *testing.B) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	v, err := New(Options{Key: key})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := Mint(key, "user-1", []string{"project:*", "user:{sub}"}, time.Hour, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := v.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package netpoll
+
+import (
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	mepoll "github.com/mailru/easygo/netpoll"
+	"go.uber.org/zap"
+)
+
+// listenerFd returns the descriptor of a TCP listener, or -1 for listeners
+// that have none (then Serve falls back to Accept). The descriptor stays
+// valid while the listener is open; Shutdown stops acceptRaw before closing.
+func listenerFd(ln net.Listener) int {
+	tl, ok := ln.(*net.TCPListener)
+	if !ok {
+		return -1
+	}
+	rc, err := tl.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	if rc.Control(func(u uintptr) { fd = int(u) }) != nil {
+		return -1
+	}
+	return fd
+}
+
+// acceptRaw accepts with accept4 on the listener's descriptor instead of
+// ln.Accept. An accepted socket then never becomes a net.Conn: no netFD, no
+// address objects, no registration in Go's own poller (which would also be
+// woken by every event on the socket). That is about half a KiB and two
+// system calls less per connection. The listener sits in the transport's
+// epoll set; its events wake this goroutine, which drains the backlog.
+func (s *Server) acceptRaw(lfd int) error {
+	wake := make(chan struct{}, 1)
+	err := s.ep.Add(lfd, mepoll.EPOLLIN|mepoll.EPOLLET, func(mepoll.EpollEvent) {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = s.ep.Del(lfd) }()
+	var backoff time.Duration
+	for {
+		err := s.drainBacklog(lfd)
+		switch {
+		case err == nil:
+			backoff = 0
+		case isTemporary(err):
+			// EMFILE and friends: wait for descriptors to free up rather
+			// than spin; log at most once per backoff step.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; backing off", zap.Error(err), zap.Duration("backoff", backoff))
+			select {
+			case <-s.quitAccept:
+				return ErrServerClosed
+			case <-time.After(backoff):
+			}
+			continue
+		default:
+			return err
+		}
+		select {
+		case <-s.quitAccept:
+			return ErrServerClosed
+		case <-wake:
+		}
+	}
+}
+
+// drainBacklog accepts until the backlog is empty.
+func (s *Server) drainBacklog(lfd int) error {
+	for {
+		nfd, sa, err := syscall.Accept4(lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		switch {
+		case err == nil:
+			s.admitRaw(nfd, sa)
+		case err == syscall.EAGAIN:
+			return nil
+		case err == syscall.EINTR || err == syscall.ECONNABORTED:
+		default:
+			return err
+		}
+	}
+}
+
+// admitRaw sets TCP_NODELAY (Go's Accept does; events are small and must
+// not wait for Nagle) and admits the socket.
+func (s *Server) admitRaw(fd int, sa syscall.Sockaddr) {
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	s.admit(&Conn{srv: s, fd: fd, raddr: addrPort(sa)})
+}
+
+func addrPort(sa syscall.Sockaddr) netip.AddrPort {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port))
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port))
+	}
+	return netip.AddrPort{}
+}

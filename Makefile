@@ -30,8 +30,10 @@ test: fmt-check vet test-go fuzz test-node ## the whole suite: vet, go test -rac
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test-node: build ## end-to-end tests with Node's built-in WebSocket client
+test-node: build ## end-to-end tests with Node's built-in WebSocket client, and the Node ws baseline's own tests
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket test/node/
+	cd bench/nodehub && npm ci --silent --no-audit --no-fund
+	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs
 
 fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -2,16 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/fanoutd/fanoutd"
-	"github.com/fanoutd/fanoutd/config"
+	"github.com/fanoutd/fanoutd/internal/daemontest"
 	"github.com/fanoutd/fanoutd/internal/loadgen"
 )
 
@@ -20,31 +17,15 @@ import (
 // in-process daemon.
 func TestBinaryEndToEnd(t *testing.T) {
 	const secret = "e2e-secret-0123456789-0123456789-abc"
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Socket = filepath.Join(t.TempDir(), "fanoutd.sock")
-	cfg.Auth.HMACSecret = secret
-	srv, err := fanoutd.New(fanoutd.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	d := daemontest.Start(t, secret)
 
-	cmd := exec.Command(os.Args[0], "--url", "ws://"+srv.Addr().String()+"/ws", "--socket", cfg.Socket,
+	cmd := exec.Command(os.Args[0], "--url", d.URL, "--socket", d.Socket,
 		"--conns", "40", "--procs", "2", "--channels", "4", "--rate", "200", "--batch", "2",
 		"--duration", "1s", "--label", "e2e", "--json")
 	cmd.Env = append(os.Environ(), asMainEnv+"=1", secretEnv+"="+secret)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	t.Logf("stderr:\n%s", stderr.String())
 	if err != nil {
 		t.Fatalf("fanout-bench: %v", err)

@@ -5,58 +5,27 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/fanoutd/fanoutd"
 	"github.com/fanoutd/fanoutd/config"
+	"github.com/fanoutd/fanoutd/internal/daemontest"
 )
 
 const testSecret = "loadgen-test-secret-0123456789-abcdef"
 
-// testDaemon is a real fanoutd in this process, stopped at cleanup (or
-// earlier by stop).
-type testDaemon struct {
-	url, socket string
-	srv         *fanoutd.Server
-	stop        func()
-}
+// testDaemon is a real fanoutd in this process (see internal/daemontest).
+type testDaemon struct{ *daemontest.Daemon }
 
 func startDaemon(t *testing.T, mutate ...func(*config.Config)) *testDaemon {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Socket = filepath.Join(t.TempDir(), "fanoutd.sock")
-	cfg.Auth.HMACSecret = testSecret
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	srv, err := fanoutd.New(fanoutd.Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return &testDaemon{url: "ws://" + srv.Addr().String() + cfg.WSPath, socket: cfg.Socket, srv: srv, stop: stop}
+	return &testDaemon{daemontest.Start(t, testSecret, mutate...)}
 }
 
 func (d *testDaemon) config(conns, procs, channels int, rate float64, dur time.Duration) Config {
 	c := DefaultConfig()
-	c.URL, c.Socket, c.Secret = d.url, d.socket, testSecret
+	c.URL, c.Socket, c.Secret = d.URL, d.Socket, testSecret
 	c.Conns, c.Procs, c.Channels, c.Rate, c.Duration = conns, procs, channels, rate, dur
 	c.Drain = 3 * time.Second
 	c.ConnectTimeout = 20 * time.Second

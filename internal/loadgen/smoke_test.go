@@ -127,7 +127,7 @@ func TestDisconnectsAreCounted(t *testing.T) {
 	cfg.Drain = 0
 	go func() {
 		time.Sleep(time.Second)
-		d.stop()
+		d.Stop()
 	}()
 	rep, err := Run(context.Background(), cfg, Options{Launcher: pipeLauncher{}})
 	if err != nil {

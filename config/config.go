@@ -31,6 +31,21 @@ type Config struct {
 	// Workers is the size of the transport's worker pool; 0 means 2 × GOMAXPROCS
 	// (at least 4). Key: workers.
 	Workers int `mapstructure:"workers"`
+	// Origins is the allowlist of browser origins (scheme://host[:port],
+	// compared exactly after lower-casing and dropping default ports) that
+	// may open a WebSocket. Checked before any token work; a request with an
+	// Origin outside it gets 403. Empty: Origin is not checked. A request
+	// without an Origin header (not a browser) is allowed either way. Key:
+	// origins (env: comma-separated).
+	Origins []string `mapstructure:"origins"`
+	// SocketGroup is the group (name or gid) of the socket file, so that the
+	// application's group may publish. Key: socket_group. Default: unchanged.
+	SocketGroup string `mapstructure:"socket_group"`
+	// SocketPeerUIDs and SocketPeerGIDs, when either is set, restrict the
+	// publish API on the socket to peers (SO_PEERCRED) with one of these
+	// uids or gids; others get 403. Keys: socket_peer_uids, socket_peer_gids.
+	SocketPeerUIDs []int `mapstructure:"socket_peer_uids"`
+	SocketPeerGIDs []int `mapstructure:"socket_peer_gids"`
 
 	Auth      Auth      `mapstructure:"auth"`
 	Heartbeat Heartbeat `mapstructure:"heartbeat"`
@@ -46,6 +61,23 @@ type Auth struct {
 	// HMACSecretFile names a file holding the HS256 key (trailing newline
 	// trimmed). Key: auth.hmac_secret_file. Mutually exclusive with HMACSecret.
 	HMACSecretFile string `mapstructure:"hmac_secret_file"`
+	// Algorithms are the accepted JWT algorithms, pinned: HS256/384/512,
+	// RS256/384/512, PS256, ES256/384, EdDSA. Key: auth.algorithms.
+	// Default [HS256].
+	Algorithms []string `mapstructure:"algorithms"`
+	// PublicKeyFile is a PEM public key (RSA, ECDSA or Ed25519) for the
+	// asymmetric algorithms. Key: auth.public_key_file.
+	PublicKeyFile string `mapstructure:"public_key_file"`
+	// JWKSFile is a JSON Web Key Set; keys are chosen by the token's kid and
+	// re-read when the file changes. Key: auth.jwks_file.
+	JWKSFile string `mapstructure:"jwks_file"`
+	// Audience, when set, must be in the token's aud. Key: auth.audience.
+	Audience string `mapstructure:"audience"`
+	// Issuer, when set, must equal the token's iss. Key: auth.issuer.
+	Issuer string `mapstructure:"issuer"`
+	// Leeway tolerated on exp/nbf/iat for clock skew, at most 60s.
+	// Key: auth.leeway. Default 0s.
+	Leeway time.Duration `mapstructure:"leeway"`
 }
 
 // Heartbeat configures server pings.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,14 @@ func envString(v any) string {
 		return x.String()
 	case os.FileMode:
 		return fmt.Sprintf("%04o", uint32(x))
+	case []string:
+		return strings.Join(x, ",")
+	case []int:
+		parts := make([]string, len(x))
+		for i, n := range x {
+			parts[i] = strconv.Itoa(n)
+		}
+		return strings.Join(parts, ",")
 	}
 	return fmt.Sprint(v)
 }
@@ -60,7 +69,10 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 	want := map[string]any{
 		"listen": "127.0.0.1:8080", "ws_path": "/ws", "socket": "./fanoutd.sock",
 		"socket_mode": os.FileMode(0o660), "log_level": "info", "dev": false, "workers": 0,
-		"auth.hmac_secret": "", "auth.hmac_secret_file": "",
+		"auth.hmac_secret": "", "auth.hmac_secret_file": "", "auth.algorithms": []string{"HS256"},
+		"auth.public_key_file": "", "auth.jwks_file": "", "auth.audience": "", "auth.issuer": "",
+		"auth.leeway": time.Duration(0), "origins": []string(nil), "socket_group": "",
+		"socket_peer_uids": []int(nil), "socket_peer_gids": []int(nil),
 		"heartbeat.interval": 30 * time.Second, "heartbeat.timeout": 10 * time.Second,
 		"limits.max_connections": 0, "limits.max_subscriptions": 128,
 		"limits.max_channel_length": 255, "limits.max_message_size": 65536,
@@ -75,7 +87,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		t.Errorf("Config has %d keys, test documents %d: update both", len(fields), len(want))
 	}
 	for _, f := range fields {
-		if got := f.val.Interface(); got != want[f.key] {
+		if got := f.val.Interface(); !reflect.DeepEqual(got, want[f.key]) {
 			t.Errorf("default %s = %v, want %v", f.key, got, want[f.key])
 		}
 	}

@@ -40,6 +40,10 @@ func setValue(dst reflect.Value, raw any) error {
 		return store(dst, raw, toBool)
 	case dst.Kind() == reflect.String:
 		return store(dst, raw, toString)
+	case dst.Type() == reflect.TypeFor[[]string]():
+		return store(dst, raw, toStrings)
+	case dst.Type() == reflect.TypeFor[[]int]():
+		return store(dst, raw, toInts)
 	}
 	// Only reachable when a field of a new type is added to Config without
 	// teaching this switch; TestEveryFieldDecodes catches it.
@@ -165,4 +169,57 @@ func describeValue(raw any) string {
 		return strconv.Quote(raw.(string))
 	}
 	return describe(raw)
+}
+
+// toStrings accepts a YAML list of strings, or one string of comma-separated
+// items (the environment's and a flag's form). Items are trimmed; empty ones
+// are dropped.
+func toStrings(raw any) ([]string, error) {
+	switch x := raw.(type) {
+	case string:
+		var out []string
+		for item := range strings.SplitSeq(x, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+		return out, nil
+	case []any:
+		out := make([]string, 0, len(x))
+		for i, item := range x {
+			s, ok := item.(string)
+			if !ok {
+				return nil, fmt.Errorf("item %d: expected a string, got %s", i, describe(item))
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("expected a list of strings, got %s", describe(raw))
+}
+
+// toInts accepts a YAML list of integers, or comma-separated integers.
+func toInts(raw any) ([]int, error) {
+	var items []any
+	switch x := raw.(type) {
+	case string:
+		for item := range strings.SplitSeq(x, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+	case []any:
+		items = x
+	default:
+		return nil, fmt.Errorf("expected a list of integers, got %s", describe(raw))
+	}
+	out := make([]int, 0, len(items))
+	for i, item := range items {
+		n, err := toInt(item)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -13,6 +13,7 @@ func Default() Config {
 		Socket:     "./fanoutd.sock",
 		SocketMode: 0o660,
 		LogLevel:   "info",
+		Auth:       Auth{Algorithms: []string{"HS256"}},
 		Heartbeat: Heartbeat{
 			Interval: 30 * time.Second,
 			Timeout:  10 * time.Second,

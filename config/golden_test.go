@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -21,6 +22,15 @@ func fullConfig() Config {
 	c.Auth.HMACSecretFile = "/run/credentials/fanoutd.service/hmac-key"
 	c.Heartbeat = Heartbeat{Interval: 25 * time.Second, Timeout: 8 * time.Second}
 	c.Limits.MaxConnections = 19000
+	c.Origins = []string{"https://dashboard.example.com", "http://localhost:5173"}
+	c.SocketGroup = "fanoutd-publishers"
+	c.SocketPeerUIDs = []int{1000}
+	c.SocketPeerGIDs = []int{1001, 1002}
+	c.Auth.Algorithms = []string{"HS256", "RS256"}
+	c.Auth.JWKSFile = "/etc/fanoutd/jwks.json"
+	c.Auth.Audience = "fanoutd"
+	c.Auth.Issuer = "https://auth.example.com"
+	c.Auth.Leeway = 5 * time.Second
 	return c
 }
 
@@ -29,7 +39,7 @@ func TestFullExampleRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(full.yaml): %v", err)
 	}
-	if want := fullConfig(); got != want {
+	if want := fullConfig(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(full.yaml) =\n%+v\nwant\n%+v", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -155,7 +156,8 @@ func TestEnvironment(t *testing.T) {
 // TestEnvSetsEveryKey proves each key is reachable from the environment.
 func TestEnvSetsEveryKey(t *testing.T) {
 	want := fullConfig()
-	want.Auth = Auth{HMACSecret: testSecret}
+	want.Auth.HMACSecret, want.Auth.HMACSecretFile = testSecret, ""
+	want.SocketGroup = "0"
 	want.API.Key = "0123456789abcdef"
 	want.Dev, want.Workers, want.LogLevel = true, 9, "debug"
 	var env []string
@@ -166,7 +168,7 @@ func TestEnvSetsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(env) =\n%+v\nwant\n%+v", got, want)
 	}
 }
@@ -189,7 +191,11 @@ func TestFileValues(t *testing.T) {
 		check      func(Config) bool
 	}{
 		{"null keeps default", "listen: ~\nauth:\n", func(c Config) bool { return c.Listen == "127.0.0.1:8080" }},
-		{"empty section", "auth: {}\n", func(c Config) bool { return c.Auth == Auth{} }},
+		{"empty section", "auth: {}\n", func(c Config) bool { return reflect.DeepEqual(c.Auth, Default().Auth) }},
+		{"lists", "origins: [\"https://a.example\", \"http://b.example:8080\"]\nsocket_peer_uids: [1000, 1001]\n", func(c Config) bool {
+			return reflect.DeepEqual(c.Origins, []string{"https://a.example", "http://b.example:8080"}) &&
+				reflect.DeepEqual(c.SocketPeerUIDs, []int{1000, 1001})
+		}},
 		{"keys are case-insensitive", "Listen: 10.0.0.1:1\nLIMITS:\n  Max_Fragments: 3\n", func(c Config) bool {
 			return c.Listen == "10.0.0.1:1" && c.Limits.MaxFragments == 3
 		}},
@@ -206,7 +212,7 @@ func TestFileValues(t *testing.T) {
 		{"JSON is YAML", `{"workers": 5, "limits": {"max_fragments": 6}}`, func(c Config) bool {
 			return c.Workers == 5 && c.Limits.MaxFragments == 6
 		}},
-		{"empty file", "", func(c Config) bool { return c == devDefault() }},
+		{"empty file", "", func(c Config) bool { return reflect.DeepEqual(c, devDefault()) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,7 +247,7 @@ func TestFileErrors(t *testing.T) {
 		{"unknown nested key", "limits:\n  max_subscription: 3", nil, ErrUnknownKey,
 			`unknown key "limits.max_subscription" (did you mean "limits.max_subscriptions"?)`},
 		{"unknown deeply nested key", "auth:\n  jwt:\n    issuer: me", nil, ErrUnknownKey,
-			`unknown key "auth.jwt.issuer"`},
+			`unknown key "auth.jwt.issuer" (did you mean "auth.issuer"?)`},
 		{"unknown section", "redis:\n  addr: x", nil, ErrUnknownKey,
 			`unknown key "redis.addr"`},
 		{"key in the wrong section", "heartbeat:\n  max_fragments: 3", nil, ErrUnknownKey,
@@ -326,7 +332,7 @@ func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
 
 func TestLoadReturnsZeroConfigOnError(t *testing.T) {
 	cfg, err := Load(Source{Environ: []string{}})
-	if err == nil || cfg != (Config{}) {
+	if err == nil || !reflect.DeepEqual(cfg, Config{}) {
 		t.Errorf("Load = %+v, %v; want zero Config and an error", cfg, err)
 	}
 }

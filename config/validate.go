@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ func (c Config) check() []error {
 	c.Heartbeat.validate(&p)
 	c.Limits.validate(&p)
 	c.validateAuth(&p)
+	c.validateOrigins(&p)
 	c.API.validate(&p)
 	return p
 }
@@ -92,17 +94,62 @@ func (l Limits) validate(p *problems) {
 
 // validateAuth keeps the daemon from starting with no key or a guessable
 // one: golang-jwt verifies HS256 with an empty key, so "no secret" must be
-// an explicit dev-mode choice.
+// an explicit dev-mode choice. Each pinned algorithm needs its kind of key.
 func (c Config) validateAuth(p *problems) {
 	a := c.Auth
-	switch {
-	case a.HMACSecret != "" && a.HMACSecretFile != "":
+	hmacKey := a.HMACSecret != "" || a.HMACSecretFile != ""
+	publicKey := a.PublicKeyFile != "" || a.JWKSFile != ""
+	if a.HMACSecret != "" && a.HMACSecretFile != "" {
 		p.add("auth", "auth.hmac_secret and auth.hmac_secret_file are mutually exclusive")
-	case a.HMACSecret == "" && a.HMACSecretFile == "" && !c.Dev:
-		p.add("auth", "one of auth.hmac_secret or auth.hmac_secret_file is required (or run with --dev)")
 	}
 	if a.HMACSecret != "" && len(a.HMACSecret) < minHMACSecretLen {
 		p.add("auth.hmac_secret", "at least %d bytes required (got %d)", minHMACSecretLen, len(a.HMACSecret))
+	}
+	algs := a.Algorithms
+	if len(algs) == 0 {
+		algs = []string{"HS256"} // the documented default
+	}
+	needHMAC := false
+	for _, alg := range algs {
+		switch {
+		case !knownAlgorithms[alg]:
+			p.add("auth.algorithms", "unknown algorithm %q (want HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA)", alg)
+		case strings.HasPrefix(alg, "HS"):
+			needHMAC = true
+		case !publicKey:
+			p.add("auth", "%s needs auth.public_key_file or auth.jwks_file", alg)
+		}
+	}
+	if needHMAC && !hmacKey && !c.Dev {
+		p.add("auth", "one of auth.hmac_secret or auth.hmac_secret_file is required (or run with --dev)")
+	}
+	if a.Leeway < 0 || a.Leeway > maxLeeway {
+		p.add("auth.leeway", "must be between 0s and %s (got %s)", maxLeeway, a.Leeway)
+	}
+}
+
+var knownAlgorithms = map[string]bool{
+	"HS256": true, "HS384": true, "HS512": true, "RS256": true, "RS384": true, "RS512": true,
+	"PS256": true, "ES256": true, "ES384": true, "EdDSA": true,
+}
+
+const maxLeeway = time.Minute
+
+// validateOrigins accepts scheme://host[:port] entries only: a path, a
+// wildcard or "null" in an allowlist is a mistake that would match nothing
+// or, worse, be read as matching everything.
+func (c Config) validateOrigins(p *problems) {
+	for _, o := range c.Origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil || strings.Contains(o, "*") {
+			p.add("origins", "%q is not an origin: want scheme://host[:port] with http or https", o)
+		}
+	}
+	for _, id := range append(append([]int(nil), c.SocketPeerUIDs...), c.SocketPeerGIDs...) {
+		if id < 0 {
+			p.add("socket_peer_uids", "ids must be >= 0 (got %d)", id)
+		}
 	}
 }
 

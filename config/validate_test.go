@@ -16,6 +16,17 @@ var validateCases = []struct {
 	want   string
 }{
 	{"valid", func(*Config) {}, ""},
+	{"origins exact", func(c *Config) { c.Origins = []string{"https://app.example.com", "http://localhost:5173"} }, ""},
+	{"origin with path", func(c *Config) { c.Origins = []string{"https://app.example.com/x"} }, `origins: "https://app.example.com/x" is not an origin: want scheme://host[:port] with http or https`},
+	{"origin wildcard", func(c *Config) { c.Origins = []string{"https://*.example.com"} }, `origins: "https://*.example.com" is not an origin: want scheme://host[:port] with http or https`},
+	{"origin null", func(c *Config) { c.Origins = []string{"null"} }, `origins: "null" is not an origin: want scheme://host[:port] with http or https`},
+	{"origin other scheme", func(c *Config) { c.Origins = []string{"ftp://example.com"} }, `origins: "ftp://example.com" is not an origin: want scheme://host[:port] with http or https`},
+	{"algorithm unknown", func(c *Config) { c.Auth.Algorithms = []string{"none"} }, `auth.algorithms: unknown algorithm "none" (want HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA)`},
+	{"RS256 without a public key", func(c *Config) { c.Auth.Algorithms = []string{"RS256"} }, "auth: RS256 needs auth.public_key_file or auth.jwks_file"},
+	{"RS256 with a JWKS", func(c *Config) { c.Auth.Algorithms = []string{"RS256"}; c.Auth.JWKSFile = "/etc/jwks.json" }, ""},
+	{"leeway over a minute", func(c *Config) { c.Auth.Leeway = 61 * time.Second }, "auth.leeway: must be between 0s and 1m0s (got 1m1s)"},
+	{"leeway a minute", func(c *Config) { c.Auth.Leeway = time.Minute }, ""},
+	{"negative peer uid", func(c *Config) { c.SocketPeerUIDs = []int{-1} }, "socket_peer_uids: ids must be >= 0 (got -1)"},
 	{"listen without port", func(c *Config) { c.Listen = "localhost" }, `listen: must be host:port (got "localhost")`},
 	{"listen empty", func(c *Config) { c.Listen = "" }, `listen: must be host:port (got "")`},
 	{"listen all interfaces", func(c *Config) { c.Listen = ":8080" }, ""},
@@ -107,7 +118,7 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 	for _, key := range []string{"listen:", "ws_path:", "log_level:", "workers:", "heartbeat.interval:", "heartbeat.timeout:",
 		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
-		"limits.max_token_bytes:", "limits.max_publish_bytes:", "api.key:"} {
+		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "api.key:"} {
 		want = append(want, key)
 	}
 	lines := strings.Split(err.Error(), "\n")

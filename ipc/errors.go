@@ -14,6 +14,11 @@ var ErrSocketInUse = errors.New("ipc: socket in use by a live process")
 // configuration must not delete it.
 var ErrNotSocket = errors.New("ipc: path exists and is not a socket")
 
+// ErrUnknownGroup is returned by ListenUnixWith when ListenUnixOptions.Group
+// is neither a known group name nor a numeric gid; the error names the
+// group. Nothing is created in that case.
+var ErrUnknownGroup = errors.New("ipc: unknown socket group")
+
 // ErrInvalidPayload is returned by Client.Publish when the payload is a
 // []byte or json.RawMessage that is not valid JSON, or a value that
 // encoding/json cannot marshal. Nothing is sent in that case.

@@ -28,13 +28,24 @@ type Options struct {
 	// APIKey is the bearer token NewTCPHandler requires. NewHandler (Unix
 	// socket) ignores it: access there is governed by file permissions.
 	APIKey string
+
+	// PeerUIDs and PeerGIDs, when either is non-empty, restrict NewHandler
+	// to connections whose peer (per SO_PEERCRED, read by PeerCredContext)
+	// has a uid in PeerUIDs or a primary gid in PeerGIDs; others, and
+	// requests with no credentials in their context, get 403. Empty both:
+	// no check. NewTCPHandler ignores them.
+	PeerUIDs []int
+	PeerGIDs []int
 }
 
-// NewHandler returns the API for the Unix socket, without authentication.
-// The composition root calls it once at start-up and serves it on the
-// listener from ListenUnix; the handler is safe for concurrent requests.
+// NewHandler returns the API for the Unix socket: no authentication beyond
+// the optional peer allowlist (Options.PeerUIDs, PeerGIDs), which needs the
+// server's ConnContext to be PeerCredContext, as NewHTTPServer sets it. The
+// composition root calls it once at start-up and serves it on the listener
+// from ListenUnix; the handler is safe for concurrent requests.
 func NewHandler(opts Options) http.Handler {
-	return newAPI(opts, "unix").routes()
+	a := newAPI(opts, "unix")
+	return newPeerAuth(opts.PeerUIDs, opts.PeerGIDs, a.routes(), a.log)
 }
 
 // NewTCPHandler returns the API for a TCP listener. Every request must carry
@@ -53,7 +64,9 @@ func NewTCPHandler(opts Options) http.Handler {
 
 // NewHTTPServer wraps h in an http.Server with timeouts suited to a local
 // API, and routes the server's own error log to log (named "ipc.http", nil
-// means no logging). The caller runs it with Serve on its listener and stops
+// means no logging). Its ConnContext is PeerCredContext, which the peer
+// allowlist of NewHandler relies on and which leaves TCP connections alone.
+// The caller runs it with Serve on its listener and stops
 // it with Shutdown.
 func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 	l := namedLogger(log).Named("http")
@@ -69,6 +82,7 @@ func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errLog,
+		ConnContext:       PeerCredContext,
 	}
 }
 

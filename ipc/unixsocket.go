@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/user"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -29,17 +31,52 @@ type UnixListener struct {
 	closeErr error
 }
 
-// ListenUnix creates the Unix socket at path and applies mode to it. It is
-// called once by the composition root at start-up. An existing file at path
-// is handled so that nothing valuable is ever deleted:
+// DefaultSocketMode is the socket's mode when ListenUnixOptions.Mode is
+// zero: only the daemon's own user may connect.
+const DefaultSocketMode os.FileMode = 0o600
+
+// ListenUnixOptions configures ListenUnixWith. The zero value is a socket
+// with mode 0600 and the daemon's own group.
+type ListenUnixOptions struct {
+	// Mode is the socket file's permission bits; zero means
+	// DefaultSocketMode. Connecting needs write permission, so 0660 lets
+	// the socket's group publish.
+	Mode os.FileMode
+
+	// Group, when set, is the group the socket is given: a group name, or
+	// a numeric gid (used as is when no group has that name). An unknown
+	// name is ErrUnknownGroup, reported before anything is created. The
+	// daemon must be a member of the group, or root, for the chown to
+	// succeed.
+	Group string
+}
+
+// ListenUnix is ListenUnixWith with only a mode (zero meaning
+// DefaultSocketMode) and the daemon's own group.
+func ListenUnix(path string, mode os.FileMode) (*UnixListener, error) {
+	return ListenUnixWith(path, ListenUnixOptions{Mode: mode})
+}
+
+// ListenUnixWith creates the Unix socket at path and gives it o.Group and
+// o.Mode, in that order, so the mode never grants access to the wrong
+// group. It is called once by the composition root at start-up. An existing
+// file at path is handled so that nothing valuable is ever deleted:
 //   - not a socket: ErrNotSocket, the file is left alone;
 //   - a socket someone accepts on: ErrSocketInUse, it is left alone;
 //   - a socket whose dial is refused (left by a crashed daemon): removed.
 //
-// Between bind and chmod the socket has the umask's permissions, so the
-// directory holding it should itself restrict access (systemd's
-// RuntimeDirectory with mode 0750, say).
-func ListenUnix(path string, mode os.FileMode) (*UnixListener, error) {
+// Between bind and chown/chmod the socket has the daemon's group and the
+// umask's permissions, so the directory holding it should itself restrict
+// access (systemd's RuntimeDirectory with mode 0750, say).
+func ListenUnixWith(path string, o ListenUnixOptions) (*UnixListener, error) {
+	gid, err := lookupGroup(o.Group)
+	if err != nil {
+		return nil, err
+	}
+	mode := o.Mode
+	if mode == 0 {
+		mode = DefaultSocketMode
+	}
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
@@ -53,17 +90,42 @@ func ListenUnix(path string, mode os.FileMode) (*UnixListener, error) {
 	}
 	// Removal is ours to do, guarded by the inode check in Close.
 	ln.SetUnlinkOnClose(false)
-	info, err := statAndChmod(path, mode)
+	info, err := statAndSetPerms(path, gid, mode)
 	if err != nil {
 		return nil, errors.Join(err, removeIfSame(path, info), ln.Close())
 	}
 	return &UnixListener{Listener: ln, path: path, info: info}, nil
 }
 
-func statAndChmod(path string, mode os.FileMode) (fs.FileInfo, error) {
+// lookupGroup resolves a group name or numeric gid; "" means -1, "leave
+// the group alone" to chown. A name is tried first, as chown(1) does.
+func lookupGroup(group string) (int, error) {
+	if group == "" {
+		return -1, nil
+	}
+	g, err := user.LookupGroup(group)
+	if err == nil {
+		return strconv.Atoi(g.Gid)
+	}
+	if gid, perr := strconv.Atoi(group); perr == nil && gid >= 0 {
+		return gid, nil
+	}
+	var unknown user.UnknownGroupError
+	if errors.As(err, &unknown) {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownGroup, group)
+	}
+	return 0, fmt.Errorf("ipc: look up socket group %q: %w", group, err)
+}
+
+func statAndSetPerms(path string, gid int, mode os.FileMode) (fs.FileInfo, error) {
 	info, err := os.Lstat(path)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: stat new socket %s: %w", path, err)
+	}
+	if gid >= 0 {
+		if err := os.Lchown(path, -1, gid); err != nil {
+			return info, fmt.Errorf("ipc: chown socket %s to gid %d: %w", path, gid, err)
+		}
 	}
 	if err := os.Chmod(path, mode); err != nil {
 		return info, fmt.Errorf("ipc: chmod socket %s: %w", path, err)

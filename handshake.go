@@ -23,9 +23,10 @@ var (
 
 // upgrader authenticates WebSocket upgrades and opens their sessions.
 type upgrader struct {
-	node *daemon.Node
-	auth *jwtauth.Verifier
-	log  *zap.Logger
+	node    *daemon.Node
+	auth    *jwtauth.Verifier
+	origins originPolicy
+	log     *zap.Logger
 }
 
 // protocol is the client protocol's subprotocol name.
@@ -38,6 +39,12 @@ const bearerProtocol = "bearer."
 // Accept verifies the token before the 101 response: a request without a
 // valid one gets 401 and never becomes a WebSocket.
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
+	if !u.origins.allows(r.Origin) {
+		if ce := u.log.Check(zap.DebugLevel, "upgrade refused: origin"); ce != nil {
+			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("origin", r.Origin))
+		}
+		return nil, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
+	}
 	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
 		// A browser that offered subprotocols fails a 101 that selects
 		// none: say why now instead of upgrading a doomed connection.

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -50,11 +52,7 @@ func New(o Options) (*Server, error) {
 		log = zap.NewNop()
 	}
 	s := &Server{cfg: cfg, log: log}
-	key, err := s.hmacKey(o.DevKey)
-	if err != nil {
-		return nil, err
-	}
-	auth, err := jwtauth.New(jwtauth.Options{Key: key, MaxTokenBytes: cfg.Limits.MaxTokenBytes, Now: o.Now})
+	auth, err := s.verifier(o.DevKey, o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -79,11 +77,50 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
+// Check validates cfg as New does, reading the key files (HMAC secret
+// file, PEM key or JWKS), without binding anything: `fanoutd check-config`.
+func Check(cfg config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s := &Server{cfg: cfg, log: zap.NewNop()}
+	_, err := s.verifier(nil, nil)
+	return err
+}
+
+// verifier builds the token verifier from the configuration.
+func (s *Server) verifier(devKey []byte, now func() time.Time) (*jwtauth.Verifier, error) {
+	key, err := s.hmacKey(devKey)
+	if err != nil {
+		return nil, err
+	}
+	a := s.cfg.Auth
+	return jwtauth.New(jwtauth.Options{
+		Key:           key,
+		Algorithms:    a.Algorithms,
+		PublicKeyFile: a.PublicKeyFile,
+		JWKSFile:      a.JWKSFile,
+		Audience:      a.Audience,
+		Issuer:        a.Issuer,
+		Leeway:        a.Leeway,
+		MaxTokenBytes: s.cfg.Limits.MaxTokenBytes,
+		Now:           now,
+		OnReloadError: func(err error) {
+			s.log.Warn("token key file reload failed; keeping the previous keys", zap.Error(err))
+		},
+	})
+}
+
 // hmacKey returns the configured key or, in dev mode without one, the
-// caller's or a random 32-byte key.
+// caller's or a random 32-byte key. Without HS algorithms no key is needed
+// (config validation saw to the public key).
 func (s *Server) hmacKey(dev []byte) ([]byte, error) {
-	if s.cfg.Auth.HMACSecret != "" || s.cfg.Auth.HMACSecretFile != "" || !s.cfg.Dev {
+	a := s.cfg.Auth
+	if a.HMACSecret != "" || a.HMACSecretFile != "" {
 		return s.cfg.HMACKey()
+	}
+	if !s.cfg.Dev || !allowsHMAC(a.Algorithms) {
+		return nil, nil
 	}
 	if dev == nil {
 		dev = make([]byte, 32)
@@ -96,7 +133,7 @@ func (s *Server) hmacKey(dev []byte) ([]byte, error) {
 func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Options {
 	l := s.cfg.Limits
 	return netpoll.Options{
-		Handler:          &upgrader{node: s.node, auth: auth, log: s.log.Named("ws")},
+		Handler:          &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws")},
 		Logger:           s.log.Named("ws"),
 		Now:              o.Now,
 		Path:             s.cfg.WSPath,
@@ -137,7 +174,7 @@ func (s *Server) bind(o Options) error {
 	}
 	s.sockLn = o.SocketListener
 	if s.sockLn == nil && s.cfg.Socket != "" {
-		ln, err := ipc.ListenUnix(s.cfg.Socket, s.cfg.SocketMode)
+		ln, err := ipc.ListenUnixWith(s.cfg.Socket, ipc.ListenUnixOptions{Mode: s.cfg.SocketMode, Group: s.cfg.SocketGroup})
 		if err != nil {
 			_ = s.wsLn.Close()
 			return fmt.Errorf("socket %s: %w", s.cfg.Socket, err)
@@ -149,6 +186,8 @@ func (s *Server) bind(o Options) error {
 		Logger:       s.log,
 		MaxBodyBytes: int64(s.cfg.Limits.MaxPublishBytes),
 		APIKey:       s.cfg.API.Key,
+		PeerUIDs:     s.cfg.SocketPeerUIDs,
+		PeerGIDs:     s.cfg.SocketPeerGIDs,
 	}
 	if s.sockLn != nil {
 		s.unix = ipc.NewHTTPServer(ipc.NewHandler(api), s.log)
@@ -248,3 +287,12 @@ func (p publisher) PublishBatch(ctx context.Context, n int, event func(int) (str
 }
 
 func (p publisher) Stats() any { return p.s.Stats() }
+
+// allowsHMAC reports whether the pinned algorithms include an HS one (an
+// empty list means the default, HS256).
+func allowsHMAC(algs []string) bool {
+	if len(algs) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(algs, func(a string) bool { return strings.HasPrefix(a, "HS") })
+}

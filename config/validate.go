@@ -102,6 +102,9 @@ func (c Config) validateAuth(p *problems) {
 	if a.HMACSecret != "" && a.HMACSecretFile != "" {
 		p.add("auth", "auth.hmac_secret and auth.hmac_secret_file are mutually exclusive")
 	}
+	if a.PublicKeyFile != "" && a.JWKSFile != "" {
+		p.add("auth", "auth.public_key_file and auth.jwks_file are mutually exclusive")
+	}
 	if a.HMACSecret != "" && len(a.HMACSecret) < minHMACSecretLen {
 		p.add("auth.hmac_secret", "at least %d bytes required (got %d)", minHMACSecretLen, len(a.HMACSecret))
 	}

@@ -36,6 +36,7 @@
 //	400/503/500 {"error":"…","published":k}       Publish failed at event k;
 //	                                              503 carries Retry-After: 1
 //	401 {"error":"unauthorized"}                  TCP only, with WWW-Authenticate: Bearer
+//	403 {"error":"forbidden: …"}                  Unix only, peer not allowed (see Security)
 //	404 {"error":"not found"}
 //	405 {"error":"method not allowed"}            with Allow
 //
@@ -46,10 +47,35 @@
 //
 // # Security
 //
-// The Unix socket has no authentication: ListenUnix sets the file mode and
-// the socket's directory should restrict access further. The TCP handler
-// requires "Authorization: Bearer <key>", compared in constant time; with no
-// key configured it answers 404 to everything. Payloads and keys are never
+// Whoever can connect to the Unix socket can publish. The first line of
+// defence is the file system: ListenUnixWith gives the socket a mode
+// (ListenUnixOptions.Mode, default 0600) and optionally a group
+// (ListenUnixOptions.Group), so that mode 0660 with group "fanout" admits
+// exactly the daemon's user and the members of that group; the socket's
+// directory should restrict access further.
+//
+// The peer check is optional and comes on top of those permissions, never
+// instead of them: with Options.PeerUIDs or Options.PeerGIDs set, NewHandler
+// serves only connections whose peer, as the kernel reports it
+// (SO_PEERCRED, read once per connection by PeerCredContext, which
+// NewHTTPServer installs as ConnContext), has an allowed uid or an allowed
+// primary gid; everyone else gets
+//
+//	403 {"error":"forbidden: peer uid N gid M not allowed"}
+//
+// and a warning is logged. It defends against processes that can reach the
+// socket but should not publish: a socket mode or directory made too open
+// by mistake, a group shared with other services, or a file descriptor
+// passed to another process (the credentials are the connecting
+// process's, fixed at connect). Supplementary groups are not seen: only the
+// peer's effective uid and gid at connect time. When the credentials are
+// missing from the request's context (a server without PeerCredContext, a
+// non-Linux system) an allowlist refuses every request with 403: it fails
+// closed.
+//
+// The TCP handler does not use the peer check: it always requires
+// "Authorization: Bearer <key>", compared in constant time, and with no key
+// configured it answers 404 to everything. Payloads and keys are never
 // logged.
 //
 // # Concurrency
@@ -68,9 +94,11 @@
 //
 // In the composition root:
 //
-//	ln, err := ipc.ListenUnix("/run/fanoutd/publish.sock", 0o660)
+//	ln, err := ipc.ListenUnixWith("/run/fanoutd/publish.sock",
+//		ipc.ListenUnixOptions{Mode: 0o660, Group: "fanout"})
 //	if err != nil { … } // ipc.ErrSocketInUse: another daemon is running
-//	srv := ipc.NewHTTPServer(ipc.NewHandler(ipc.Options{Publisher: node, Logger: log}), log)
+//	h := ipc.NewHandler(ipc.Options{Publisher: node, Logger: log, PeerGIDs: []int{fanoutGID}})
+//	srv := ipc.NewHTTPServer(h, log) // ConnContext: PeerCredContext
 //	go func() { errc <- srv.Serve(ln) }()
 //	…
 //	_ = srv.Shutdown(ctx) // closes ln, which removes the socket file if still ours

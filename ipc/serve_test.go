@@ -28,7 +28,12 @@ type testServer struct {
 // Serve goroutine so goleak sees nothing left behind.
 func serve(t *testing.T, ln net.Listener, h http.Handler) {
 	t.Helper()
-	srv := NewHTTPServer(h, zaptest.NewLogger(t))
+	serveWith(t, ln, NewHTTPServer(h, zaptest.NewLogger(t)))
+}
+
+// serveWith is serve for a server the test built itself.
+func serveWith(t *testing.T, ln net.Listener, srv *http.Server) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {

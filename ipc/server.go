@@ -66,8 +66,7 @@ func NewTCPHandler(opts Options) http.Handler {
 // API, and routes the server's own error log to log (named "ipc.http", nil
 // means no logging). Its ConnContext is PeerCredContext, which the peer
 // allowlist of NewHandler relies on and which leaves TCP connections alone.
-// The caller runs it with Serve on its listener and stops
-// it with Shutdown.
+// The caller runs it with Serve on its listener and stops it with Shutdown.
 func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 	l := namedLogger(log).Named("http")
 	errLog, err := zap.NewStdLogAt(l, zap.WarnLevel)

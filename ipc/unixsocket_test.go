@@ -6,7 +6,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -212,5 +216,80 @@ func TestServerShutdownRemovesSocket(t *testing.T) {
 	}
 	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("socket file left after Shutdown (err %v)", err)
+	}
+}
+
+func TestListenUnixWithGroup(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("chown to an arbitrary group needs root")
+	}
+	daemon, err := user.LookupGroup("daemon")
+	if err != nil {
+		t.Skipf("no group daemon: %v", err)
+	}
+	daemonGID, _ := strconv.Atoi(daemon.Gid)
+	cases := []struct {
+		name, group string
+		gid         int
+	}{
+		{"name", "daemon", daemonGID},
+		{"numeric gid of a group", daemon.Gid, daemonGID},
+		{"numeric gid without a group", "4242", 4242},
+		{"none keeps ours", "", os.Getgid()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := socketPath(t)
+			l, err := ListenUnixWith(path, ListenUnixOptions{Mode: 0o660, Group: tc.group})
+			if err != nil {
+				t.Fatalf("ListenUnixWith: %v", err)
+			}
+			t.Cleanup(func() { _ = l.Close() })
+			info, err := os.Lstat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := info.Sys().(*syscall.Stat_t)
+			if int(st.Gid) != tc.gid {
+				t.Errorf("gid = %d, want %d", st.Gid, tc.gid)
+			}
+			if int(st.Uid) != os.Getuid() {
+				t.Errorf("uid = %d, want ours (%d)", st.Uid, os.Getuid())
+			}
+			if got := info.Mode().Perm(); got != 0o660 {
+				t.Errorf("perm = %v, want 0660", got)
+			}
+		})
+	}
+}
+
+func TestListenUnixWithUnknownGroup(t *testing.T) {
+	path := socketPath(t)
+	const group = "fanoutd-no-such-group"
+	_, err := ListenUnixWith(path, ListenUnixOptions{Mode: 0o660, Group: group})
+	if !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("err = %v, want ErrUnknownGroup", err)
+	}
+	if !strings.Contains(err.Error(), group) {
+		t.Errorf("error %q does not name the group", err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("socket created despite the error (err %v)", err)
+	}
+}
+
+func TestListenUnixWithDefaultMode(t *testing.T) {
+	path := socketPath(t)
+	l, err := ListenUnixWith(path, ListenUnixOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	info, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode().Perm(); got != DefaultSocketMode {
+		t.Errorf("perm = %v, want %v", got, DefaultSocketMode)
 	}
 }

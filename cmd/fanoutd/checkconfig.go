@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/fanoutd/fanoutd"
+
 	"github.com/spf13/cobra"
 )
 
@@ -19,7 +21,7 @@ func newCheckConfigCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("configuration is not valid:\n%w", err)
 			}
-			if _, err := cfg.HMACKey(); err != nil && !cfg.Dev {
+			if err := fanoutd.Check(cfg); err != nil {
 				return fmt.Errorf("configuration is not valid:\n%w", err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "configuration OK")

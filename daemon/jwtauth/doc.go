@@ -2,14 +2,55 @@
 // handshake and turns them into a daemon.Identity. It imports daemon; daemon
 // never imports it.
 //
-// Tokens are HS256, verified with golang-jwt/jwt v5 with the algorithm
-// pinned, "exp" required, and the length capped before any parsing (a token
-// of many dots once cost gigabytes: CVE-2025-30204). Keys shorter than 32
-// bytes are refused at construction: an empty HMAC key would verify anything.
+// # Algorithms and keys
+//
+// Options.Algorithms pins the accepted "alg" values (default HS256; also
+// HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384, EdDSA; "none" and
+// unknown names are refused by New). HMAC algorithms verify with Options.Key
+// (at least 32 bytes: an empty HMAC key would verify anything). The others
+// verify with one key source: PublicKeyFile, a PEM file with one public key
+// (or a certificate carrying it), or JWKSFile, a JSON Web Key Set whose keys
+// the token's "kid" selects (a token without kid is accepted only when the
+// set holds one key). A JWKS may not hold symmetric ("oct") or private keys;
+// a JWK "alg" must be allowed and then binds the key to that algorithm. RSA
+// keys under 2048 bits are refused.
+//
+// # Confusion defence
+//
+// The keyfunc returns a key only of the token's algorithm family: the HMAC
+// secret for HS*, an *rsa.PublicKey for RS*/PS*, an *ecdsa.PublicKey on the
+// algorithm's curve for ES256/ES384, an ed25519.PublicKey for EdDSA. So an
+// HS256 token "signed" with the bytes of the public key fails even when HS256
+// and RS256 are both allowed.
+//
+// # Rotation
+//
+// Verify stats the key file at most once a second (by Options.Now) and
+// re-reads it when its identity, mtime or size changed; Reload re-reads it at
+// once (for SIGHUP). A file that fails to load keeps the old keys in use and
+// goes to Options.OnReloadError, once per bad version. Replace the file
+// atomically (write, then rename) and publish a new key before signing with
+// it: tokens signed before the next check fail with ErrUnknownKey.
+//
+// # Checks
+//
+// golang-jwt/jwt v5 parses with the algorithms pinned, strict base64, "exp"
+// required, and "aud"/"iss" enforced when Options.Audience/Issuer are set.
+// The length is capped before any parsing (a token of many dots once cost
+// gigabytes: CVE-2025-30204) and line breaks are refused. Errors never carry
+// the token.
 //
 // Claims used: "sub" (required, the user), "channels" (a list of patterns the
-// connection may subscribe to; absent means none), "exp" (required).
+// connection may subscribe to; absent means none), "exp" (required), "aud"
+// and "iss" when configured.
+//
+// # Concurrency
+//
+// A Verifier is safe for concurrent use. Verify never blocks on a reload: the
+// keys sit behind an atomic pointer and one goroutine at a time re-reads the
+// file while the others keep using the current keys.
 //
 //	v, err := jwtauth.New(jwtauth.Options{Key: key})
+//	v, err := jwtauth.New(jwtauth.Options{Algorithms: []string{"RS256"}, JWKSFile: "/etc/fanoutd/jwks.json", Issuer: "https://auth.example"})
 //	id, err := v.Verify(token)
 package jwtauth

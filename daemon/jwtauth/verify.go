@@ -3,6 +3,7 @@ package jwtauth
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,30 +15,42 @@ import (
 // hash's size, 256 bits for HS256).
 const MinKeyBytes = 32
 
-// Errors returned by Verify, wrapped with the parser's detail.
-var (
-	// ErrNoToken: the request carried no token.
-	ErrNoToken = errors.New("no token")
-	// ErrTokenTooLong: the token is over Options.MaxTokenBytes; it was not parsed.
-	ErrTokenTooLong = errors.New("token too long")
-	// ErrInvalidToken: bad signature, algorithm, format, or claims.
-	ErrInvalidToken = errors.New("invalid token")
-	// ErrExpired: the token's exp has passed.
-	ErrExpired = errors.New("token expired")
-	// ErrShortKey is returned by New for a key under MinKeyBytes.
-	ErrShortKey = errors.New("HMAC key shorter than 32 bytes")
-)
+// MaxLeeway is the largest Options.Leeway New accepts: clock skew, not a
+// grace period.
+const MaxLeeway = time.Minute
 
 // Options configure a Verifier.
 type Options struct {
-	// Key is the HS256 secret; at least MinKeyBytes.
+	// Algorithms are the JWS "alg" values accepted. Default ["HS256"].
+	// Supported: HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256,
+	// ES384, EdDSA. HMAC algorithms need Key; the others need PublicKeyFile
+	// or JWKSFile.
+	Algorithms []string
+	// Key is the HMAC secret; at least MinKeyBytes. Ignored when Algorithms
+	// holds no HMAC algorithm.
 	Key []byte
+	// PublicKeyFile is a PEM file holding one public key (RSA, ECDSA P-256 or
+	// P-384, Ed25519) as a "PUBLIC KEY", "RSA PUBLIC KEY" or "CERTIFICATE"
+	// block. It is re-read when it changes. Exclusive with JWKSFile.
+	PublicKeyFile string
+	// JWKSFile is a JSON Web Key Set; a token's "kid" selects its key. It is
+	// re-read when it changes. Exclusive with PublicKeyFile.
+	JWKSFile string
+	// Audience, when set, must be one of the token's "aud" values.
+	Audience string
+	// Issuer, when set, must equal the token's "iss".
+	Issuer string
 	// MaxTokenBytes caps the token length. Default 4096.
 	MaxTokenBytes int
-	// Leeway tolerated on exp/nbf/iat for clock skew. Default 0.
+	// Leeway tolerated on exp/nbf/iat for clock skew: 0 (default) to MaxLeeway.
 	Leeway time.Duration
-	// Now is the clock; nil means time.Now.
+	// Now is the clock, also for the key file's reload throttle; nil means
+	// time.Now.
 	Now func() time.Time
+	// OnReloadError, if set, receives the error of a key file that changed
+	// but could not be loaded; the old keys stay in use. It is called from
+	// Verify's goroutine, once per bad version of the file.
+	OnReloadError func(error)
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -45,6 +58,7 @@ type Verifier struct {
 	key    []byte
 	max    int
 	parser *jwt.Parser
+	src    *keySource // nil when only HMAC is allowed
 }
 
 type claims struct {
@@ -52,26 +66,104 @@ type claims struct {
 	Channels []string `json:"channels"`
 }
 
-// New returns a Verifier, refusing a key shorter than MinKeyBytes.
+// New returns a Verifier. It refuses unknown algorithms, a missing or short
+// HMAC key when an HMAC algorithm is allowed, a missing or unusable key file
+// when an asymmetric one is, and a leeway over MaxLeeway. Key files are read
+// here.
 func New(o Options) (*Verifier, error) {
-	if len(o.Key) < MinKeyBytes {
+	algs, hmac, asym, err := checkAlgorithms(o)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Key) > 0 && len(o.Key) < MinKeyBytes || hmac && len(o.Key) == 0 {
 		return nil, fmt.Errorf("jwtauth: %w (got %d)", ErrShortKey, len(o.Key))
+	}
+	if o.Leeway < 0 || o.Leeway > MaxLeeway {
+		return nil, fmt.Errorf("jwtauth: %w: %v, want 0 to %v", ErrLeeway, o.Leeway, MaxLeeway)
 	}
 	if o.MaxTokenBytes <= 0 {
 		o.MaxTokenBytes = 4096
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	v := &Verifier{max: o.MaxTokenBytes}
+	if hmac {
+		v.key = append([]byte(nil), o.Key...)
+	}
+	if asym {
+		if v.src, err = newKeySource(o, algs); err != nil {
+			return nil, err
+		}
+	}
 	popts := []jwt.ParserOption{
-		jwt.WithValidMethods([]string{"HS256"}),
+		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
 		jwt.WithLeeway(o.Leeway),
 		// One token, one spelling: lenient base64 would also accept the
 		// signature with other unused low bits.
 		jwt.WithStrictDecoding(),
+		jwt.WithTimeFunc(o.Now),
 	}
-	if o.Now != nil {
-		popts = append(popts, jwt.WithTimeFunc(o.Now))
+	if o.Audience != "" {
+		popts = append(popts, jwt.WithAudience(o.Audience))
 	}
-	return &Verifier{key: append([]byte(nil), o.Key...), max: o.MaxTokenBytes, parser: jwt.NewParser(popts...)}, nil
+	if o.Issuer != "" {
+		popts = append(popts, jwt.WithIssuer(o.Issuer))
+	}
+	v.parser = jwt.NewParser(popts...)
+	return v, nil
+}
+
+// checkAlgorithms validates o.Algorithms and the key files they need, and
+// reports which families are allowed.
+func checkAlgorithms(o Options) (algs []string, hmac, asym bool, err error) {
+	algs = slices.Clone(o.Algorithms)
+	if len(algs) == 0 {
+		algs = []string{"HS256"}
+	}
+	for _, name := range algs {
+		a, ok := lookupAlgorithm(name)
+		if !ok {
+			return nil, false, false, fmt.Errorf("jwtauth: %w %q", ErrBadAlgorithm, name)
+		}
+		hmac = hmac || a.family == familyHMAC
+		asym = asym || a.family != familyHMAC
+	}
+	files := o.PublicKeyFile != "" || o.JWKSFile != ""
+	switch {
+	case o.PublicKeyFile != "" && o.JWKSFile != "":
+		return nil, false, false, fmt.Errorf("jwtauth: %w: set PublicKeyFile or JWKSFile, not both", ErrKeyFile)
+	case asym && !files:
+		return nil, false, false, fmt.Errorf("jwtauth: %w: %q need PublicKeyFile or JWKSFile", ErrNoKey, algs)
+	case files && !asym:
+		// A key file nothing would use is a configuration mistake: likely
+		// the asymmetric algorithms were left out.
+		return nil, false, false, fmt.Errorf("jwtauth: %w: a key file is set but Algorithms %q has no asymmetric algorithm", ErrBadAlgorithm, algs)
+	}
+	return algs, hmac, asym, nil
+}
+
+func newKeySource(o Options, algs []string) (*keySource, error) {
+	s := &keySource{path: o.PublicKeyFile, now: o.Now, onError: o.OnReloadError}
+	s.parse = func(b []byte) (*keySet, error) { return parsePEM(b, algs) }
+	if o.JWKSFile != "" {
+		s.path = o.JWKSFile
+		s.parse = func(b []byte) (*keySet, error) { return parseJWKS(b, algs) }
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload re-reads the key file now (for SIGHUP). On error the old keys stay
+// in use. Without a key file it does nothing.
+func (v *Verifier) Reload() error {
+	if v.src == nil {
+		return nil
+	}
+	return v.src.reload()
 }
 
 // Verify checks token and returns who it names. Errors never include the
@@ -87,8 +179,10 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 		return daemon.Identity{}, fmt.Errorf("%w: line break in token", ErrInvalidToken)
 	}
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return v.key, nil })
+	_, err := v.parser.ParseWithClaims(token, &c, v.keyFor)
 	switch {
+	case errors.Is(err, ErrUnknownKey):
+		return daemon.Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrUnknownKey)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return daemon.Identity{}, ErrExpired
 	case err != nil:
@@ -97,4 +191,38 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 		return daemon.Identity{}, fmt.Errorf("%w: missing sub", ErrInvalidToken)
 	}
 	return daemon.Identity{Subject: c.Subject, Channels: c.Channels}, nil
+}
+
+// keyFor is the jwt.Keyfunc. The parser has already checked that the
+// token's alg is allowed; keyFor returns a key only of that alg's family,
+// so an HS256 token can never be checked against public key bytes.
+func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
+	name := t.Method.Alg()
+	alg, ok := lookupAlgorithm(name)
+	switch {
+	case !ok:
+		return nil, ErrBadAlgorithm
+	case alg.family == familyHMAC:
+		if len(v.key) < MinKeyBytes { // never hand out an empty key: it verifies anything
+			return nil, ErrNoKey
+		}
+		return v.key, nil
+	case v.src == nil:
+		return nil, ErrNoKey
+	}
+	kid, hasKid := t.Header["kid"]
+	kidStr, isString := kid.(string)
+	if hasKid && !isString {
+		return nil, ErrUnknownKey
+	}
+	k, err := v.src.current().lookup(kidStr, hasKid)
+	switch {
+	case err != nil:
+		return nil, err
+	case k.alg != "" && k.alg != name:
+		return nil, fmt.Errorf("key is for %s, token is %s", k.alg, name)
+	case !alg.fits(k.key):
+		return nil, fmt.Errorf("the %s cannot verify %s", keyKind(k.key), name)
+	}
+	return k.key, nil
 }

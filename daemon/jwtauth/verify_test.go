@@ -327,8 +327,15 @@ func FuzzVerify(f *testing.F) {
 	valid := mint(f, testKey, "u1", []string{"project:*"}, time.Hour, t0)
 	expired := mint(f, testKey, "u1", nil, time.Hour, t0.Add(-2*time.Hour))
 	exp := strconv.FormatInt(t0.Add(time.Hour).Unix(), 10)
+	k := asymKeys()
+	rsValid := signKid(f, jwt.SigningMethodRS256, k.rsa, "rs", validClaims("u1"))
+	esValid := signKid(f, jwt.SigningMethodES256, k.p256, "es", validClaims("u1"))
 	for _, seed := range []string{
 		valid,
+		rsValid,
+		esValid,
+		signKid(f, jwt.SigningMethodRS256, k.rsa, "es", validClaims("u1")),
+		signKid(f, jwt.SigningMethodHS256, pemBytes(f, public(k.rsa)), "rs", validClaims("u1")), // alg confusion
 		expired,
 		mint(f, otherKey, "u1", []string{"*"}, time.Hour, t0),
 		sign(f, jwt.SigningMethodHS512, testKey, jwt.MapClaims{"sub": "u1", "exp": t0.Add(time.Hour).Unix()}),
@@ -345,13 +352,19 @@ func FuzzVerify(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	v := newVerifier(f, Options{})
+	v := newVerifier(f, Options{
+		Algorithms: []string{"HS256", "RS256", "ES256"},
+		JWKSFile:   writeFile(f, "jwks.json", jwksBytes(f, jwkOf(f, "rs", "", public(k.rsa)), jwkOf(f, "es", "", public(k.p256)))),
+	})
+	// ECDSA signatures are malleable ((r, s) and (r, n-s) both verify), so an
+	// ES256 token is identified by what it signs, not by its spelling.
+	esSigned := esValid[:strings.LastIndexByte(esValid, '.')]
 	f.Fuzz(func(t *testing.T, token string) {
 		id, err := v.Verify(token)
 		if err == nil {
 			// Only the key's holder can make a token that verifies, and a
 			// token has one spelling: whatever is accepted was minted here.
-			if token != valid {
+			if token != valid && token != rsValid && !strings.HasPrefix(token, esSigned+".") {
 				t.Fatalf("accepted %q, a token that was never minted", token)
 			}
 			if id.Subject != "u1" || !slices.Equal(id.Channels, []string{"project:*"}) {
@@ -397,4 +410,30 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func benchmarkVerifyAsym(b *testing.B, method jwt.SigningMethod, priv any) {
+	v, err := New(Options{
+		Algorithms: []string{method.Alg()},
+		JWKSFile:   writeFile(b, "jwks.json", jwksBytes(b, jwkOf(b, "k1", method.Alg(), public(priv)))),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := signKid(b, method, priv, "k1", jwt.MapClaims{
+		"sub": "user-1", "channels": []string{"project:*", "user:{sub}"}, "exp": time.Now().Add(time.Hour).Unix(),
+	})
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := v.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyRS256(b *testing.B) {
+	benchmarkVerifyAsym(b, jwt.SigningMethodRS256, asymKeys().rsa)
+}
+func BenchmarkVerifyES256(b *testing.B) {
+	benchmarkVerifyAsym(b, jwt.SigningMethodES256, asymKeys().p256)
 }

@@ -4,7 +4,7 @@ NODE     ?= node
 BIN      ?= bin/fanoutd
 FUZZTIME ?= 5s
 # Each fuzz target as package:Name; `make fuzz FUZZTIME=5m` runs them longer.
-FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
+FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish ./config:FuzzLoadYAML
 
 .PHONY: help run build build-bench test test-go test-node fuzz bench loadtest compare vet fmt-check clean

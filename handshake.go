@@ -26,6 +26,7 @@ type upgrader struct {
 	node    *daemon.Node
 	auth    *jwtauth.Verifier
 	origins originPolicy
+	limits  *connLimits
 	log     *zap.Logger
 }
 
@@ -36,8 +37,10 @@ const protocol = "fanout.v1"
 // header a browser's WebSocket can set.
 const bearerProtocol = "bearer."
 
-// Accept verifies the token before the 101 response: a request without a
-// valid one gets 401 and never becomes a WebSocket.
+// Accept decides on an upgrade before the 101 response, cheapest checks
+// first: Origin (403), the upgrade rate (503), the subprotocol offer (400),
+// connections from this address (429), the token (401), connections of this
+// user (429). A refused request never becomes a WebSocket.
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
 	if !u.origins.allows(r.Origin) {
 		if ce := u.log.Check(zap.DebugLevel, "upgrade refused: origin"); ce != nil {
@@ -45,12 +48,38 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 		}
 		return nil, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
 	}
+	if !u.limits.allowUpgrade() {
+		return nil, &netpoll.HTTPError{Status: http.StatusServiceUnavailable, Reason: "upgrade rate exceeded",
+			Header: http.Header{"Retry-After": {"1"}}}
+	}
 	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
 		// A browser that offered subprotocols fails a 101 that selects
 		// none: say why now instead of upgrading a doomed connection.
 		return nil, &netpoll.HTTPError{Status: http.StatusBadRequest,
 			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"}
 	}
+	addr := clientAddr(r.RemoteAddr)
+	if !u.limits.acquireIP(addr) {
+		return nil, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections from this address"}
+	}
+	id, err := u.verify(c, r)
+	if err != nil {
+		u.limits.release(addr, "")
+		return nil, err
+	}
+	if !u.limits.acquireUser(id.Subject) {
+		u.limits.release(addr, "")
+		return nil, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user"}
+	}
+	sess := u.node.Connect(c, id)
+	if !u.limits.tracking() {
+		return sess, nil
+	}
+	return &limitedSession{Session: sess, limits: u.limits, addr: addr, user: id.Subject}, nil
+}
+
+// verify checks the request's token: 401 without a valid one.
+func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request) (daemon.Identity, error) {
 	token, carrier := tokenOf(r)
 	id, err := u.auth.Verify(token)
 	if err != nil {
@@ -58,10 +87,10 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 			// The reason names the failure; the token itself is never logged.
 			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("carrier", carrier), zap.Error(err))
 		}
-		return nil, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: reason(err),
+		return id, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: reason(err),
 			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}}
 	}
-	return u.node.Connect(c, id), nil
+	return id, nil
 }
 
 // tokenOf finds the token in, by precedence, the Authorization header, a

@@ -57,14 +57,15 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.node = daemon.New(daemon.Options{
-		Logger:           log.Named("core"),
-		Now:              o.Now,
-		Frame:            netpoll.TextFrame,
-		MaxSubscriptions: cfg.Limits.MaxSubscriptions,
-		MaxChannelLength: cfg.Limits.MaxChannelLength,
-		MaxPayloadBytes:  cfg.Limits.MaxPublishBytes,
-		PingInterval:     cfg.Heartbeat.Interval,
-		Protocol:         protocol,
+		Logger:            log.Named("core"),
+		Now:               o.Now,
+		Frame:             netpoll.TextFrame,
+		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,
+		CommandsPerSecond: cfg.Limits.CommandsPerSecond,
+		MaxChannelLength:  cfg.Limits.MaxChannelLength,
+		MaxPayloadBytes:   cfg.Limits.MaxPublishBytes,
+		PingInterval:      cfg.Heartbeat.Interval,
+		Protocol:          protocol,
 	})
 	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
 	if err != nil {
@@ -133,7 +134,8 @@ func (s *Server) hmacKey(dev []byte) ([]byte, error) {
 func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Options {
 	l := s.cfg.Limits
 	return netpoll.Options{
-		Handler:          &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws")},
+		Handler: &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws"),
+			limits: newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate)},
 		Logger:           s.log.Named("ws"),
 		Now:              o.Now,
 		Path:             s.cfg.WSPath,

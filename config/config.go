@@ -94,6 +94,21 @@ type Limits struct {
 	// MaxConnections caps WebSocket connections; 0 means derived from the open
 	// file limit. Key: limits.max_connections.
 	MaxConnections int `mapstructure:"max_connections"`
+	// MaxConnectionsPerIP caps connections from one client address; over
+	// it: 429. 0 means no cap (the default: behind a load balancer every
+	// connection shares its address). Key: limits.max_connections_per_ip.
+	MaxConnectionsPerIP int `mapstructure:"max_connections_per_ip"`
+	// MaxConnectionsPerUser caps connections per token subject; over it:
+	// 429. 0 means no cap. Key: limits.max_connections_per_user.
+	MaxConnectionsPerUser int `mapstructure:"max_connections_per_user"`
+	// UpgradeRate caps new WebSocket upgrades per second across the daemon
+	// (burst: one second's worth); over it: 503 with Retry-After. 0 means
+	// no cap. Key: limits.upgrade_rate.
+	UpgradeRate int `mapstructure:"upgrade_rate"`
+	// CommandsPerSecond caps client commands per connection (burst: twice
+	// that); over it a command is answered with error "rate_limited".
+	// Key: limits.commands_per_second. Default 50.
+	CommandsPerSecond int `mapstructure:"commands_per_second"`
 	// MaxSubscriptions per connection. Key: limits.max_subscriptions. Default 128.
 	MaxSubscriptions int `mapstructure:"max_subscriptions"`
 	// MaxChannelLength in bytes. Key: limits.max_channel_length. Default 255.

@@ -24,14 +24,15 @@ func Default() Config {
 
 func defaultLimits() Limits {
 	return Limits{
-		MaxSubscriptions: 128,
-		MaxChannelLength: 255,
-		MaxMessageSize:   64 << 10,
-		MaxFragments:     64,
-		WriteQueueBytes:  1 << 20,
-		HandshakeTimeout: 5 * time.Second,
-		MaxHeaderBytes:   16 << 10,
-		MaxTokenBytes:    4 << 10,
-		MaxPublishBytes:  1 << 20,
+		MaxSubscriptions:  128,
+		CommandsPerSecond: 50,
+		MaxChannelLength:  255,
+		MaxMessageSize:    64 << 10,
+		MaxFragments:      64,
+		WriteQueueBytes:   1 << 20,
+		HandshakeTimeout:  5 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		MaxTokenBytes:     4 << 10,
+		MaxPublishBytes:   1 << 20,
 	}
 }

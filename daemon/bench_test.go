@@ -31,7 +31,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	}
 	for _, subscribers := range []int{1, 100, 10000} {
 		b.Run(fmt.Sprint(subscribers), func(b *testing.B) {
-			n := New(Options{MaxSubscriptions: 1})
+			n := New(Options{MaxSubscriptions: 1, CommandsPerSecond: 1 << 30})
 			ts := make([]*countTransport, subscribers)
 			sessions := make([]*Session, subscribers)
 			sub := []byte(`{"action":"subscribe","channel":"bench"}`)
@@ -67,7 +67,7 @@ func BenchmarkBroadcast(b *testing.B) {
 }
 
 func BenchmarkSubscribe(b *testing.B) {
-	n := New(Options{})
+	n := New(Options{CommandsPerSecond: 1 << 30})
 	ct := &countTransport{}
 	s := n.Connect(ct, Identity{Subject: "u", Channels: []string{"project:*"}})
 	defer s.Closed(1000)

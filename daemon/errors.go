@@ -20,6 +20,9 @@ var (
 	ErrTooManySubscriptions = errors.New("too many subscriptions")
 	// ErrBadRequest: a client message that is not a JSON command object.
 	ErrBadRequest = errors.New("malformed command")
+	// ErrRateLimited: the connection sent commands faster than
+	// Options.CommandsPerSecond allows.
+	ErrRateLimited = errors.New("too many commands: slow down")
 	// ErrUnknownAction: a command with an action the server does not know.
 	ErrUnknownAction = errors.New("unknown action")
 )
@@ -43,6 +46,8 @@ func errorCode(err error) string {
 		return "forbidden"
 	case errors.Is(err, ErrTooManySubscriptions):
 		return "too_many_subscriptions"
+	case errors.Is(err, ErrRateLimited):
+		return "rate_limited"
 	case errors.Is(err, ErrUnknownAction):
 		return "unknown_action"
 	case errors.Is(err, ErrBadRequest):

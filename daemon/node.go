@@ -57,6 +57,8 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		id:       n.prefix + strconv.FormatUint(n.nextID.Add(1), 36),
 		subject:  id.Subject,
 		patterns: expandPatterns(id.Channels, id.Subject),
+		tokens:   2 * float64(n.opts.CommandsPerSecond),
+		refilled: n.opts.Now().UnixNano(),
 	}
 	n.sessions.Add(1)
 	s.send(n.welcome(s))

@@ -20,6 +20,9 @@ type Options struct {
 	Frame func(msg []byte) []byte
 	// MaxSubscriptions per session. Default 128.
 	MaxSubscriptions int
+	// CommandsPerSecond a session may send (burst: twice that); over it a
+	// command is answered with error "rate_limited". Default 50.
+	CommandsPerSecond int
 	// MaxChannelLength in bytes. Default 255.
 	MaxChannelLength int
 	// MaxPayloadBytes caps an event's payload. Default 1 MiB.
@@ -42,6 +45,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxSubscriptions <= 0 {
 		o.MaxSubscriptions = 128
+	}
+	if o.CommandsPerSecond <= 0 {
+		o.CommandsPerSecond = 50
 	}
 	if o.MaxChannelLength <= 0 {
 		o.MaxChannelLength = 255

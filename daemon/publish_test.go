@@ -330,7 +330,7 @@ func TestPublishPerChannelOrder(t *testing.T) {
 // the transports saw, and closing everyone must leave nothing behind.
 func TestConcurrentSubscribePublish(t *testing.T) {
 	const workers, iterations, channels = 8, 300, 4
-	n := New(Options{})
+	n := New(Options{CommandsPerSecond: 1 << 20}) // the test floods commands on purpose
 	sessions := make([]*Session, workers)
 	fts := make([]*fakeTransport, workers)
 	for w := range workers {

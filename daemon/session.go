@@ -21,6 +21,9 @@ type Session struct {
 	// channels, and an empty map alone costs more than a few pointers.
 	subs   []*subscription
 	closed bool
+	// Command token bucket: tokens left, refilled by elapsed time.
+	tokens   float64
+	refilled int64 // UnixNano of the last refill
 }
 
 // ID is the connection id announced in the welcome message.
@@ -35,6 +38,10 @@ func (s *Session) Message(binary bool, payload []byte) {
 	}
 	if binary {
 		s.t.Close(closeUnsupportedData, "binary messages are not supported")
+		return
+	}
+	if !s.allowCommand() {
+		s.send(errorReply(nil, ErrRateLimited))
 		return
 	}
 	cmd, err := decodeCommand(payload)
@@ -119,6 +126,21 @@ func (s *Session) Closed(code int) {
 	if ce := s.node.log.Check(zap.DebugLevel, "connection closed"); ce != nil {
 		ce.Write(zap.String("conn", s.id), zap.Int("code", code))
 	}
+}
+
+// allowCommand takes a token from the session's bucket: CommandsPerSecond
+// per second, up to a burst of twice that. The refusal is cheap (no JSON
+// decoding), so a flood costs little more than reading it.
+func (s *Session) allowCommand() bool {
+	rate := float64(s.node.opts.CommandsPerSecond)
+	now := s.node.opts.Now().UnixNano()
+	s.tokens = min(2*rate, s.tokens+float64(now-s.refilled)*rate/1e9)
+	s.refilled = now
+	if s.tokens < 1 {
+		return false
+	}
+	s.tokens--
+	return true
 }
 
 // find returns the index of the subscription to name, or -1.

@@ -85,6 +85,9 @@ func (c *Conn) Send(frame []byte) bool {
 // EPOLLOUT) and will take this frame too. Queueing a batch before flushing
 // lets one writev carry all of it.
 func (c *Conn) Queue(frame []byte) (ok, first bool) {
+	if len(frame) == 0 {
+		return true, false // nothing to write; an empty entry would break writev's bookkeeping
+	}
 	c.mu.Lock()
 	if c.dead || c.closeCode != 0 {
 		c.mu.Unlock()

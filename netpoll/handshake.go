@@ -75,8 +75,10 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	now := w.s.now()
 	c.lastRecv.Store(now)
 	c.nextPing.Store(now + jitter(int64(w.s.opts.PingInterval)))
-	c.deadline.Store(0)
+	// State first: the sweeper reads the state, then the deadline, and must
+	// never see "handshake" with the cleared deadline.
 	c.state.Store(stateOpen)
+	c.deadline.Store(0)
 	if len(rest) > 0 { // frames sent right behind the request
 		filled := copy(w.grow(len(rest)+512), rest)
 		if used, _, ok := w.parse(c, w.buf[:filled]); ok && used < filled {
@@ -137,8 +139,8 @@ func newHandshaker(s *Server) *handshaker {
 	return h
 }
 
-// upgrade returns the HTTP response to send (101 or an error) and, on
-// success, the session the handler created.
+// upgrade returns the HTTP response to send (101 or an error status; never
+// empty) and, on success, the session the handler created.
 func (h *handshaker) upgrade(c *Conn, head []byte) ([]byte, Session, error) {
 	h.c, h.sess = c, nil
 	h.req = Request{RemoteAddr: c.RemoteAddr()}
@@ -146,6 +148,12 @@ func (h *handshaker) upgrade(c *Conn, head []byte) ([]byte, Session, error) {
 	h.out.Reset()
 	_, err := h.up.Upgrade(h)
 	resp := bytes.Clone(h.out.Bytes())
+	if len(resp) == 0 {
+		// gobwas/ws gives up on a request line it cannot parse without
+		// answering; the client still gets a status, and the write queue
+		// never sees an empty response.
+		resp = respBadRequest
+	}
 	sess := h.sess
 	h.c, h.sess, h.req = nil, nil, Request{}
 	if err == nil && sess == nil {
@@ -230,6 +238,8 @@ func (h *handshaker) onBeforeUpgrade() (ws.HandshakeHeader, error) {
 }
 
 var (
+	respBadRequest = []byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n" +
+		"Content-Length: 18\r\nConnection: close\r\n\r\nmalformed request\n")
 	respNotFound = []byte("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n" +
 		"Content-Length: 10\r\nConnection: close\r\n\r\nnot found\n")
 	respHeaderTooLarge = []byte("HTTP/1.1 431 Request Header Fields Too Large\r\n" +

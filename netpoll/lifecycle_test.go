@@ -245,3 +245,27 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 		t.Fatalf("session closed with %d", code)
 	}
 }
+
+// TestSweeperNeverKillsAnUpgradedConnection: the sweeper may read a
+// connection's state just before the upgrade finishes and its deadline just
+// after it was cleared. That interleaving once killed fresh connections
+// (clients saw EOF right after 101); a cleared deadline means none.
+func TestSweeperNeverKillsAnUpgradedConnection(t *testing.T) {
+	srv, _, _ := startServer(t, Options{})
+	c := &Conn{srv: srv, fd: 1 << 16}
+	c.state.Store(stateHandshake)
+	c.deadline.Store(0)
+	if !srv.register(c) {
+		t.Fatal("register failed")
+	}
+	defer srv.unregister(c)
+	srv.sweepOnce(srv.now() + int64(time.Hour))
+	if n := srv.Stats().HandshakeTimeout; n != 0 {
+		t.Fatal("the sweeper killed a connection whose handshake deadline was cleared")
+	}
+	c.deadline.Store(1) // a real deadline, long past: this one must go
+	srv.sweepOnce(srv.now() + int64(time.Hour))
+	if n := srv.Stats().HandshakeTimeout; n != 1 {
+		t.Fatalf("handshake timeouts %d after a passed deadline, want 1", n)
+	}
+}

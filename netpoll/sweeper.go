@@ -25,7 +25,9 @@ func (s *Server) sweepOnce(now int64) {
 	s.each(func(c *Conn) {
 		switch c.state.Load() {
 		case stateHandshake:
-			if now > c.deadline.Load() {
+			// 0 is no deadline: the connection was upgraded after the
+			// state was read (a kill here once closed fresh connections).
+			if d := c.deadline.Load(); d != 0 && now > d {
 				s.stats.handshakeTimed.Add(1)
 				c.schedule(pendKill)
 			}

@@ -50,6 +50,9 @@ func (w *worker) fillIovec(c *Conn) (n, total int) {
 		if i == 0 {
 			f = f[c.head:]
 		}
+		if len(f) == 0 {
+			continue // never queued (Queue refuses them); a guard, not a path
+		}
 		w.iov[n].Base = &f[0]
 		w.iov[n].SetLen(len(f))
 		n++

@@ -34,7 +34,10 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
 	}
-	if rep.Label != "e2e" || rep.Procs != 2 || rep.Received != 40*200/4*1 || rep.Lost != 0 || !rep.OK() {
+	// 10 subscribers per channel; the publish rate reached under load is
+	// not asserted, the loss-free delivery of what was published is.
+	if rep.Label != "e2e" || rep.Procs != 2 || rep.Published == 0 || rep.Received != rep.Published*10 ||
+		rep.Lost != 0 || rep.ConnectFailures != 0 || rep.Disconnects != 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	if !strings.Contains(stderr.String(), "deliveries") || !strings.Contains(stderr.String(), "publish ") {

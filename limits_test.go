@@ -1,0 +1,80 @@
+package fanoutd
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/fanoutd/fanoutd/config"
+)
+
+func TestConnectionsPerIPAndPerUser(t *testing.T) {
+	d := startDaemon(t, func(c *config.Config) {
+		c.Limits.MaxConnectionsPerIP = 3
+		c.Limits.MaxConnectionsPerUser = 2
+	})
+	a1 := d.dial(token(t, "ann", "*"))
+	d.dial(token(t, "ann", "*"))
+	if got := d.dialStatus(subprotocol(token(t, "ann", "*")), ""); got != http.StatusTooManyRequests {
+		t.Fatalf("third connection of one user: %d, want 429", got)
+	}
+	d.dial(token(t, "bob", "*")) // another user, third from this address
+	if got := d.dialStatus(subprotocol(token(t, "cat", "*")), ""); got != http.StatusTooManyRequests {
+		t.Fatalf("fourth connection from one address: %d, want 429", got)
+	}
+	// Closing a connection gives both its slots back.
+	_ = a1.c.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for d.srv.Stats().Connections != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection was never released")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	d.dial(token(t, "ann", "*"))
+}
+
+func TestUpgradeRate(t *testing.T) {
+	d := startDaemon(t, func(c *config.Config) { c.Limits.UpgradeRate = 1 })
+	d.dial(token(t, "dan", "*"))
+	ctx, cancel := contextTimeout()
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, d.url, subprotocol(token(t, "dan", "*")))
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second upgrade within the second: %v %v, want 503 with Retry-After", resp, err)
+	}
+}
+
+func TestCommandsPerSecondThroughTheDaemon(t *testing.T) {
+	d := startDaemon(t, func(c *config.Config) { c.Limits.CommandsPerSecond = 5 })
+	w := d.dial(token(t, "eve", "*"))
+	for i := range 30 {
+		w.send(fmt.Sprintf(`{"action":"ping","id":%d}`, i))
+	}
+	limited := 0
+	for range 30 {
+		m := w.next()
+		if m["code"] == "rate_limited" {
+			limited++
+		}
+	}
+	if limited < 10 {
+		t.Fatalf("%d of 30 instant commands limited at 5/s (burst 10), want at least 10", limited)
+	}
+	w.send(`{"action":"subscribe","channel":"x"}`) // the connection is still open
+	if _, err := w.tryNext(10 * time.Second); err != nil && !strings.Contains(err.Error(), "rate") {
+		t.Fatalf("connection closed after rate limiting: %v", err)
+	}
+}
+
+func subprotocol(tok string) *websocket.DialOptions {
+	return &websocket.DialOptions{Subprotocols: []string{"fanout.v1", "bearer." + tok}}
+}
+
+func contextTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second)
+}

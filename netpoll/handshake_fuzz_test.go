@@ -1,0 +1,93 @@
+package netpoll
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// acceptAll is a Handler that accepts every upgrade with a session that
+// ignores everything, so fuzzing holds no memory per input.
+type acceptAll struct{}
+
+type nopSession struct{}
+
+func (acceptAll) Accept(*Conn, *Request) (Session, error) { return nopSession{}, nil }
+func (nopSession) Message(bool, []byte)                   {}
+func (nopSession) Closed(int)                             {}
+
+// FuzzHandshake runs the worker's handshaker on arbitrary request heads,
+// without sockets: requestPath and the upgrade must not panic, and the
+// response must be a well-formed status line; 101 only for a head that asked
+// for a WebSocket.
+func FuzzHandshake(f *testing.F) {
+	seeds := []string{
+		upgradeRequest("/ws"),
+		upgradeRequest("/ws?token=abc", "Sec-WebSocket-Protocol: fanout.v1, bearer.abc\r\n"),
+		upgradeRequest("/ws", "Origin: https://example.com\r\nAuthorization: Bearer x\r\nCookie: a=b\r\nCookie: c=d\r\n"),
+		upgradeRequest("/ws", "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n\r\n",
+		"POST /ws HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /ws HTTP/1.0\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: keep-alive\r\n\r\n",
+		"GET /ws HTTP/1.1\r\nno colon here\r\n\r\n",
+		"\x00\xff junk \r\n\r\n",
+		"",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	s, err := NewServer(Options{Handler: acceptAll{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx, CloseGoingAway, "fuzz over")
+	})
+	hs := newHandshaker(s)
+	raddr := netip.MustParseAddrPort("127.0.0.1:1234")
+
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// What readHandshake hands over: a head cut after its first blank
+		// line, within MaxHeaderBytes.
+		head := in
+		if i := bytes.Index(head, headEnd); i >= 0 {
+			head = head[:i+len(headEnd)]
+		} else {
+			head = append(bytes.Clone(head), headEnd...)
+		}
+		if len(head) > s.opts.MaxHeaderBytes {
+			return
+		}
+		_ = requestPath(head)
+		c := &Conn{srv: s, fd: -1, raddr: raddr}
+		resp, sess, err := hs.upgrade(c, head)
+		if len(resp) < 13 || !bytes.HasPrefix(resp, []byte("HTTP/1.1 ")) || !isDigits(resp[9:12]) || resp[12] != ' ' {
+			t.Fatalf("malformed response %q for %q", resp, head)
+		}
+		if !bytes.Contains(resp, []byte("\r\n\r\n")) {
+			t.Fatalf("response without an end of head %q", resp)
+		}
+		upgraded := string(resp[9:12]) == "101"
+		if upgraded != (err == nil) || upgraded != (sess != nil) {
+			t.Fatalf("status %s with err %v, session %v", resp[9:12], err, sess)
+		}
+		if upgraded && !bytes.Contains(bytes.ToLower(head), []byte("websocket")) {
+			t.Fatalf("101 for a head that never asked for websocket: %q", head)
+		}
+	})
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -155,3 +155,16 @@ func emptyFragments(n int) [][]byte {
 	}
 	return out
 }
+
+// TestUTF8SplitAcrossFragments: a valid character whose bytes straddle two
+// fragments is delivered whole (validation is per message).
+func TestUTF8SplitAcrossFragments(t *testing.T) {
+	_, _, addr := startServer(t, Options{})
+	c, _ := connect(t, addr)
+	k := []byte("κ") // 0xce 0xba
+	c.Write(frame(false, ws.OpText, k[:1], true))
+	c.Write(frame(true, ws.OpContinuation, append(k[1:], "όσμε"...), true))
+	if hd, p := c.ReadFrame(); hd.OpCode != ws.OpText || string(p) != "κόσμε" {
+		t.Fatalf("got %v %q", hd.OpCode, p)
+	}
+}

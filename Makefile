@@ -4,8 +4,11 @@ NODE     ?= node
 BIN      ?= bin/fanoutd
 FUZZTIME ?= 5s
 # Each fuzz target as package:Name; `make fuzz FUZZTIME=5m` runs them longer.
+# config's FuzzLoadYAML is left out: Go's fuzzing engine stalls on it after a
+# few executions (no input is slow: a 2 s guard inside never fires); its seed
+# corpus still runs with every `go test`.
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
-                ./ipc:FuzzDecodePublish ./config:FuzzLoadYAML
+                ./ipc:FuzzDecodePublish
 
 .PHONY: help run build build-bench test test-go test-node fuzz bench loadtest compare vet fmt-check clean
 

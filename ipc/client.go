@@ -109,10 +109,24 @@ func (c *Client) PublishBatch(ctx context.Context, events []Event) (int, error) 
 // encoding/json decodes them into any.
 func (c *Client) Stats(ctx context.Context) (map[string]any, error) {
 	var stats map[string]any
-	if err := c.do(ctx, http.MethodGet, "/v1/stats", nil, &stats); err != nil {
+	if err := c.StatsInto(ctx, &stats); err != nil {
 		return nil, err
 	}
 	return stats, nil
+}
+
+// StatsInto decodes GET /v1/stats into out (a pointer to a struct with the
+// fields the caller needs, or a map).
+func (c *Client) StatsInto(ctx context.Context, out any) error {
+	return c.do(ctx, http.MethodGet, "/v1/stats", nil, out)
+}
+
+// PublishRaw posts an already encoded body, one event object or a JSON
+// array of them, for callers that build requests in a reused buffer (the
+// load generator). It returns how many events were published; on an
+// *APIError that is the count the daemon reported before failing.
+func (c *Client) PublishRaw(ctx context.Context, body []byte) (int, error) {
+	return c.publish(ctx, body)
 }
 
 func (c *Client) publish(ctx context.Context, body []byte) (int, error) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	mepoll "github.com/mailru/easygo/netpoll"
-	"go.uber.org/zap"
 )
 
 // listenerFd returns the descriptor of a TCP listener, or -1 for listeners
@@ -54,14 +53,9 @@ func (s *Server) acceptRaw(lfd int) error {
 		case err == nil:
 			backoff = 0
 		case isTemporary(err):
-			// EMFILE and friends: wait for descriptors to free up rather
-			// than spin; log at most once per backoff step.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; backing off", zap.Error(err), zap.Duration("backoff", backoff))
-			select {
-			case <-s.quitAccept:
+			var ok bool
+			if backoff, ok = s.backOff(backoff, err); !ok {
 				return ErrServerClosed
-			case <-time.After(backoff):
 			}
 			continue
 		default:

@@ -109,15 +109,29 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 			if !isTemporary(err) {
 				return err
 			}
-			// EMFILE and friends: wait for descriptors to free up rather
-			// than spin; log at most once per backoff step.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("accept failed; backing off", zap.Error(err), zap.Duration("backoff", backoff))
-			time.Sleep(backoff)
+			var ok bool
+			if backoff, ok = s.backOff(backoff, err); !ok {
+				return ErrServerClosed
+			}
 			continue
 		}
 		backoff = 0
 		s.admitConn(nc)
+	}
+}
+
+// backOff waits after a temporary accept error (EMFILE and friends: wait
+// for descriptors to free up rather than spin), doubling the delay from
+// 5 ms to 1 s and logging once per step. It returns the delay used, and
+// false when Shutdown began meanwhile.
+func (s *Server) backOff(prev time.Duration, err error) (time.Duration, bool) {
+	d := min(max(2*prev, 5*time.Millisecond), time.Second)
+	s.log.Warn("accept failed; backing off", zap.Error(err), zap.Duration("backoff", d))
+	select {
+	case <-s.quitAccept:
+		return d, false
+	case <-time.After(d):
+		return d, true
 	}
 }
 

@@ -1,38 +1,27 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"time"
+
+	"github.com/fanoutd/fanoutd/ipc"
 )
 
-// apiClient speaks the daemon's publish API over its Unix socket with one
-// keep-alive connection: the publisher sends one request at a time, which
-// keeps events in order per channel and costs the daemon no connection
-// setup per request.
+// apiClient speaks the daemon's publish API over its Unix socket through
+// the project's own Go client, which keeps its connection alive: the
+// publisher sends one request at a time, which keeps events in order per
+// channel and costs the daemon no connection setup per request.
 type apiClient struct {
-	hc *http.Client
+	c *ipc.Client
 }
 
-func newAPIClient(socket string) *apiClient {
-	var d net.Dialer
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", socket)
-		},
-		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     time.Minute,
-		DisableCompression:  true,
-	}
-	return &apiClient{hc: &http.Client{Transport: tr, Timeout: 10 * time.Second}}
-}
+// requestTimeout bounds one publish or stats request.
+const requestTimeout = 10 * time.Second
 
-func (a *apiClient) close() { a.hc.CloseIdleConnections() }
+func newAPIClient(socket string) *apiClient { return &apiClient{c: ipc.NewClient(socket)} }
+
+func (a *apiClient) close() { a.c.Close() }
 
 // daemonStats is the part of GET /v1/stats the report uses.
 type daemonStats struct {
@@ -45,57 +34,23 @@ type daemonStats struct {
 }
 
 func (a *apiClient) stats(ctx context.Context) (daemonStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	var st daemonStats
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://fanoutd/v1/stats", nil)
-	if err != nil {
-		return st, fmt.Errorf("%w: stats request: %w", ErrPublishAPI, err)
-	}
-	body, err := a.do(req)
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(body, &st); err != nil {
+	if err := a.c.StatsInto(ctx, &st); err != nil {
 		return st, fmt.Errorf("%w: stats: %w", ErrPublishAPI, err)
 	}
 	return st, nil
 }
 
-// publish posts one event or a JSON array of events and returns the
-// daemon's "published" count.
+// publish posts one event or a JSON array of events, already encoded, and
+// returns the daemon's "published" count.
 func (a *apiClient) publish(ctx context.Context, body []byte) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://fanoutd/v1/publish", bytes.NewReader(body))
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	n, err := a.c.PublishRaw(ctx, body)
 	if err != nil {
-		return 0, fmt.Errorf("%w: publish request: %w", ErrPublishAPI, err)
+		return int64(n), fmt.Errorf("%w: publish: %w", ErrPublishAPI, err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.do(req)
-	if err != nil {
-		return 0, err
-	}
-	var r struct {
-		Published int64 `json:"published"`
-	}
-	if err := json.Unmarshal(resp, &r); err != nil {
-		return 0, fmt.Errorf("%w: publish answer: %w", ErrPublishAPI, err)
-	}
-	return r.Published, nil
-}
-
-// do runs req and returns the body of a 200; any other status wraps
-// ErrPublishAPI with the status and the start of the body.
-func (a *apiClient) do(req *http.Request) ([]byte, error) {
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s %s: %w", ErrPublishAPI, req.Method, req.URL.Path, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s %s: %w", ErrPublishAPI, req.Method, req.URL.Path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: %s %s: HTTP %d: %.200s", ErrPublishAPI, req.Method, req.URL.Path,
-			resp.StatusCode, bytes.TrimSpace(body))
-	}
-	return body, nil
+	return int64(n), nil
 }

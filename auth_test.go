@@ -35,7 +35,7 @@ func TestRS256FromPublicKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, func(c *config.Config) {
-		c.Auth = config.Auth{Algorithms: []string{"RS256"}, PublicKeyFile: pemFile}
+		c.Auth.HMACSecret, c.Auth.Algorithms, c.Auth.PublicKeyFile = "", []string{"RS256"}, pemFile
 	})
 	claims := jwt.MapClaims{"sub": "rita", "channels": []string{"*"}, "exp": time.Now().Add(time.Hour).Unix()}
 	good, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(priv)

@@ -28,6 +28,11 @@ type upgrader struct {
 	origins originPolicy
 	limits  *connLimits
 	log     *zap.Logger
+	// cookie is the name of the cookie that may carry the token ("": none).
+	cookie string
+	// anonymous lets a request without a token in as nobody (public
+	// channels only).
+	anonymous bool
 }
 
 // protocol is the client protocol's subprotocol name.
@@ -78,9 +83,18 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 	return &limitedSession{Session: sess, limits: u.limits, addr: addr, user: id.Subject}, nil
 }
 
-// verify checks the request's token: 401 without a valid one.
+// verify checks the request's token: 401 without a valid one, unless there
+// is none and anonymous access is on. A cookie-borne token needs an Origin:
+// a browser always sends one, and the allowlist it was checked against is
+// what keeps other sites from riding on the cookie.
 func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request) (daemon.Identity, error) {
-	token, carrier := tokenOf(r)
+	token, carrier := tokenOf(r, u.cookie)
+	if carrier == "none" && u.anonymous {
+		return daemon.Identity{}, nil
+	}
+	if carrier == "cookie" && r.Origin == "" {
+		return daemon.Identity{}, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "a cookie token needs an Origin header"}
+	}
 	id, err := u.auth.Verify(token)
 	if err != nil {
 		if ce := u.log.Check(zap.DebugLevel, "upgrade refused"); ce != nil {
@@ -94,8 +108,9 @@ func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request) (daemon.Identity,
 }
 
 // tokenOf finds the token in, by precedence, the Authorization header, a
-// "bearer.<jwt>" subprotocol, or the "token" query parameter.
-func tokenOf(r *netpoll.Request) (token, carrier string) {
+// "bearer.<jwt>" subprotocol, the "token" query parameter, or the named
+// cookie.
+func tokenOf(r *netpoll.Request, cookie string) (token, carrier string) {
 	if t, ok := strings.CutPrefix(r.Auth, "Bearer "); ok {
 		return strings.TrimSpace(t), "header"
 	}
@@ -107,6 +122,15 @@ func tokenOf(r *netpoll.Request) (token, carrier string) {
 	if r.RawQuery != "" {
 		if q, err := url.ParseQuery(r.RawQuery); err == nil && q.Get("token") != "" {
 			return q.Get("token"), "query"
+		}
+	}
+	if cookie != "" && r.Cookie != "" {
+		if c, err := http.ParseCookie(r.Cookie); err == nil {
+			for _, ck := range c {
+				if ck.Name == cookie && ck.Value != "" {
+					return ck.Value, "cookie"
+				}
+			}
 		}
 	}
 	return "", "none"

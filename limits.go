@@ -48,7 +48,11 @@ func (l *connLimits) acquireIP(addr netip.Addr) bool {
 }
 
 // acquireUser takes a slot for sub; false when it has perUser connections.
+// Anonymous connections (sub "") are bounded per address only.
 func (l *connLimits) acquireUser(sub string) bool {
+	if sub == "" {
+		return true
+	}
 	return l.acquire(func() bool {
 		if l.perUser > 0 && l.byUser[sub] >= l.perUser {
 			return false

@@ -78,3 +78,30 @@ func subprotocol(tok string) *websocket.DialOptions {
 func contextTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
+
+// TestDeflateOfferIsDeclined: permessage-deflate is never negotiated, so no
+// inflated size needs bounding: an offer gets a 101 without the extension
+// and the connection works uncompressed.
+func TestDeflateOfferIsDeclined(t *testing.T) {
+	d := startDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{
+		Subprotocols:    []string{"fanout.v1", "bearer." + token(t, "dee", "*")},
+		CompressionMode: websocket.CompressionContextTakeover,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.CloseNow() }()
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		t.Fatalf("101 accepted extensions %q, want none", ext)
+	}
+	w := &wsClient{t: t, c: c}
+	if m := w.next(); m["type"] != "welcome" {
+		t.Fatalf("got %v, want welcome", m)
+	}
+	w.subscribe("z:1")
+	d.publish("z:1", "plain", `{"n":1}`)
+	w.expectEvent("z:1", "plain")
+}

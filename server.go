@@ -66,6 +66,9 @@ func New(o Options) (*Server, error) {
 		MaxPayloadBytes:   cfg.Limits.MaxPublishBytes,
 		PingInterval:      cfg.Heartbeat.Interval,
 		Protocol:          protocol,
+		Auth:              auth,
+		ExpiryWarning:     cfg.Auth.ExpiryWarning,
+		PublicChannels:    cfg.Auth.PublicChannels,
 	})
 	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
 	if err != nil {
@@ -135,7 +138,8 @@ func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Opt
 	l := s.cfg.Limits
 	return netpoll.Options{
 		Handler: &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws"),
-			limits: newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate)},
+			limits: newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
+			cookie: s.cfg.Auth.Cookie, anonymous: s.cfg.Auth.Anonymous},
 		Logger:           s.log.Named("ws"),
 		Now:              o.Now,
 		Path:             s.cfg.WSPath,
@@ -212,6 +216,11 @@ func (s *Server) DevKey() []byte { return s.devKey }
 // (bounded by 10 s). It returns nil after a shutdown caused by ctx.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() { s.node.Run(sweepCtx) })
+	defer sweeper.Wait()
+	defer stopSweep()
 	go func() { errc <- s.ws.Serve(s.wsLn) }()
 	if s.unix != nil {
 		go func() { errc <- s.unix.Serve(s.sockLn) }()

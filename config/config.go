@@ -78,6 +78,24 @@ type Auth struct {
 	// Leeway tolerated on exp/nbf/iat for clock skew, at most 60s.
 	// Key: auth.leeway. Default 0s.
 	Leeway time.Duration `mapstructure:"leeway"`
+	// Cookie names a cookie that may carry the token, after the
+	// Authorization header, the bearer subprotocol and the query. Browsers
+	// send cookies on cross-site WebSocket requests, so it needs Origins
+	// set, and a cookie-borne token is refused without an Origin header.
+	// Key: auth.cookie. Default "" (off).
+	Cookie string `mapstructure:"cookie"`
+	// Anonymous lets a request without any token connect, with access to
+	// PublicChannels only. A token that is present must still be valid.
+	// Key: auth.anonymous. Default false.
+	Anonymous bool `mapstructure:"anonymous"`
+	// PublicChannels are channel patterns (exact or "prefix*") that any
+	// connection may subscribe to, anonymous or not. Key:
+	// auth.public_channels (env: comma-separated). Default none.
+	PublicChannels []string `mapstructure:"public_channels"`
+	// ExpiryWarning is how long before its token expires a connection is
+	// sent the "expiring" frame, its cue to refresh. Key:
+	// auth.expiry_warning, 1s to 1h. Default 60s.
+	ExpiryWarning time.Duration `mapstructure:"expiry_warning"`
 }
 
 // Heartbeat configures server pings.

@@ -31,6 +31,10 @@ func fullConfig() Config {
 	c.Auth.Audience = "fanoutd"
 	c.Auth.Issuer = "https://auth.example.com"
 	c.Auth.Leeway = 5 * time.Second
+	c.Auth.Cookie = "fanoutd_token"
+	c.Auth.Anonymous = true
+	c.Auth.PublicChannels = []string{"status:*", "announcements"}
+	c.Auth.ExpiryWarning = 2 * time.Minute
 	return c
 }
 

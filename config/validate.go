@@ -133,6 +133,51 @@ func (c Config) validateAuth(p *problems) {
 	if a.Leeway < 0 || a.Leeway > maxLeeway {
 		p.add("auth.leeway", "must be between 0s and %s (got %s)", maxLeeway, a.Leeway)
 	}
+	c.validateAccess(p)
+}
+
+// validateAccess checks the cookie carrier, anonymous access and public
+// channels.
+func (c Config) validateAccess(p *problems) {
+	a := c.Auth
+	if a.Cookie != "" && len(c.Origins) == 0 {
+		p.add("auth.cookie", "needs an origins allowlist: browsers send cookies on cross-site WebSocket requests")
+	}
+	if a.Cookie != "" && strings.ContainsAny(a.Cookie, cookieSeparators) {
+		p.add("auth.cookie", "%q is not a cookie name", a.Cookie)
+	}
+	if a.Anonymous && len(a.PublicChannels) == 0 {
+		p.add("auth.anonymous", "needs auth.public_channels: an anonymous connection may read only those")
+	}
+	for _, pat := range a.PublicChannels {
+		if !validPattern(pat) {
+			p.add("auth.public_channels", "%q is not a channel pattern: want a channel name, optionally ending in *", pat)
+		}
+	}
+	if a.ExpiryWarning < time.Second || a.ExpiryWarning > time.Hour {
+		p.add("auth.expiry_warning", "must be between 1s and 1h (got %s)", a.ExpiryWarning)
+	}
+}
+
+// cookieSeparators are the characters RFC 6265 keeps out of a cookie name.
+const cookieSeparators = "()<>@,;:\\\"/[]?={} \t"
+
+// validPattern accepts what the core's permits understands: a channel name
+// or a prefix of one followed by "*". "{sub}" has no meaning here.
+func validPattern(pat string) bool {
+	name := strings.TrimSuffix(pat, "*")
+	if pat == "*" {
+		return true
+	}
+	if name == "" || len(name) > 1024 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.:@/=+,~!$|", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 var knownAlgorithms = map[string]bool{

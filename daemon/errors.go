@@ -25,6 +25,9 @@ var (
 	ErrRateLimited = errors.New("too many commands: slow down")
 	// ErrUnknownAction: a command with an action the server does not know.
 	ErrUnknownAction = errors.New("unknown action")
+	// ErrUnauthorized: a refresh whose token is invalid, expired, for
+	// another user, or expires before the current one.
+	ErrUnauthorized = errors.New("refresh refused")
 )
 
 // InputError marks an error as the caller's fault (HTTP 400 on the publish
@@ -52,6 +55,8 @@ func errorCode(err error) string {
 		return "unknown_action"
 	case errors.Is(err, ErrBadRequest):
 		return "bad_request"
+	case errors.Is(err, ErrUnauthorized):
+		return "unauthorized"
 	}
 	return "internal"
 }

@@ -18,6 +18,7 @@ type Node struct {
 	opts       Options
 	log        *zap.Logger
 	hub        *hub
+	expiries   *expiries
 	prefix     string // makes connection ids unique across restarts and nodes
 	encBufs    sync.Pool
 	flushLists sync.Pool
@@ -37,10 +38,11 @@ func New(opts Options) *Node {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	n := &Node{
-		opts:   opts,
-		log:    opts.Logger,
-		hub:    newHub(),
-		prefix: hex.EncodeToString(rnd[:]) + "-",
+		opts:     opts,
+		log:      opts.Logger,
+		hub:      newHub(),
+		expiries: newExpiries(),
+		prefix:   hex.EncodeToString(rnd[:]) + "-",
 	}
 	n.encBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	n.flushLists.New = func() any { return &flushList{} }
@@ -51,18 +53,27 @@ func New(opts Options) *Node {
 // sends it the welcome message. The transport must route the connection's
 // messages to the returned Session.
 func (n *Node) Connect(t Transport, id Identity) *Session {
+	seq := n.nextID.Add(1)
 	s := &Session{
 		node:     n,
 		t:        t,
-		id:       n.prefix + strconv.FormatUint(n.nextID.Add(1), 36),
+		id:       n.prefix + strconv.FormatUint(seq, 36),
+		seq:      seq,
 		subject:  id.Subject,
-		patterns: expandPatterns(id.Channels, id.Subject),
+		patterns: n.patterns(id),
 		tokens:   2 * float64(n.opts.CommandsPerSecond),
 		refilled: n.opts.Now().UnixNano(),
 	}
 	n.sessions.Add(1)
-	s.send(n.welcome(s))
+	s.send(n.welcome(s, id))
+	s.setExpiry(id)
 	return s
+}
+
+// patterns are the channels id may subscribe to: its own patterns, with
+// "{sub}" expanded, then the public ones.
+func (n *Node) patterns(id Identity) []string {
+	return append(expandPatterns(id.Channels, id.Subject), n.opts.PublicChannels...)
 }
 
 // CheckEvent reports whether Publish would accept the event.

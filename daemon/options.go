@@ -31,6 +31,14 @@ type Options struct {
 	PingInterval time.Duration
 	// Protocol is announced in the welcome message. Default "fanout.v1".
 	Protocol string
+	// Auth verifies refresh tokens; nil refuses every refresh.
+	Auth Authenticator
+	// ExpiryWarning is how long before its token expires a connection gets
+	// the "expiring" frame. Default 60s.
+	ExpiryWarning time.Duration
+	// PublicChannels are channel patterns every connection may read,
+	// anonymous ones included, on top of its token's.
+	PublicChannels []string
 }
 
 func (o Options) withDefaults() Options {
@@ -54,6 +62,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPayloadBytes <= 0 {
 		o.MaxPayloadBytes = 1 << 20
+	}
+	if o.ExpiryWarning <= 0 {
+		o.ExpiryWarning = time.Minute
 	}
 	if o.Protocol == "" {
 		o.Protocol = "fanout.v1"

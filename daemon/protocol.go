@@ -13,6 +13,7 @@ type command struct {
 	Channel   string          `json:"channel"`
 	ProjectID string          `json:"projectId"` // ADR-004 form of channel "project:<id>"
 	ID        json.RawMessage `json:"id"`
+	Token     string          `json:"token"` // refresh only; never logged
 }
 
 // maxIDBytes caps the request id echoed back in replies.
@@ -86,6 +87,7 @@ type reply struct {
 	ProjectID string          `json:"projectId,omitempty"`
 	Code      string          `json:"code,omitempty"`
 	Message   string          `json:"message,omitempty"`
+	ExpiresAt int64           `json:"expires_at,omitempty"`
 }
 
 type welcome struct {
@@ -95,9 +97,11 @@ type welcome struct {
 	Protocol         string `json:"protocol"`
 	PingIntervalMS   int64  `json:"ping_interval_ms"`
 	MaxSubscriptions int    `json:"max_subscriptions"`
+	// ExpiresAt is the token's expiry (Unix seconds), absent without one.
+	ExpiresAt int64 `json:"expires_at,omitempty"`
 }
 
-func (n *Node) welcome(s *Session) []byte {
+func (n *Node) welcome(s *Session, id Identity) []byte {
 	return marshalReply(welcome{
 		Type:             "welcome",
 		ConnectionID:     s.id,
@@ -105,6 +109,7 @@ func (n *Node) welcome(s *Session) []byte {
 		Protocol:         n.opts.Protocol,
 		PingIntervalMS:   n.opts.PingInterval.Milliseconds(),
 		MaxSubscriptions: n.opts.MaxSubscriptions,
+		ExpiresAt:        unixSeconds(id),
 	})
 }
 

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"slices"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 )
@@ -15,6 +16,7 @@ type Session struct {
 	node     *Node
 	t        Transport
 	id       string
+	seq      uint64 // the id's number, which spreads sessions over shards
 	subject  string
 	patterns []string
 	// subs is a slice, not a map: most connections hold a handful of
@@ -24,6 +26,10 @@ type Session struct {
 	// Command token bucket: tokens left, refilled by elapsed time.
 	tokens   float64
 	refilled int64 // UnixNano of the last refill
+	// The token's expiry (UnixNano, 0 for none) and whether the warning was
+	// sent: written by refresh, read by the expiry sweeper.
+	expires atomic.Int64
+	warned  atomic.Bool
 }
 
 // ID is the connection id announced in the welcome message.
@@ -61,6 +67,8 @@ func (s *Session) handle(cmd command) {
 		err = s.unsubscribe(cmd)
 	case "ping":
 		s.send(marshalReply(reply{Type: "pong", ID: cmd.ID}))
+	case "refresh":
+		err = s.refresh(cmd)
 	default:
 		err = ErrUnknownAction
 	}
@@ -117,6 +125,7 @@ func (s *Session) Closed(code int) {
 		return
 	}
 	s.closed = true
+	s.node.expiries.remove(s)
 	for _, sub := range s.subs {
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)

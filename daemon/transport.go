@@ -1,5 +1,7 @@
 package daemon
 
+import "time"
+
 // Transport is the connection a Session writes to. The epoll WebSocket
 // transport's *netpoll.Conn implements it.
 type Transport interface {
@@ -30,4 +32,14 @@ type Identity struct {
 	// Channels are the patterns the connection may subscribe to: an exact
 	// name, "prefix*", or "*"; "{sub}" stands for Subject.
 	Channels []string
+	// Expires is when the connection must end unless it refreshes its
+	// token (the token's exp plus the verifier's leeway); zero for never.
+	Expires time.Time
+}
+
+// Authenticator verifies the token of a live "refresh" command;
+// *jwtauth.Verifier implements it. Called from the session's transport
+// goroutine.
+type Authenticator interface {
+	Verify(token string) (Identity, error)
 }

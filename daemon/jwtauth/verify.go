@@ -57,6 +57,7 @@ type Options struct {
 type Verifier struct {
 	key    []byte
 	max    int
+	leeway time.Duration
 	parser *jwt.Parser
 	src    *keySource // nil when only HMAC is allowed
 }
@@ -87,7 +88,7 @@ func New(o Options) (*Verifier, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	v := &Verifier{max: o.MaxTokenBytes}
+	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway}
 	if hmac {
 		v.key = append([]byte(nil), o.Key...)
 	}
@@ -166,8 +167,8 @@ func (v *Verifier) Reload() error {
 	return v.src.reload()
 }
 
-// Verify checks token and returns who it names. Errors never include the
-// token itself.
+// Verify checks token and returns who it names and until when. Errors
+// never include the token itself.
 func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 	switch {
 	case token == "":
@@ -190,7 +191,9 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 	case c.Subject == "":
 		return daemon.Identity{}, fmt.Errorf("%w: missing sub", ErrInvalidToken)
 	}
-	return daemon.Identity{Subject: c.Subject, Channels: c.Channels}, nil
+	// exp is required, so ExpiresAt is set: the connection lasts as long
+	// as a new handshake with this token would succeed.
+	return daemon.Identity{Subject: c.Subject, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway)}, nil
 }
 
 // keyFor is the jwt.Keyfunc. The parser has already checked that the

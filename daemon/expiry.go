@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// CloseTokenExpired is the close code of a connection whose token expired
+// without a refresh (PROTOCOL.md).
+const CloseTokenExpired = 4003
+
+// expirySweepInterval is how often Run looks for expiring tokens: the
+// warning and the close come at most this late.
+const expirySweepInterval = time.Second
+
+// expiryShards spreads the registry's lock over connects and closes.
+const expiryShards = 16
+
+// expiries is the set of sessions whose token expires. One sweeper scans
+// it, instead of one timer per connection: a scan of 10,000 sessions once a
+// second costs less than their timers would.
+type expiries struct {
+	shards [expiryShards]expiryShard
+}
+
+type expiryShard struct {
+	mu  sync.Mutex
+	set map[*Session]struct{}
+}
+
+func newExpiries() *expiries {
+	e := &expiries{}
+	for i := range e.shards {
+		e.shards[i].set = make(map[*Session]struct{})
+	}
+	return e
+}
+
+func (e *expiries) shard(s *Session) *expiryShard {
+	return &e.shards[s.seq%expiryShards]
+}
+
+func (e *expiries) add(s *Session) {
+	sh := e.shard(s)
+	sh.mu.Lock()
+	sh.set[s] = struct{}{}
+	sh.mu.Unlock()
+}
+
+func (e *expiries) remove(s *Session) {
+	sh := e.shard(s)
+	sh.mu.Lock()
+	delete(sh.set, s)
+	sh.mu.Unlock()
+}
+
+// Run sweeps token expiries until ctx ends: a connection gets an
+// "expiring" frame ExpiryWarning before its token expires and is closed
+// with CloseTokenExpired when it does, unless it refreshed. The composition
+// root runs it beside the transport; without it tokens never expire on
+// live connections.
+func (n *Node) Run(ctx context.Context) {
+	t := time.NewTicker(expirySweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.SweepExpiries()
+		}
+	}
+}
+
+// SweepExpiries warns and closes the sessions whose tokens expire, as of
+// Options.Now; Run calls it every second. Transport calls never block, so
+// they are made under the shard lock.
+func (n *Node) SweepExpiries() {
+	now := n.opts.Now().UnixNano()
+	warn := n.opts.ExpiryWarning.Nanoseconds()
+	for i := range n.expiries.shards {
+		sh := &n.expiries.shards[i]
+		sh.mu.Lock()
+		for s := range sh.set {
+			s.checkExpiry(now, warn)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// checkExpiry closes the session when its token has expired, and sends the
+// warning once per token when the expiry is within warn.
+func (s *Session) checkExpiry(now, warn int64) {
+	exp := s.expires.Load()
+	switch {
+	case now >= exp:
+		s.t.Close(CloseTokenExpired, "token expired")
+	case now >= exp-warn && !s.warned.Swap(true):
+		s.send(marshalReply(expiring{Type: "expiring", ExpiresAt: exp / 1e9, ExpiresInMS: (exp - now) / 1e6}))
+	}
+}
+
+// expiring is the warning frame: refresh before expires_at.
+type expiring struct {
+	Type        string `json:"type"`
+	ExpiresAt   int64  `json:"expires_at"`
+	ExpiresInMS int64  `json:"expires_in_ms"`
+}

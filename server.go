@@ -56,6 +56,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	defChannel, classes := channelOptions(cfg)
 	s.node = daemon.New(daemon.Options{
 		Logger:            log.Named("core"),
 		Now:               o.Now,
@@ -69,6 +70,12 @@ func New(o Options) (*Server, error) {
 		Auth:              auth,
 		ExpiryWarning:     cfg.Auth.ExpiryWarning,
 		PublicChannels:    cfg.Auth.PublicChannels,
+
+		DefaultChannel:     defChannel,
+		ChannelClasses:     classes,
+		HistoryMaxBytes:    int64(cfg.History.MaxBytes),
+		IdempotencyWindow:  cfg.Idempotency.Window,
+		IdempotencyMaxKeys: cfg.Idempotency.MaxKeys,
 	})
 	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
 	if err != nil {
@@ -293,8 +300,9 @@ func (p publisher) CheckEvent(channel, eventType string, payload []byte) error {
 	return p.s.node.CheckEvent(channel, eventType, payload)
 }
 
-func (p publisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte)) (int, error) {
-	return p.s.node.PublishBatch(ctx, n, event)
+func (p publisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte, string),
+	done func(int, uint64, string, bool)) (int, error) {
+	return p.s.node.PublishBatch(ctx, n, event, done)
 }
 
 func (p publisher) Stats() any { return p.s.Stats() }

@@ -47,10 +47,48 @@ type Config struct {
 	SocketPeerUIDs []int `mapstructure:"socket_peer_uids"`
 	SocketPeerGIDs []int `mapstructure:"socket_peer_gids"`
 
-	Auth      Auth      `mapstructure:"auth"`
-	Heartbeat Heartbeat `mapstructure:"heartbeat"`
-	Limits    Limits    `mapstructure:"limits"`
-	API       API       `mapstructure:"api"`
+	// SlowConsumer is the default policy for a subscriber whose write queue
+	// is full: disconnect (close 4001), drop-oldest (drop queued events and
+	// send "missed"), or latest (keep only the newest event per channel).
+	// Key: slow_consumer. Default disconnect.
+	SlowConsumer string `mapstructure:"slow_consumer"`
+	// JoinLeave sends join and leave frames to a channel's subscribers when
+	// others subscribe and unsubscribe. Key: join_leave. Default false.
+	JoinLeave bool `mapstructure:"join_leave"`
+	// Channels override history, slow_consumer and join_leave by channel
+	// name prefix (longest wins). Key: channels (env: a JSON array).
+	Channels []ChannelClass `mapstructure:"channels"`
+
+	Auth        Auth        `mapstructure:"auth"`
+	Heartbeat   Heartbeat   `mapstructure:"heartbeat"`
+	Limits      Limits      `mapstructure:"limits"`
+	API         API         `mapstructure:"api"`
+	History     History     `mapstructure:"history"`
+	Idempotency Idempotency `mapstructure:"idempotency"`
+}
+
+// History configures the events each channel keeps for recovery.
+type History struct {
+	// Size is how many recent events a channel keeps; 0 keeps none. Key:
+	// history.size. Default 100.
+	Size int `mapstructure:"size"`
+	// TTL is how long an event is kept; 0 means no age limit. Key:
+	// history.ttl. Default 5m.
+	TTL time.Duration `mapstructure:"ttl"`
+	// MaxBytes caps the memory of all history together; over it the
+	// history of the channel published to least recently is dropped first.
+	// Key: history.max_bytes. Default 67108864 (64 MiB).
+	MaxBytes int `mapstructure:"max_bytes"`
+}
+
+// Idempotency configures publish idempotency keys.
+type Idempotency struct {
+	// Window is how long a key is remembered. Key: idempotency.window.
+	// Default 5m.
+	Window time.Duration `mapstructure:"window"`
+	// MaxKeys caps the keys remembered; over it the oldest are forgotten
+	// early. Key: idempotency.max_keys. Default 100000.
+	MaxKeys int `mapstructure:"max_keys"`
 }
 
 // Auth configures token verification at the WebSocket handshake.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/build"
 	"os"
@@ -49,6 +50,26 @@ func loadYAML(t *testing.T, yaml string, env ...string) (Config, error) {
 // environment variable.
 func envString(v any) string {
 	switch x := v.(type) {
+	case []ChannelClass:
+		// As an operator writes it: durations as strings with a unit.
+		items := make([]map[string]any, len(x))
+		for i, c := range x {
+			items[i] = map[string]any{"prefix": c.Prefix}
+			if c.HistorySize != nil {
+				items[i]["history_size"] = *c.HistorySize
+			}
+			if c.HistoryTTL != nil {
+				items[i]["history_ttl"] = c.HistoryTTL.String()
+			}
+			if c.SlowConsumer != "" {
+				items[i]["slow_consumer"] = c.SlowConsumer
+			}
+			if c.JoinLeave != nil {
+				items[i]["join_leave"] = *c.JoinLeave
+			}
+		}
+		b, _ := json.Marshal(items)
+		return string(b)
 	case time.Duration:
 		return x.String()
 	case os.FileMode:
@@ -82,7 +103,9 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"limits.max_fragments": 64, "limits.write_queue_bytes": 1048576,
 		"limits.handshake_timeout": 5 * time.Second, "limits.max_header_bytes": 16384,
 		"limits.max_token_bytes": 4096, "limits.max_publish_bytes": 1048576,
-		"api.key": "",
+		"api.key": "", "slow_consumer": "disconnect", "join_leave": false, "channels": []ChannelClass(nil),
+		"history.size": 100, "history.ttl": 5 * time.Minute, "history.max_bytes": 64 << 20,
+		"idempotency.window": 5 * time.Minute, "idempotency.max_keys": 100_000,
 	}
 	def := Default()
 	fields := fieldsOf(&def)

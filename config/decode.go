@@ -44,6 +44,8 @@ func setValue(dst reflect.Value, raw any) error {
 		return store(dst, raw, toStrings)
 	case dst.Type() == reflect.TypeFor[[]int]():
 		return store(dst, raw, toInts)
+	case dst.Type() == reflect.TypeFor[[]ChannelClass]():
+		return store(dst, raw, toChannelClasses)
 	}
 	// Only reachable when a field of a new type is added to Config without
 	// teaching this switch; TestEveryFieldDecodes catches it.

@@ -18,7 +18,10 @@ func Default() Config {
 			Interval: 30 * time.Second,
 			Timeout:  10 * time.Second,
 		},
-		Limits: defaultLimits(),
+		Limits:       defaultLimits(),
+		SlowConsumer: "disconnect",
+		History:      History{Size: 100, TTL: 5 * time.Minute, MaxBytes: 64 << 20},
+		Idempotency:  Idempotency{Window: 5 * time.Minute, MaxKeys: 100_000},
 	}
 }
 

@@ -35,6 +35,15 @@ func fullConfig() Config {
 	c.Auth.Anonymous = true
 	c.Auth.PublicChannels = []string{"status:*", "announcements"}
 	c.Auth.ExpiryWarning = 2 * time.Minute
+	c.SlowConsumer = "disconnect"
+	c.JoinLeave = false
+	ten, thirty, yes := 10, 30*time.Second, true
+	c.Channels = []ChannelClass{
+		{Prefix: "metrics:", HistorySize: &ten, HistoryTTL: &thirty, SlowConsumer: "latest"},
+		{Prefix: "project:", JoinLeave: &yes},
+	}
+	c.History = History{Size: 200, TTL: 10 * time.Minute, MaxBytes: 128 << 20}
+	c.Idempotency = Idempotency{Window: 10 * time.Minute, MaxKeys: 50_000}
 	return c
 }
 

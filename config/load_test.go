@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -345,5 +346,17 @@ func TestLoadDoesNotTouchWorkingDirectory(t *testing.T) {
 	after, _ := os.ReadDir(".")
 	if len(before) != len(after) {
 		t.Error("Load created files in the working directory")
+	}
+}
+
+func TestChannelClassUnknownFieldIsAnError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := "dev: true\nchannels:\n  - prefix: \"a:\"\n    history_sise: 3\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Source{File: file, Environ: []string{}})
+	if err == nil || !strings.Contains(err.Error(), `unknown key "history_sise"`) {
+		t.Fatalf("Load = %v, want the unknown key named", err)
 	}
 }

@@ -44,6 +44,7 @@ func (c Config) check() []error {
 	c.Limits.validate(&p)
 	c.validateAuth(&p)
 	c.validateOrigins(&p)
+	c.validateChannels(&p)
 	c.API.validate(&p)
 	return p
 }

@@ -82,6 +82,13 @@ var validateCases = []struct {
 	{"anonymous with public channels", func(c *Config) { c.Auth.Anonymous = true; c.Auth.PublicChannels = []string{"status:*", "news"} }, ""},
 	{"public channel with {sub}", func(c *Config) { c.Auth.PublicChannels = []string{"user:{sub}"} }, `auth.public_channels: "user:{sub}" is not a channel pattern: want a channel name, optionally ending in *`},
 	{"public channel star in the middle", func(c *Config) { c.Auth.PublicChannels = []string{"a*b"} }, `auth.public_channels: "a*b" is not a channel pattern: want a channel name, optionally ending in *`},
+	{"slow consumer unknown", func(c *Config) { c.SlowConsumer = "ignore" }, `slow_consumer: must be one of disconnect, drop-oldest, latest (got "ignore")`},
+	{"history size negative", func(c *Config) { c.History.Size = -1 }, "history.size: must be between 0 and 100000 (got -1)"},
+	{"history max bytes small", func(c *Config) { c.History.MaxBytes = 1000 }, "history.max_bytes: must be at least 1 MiB (got 1000)"},
+	{"channel class without prefix", func(c *Config) { c.Channels = []ChannelClass{{SlowConsumer: "latest"}} }, "channels[0]: prefix is required"},
+	{"channel class twice", func(c *Config) { c.Channels = []ChannelClass{{Prefix: "a:"}, {Prefix: "a:"}} }, `channels[1]: prefix "a:" is listed twice`},
+	{"channel class bad policy", func(c *Config) { c.Channels = []ChannelClass{{Prefix: "a:", SlowConsumer: "x"}} }, `channels[0]: slow_consumer must be one of disconnect, drop-oldest, latest (got "x")`},
+	{"idempotency window zero", func(c *Config) { c.Idempotency.Window = 0 }, "idempotency.window: must be between 1s and 24h (got 0s)"},
 	{"expiry warning zero", func(c *Config) { c.Auth.ExpiryWarning = 0 }, "auth.expiry_warning: must be between 1s and 1h (got 0s)"},
 	{"expiry warning two hours", func(c *Config) { c.Auth.ExpiryWarning = 2 * time.Hour }, "auth.expiry_warning: must be between 1s and 1h (got 2h0m0s)"},
 	{"hmac_secret short", func(c *Config) { c.Auth.HMACSecret = strings.Repeat("k", 31) }, "auth.hmac_secret: at least 32 bytes required (got 31)"},
@@ -127,7 +134,8 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 	for _, key := range []string{"listen:", "ws_path:", "log_level:", "workers:", "heartbeat.interval:", "heartbeat.timeout:",
 		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
-		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "api.key:"} {
+		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:",
+		"idempotency.window:", "api.key:"} {
 		want = append(want, key)
 	}
 	lines := strings.Split(err.Error(), "\n")

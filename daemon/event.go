@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -30,11 +31,11 @@ func (n *Node) checkEvent(channel, eventType string, payload []byte) error {
 
 // encodeEvent builds the event's wire message once for all subscribers:
 //
-//	{"type":"…","channel":"…"[,"projectId":"…"][,"payload":…]}
+//	{"type":"…","channel":"…"[,"projectId":"…"],"offset":N,"epoch":"…"[,"payload":…]}
 //
-// Channel and type were validated to need no JSON escaping; the payload is
-// valid JSON.
-func (n *Node) encodeEvent(channel, eventType string, payload []byte) []byte {
+// Channel, type and epoch were validated or built to need no JSON
+// escaping; the payload is valid JSON.
+func (n *Node) encodeEvent(channel, eventType string, payload []byte, offset uint64, epoch string) []byte {
 	bp := n.encBufs.Get().(*[]byte)
 	b := append((*bp)[:0], `{"type":"`...)
 	b = append(b, eventType...)
@@ -46,6 +47,11 @@ func (n *Node) encodeEvent(channel, eventType string, payload []byte) []byte {
 		b = append(b, id...)
 		b = append(b, '"')
 	}
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendUint(b, offset, 10)
+	b = append(b, `,"epoch":"`...)
+	b = append(b, epoch...)
+	b = append(b, '"')
 	if len(payload) > 0 {
 		b = append(b, `,"payload":`...)
 		b = append(b, payload...)

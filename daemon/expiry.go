@@ -55,11 +55,13 @@ func (e *expiries) remove(s *Session) {
 	sh.mu.Unlock()
 }
 
-// Run sweeps token expiries until ctx ends: a connection gets an
-// "expiring" frame ExpiryWarning before its token expires and is closed
-// with CloseTokenExpired when it does, unless it refreshed. The composition
-// root runs it beside the transport; without it tokens never expire on
-// live connections.
+// Run does the node's periodic work until ctx ends, once a second: token
+// expiries (a connection gets an "expiring" frame ExpiryWarning before its
+// token expires and is closed with CloseTokenExpired when it does, unless
+// it refreshed), history past its TTL, and idempotency keys past their
+// window. The composition root runs it beside the transport; without it
+// tokens never expire on live connections and an idle channel's history
+// is only trimmed by its next publish.
 func (n *Node) Run(ctx context.Context) {
 	t := time.NewTicker(expirySweepInterval)
 	defer t.Stop()
@@ -69,6 +71,7 @@ func (n *Node) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			n.SweepExpiries()
+			n.SweepHistory()
 		}
 	}
 }

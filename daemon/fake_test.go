@@ -178,3 +178,14 @@ func subscribe(t testing.TB, s *Session, ft *fakeTransport, channel string) {
 		t.Fatalf("subscribe %s: reply %v", channel, r)
 	}
 }
+
+// subscribeAt subscribes s to channel and returns the epoch the reply
+// announced.
+func subscribeAt(t testing.TB, s *Session, ft *fakeTransport, channel string) string {
+	t.Helper()
+	r := roundTrip(t, s, ft, `{"action":"subscribe","channel":"`+channel+`"}`)
+	if r.str(t, "type") != "subscribed" || r.str(t, "channel") != channel || r.str(t, "epoch") == "" {
+		t.Fatalf("subscribe %s: reply %v", channel, r)
+	}
+	return r.str(t, "epoch")
+}

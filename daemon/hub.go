@@ -12,6 +12,8 @@ const hubShards = 64
 type hub struct {
 	seed   maphash.Seed
 	shards [hubShards]hubShard
+	// newChannel builds a channel's state (options, epoch) on first use.
+	newChannel func(name string) *channel
 }
 
 type hubShard struct {
@@ -19,13 +21,22 @@ type hubShard struct {
 	chans map[string]*channel
 }
 
-// channel is one channel's subscriber set. mu is held while an event is
-// enqueued to all of them and while a subscriber is added or removed.
+// channel is one channel's state: subscribers, position and history. mu is
+// held while an event is numbered, kept and enqueued to every subscriber,
+// and while a subscriber is added or removed. A channel lives while it has
+// subscribers or history; when it is dropped its position is lost, and the
+// next incarnation has a new epoch.
 type channel struct {
-	name string
-	mu   sync.Mutex
-	subs []*subscription
-	dead bool // removed from the hub; a subscriber must look it up again
+	name  string
+	opts  *ChannelOptions
+	epoch string
+	id    uint64 // the transport's key for this channel's frames
+	mu    sync.Mutex
+	subs  []*subscription
+	dead  bool   // removed from the hub; a subscriber must look it up again
+	last  uint64 // offset of the latest event
+	hist  history
+	lru   lruLinks // guarded by the node's historyLRU lock
 }
 
 // subscription is one session's membership in one channel; idx is its
@@ -36,8 +47,8 @@ type subscription struct {
 	idx int
 }
 
-func newHub() *hub {
-	h := &hub{seed: maphash.MakeSeed()}
+func newHub(newChannel func(string) *channel) *hub {
+	h := &hub{seed: maphash.MakeSeed(), newChannel: newChannel}
 	for i := range h.shards {
 		h.shards[i].chans = make(map[string]*channel)
 	}
@@ -48,7 +59,7 @@ func (h *hub) shard(name string) *hubShard {
 	return &h.shards[maphash.String(h.seed, name)%hubShards]
 }
 
-// lookup returns the channel or nil when nobody is subscribed to it.
+// lookup returns the channel or nil when it has no state.
 func (h *hub) lookup(name string) *channel {
 	sh := h.shard(name)
 	sh.mu.RLock()
@@ -57,25 +68,31 @@ func (h *hub) lookup(name string) *channel {
 	return ch
 }
 
-// add subscribes s to name and runs then under the channel lock, so that
-// nothing published to the channel can overtake what then sends.
-func (h *hub) add(name string, s *Session, then func()) *subscription {
+// lock returns the live channel called name, created if need be, with its
+// lock held.
+func (h *hub) lock(name string) *channel {
 	for {
 		ch := h.lookup(name)
 		if ch == nil {
 			ch = h.create(name)
 		}
 		ch.mu.Lock()
-		if ch.dead {
-			ch.mu.Unlock()
-			continue
+		if !ch.dead {
+			return ch
 		}
-		sub := &subscription{s: s, ch: ch, idx: len(ch.subs)}
-		ch.subs = append(ch.subs, sub)
-		then()
 		ch.mu.Unlock()
-		return sub
 	}
+}
+
+// add subscribes s to name and runs then under the channel lock, so that
+// nothing published to the channel can overtake what then sends.
+func (h *hub) add(name string, s *Session, then func(*channel)) *subscription {
+	ch := h.lock(name)
+	sub := &subscription{s: s, ch: ch, idx: len(ch.subs)}
+	ch.subs = append(ch.subs, sub)
+	then(ch)
+	ch.mu.Unlock()
+	return sub
 }
 
 func (h *hub) create(name string) *channel {
@@ -84,7 +101,7 @@ func (h *hub) create(name string) *channel {
 	defer sh.mu.Unlock()
 	ch := sh.chans[name]
 	if ch == nil {
-		ch = &channel{name: name}
+		ch = h.newChannel(name)
 		sh.chans[name] = ch
 	}
 	return ch
@@ -100,22 +117,40 @@ func (h *hub) remove(sub *subscription) {
 	moved.idx = sub.idx
 	ch.subs[last] = nil
 	ch.subs = ch.subs[:last]
-	empty := last == 0
+	unused := ch.unused()
 	ch.mu.Unlock()
-	if empty {
-		h.dropIfEmpty(ch)
+	if unused {
+		h.dropIfUnused(ch)
 	}
 }
 
-func (h *hub) dropIfEmpty(ch *channel) {
+// unused reports that the channel has neither subscribers nor history, so
+// dropping it loses nothing. Called with ch.mu held.
+func (ch *channel) unused() bool { return len(ch.subs) == 0 && ch.hist.len() == 0 }
+
+// dropIfUnused removes the channel from the hub if it is still unused.
+func (h *hub) dropIfUnused(ch *channel) {
 	sh := h.shard(ch.name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	if len(ch.subs) == 0 && !ch.dead {
+	if ch.unused() && !ch.dead {
 		ch.dead = true
 		delete(sh.chans, ch.name)
+	}
+}
+
+// each calls f for every channel, under its shard's read lock: f must not
+// take a shard lock.
+func (h *hub) each(f func(*channel)) {
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		for _, ch := range sh.chans {
+			f(ch)
+		}
+		sh.mu.RUnlock()
 	}
 }
 

@@ -19,6 +19,9 @@ type Node struct {
 	log        *zap.Logger
 	hub        *hub
 	expiries   *expiries
+	idem       *idempotency
+	lru        historyLRU
+	channelIDs atomic.Uint64
 	prefix     string // makes connection ids unique across restarts and nodes
 	encBufs    sync.Pool
 	flushLists sync.Pool
@@ -27,9 +30,12 @@ type Node struct {
 	sessions atomic.Int64
 	subs     atomic.Int64
 
-	published atomic.Uint64
-	delivered atomic.Uint64
-	dropped   atomic.Uint64
+	published     atomic.Uint64
+	delivered     atomic.Uint64
+	dropped       atomic.Uint64
+	duplicates    atomic.Uint64
+	histBytes     atomic.Int64
+	histEvictions atomic.Uint64
 }
 
 // New returns a Node ready for Connect and Publish.
@@ -40,10 +46,11 @@ func New(opts Options) *Node {
 	n := &Node{
 		opts:     opts,
 		log:      opts.Logger,
-		hub:      newHub(),
 		expiries: newExpiries(),
+		idem:     newIdempotency(),
 		prefix:   hex.EncodeToString(rnd[:]) + "-",
 	}
+	n.hub = newHub(n.newChannel)
 	n.encBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	n.flushLists.New = func() any { return &flushList{} }
 	return n
@@ -70,6 +77,13 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 	return s
 }
 
+// newChannel is a channel's first incarnation or a later one: a new
+// epoch either way, since an earlier incarnation's positions are gone.
+func (n *Node) newChannel(name string) *channel {
+	id := n.channelIDs.Add(1)
+	return &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36)}
+}
+
 // patterns are the channels id may subscribe to: its own patterns, with
 // "{sub}" expanded, then the public ones.
 func (n *Node) patterns(id Identity) []string {
@@ -84,47 +98,91 @@ func (n *Node) CheckEvent(channel, eventType string, payload []byte) error {
 // Publish delivers an event to the channel's current subscribers; it is
 // PublishBatch with one event.
 func (n *Node) Publish(ctx context.Context, channel, eventType string, payload []byte) error {
-	_, err := n.PublishBatch(ctx, 1, func(int) (string, string, []byte) { return channel, eventType, payload })
+	_, err := n.PublishBatch(ctx, 1, func(int) (string, string, []byte, string) { return channel, eventType, payload, "" }, nil)
 	return err
 }
 
-// PublishBatch delivers count events, in order, to their channels' current
-// subscribers. event(i) returns the i-th event; payload is a JSON value, or
-// empty for none, and is not retained. Every event is queued to every
-// subscriber first, then each connection is flushed once: a connection that
-// gets several events of the batch gets them in one write. Publishes to one
-// channel are delivered in the order they were made. It stops at the first
-// invalid event and returns how many were published before it. A subscriber
-// whose queue is full is closed by its transport (slow consumer) and counted
-// as dropped.
-func (n *Node) PublishBatch(_ context.Context, count int, event func(i int) (channel, eventType string, payload []byte)) (int, error) {
+// PublishBatch publishes count events in order. event(i) returns the i-th:
+// its channel, type, payload (a JSON value, or empty for none; not
+// retained) and idempotency key ("" for none). Each event gets the next
+// offset of its channel, is kept in the channel's history, and is queued to
+// every subscriber; then each connection is flushed once, so a connection
+// that gets several events of the batch gets them in one write. done, if
+// not nil, is called with each event's position; duplicate reports an event
+// whose key was published within the idempotency window, which is not
+// published again and gets the original position. Publishes to one channel
+// are delivered in the order they were made. It stops at the first invalid
+// event and returns how many were published before it.
+func (n *Node) PublishBatch(_ context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
+	done func(i int, offset uint64, epoch string, duplicate bool)) (int, error) {
 	fl := n.flushLists.Get().(*flushList)
 	defer n.flushLists.Put(fl)
 	defer fl.flush()
 	for i := range count {
-		channel, eventType, payload := event(i)
+		channel, eventType, payload, key := event(i)
 		if err := n.checkEvent(channel, eventType, payload); err != nil {
 			return i, err
 		}
-		n.fanout(channel, eventType, payload, fl)
+		offset, epoch, dup := n.fanout(channel, eventType, payload, key, fl)
+		if done != nil {
+			done(i, offset, epoch, dup)
+		}
+	}
+	if n.histBytes.Load() > n.opts.HistoryMaxBytes {
+		n.evictHistory()
 	}
 	return count, nil
 }
 
-// fanout encodes one event once and queues it to every subscriber,
-// collecting the connections that need a flush.
-func (n *Node) fanout(channel, eventType string, payload []byte, fl *flushList) {
+// fanout numbers one event, keeps it, encodes it once and queues it to
+// every subscriber, collecting the connections that need a flush.
+func (n *Node) fanout(channel, eventType string, payload []byte, key string, fl *flushList) (offset uint64, epoch string, dup bool) {
+	ch := n.hub.lock(channel)
+	now := n.opts.Now().UnixNano()
+	if key != "" {
+		key = idemScope(channel, key)
+		if e, ok := n.idem.get(key, now, n.opts.IdempotencyWindow.Nanoseconds()); ok {
+			ch.mu.Unlock()
+			n.duplicates.Add(1)
+			return e.offset, e.epoch, true
+		}
+	}
 	n.published.Add(1)
-	ch := n.hub.lookup(channel)
-	if ch == nil {
+	ch.last++
+	offset, epoch = ch.last, ch.epoch
+	if len(ch.subs) > 0 || ch.opts.HistorySize > 0 {
+		msg := n.encodeEvent(channel, eventType, payload, offset, epoch)
+		n.keep(ch, msg, now)
+		n.deliver(ch, msg, fl)
+	}
+	if key != "" {
+		n.idem.put(key, idemEntry{offset: offset, epoch: epoch, at: now}, n.opts.IdempotencyMaxKeys)
+	}
+	unused := ch.unused()
+	ch.mu.Unlock()
+	if unused {
+		n.hub.dropIfUnused(ch)
+	}
+	return offset, epoch, false
+}
+
+// keep adds the event to the channel's history. Called with ch.mu held.
+func (n *Node) keep(ch *channel, msg []byte, now int64) {
+	o := ch.opts
+	if o.HistorySize <= 0 {
 		return
 	}
-	var ok, failed uint64
-	ch.mu.Lock()
-	var msg []byte
-	if len(ch.subs) > 0 {
-		msg = n.encodeEvent(channel, eventType, payload)
+	delta := ch.hist.push(entry{frame: msg, offset: ch.last, at: now}, o.HistorySize)
+	if o.HistoryTTL > 0 {
+		delta -= ch.hist.trimOlder(now - o.HistoryTTL.Nanoseconds())
 	}
+	n.histBytes.Add(int64(delta))
+	n.lru.touch(ch)
+}
+
+// deliver queues msg to every subscriber of ch. Called with ch.mu held.
+func (n *Node) deliver(ch *channel, msg []byte, fl *flushList) {
+	var ok, failed uint64
 	for _, sub := range ch.subs {
 		queued, first := sub.s.t.Queue(msg)
 		switch {
@@ -137,7 +195,6 @@ func (n *Node) fanout(channel, eventType string, payload []byte, fl *flushList) 
 			ok++
 		}
 	}
-	ch.mu.Unlock()
 	n.delivered.Add(ok)
 	if failed > 0 {
 		n.dropped.Add(failed)
@@ -165,6 +222,13 @@ type Stats struct {
 	Published     uint64 `json:"published"`
 	Delivered     uint64 `json:"delivered"`
 	Dropped       uint64 `json:"dropped"`
+	// Duplicates are publishes answered from the idempotency window.
+	Duplicates uint64 `json:"duplicates"`
+	// HistoryBytes is the memory held by history, bounded by
+	// Options.HistoryMaxBytes; HistoryEvictions counts the channel histories
+	// dropped at that bound.
+	HistoryBytes     int64  `json:"history_bytes"`
+	HistoryEvictions uint64 `json:"history_evictions"`
 }
 
 // Stats returns the node's counters; Goroutines is the whole process's.
@@ -177,5 +241,9 @@ func (n *Node) Stats() Stats {
 		Published:     n.published.Load(),
 		Delivered:     n.delivered.Load(),
 		Dropped:       n.dropped.Load(),
+
+		Duplicates:       n.duplicates.Load(),
+		HistoryBytes:     n.histBytes.Load(),
+		HistoryEvictions: n.histEvictions.Load(),
 	}
 }

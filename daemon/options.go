@@ -39,6 +39,21 @@ type Options struct {
 	// PublicChannels are channel patterns every connection may read,
 	// anonymous ones included, on top of its token's.
 	PublicChannels []string
+	// DefaultChannel are the settings of a channel no class matches. The
+	// zero value keeps no history and disconnects slow consumers.
+	DefaultChannel ChannelOptions
+	// ChannelClasses override DefaultChannel by channel-name prefix.
+	ChannelClasses []ChannelClass
+	// HistoryMaxBytes caps the memory held by all channels' history; over
+	// it, the history of the channel published to least recently is
+	// dropped first. Default 64 MiB.
+	HistoryMaxBytes int64
+	// IdempotencyWindow is how long a publish's idempotency key is
+	// remembered. Default 5m.
+	IdempotencyWindow time.Duration
+	// IdempotencyMaxKeys caps the keys remembered; over it the oldest are
+	// forgotten before their window ends. Default 100,000.
+	IdempotencyMaxKeys int
 }
 
 func (o Options) withDefaults() Options {
@@ -62,6 +77,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPayloadBytes <= 0 {
 		o.MaxPayloadBytes = 1 << 20
+	}
+	if o.HistoryMaxBytes <= 0 {
+		o.HistoryMaxBytes = 64 << 20
+	}
+	if o.IdempotencyWindow <= 0 {
+		o.IdempotencyWindow = 5 * time.Minute
+	}
+	if o.IdempotencyMaxKeys <= 0 {
+		o.IdempotencyMaxKeys = 100_000
 	}
 	if o.ExpiryWarning <= 0 {
 		o.ExpiryWarning = time.Minute

@@ -14,6 +14,7 @@ type command struct {
 	ProjectID string          `json:"projectId"` // ADR-004 form of channel "project:<id>"
 	ID        json.RawMessage `json:"id"`
 	Token     string          `json:"token"` // refresh only; never logged
+	Since     *position       `json:"since"` // subscribe only
 }
 
 // maxIDBytes caps the request id echoed back in replies.

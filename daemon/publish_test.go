@@ -109,26 +109,26 @@ func TestEncodedEvent(t *testing.T) {
 		name, channel, eventType, payload, want string
 	}{
 		{"object payload", "news", "story.updated", `{"id":7,"title":"x"}`,
-			`{"type":"story.updated","channel":"news","payload":{"id":7,"title":"x"}}`},
+			`{"type":"story.updated","channel":"news",@,"payload":{"id":7,"title":"x"}}`},
 		{"no payload", "news", "tick", ``,
-			`{"type":"tick","channel":"news"}`},
+			`{"type":"tick","channel":"news",@}`},
 		{"payload kept verbatim", "news", "t", " [1, 2,\n3] ",
-			`{"type":"t","channel":"news","payload": [1, 2,` + "\n" + `3] }`},
+			`{"type":"t","channel":"news",@,"payload": [1, 2,` + "\n" + `3] }`},
 		{"project channel", "project:abc-123", "story.status.changed", `{"status":"done"}`,
-			`{"type":"story.status.changed","channel":"project:abc-123","projectId":"abc-123","payload":{"status":"done"}}`},
+			`{"type":"story.status.changed","channel":"project:abc-123","projectId":"abc-123",@,"payload":{"status":"done"}}`},
 		{"project channel without payload", "project:p", "x", ``,
-			`{"type":"x","channel":"project:p","projectId":"p"}`},
+			`{"type":"x","channel":"project:p","projectId":"p",@}`},
 		{"empty project id", "project:", "x", ``,
-			`{"type":"x","channel":"project:"}`},
+			`{"type":"x","channel":"project:",@}`},
 		{"punctuation in channel", "a_b-c.d:e@f/g=h+i,j~k!l$m|n", "t", `1`,
-			`{"type":"t","channel":"a_b-c.d:e@f/g=h+i,j~k!l$m|n","payload":1}`},
+			`{"type":"t","channel":"a_b-c.d:e@f/g=h+i,j~k!l$m|n",@,"payload":1}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := New(Options{})
 			s, ft := connect(t, n, "u1", "*")
 			defer s.Closed(1000)
-			subscribe(t, s, ft, tt.channel)
+			epoch := subscribeAt(t, s, ft, tt.channel)
 			if err := n.Publish(context.Background(), tt.channel, tt.eventType, []byte(tt.payload)); err != nil {
 				t.Fatal(err)
 			}
@@ -136,8 +136,10 @@ func TestEncodedEvent(t *testing.T) {
 			if len(raw) != 1 {
 				t.Fatalf("got %d messages, want 1", len(raw))
 			}
-			if got := string(raw[0]); got != tt.want {
-				t.Errorf("event =\n%s\nwant\n%s", got, tt.want)
+			// @ is the position: the first event of the channel's epoch.
+			want := strings.Replace(tt.want, ",@", `,"offset":1,"epoch":"`+epoch+`"`, 1)
+			if got := string(raw[0]); got != want {
+				t.Errorf("event =\n%s\nwant\n%s", got, want)
 			}
 			if !json.Valid(raw[0]) {
 				t.Errorf("event is not valid JSON")
@@ -165,6 +167,7 @@ func TestPublishFramesOnceForAllSubscribers(t *testing.T) {
 	}
 
 	frames.Store(0)
+	epoch := n.hub.lookup("news").epoch
 	const events = 5
 	for i := range events {
 		if err := n.Publish(context.Background(), "news", "tick", []byte(fmt.Sprint(i))); err != nil {
@@ -181,7 +184,7 @@ func TestPublishFramesOnceForAllSubscribers(t *testing.T) {
 			t.Fatalf("subscriber %d got %d events, want %d", i, len(raw), events)
 		}
 		for j, m := range raw {
-			if want := fmt.Sprintf(`F|{"type":"tick","channel":"news","payload":%d}`, j); string(m) != want {
+			if want := fmt.Sprintf(`F|{"type":"tick","channel":"news","offset":%d,"epoch":"%s","payload":%d}`, j+1, epoch, j); string(m) != want {
 				t.Errorf("subscriber %d event %d = %s, want %s", i, j, m, want)
 			}
 			if &m[0] != &first[j][0] {

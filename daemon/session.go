@@ -85,19 +85,22 @@ func (s *Session) subscribe(cmd command) error {
 	if !permits(s.patterns, name) {
 		return ErrForbidden
 	}
-	ok := marshalReply(reply{Type: "subscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID})
-	if s.find(name) >= 0 {
-		s.send(ok)
+	if i := s.find(name); i >= 0 {
+		// Already subscribed: events are flowing, so there is nothing to
+		// recover; the reply carries the current position.
+		ch := s.subs[i].ch
+		ch.mu.Lock()
+		s.send(marshalReply(subscribedReply{Type: "subscribed", ID: cmd.ID, Channel: name, ProjectID: cmd.ProjectID,
+			Offset: ch.last, Epoch: ch.epoch}))
+		ch.mu.Unlock()
 		return nil
 	}
 	if len(s.subs) >= s.node.opts.MaxSubscriptions {
 		return ErrTooManySubscriptions
 	}
-	// The reply is sent under the channel lock: no event of this channel can
-	// reach the client before it learns that it is subscribed.
-	sub := s.node.hub.add(name, s, func() {
+	sub := s.node.hub.add(name, s, func(ch *channel) {
 		s.node.subs.Add(1) // counted before the client can see the reply
-		s.send(ok)
+		s.joined(cmd, ch)
 	})
 	s.subs = append(s.subs, sub)
 	return nil

@@ -282,12 +282,12 @@ func TestProjectEventCarriesProjectID(t *testing.T) {
 	n := New(Options{})
 	s, ft := connect(t, n, "u1", "project:*")
 	defer s.Closed(1000)
-	roundTrip(t, s, ft, `{"action":"subscribe","projectId":"abc-123"}`)
+	epoch := roundTrip(t, s, ft, `{"action":"subscribe","projectId":"abc-123"}`).str(t, "epoch")
 	if err := n.Publish(context.Background(), "project:abc-123", "story.status.changed", []byte(`{"status":"done"}`)); err != nil {
 		t.Fatal(err)
 	}
 	got := string(ft.raw()[0])
-	const wantEvent = `{"type":"story.status.changed","channel":"project:abc-123","projectId":"abc-123","payload":{"status":"done"}}`
+	wantEvent := `{"type":"story.status.changed","channel":"project:abc-123","projectId":"abc-123","offset":1,"epoch":"` + epoch + `","payload":{"status":"done"}}`
 	if got != wantEvent {
 		t.Errorf("event =\n%s\nwant\n%s", got, wantEvent)
 	}

@@ -48,7 +48,7 @@ func TestTCPHandlerPublishWithKey(t *testing.T) {
 	r := s.do(t, http.MethodPost, "/v1/publish", "application/json",
 		`{"channel":"c","type":"t"}`, "Authorization", "Bearer k")
 	assertStatus(t, r, http.StatusOK)
-	assertJSON(t, r.body, `{"published":1}`)
+	assertJSON(t, r.body, publishedOne)
 }
 
 func TestTCPHandlerWithoutKeyRefusesAll(t *testing.T) {

@@ -23,6 +23,20 @@ type Event struct {
 	Channel string          `json:"channel"`
 	Type    string          `json:"type"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// IdempotencyKey, when set, makes a retry of this event within the
+	// daemon's window return the first publish's position instead of
+	// publishing it again: retry after a timeout safely.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Position is where a published event sits in its channel: the offset
+// within the channel's epoch. Duplicate marks an event whose idempotency key
+// was already published; the position is the original one.
+type Position struct {
+	Channel   string `json:"channel"`
+	Offset    uint64 `json:"offset"`
+	Epoch     string `json:"epoch"`
+	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
 // Client publishes to a fanoutd daemon. Applications create one per daemon
@@ -129,8 +143,29 @@ func (c *Client) PublishRaw(ctx context.Context, body []byte) (int, error) {
 	return c.publish(ctx, body)
 }
 
-func (c *Client) publish(ctx context.Context, body []byte) (int, error) {
+// PublishEvents is PublishBatch that also returns each event's position,
+// in request order. On an *APIError the positions are nil and the error's
+// Published field says how many events went out.
+func (c *Client) PublishEvents(ctx context.Context, events []Event) ([]Position, error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	body, err := json.Marshal(events)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPayload, err)
+	}
 	var out publishedBody
+	if err := c.do(ctx, http.MethodPost, "/v1/publish", body, &out); err != nil {
+		return nil, err
+	}
+	return out.Positions, nil
+}
+
+func (c *Client) publish(ctx context.Context, body []byte) (int, error) {
+	// Only the count: the positions are skipped without being kept.
+	var out struct {
+		Published int `json:"published"`
+	}
 	if err := c.do(ctx, http.MethodPost, "/v1/publish", body, &out); err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {

@@ -18,13 +18,20 @@ type wireEvent struct {
 	Type      string          `json:"type"`
 	Payload   json.RawMessage `json:"payload"`
 	ProjectID string          `json:"projectId"`
+	// IdempotencyKey makes a retry within the daemon's window return the
+	// first publish's position instead of publishing again.
+	IdempotencyKey string `json:"idempotency_key"`
 }
+
+// maxIdempotencyKey bounds a key: it is kept in memory for the window.
+const maxIdempotencyKey = 256
 
 // event is one decoded, structurally valid event. Its payload lives in the
 // batch arena, so a batch of N events grows one buffer instead of making N.
 type event struct {
 	channel string
 	typ     string
+	key     string // idempotency key, "" for none
 	index   int // 0-based position in the request
 	off     int // payload is arena[off:end]; off == end means no payload
 	end     int
@@ -167,7 +174,7 @@ func (d *decoder) accept(index int) {
 	off := len(d.b.arena)
 	d.b.arena = append(d.b.arena, d.scratch.Payload...)
 	d.b.events = append(d.b.events, event{
-		channel: channel, typ: d.scratch.Type, index: index, off: off, end: len(d.b.arena),
+		channel: channel, typ: d.scratch.Type, key: d.scratch.IdempotencyKey, index: index, off: off, end: len(d.b.arena),
 	})
 }
 
@@ -192,6 +199,8 @@ func resolveChannel(w *wireEvent) (channel, reason string) {
 		return "", `missing "channel" (or "projectId")`
 	case w.Type == "":
 		return "", `missing "type"`
+	case len(w.IdempotencyKey) > maxIdempotencyKey:
+		return "", fmt.Sprintf(`"idempotency_key" longer than %d bytes`, maxIdempotencyKey)
 	}
 	return channel, ""
 }

@@ -19,6 +19,7 @@ const noPayload = "<none>"
 type fakePublisher struct {
 	mu      sync.Mutex
 	calls   []call
+	keys    []string // idempotency key of each call
 	checked int
 	failAt  int
 	failErr error
@@ -36,28 +37,40 @@ func (f *fakePublisher) CheckEvent(channel, _ string, _ []byte) error {
 	return nil
 }
 
-func (f *fakePublisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte)) (int, error) {
+// PublishBatch numbers the events of each channel from 1 in epoch "e1", so
+// tests can check the positions the API returns.
+func (f *fakePublisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte, string),
+	done func(int, uint64, string, bool)) (int, error) {
 	for i := range n {
-		channel, eventType, payload := event(i)
-		if err := f.publish(ctx, channel, eventType, payload); err != nil {
+		channel, eventType, payload, key := event(i)
+		offset, err := f.publish(ctx, channel, eventType, payload, key)
+		if err != nil {
 			return i, err
 		}
+		done(i, offset, "e1", false)
 	}
 	return n, nil
 }
 
-func (f *fakePublisher) publish(_ context.Context, channel, eventType string, payload []byte) error {
+func (f *fakePublisher) publish(_ context.Context, channel, eventType string, payload []byte, key string) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failErr != nil && len(f.calls) == f.failAt {
-		return f.failErr
+		return 0, f.failErr
 	}
 	p := noPayload
 	if payload != nil {
 		p = string(payload)
 	}
 	f.calls = append(f.calls, call{Channel: channel, Type: eventType, Payload: p})
-	return nil
+	f.keys = append(f.keys, key)
+	var offset uint64
+	for _, c := range f.calls {
+		if c.Channel == channel {
+			offset++
+		}
+	}
+	return offset, nil
 }
 
 func (f *fakePublisher) Stats() any {

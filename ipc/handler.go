@@ -44,12 +44,13 @@ func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 		_ = writeJSON(w, http.StatusBadRequest, invalidBody{Error: "invalid event", Events: problems})
 		return
 	}
-	n, err := a.publishAll(r.Context(), b)
+	positions := make([]Position, len(b.events))
+	n, err := a.publishAll(r.Context(), b, positions)
 	if err != nil {
 		a.publishFailed(w, err, n, len(b.events))
 		return
 	}
-	_ = writeJSON(w, http.StatusOK, publishedBody{Published: n})
+	_ = writeJSON(w, http.StatusOK, publishedBody{Published: n, Positions: positions})
 }
 
 // isNDJSON: only an explicit NDJSON type selects the line form. Anything
@@ -90,11 +91,14 @@ func (a *api) check(b *batch) []InvalidEvent {
 }
 
 // publishAll publishes in request order and stops at the first failure,
-// returning how many events went out before it.
-func (a *api) publishAll(ctx context.Context, b *batch) (int, error) {
-	return a.pub.PublishBatch(ctx, len(b.events), func(i int) (string, string, []byte) {
+// returning how many events went out before it; positions receives each
+// event's place in its channel.
+func (a *api) publishAll(ctx context.Context, b *batch, positions []Position) (int, error) {
+	return a.pub.PublishBatch(ctx, len(b.events), func(i int) (string, string, []byte, string) {
 		e := &b.events[i]
-		return e.channel, e.typ, b.payload(e)
+		return e.channel, e.typ, b.payload(e), e.key
+	}, func(i int, offset uint64, epoch string, duplicate bool) {
+		positions[i] = Position{Channel: b.events[i].channel, Offset: offset, Epoch: epoch, Duplicate: duplicate}
 	})
 }
 

@@ -15,6 +15,9 @@ import (
 
 const publishOne = `{"channel":"c","type":"t"}`
 
+// publishedOne is the answer to publishOne from the fake publisher.
+const publishedOne = `{"published":1,"positions":[{"channel":"c","offset":1,"epoch":"e1"}]}`
+
 // nobody is a uid and gid the test process does not have.
 const nobody = 65534
 
@@ -32,9 +35,9 @@ func TestPeerAllowlist(t *testing.T) {
 		status     int
 		body       string
 	}{
-		{"no allowlist", nil, nil, http.StatusOK, `{"published":1}`},
-		{"our uid", []int{nobody, os.Getuid()}, nil, http.StatusOK, `{"published":1}`},
-		{"our gid", []int{nobody}, []int{os.Getgid()}, http.StatusOK, `{"published":1}`},
+		{"no allowlist", nil, nil, http.StatusOK, publishedOne},
+		{"our uid", []int{nobody, os.Getuid()}, nil, http.StatusOK, publishedOne},
+		{"our gid", []int{nobody}, []int{os.Getgid()}, http.StatusOK, publishedOne},
 		{"other uid", []int{nobody}, nil, http.StatusForbidden, forbiddenBody()},
 		{"other gid", nil, []int{nobody}, http.StatusForbidden, forbiddenBody()},
 	}

@@ -13,14 +13,18 @@ type Publisher interface {
 	CheckEvent(channel, eventType string, payload []byte) error
 
 	// PublishBatch fans n events out, in order, as one unit: event(i)
-	// returns the i-th (payload is a JSON value or nil for none; the callee
-	// does not keep it). Handing the whole request over at once lets the
-	// core write several events to a connection in one system call. It
-	// returns how many events were published before an error. An error that
-	// has an `Invalid() bool` method returning true is the publisher's fault
-	// (400); one with `Unavailable() bool` returning true is a 503; any other
-	// a 500. Called from HTTP handler goroutines, concurrently.
-	PublishBatch(ctx context.Context, n int, event func(i int) (channel, eventType string, payload []byte)) (int, error)
+	// returns the i-th (payload is a JSON value or nil for none, which the
+	// callee does not keep; key is the idempotency key or ""). Handing the
+	// whole request over at once lets the core write several events to a
+	// connection in one system call. done(i, …) reports the i-th event's
+	// position in its channel, and whether it was a duplicate of a publish
+	// with the same key. It returns how many events were published before
+	// an error. An error that has an `Invalid() bool` method returning true
+	// is the publisher's fault (400); one with `Unavailable() bool`
+	// returning true is a 503; any other a 500. Called from HTTP handler
+	// goroutines, concurrently.
+	PublishBatch(ctx context.Context, n int, event func(i int) (channel, eventType string, payload []byte, key string),
+		done func(i int, offset uint64, epoch string, duplicate bool)) (int, error)
 
 	// Stats returns a JSON-encodable snapshot for GET /v1/stats. Called
 	// concurrently.

@@ -34,7 +34,8 @@ type (
 		Events []InvalidEvent `json:"events"`
 	}
 	publishedBody struct {
-		Published int `json:"published"`
+		Published int        `json:"published"`
+		Positions []Position `json:"positions,omitempty"`
 	}
 	publishFailedBody struct {
 		Error     string `json:"error"`

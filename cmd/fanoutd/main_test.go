@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -94,7 +95,13 @@ func TestDevModeAndPublishCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("publish: %v %s", err, pout)
 	}
-	want := `{"type":"story.status.changed","channel":"project:demo","projectId":"demo","payload":{"status":"done"}}`
+	// The command prints the position, and the event carries the same one.
+	var offset int
+	var epoch string
+	if _, err := fmt.Sscanf(pout, "published project:demo offset %d epoch %s", &offset, &epoch); err != nil || offset != 1 {
+		t.Fatalf("publish printed %q, want the channel's first offset and its epoch (%v)", pout, err)
+	}
+	want := `{"type":"story.status.changed","channel":"project:demo","projectId":"demo","offset":1,"epoch":"` + epoch + `","payload":{"status":"done"}}`
 	if m := read(); m != want {
 		t.Fatalf("event %s, want %s", m, want)
 	}

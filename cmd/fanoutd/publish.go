@@ -9,7 +9,7 @@ import (
 )
 
 func newPublishCmd() *cobra.Command {
-	var socket, channel, typ, data string
+	var socket, channel, typ, data, key string
 	cmd := &cobra.Command{
 		Use:   "publish",
 		Short: "Publish one event over the local Unix socket",
@@ -26,10 +26,17 @@ func newPublishCmd() *cobra.Command {
 			}
 			c := ipc.NewClient(socket)
 			defer c.Close()
-			if err := c.Publish(cmd.Context(), channel, typ, payload); err != nil {
+			pos, err := c.PublishEvents(cmd.Context(), []ipc.Event{{Channel: channel, Type: typ, Payload: payload, IdempotencyKey: key}})
+			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "published")
+			for _, p := range pos {
+				dup := ""
+				if p.Duplicate {
+					dup = " (duplicate: published before with this key)"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "published %s offset %d epoch %s%s\n", p.Channel, p.Offset, p.Epoch, dup)
+			}
 			return nil
 		},
 	}
@@ -38,6 +45,7 @@ func newPublishCmd() *cobra.Command {
 	f.StringVar(&channel, "channel", "", "channel name (required)")
 	f.StringVar(&typ, "type", "", "event type (required)")
 	f.StringVar(&data, "data", "", "JSON payload")
+	f.StringVar(&key, "idempotency-key", "", "a retry with the same key within the daemon's window publishes nothing new")
 	_ = cmd.MarkFlagRequired("channel")
 	_ = cmd.MarkFlagRequired("type")
 	return cmd

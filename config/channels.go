@@ -1,0 +1,126 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ChannelClass overrides the channel defaults for every channel whose name
+// starts with Prefix; the longest matching prefix wins. A field left out of
+// the file keeps the daemon-wide value (history.size, history.ttl,
+// slow_consumer, join_leave).
+type ChannelClass struct {
+	Prefix       string         `mapstructure:"prefix"`
+	HistorySize  *int           `mapstructure:"history_size"`
+	HistoryTTL   *time.Duration `mapstructure:"history_ttl"`
+	SlowConsumer string         `mapstructure:"slow_consumer"`
+	JoinLeave    *bool          `mapstructure:"join_leave"`
+}
+
+// SlowConsumerPolicies are the values of slow_consumer.
+var SlowConsumerPolicies = []string{"disconnect", "drop-oldest", "latest"}
+
+// toChannelClasses decodes the channels list: YAML's list of maps, or (from
+// the environment) the same as a JSON array. Unknown fields are errors, as
+// unknown keys are everywhere else.
+func toChannelClasses(raw any) ([]ChannelClass, error) {
+	if s, ok := raw.(string); ok {
+		var items []any
+		if err := json.Unmarshal([]byte(s), &items); err != nil {
+			return nil, fmt.Errorf("expected a JSON array of channel classes: %v", err)
+		}
+		raw = items
+	}
+	items, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("expected a list of channel classes, got %s", describe(raw))
+	}
+	out := make([]ChannelClass, len(items))
+	for i, item := range items {
+		if err := decodeClass(item, &out[i]); err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+func decodeClass(item any, c *ChannelClass) error {
+	m, ok := item.(map[string]any)
+	if !ok {
+		return fmt.Errorf("expected a map with prefix and settings, got %s", describe(item))
+	}
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		i := slices.IndexFunc(reflect.VisibleFields(t), func(f reflect.StructField) bool { return f.Tag.Get(keyTag) == k })
+		if i < 0 {
+			return fmt.Errorf("unknown key %q (want prefix, history_size, history_ttl, slow_consumer, join_leave)", k)
+		}
+		dst := v.Field(i)
+		if dst.Kind() == reflect.Pointer {
+			dst.Set(reflect.New(dst.Type().Elem()))
+			dst = dst.Elem()
+		}
+		if err := setValue(dst, m[k]); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// validateChannels checks the history, slow-consumer and per-prefix
+// settings.
+func (c Config) validateChannels(p *problems) {
+	h := c.History
+	if h.Size < 0 || h.Size > maxHistorySize {
+		p.add("history.size", "must be between 0 and %d (got %d)", maxHistorySize, h.Size)
+	}
+	if h.TTL < 0 {
+		p.add("history.ttl", "must not be negative (got %s)", h.TTL)
+	}
+	if h.MaxBytes < 1<<20 {
+		p.add("history.max_bytes", "must be at least 1 MiB (got %d)", h.MaxBytes)
+	}
+	if !slices.Contains(SlowConsumerPolicies, c.SlowConsumer) {
+		p.add("slow_consumer", "must be one of %s (got %q)", strings.Join(SlowConsumerPolicies, ", "), c.SlowConsumer)
+	}
+	seen := map[string]bool{}
+	for i, cl := range c.Channels {
+		key := fmt.Sprintf("channels[%d]", i)
+		switch {
+		case cl.Prefix == "":
+			p.add(key, "prefix is required")
+		case seen[cl.Prefix]:
+			p.add(key, "prefix %q is listed twice", cl.Prefix)
+		}
+		seen[cl.Prefix] = true
+		if cl.HistorySize != nil && (*cl.HistorySize < 0 || *cl.HistorySize > maxHistorySize) {
+			p.add(key, "history_size must be between 0 and %d (got %d)", maxHistorySize, *cl.HistorySize)
+		}
+		if cl.HistoryTTL != nil && *cl.HistoryTTL < 0 {
+			p.add(key, "history_ttl must not be negative")
+		}
+		if cl.SlowConsumer != "" && !slices.Contains(SlowConsumerPolicies, cl.SlowConsumer) {
+			p.add(key, "slow_consumer must be one of %s (got %q)", strings.Join(SlowConsumerPolicies, ", "), cl.SlowConsumer)
+		}
+	}
+	if c.Idempotency.Window < time.Second || c.Idempotency.Window > 24*time.Hour {
+		p.add("idempotency.window", "must be between 1s and 24h (got %s)", c.Idempotency.Window)
+	}
+	if c.Idempotency.MaxKeys < 1 {
+		p.add("idempotency.max_keys", "must be at least 1 (got %d)", c.Idempotency.MaxKeys)
+	}
+}
+
+// maxHistorySize bounds one channel's history: recovery replays it under
+// the channel's lock.
+const maxHistorySize = 100_000

@@ -1,0 +1,58 @@
+package daemon
+
+import (
+	"strings"
+	"time"
+)
+
+// Slow-consumer policies: what happens to a subscriber whose write queue is
+// full when an event of the channel arrives. The values are the transport's
+// (netpoll.PolicyDisconnect, …): the root package checks that they agree.
+const (
+	// PolicyDisconnect closes the connection with 4001; the client
+	// reconnects and recovers from history. The default.
+	PolicyDisconnect = 0
+	// PolicyDropOldest drops the oldest queued events to make room and
+	// tells the client with a "missed" frame.
+	PolicyDropOldest = 1
+	// PolicyLatest keeps only the newest queued event per channel: for
+	// dashboards and tickers, where only the current value matters.
+	PolicyLatest = 2
+)
+
+// ChannelOptions are the per-channel settings, chosen by name prefix.
+type ChannelOptions struct {
+	// HistorySize is how many recent events the channel keeps for
+	// recovery; 0 keeps none.
+	HistorySize int
+	// HistoryTTL is how long an event stays in history; 0 means no age
+	// limit (size and the daemon-wide cap still apply).
+	HistoryTTL time.Duration
+	// SlowConsumer is one of the Policy constants.
+	SlowConsumer int
+	// JoinLeave sends "join" and "leave" frames to the channel's
+	// subscribers when others subscribe and unsubscribe.
+	JoinLeave bool
+}
+
+// ChannelClass applies Options to every channel whose name starts with
+// Prefix; the longest matching prefix wins.
+type ChannelClass struct {
+	Prefix string
+	ChannelOptions
+}
+
+// channelOptions resolves a channel's settings once, when the channel is
+// created.
+func (n *Node) channelOptions(name string) *ChannelOptions {
+	best := -1
+	for i, c := range n.opts.ChannelClasses {
+		if strings.HasPrefix(name, c.Prefix) && (best < 0 || len(c.Prefix) > len(n.opts.ChannelClasses[best].Prefix)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return &n.opts.DefaultChannel
+	}
+	return &n.opts.ChannelClasses[best].ChannelOptions
+}

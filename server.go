@@ -75,6 +75,10 @@ func New(o Options) (*Server, error) {
 		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
 		return nil, err
 	}
+	if p := cfg.Conformance.EchoPath; p != "" {
+		log.Warn("conformance echo route is on: it answers anyone without a token; never in production",
+			zap.String("echo_path", p))
+	}
 	return s, nil
 }
 
@@ -135,10 +139,12 @@ func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Opt
 	l := s.cfg.Limits
 	return netpoll.Options{
 		Handler: &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws"),
-			limits: newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate)},
+			limits:   newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
+			echoPath: s.cfg.Conformance.EchoPath},
 		Logger:           s.log.Named("ws"),
 		Now:              o.Now,
 		Path:             s.cfg.WSPath,
+		ExtraPaths:       s.echoPaths(),
 		Subprotocol:      protocol,
 		Workers:          s.cfg.Workers,
 		MaxConns:         maxConns(l.MaxConnections),
@@ -150,6 +156,15 @@ func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Opt
 		PingInterval:     s.cfg.Heartbeat.Interval,
 		PongTimeout:      s.cfg.Heartbeat.Timeout,
 	}
+}
+
+// echoPaths is the conformance echo route as the transport's extra path,
+// nil when it is off. Validate has made sure it was turned on on purpose.
+func (s *Server) echoPaths() []string {
+	if s.cfg.Conformance.EchoPath == "" {
+		return nil
+	}
+	return []string{s.cfg.Conformance.EchoPath}
 }
 
 // maxConns is the configured limit, or what the open-file limit leaves

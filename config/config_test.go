@@ -81,7 +81,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"limits.max_fragments": 64, "limits.write_queue_bytes": 1048576,
 		"limits.handshake_timeout": 5 * time.Second, "limits.max_header_bytes": 16384,
 		"limits.max_token_bytes": 4096, "limits.max_publish_bytes": 1048576,
-		"api.key": "",
+		"api.key": "", "conformance.enabled": false, "conformance.echo_path": "",
 	}
 	def := Default()
 	fields := fieldsOf(&def)

@@ -31,6 +31,7 @@ func fullConfig() Config {
 	c.Auth.Audience = "fanoutd"
 	c.Auth.Issuer = "https://auth.example.com"
 	c.Auth.Leeway = 5 * time.Second
+	c.Conformance = Conformance{} // off, as every production file must have it
 	return c
 }
 

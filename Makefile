@@ -33,7 +33,8 @@ test: fmt-check vet test-go fuzz test-node ## the whole suite: vet, go test -rac
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test-node: build ## end-to-end tests with Node's built-in WebSocket client, and the Node ws baseline's own tests
+test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, and ws on the echo route), and the Node ws baseline's own tests
+	cd test/node && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket test/node/
 	cd bench/nodehub && npm ci --silent --no-audit --no-fund
 	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs

@@ -8,4 +8,8 @@
 //	srv, err := fanoutd.New(fanoutd.Options{Config: cfg, Logger: log})
 //	go srv.Run(ctx)             // serves until ctx ends, then shuts down
 //	srv.Publish(ctx, "project:abc", "story.status.changed", payload)
+//
+// examples/embed is a runnable program built this way. A configuration may
+// also turn on the conformance echo route (config.Conformance), served by
+// the same transport for WebSocket conformance suites.
 package fanoutd

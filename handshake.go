@@ -23,11 +23,12 @@ var (
 
 // upgrader authenticates WebSocket upgrades and opens their sessions.
 type upgrader struct {
-	node    *daemon.Node
-	auth    *jwtauth.Verifier
-	origins originPolicy
-	limits  *connLimits
-	log     *zap.Logger
+	node     *daemon.Node
+	auth     *jwtauth.Verifier
+	origins  originPolicy
+	limits   *connLimits
+	log      *zap.Logger
+	echoPath string // conformance.echo_path; "" when the echo route is off
 	// cookie is the name of the cookie that may carry the token ("": none).
 	cookie string
 	// anonymous lets a request without a token in as nobody (public
@@ -45,8 +46,12 @@ const bearerProtocol = "bearer."
 // Accept decides on an upgrade before the 101 response, cheapest checks
 // first: Origin (403), the upgrade rate (503), the subprotocol offer (400),
 // connections from this address (429), the token (401), connections of this
-// user (429). A refused request never becomes a WebSocket.
+// user (429). A refused request never becomes a WebSocket. The echo route,
+// when configured, has its own checks (acceptEcho).
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
+	if u.echoPath != "" && r.Path == u.echoPath {
+		return u.acceptEcho(c, r)
+	}
 	if !u.origins.allows(r.Origin) {
 		if ce := u.log.Check(zap.DebugLevel, "upgrade refused: origin"); ce != nil {
 			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("origin", r.Origin))
@@ -54,8 +59,7 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 		return nil, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
 	}
 	if !u.limits.allowUpgrade() {
-		return nil, &netpoll.HTTPError{Status: http.StatusServiceUnavailable, Reason: "upgrade rate exceeded",
-			Header: http.Header{"Retry-After": {"1"}}}
+		return nil, errUpgradeRate()
 	}
 	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
 		// A browser that offered subprotocols fails a 101 that selects
@@ -65,7 +69,7 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 	}
 	addr := clientAddr(r.RemoteAddr)
 	if !u.limits.acquireIP(addr) {
-		return nil, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections from this address"}
+		return nil, errTooManyFromAddr()
 	}
 	id, err := u.verify(c, r)
 	if err != nil {
@@ -81,6 +85,17 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 		return sess, nil
 	}
 	return &limitedSession{Session: sess, limits: u.limits, addr: addr, user: id.Subject}, nil
+}
+
+// errUpgradeRate and errTooManyFromAddr are new values each time: the
+// transport may keep the header map.
+func errUpgradeRate() error {
+	return &netpoll.HTTPError{Status: http.StatusServiceUnavailable, Reason: "upgrade rate exceeded",
+		Header: http.Header{"Retry-After": {"1"}}}
+}
+
+func errTooManyFromAddr() error {
+	return &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections from this address"}
 }
 
 // verify checks the request's token: 401 without a valid one, unless there

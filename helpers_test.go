@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ type testDaemon struct {
 	addr   string
 	socket string
 	pub    *ipc.Client
+	stop   func() error // ends Run and returns its error; safe to call again
 }
 
 func startDaemon(t *testing.T, mutate ...func(*config.Config)) *testDaemon {
@@ -43,6 +45,12 @@ func startDaemonB(b *testing.B, mutate ...func(*config.Config)) *testDaemon {
 
 func startDaemonTB(t testing.TB, mutate ...func(*config.Config)) *testDaemon {
 	t.Helper()
+	return runDaemon(t, Options{Config: testConfig(t, mutate...)})
+}
+
+// testConfig is a valid configuration on a free port, with its socket in a
+// fresh temporary directory.
+func testConfig(t testing.TB, mutate ...func(*config.Config)) config.Config {
 	cfg := config.Default()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Socket = filepath.Join(t.TempDir(), "fanoutd.sock")
@@ -50,20 +58,31 @@ func startDaemonTB(t testing.TB, mutate ...func(*config.Config)) *testDaemon {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	srv, err := New(Options{Config: cfg})
+	return cfg
+}
+
+// runDaemon creates a Server from o and runs it until stop or the test's
+// cleanup.
+func runDaemon(t testing.TB, o Options) *testDaemon {
+	t.Helper()
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
+	cfg := o.Config
 	d := &testDaemon{t: t, srv: srv, cfg: cfg, addr: srv.Addr().String(), socket: cfg.Socket}
 	d.url = "ws://" + d.addr + cfg.WSPath
 	d.pub = ipc.NewClient(cfg.Socket)
-	t.Cleanup(func() {
+	d.stop = sync.OnceValue(func() error {
 		d.pub.Close()
 		cancel()
-		if err := <-done; err != nil {
+		return <-done
+	})
+	t.Cleanup(func() {
+		if err := d.stop(); err != nil {
 			t.Errorf("daemon run: %v", err)
 		}
 	})

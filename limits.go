@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"sync"
 
-	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/fanoutd/fanoutd/netpoll"
 	"golang.org/x/time/rate"
 )
@@ -95,7 +94,7 @@ func decrement[K comparable](m map[K]int, k K) {
 
 // limitedSession releases the connection's slots when it closes.
 type limitedSession struct {
-	*daemon.Session
+	netpoll.Session
 	limits *connLimits
 	addr   netip.Addr
 	user   string

@@ -85,6 +85,10 @@ func New(o Options) (*Server, error) {
 		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
 		return nil, err
 	}
+	if p := cfg.Conformance.EchoPath; p != "" {
+		log.Warn("conformance echo route is on: it answers anyone without a token; never in production",
+			zap.String("echo_path", p))
+	}
 	return s, nil
 }
 
@@ -145,11 +149,12 @@ func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Opt
 	l := s.cfg.Limits
 	return netpoll.Options{
 		Handler: &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws"),
-			limits: newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
-			cookie: s.cfg.Auth.Cookie, anonymous: s.cfg.Auth.Anonymous},
+			limits:   newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
+			echoPath: s.cfg.Conformance.EchoPath, cookie: s.cfg.Auth.Cookie, anonymous: s.cfg.Auth.Anonymous},
 		Logger:           s.log.Named("ws"),
 		Now:              o.Now,
 		Path:             s.cfg.WSPath,
+		ExtraPaths:       s.echoPaths(),
 		Subprotocol:      protocol,
 		Workers:          s.cfg.Workers,
 		MaxConns:         maxConns(l.MaxConnections),
@@ -161,6 +166,15 @@ func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Opt
 		PingInterval:     s.cfg.Heartbeat.Interval,
 		PongTimeout:      s.cfg.Heartbeat.Timeout,
 	}
+}
+
+// echoPaths is the conformance echo route as the transport's extra path,
+// nil when it is off. Validate has made sure it was turned on on purpose.
+func (s *Server) echoPaths() []string {
+	if s.cfg.Conformance.EchoPath == "" {
+		return nil
+	}
+	return []string{s.cfg.Conformance.EchoPath}
 }
 
 // maxConns is the configured limit, or what the open-file limit leaves
@@ -196,6 +210,7 @@ func (s *Server) bind(o Options) error {
 	}
 	api := ipc.Options{
 		Publisher:    publisher{s},
+		Directory:    directory{s.node},
 		Logger:       s.log,
 		MaxBodyBytes: int64(s.cfg.Limits.MaxPublishBytes),
 		APIKey:       s.cfg.API.Key,
@@ -252,6 +267,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		var errs []error
+		s.node.CloseConnEvents() // streams end, so the API's shutdown need not wait for them
 		for _, h := range []*http.Server{s.unix, s.tcp} {
 			if h != nil {
 				errs = append(errs, ignoreClosed(h.Shutdown(ctx)))
@@ -314,4 +330,25 @@ func allowsHMAC(algs []string) bool {
 		return true
 	}
 	return slices.ContainsFunc(algs, func(a string) bool { return strings.HasPrefix(a, "HS") })
+}
+
+// directory adapts the core to the publish API's read routes.
+type directory struct{ n *daemon.Node }
+
+var _ ipc.Directory = directory{}
+
+func (d directory) Channels() any { return nonNil(d.n.Channels()) }
+
+func (d directory) Presence(channel string) any { return nonNil(d.n.Presence(channel)) }
+
+func (d directory) StreamConnEvents(ctx context.Context, after uint64, epoch string, write func([]byte) error) error {
+	return d.n.StreamConnEvents(ctx, after, epoch, write)
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -65,6 +65,7 @@ type Config struct {
 	API         API         `mapstructure:"api"`
 	History     History     `mapstructure:"history"`
 	Idempotency Idempotency `mapstructure:"idempotency"`
+	Conformance Conformance `mapstructure:"conformance"`
 }
 
 // History configures the events each channel keeps for recovery.
@@ -193,4 +194,19 @@ type API struct {
 	// Key: api.key (env FANOUTD_API_KEY). Empty: the API is served on the Unix
 	// socket only. At least 16 bytes when set.
 	Key string `mapstructure:"key"`
+}
+
+// Conformance configures the echo route that external WebSocket conformance
+// suites (the Autobahn|Testsuite fuzzing client and its descendants) drive
+// to exercise the real transport. The route answers anyone, without a
+// token: it takes two keys to turn on, so that no production config gets it
+// by accident (Validate refuses an echo path without enabled).
+type Conformance struct {
+	// Enabled must be true for EchoPath to be accepted. Key:
+	// conformance.enabled. Default false.
+	Enabled bool `mapstructure:"enabled"`
+	// EchoPath is the request path that upgrades, without a token or a
+	// subprotocol, to a session that sends every data message back with its
+	// opcode. Key: conformance.echo_path. Default "" (no echo route).
+	EchoPath string `mapstructure:"echo_path"`
 }

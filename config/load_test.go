@@ -214,6 +214,9 @@ func TestFileValues(t *testing.T) {
 			return c.Workers == 5 && c.Limits.MaxFragments == 6
 		}},
 		{"empty file", "", func(c Config) bool { return reflect.DeepEqual(c, devDefault()) }},
+		{"echo route with both keys", "conformance:\n  enabled: true\n  echo_path: /echo\n", func(c Config) bool {
+			return c.Conformance == Conformance{Enabled: true, EchoPath: "/echo"}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,6 +282,9 @@ func TestFileErrors(t *testing.T) {
 			`socket_mode: not an octal mode: "0980" (want e.g. "0660")`},
 		{"negative mode", "socket_mode: -1", nil, ErrInvalidValue,
 			`socket_mode: expected an octal mode such as "0660", got -1`},
+		{"echo route from the environment without enabled", "", []string{"FANOUTD_CONFORMANCE_ECHO_PATH=/echo"}, ErrInvalidValue,
+			`conformance.echo_path: the echo route answers anyone without a token and is for conformance test runs only; ` +
+				`set conformance.enabled: true as well to turn it on (got "/echo")`},
 		{"decimal mode", "socket_mode: 660", nil, ErrInvalidValue,
 			`socket_mode: must be a permission mode within 0777 (got 01224); write it as a quoted octal string, e.g. "0660"`},
 	}

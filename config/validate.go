@@ -46,6 +46,7 @@ func (c Config) check() []error {
 	c.validateOrigins(&p)
 	c.validateChannels(&p)
 	c.API.validate(&p)
+	c.validateConformance(&p)
 	return p
 }
 
@@ -209,6 +210,22 @@ func (c Config) validateOrigins(p *problems) {
 func (a API) validate(p *problems) {
 	if a.Key != "" && len(a.Key) < minAPIKeyLen {
 		p.add("api.key", "at least %d bytes required (got %d)", minAPIKeyLen, len(a.Key))
+	}
+}
+
+// validateConformance makes the unauthenticated echo route a deliberate,
+// two-key choice, and keeps it off the real WebSocket path.
+func (c Config) validateConformance(p *problems) {
+	e := c.Conformance.EchoPath
+	switch {
+	case e == "":
+	case !c.Conformance.Enabled:
+		p.add("conformance.echo_path", "the echo route answers anyone without a token and is for conformance "+
+			"test runs only; set conformance.enabled: true as well to turn it on (got %q)", e)
+	case !strings.HasPrefix(e, "/"):
+		p.add("conformance.echo_path", "must start with \"/\" (got %q)", e)
+	case e == c.WSPath:
+		p.add("conformance.echo_path", "must differ from ws_path (both are %q)", e)
 	}
 }
 

@@ -96,6 +96,17 @@ var validateCases = []struct {
 	{"hmac_secret 32 bytes", func(c *Config) { c.Auth.HMACSecret = strings.Repeat("k", 32) }, ""},
 	{"api.key short", func(c *Config) { c.API.Key = strings.Repeat("a", 15) }, "api.key: at least 16 bytes required (got 15)"},
 	{"api.key 16 bytes", func(c *Config) { c.API.Key = strings.Repeat("a", 16) }, ""},
+	{"conformance enabled without a path", func(c *Config) { c.Conformance.Enabled = true }, ""},
+	{"echo_path enabled", func(c *Config) { c.Conformance = Conformance{Enabled: true, EchoPath: "/echo"} }, ""},
+	{"echo_path relative", func(c *Config) { c.Conformance = Conformance{Enabled: true, EchoPath: "echo"} },
+		`conformance.echo_path: must start with "/" (got "echo")`},
+	{"echo_path is ws_path", func(c *Config) { c.Conformance = Conformance{Enabled: true, EchoPath: "/ws"} },
+		`conformance.echo_path: must differ from ws_path (both are "/ws")`},
+	// Last of the conformance cases: TestValidateJoinsAllProblems applies
+	// every case in turn, and this one fails whatever ws_path became.
+	{"echo_path without enabled", func(c *Config) { c.Conformance = Conformance{EchoPath: "/echo"} },
+		`conformance.echo_path: the echo route answers anyone without a token and is for conformance test runs only; ` +
+			`set conformance.enabled: true as well to turn it on (got "/echo")`},
 }
 
 func TestValidate(t *testing.T) {
@@ -135,7 +146,7 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
 		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:",
-		"idempotency.window:", "api.key:"} {
+		"idempotency.window:", "api.key:", "conformance.echo_path:"} {
 		want = append(want, key)
 	}
 	lines := strings.Split(err.Error(), "\n")

@@ -117,6 +117,7 @@ func (h *hub) remove(sub *subscription) {
 	moved.idx = sub.idx
 	ch.subs[last] = nil
 	ch.subs = ch.subs[:last]
+	sub.s.announce(ch, "leave")
 	unused := ch.unused()
 	ch.mu.Unlock()
 	if unused {

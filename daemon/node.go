@@ -20,6 +20,7 @@ type Node struct {
 	hub        *hub
 	expiries   *expiries
 	idem       *idempotency
+	connEvents *connEvents
 	lru        historyLRU
 	channelIDs atomic.Uint64
 	prefix     string // makes connection ids unique across restarts and nodes
@@ -51,6 +52,7 @@ func New(opts Options) *Node {
 		prefix:   hex.EncodeToString(rnd[:]) + "-",
 	}
 	n.hub = newHub(n.newChannel)
+	n.connEvents = newConnEvents(opts.ConnEventsBuffer, n.prefix)
 	n.encBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	n.flushLists.New = func() any { return &flushList{} }
 	return n
@@ -68,10 +70,12 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		seq:      seq,
 		subject:  id.Subject,
 		patterns: n.patterns(id),
+		info:     id.Info,
 		tokens:   2 * float64(n.opts.CommandsPerSecond),
 		refilled: n.opts.Now().UnixNano(),
 	}
 	n.sessions.Add(1)
+	n.logConn(connEvent{typ: "connect", conn: s.id, user: s.subject})
 	s.send(n.welcome(s, id))
 	s.setExpiry(id)
 	return s

@@ -54,6 +54,9 @@ type Options struct {
 	// IdempotencyMaxKeys caps the keys remembered; over it the oldest are
 	// forgotten before their window ends. Default 100,000.
 	IdempotencyMaxKeys int
+	// ConnEventsBuffer is how many connection events StreamConnEvents can
+	// replay to an app that reconnects. Default 10,000.
+	ConnEventsBuffer int
 }
 
 func (o Options) withDefaults() Options {
@@ -86,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdempotencyMaxKeys <= 0 {
 		o.IdempotencyMaxKeys = 100_000
+	}
+	if o.ConnEventsBuffer <= 0 {
+		o.ConnEventsBuffer = 10_000
 	}
 	if o.ExpiryWarning <= 0 {
 		o.ExpiryWarning = time.Minute

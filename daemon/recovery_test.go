@@ -180,7 +180,9 @@ func TestIdempotentPublishRetried(t *testing.T) {
 	var got []result
 	for range 4 { // the first publish and three retries
 		_, err := n.PublishBatch(context.Background(), 1,
-			func(int) (string, string, []byte, string) { return "orders", "order.created", []byte(`{"id":1}`), "order-1" },
+			func(int) (string, string, []byte, string) {
+				return "orders", "order.created", []byte(`{"id":1}`), "order-1"
+			},
 			func(_ int, o uint64, e string, d bool) { got = append(got, result{o, e, d}) })
 		if err != nil {
 			t.Fatal(err)

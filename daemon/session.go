@@ -18,6 +18,7 @@ type Session struct {
 	id       string
 	seq      uint64 // the id's number, which spreads sessions over shards
 	subject  string
+	info     []byte
 	patterns []string
 	// subs is a slice, not a map: most connections hold a handful of
 	// channels, and an empty map alone costs more than a few pointers.
@@ -101,7 +102,9 @@ func (s *Session) subscribe(cmd command) error {
 	sub := s.node.hub.add(name, s, func(ch *channel) {
 		s.node.subs.Add(1) // counted before the client can see the reply
 		s.joined(cmd, ch)
+		s.announce(ch, "join")
 	})
+	s.node.logConn(connEvent{typ: "subscribe", conn: s.id, user: s.subject, channel: name})
 	s.subs = append(s.subs, sub)
 	return nil
 }
@@ -116,6 +119,7 @@ func (s *Session) unsubscribe(cmd command) error {
 		s.subs = slices.Delete(s.subs, i, i+1)
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
+		s.node.logConn(connEvent{typ: "unsubscribe", conn: s.id, user: s.subject, channel: name})
 	}
 	s.send(marshalReply(reply{Type: "unsubscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID}))
 	return nil
@@ -135,6 +139,7 @@ func (s *Session) Closed(code int) {
 	}
 	s.subs = nil
 	s.node.sessions.Add(-1)
+	s.node.logConn(connEvent{typ: "disconnect", conn: s.id, user: s.subject, code: code})
 	if ce := s.node.log.Check(zap.DebugLevel, "connection closed"); ce != nil {
 		ce.Write(zap.String("conn", s.id), zap.Int("code", code))
 	}

@@ -35,6 +35,9 @@ type Identity struct {
 	// Expires is when the connection must end unless it refreshes its
 	// token (the token's exp plus the verifier's leeway); zero for never.
 	Expires time.Time
+	// Info is what presence shows of the user (the token's "info" claim),
+	// JSON; nil for none.
+	Info []byte
 }
 
 // Authenticator verifies the token of a live "refresh" command;

@@ -32,8 +32,8 @@ type event struct {
 	channel string
 	typ     string
 	key     string // idempotency key, "" for none
-	index   int // 0-based position in the request
-	off     int // payload is arena[off:end]; off == end means no payload
+	index   int    // 0-based position in the request
+	off     int    // payload is arena[off:end]; off == end means no payload
 	end     int
 }
 

@@ -15,6 +15,7 @@ import (
 // and so shared freely by the server's request goroutines.
 type api struct {
 	pub   Publisher
+	dir   Directory // nil: no read routes
 	log   *zap.Logger
 	limit int64
 }
@@ -28,6 +29,11 @@ func (a *api) routes() *http.ServeMux {
 	mux.HandleFunc("/v1/publish", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/stats", a.stats)
 	mux.HandleFunc("/v1/stats", methodNotAllowed("GET, HEAD"))
+	if a.dir != nil {
+		mux.HandleFunc("GET /v1/channels", a.channels)
+		mux.HandleFunc("GET /v1/channels/{channel}/presence", a.presence)
+		mux.HandleFunc("GET /v1/events", a.events)
+	}
 	mux.HandleFunc("/", notFound)
 	return mux
 }

@@ -30,3 +30,19 @@ type Publisher interface {
 	// concurrently.
 	Stats() any
 }
+
+// Directory answers the read side of the API: channels, presence and the
+// connection-event stream. Optional (Options.Directory); without it those
+// routes answer 404.
+type Directory interface {
+	// Channels returns a JSON-encodable list of the channels with
+	// subscribers or history. Called concurrently.
+	Channels() any
+	// Presence returns a JSON-encodable list of channel's subscribers
+	// (empty, not nil, for none). Called concurrently.
+	Presence(channel string) any
+	// StreamConnEvents writes connection events after the position (after,
+	// epoch) as NDJSON lines and follows new ones until ctx ends or the
+	// daemon shuts down. Called from the request's goroutine.
+	StreamConnEvents(ctx context.Context, after uint64, epoch string, write func(line []byte) error) error
+}

@@ -18,6 +18,10 @@ type Options struct {
 	// because a handler that can publish nothing is a wiring bug.
 	Publisher Publisher
 
+	// Directory serves GET /v1/channels, /v1/channels/{channel}/presence
+	// and /v1/events; nil answers them 404.
+	Directory Directory
+
 	// Logger is named "ipc"; nil means no logging.
 	Logger *zap.Logger
 
@@ -102,6 +106,7 @@ func newAPI(opts Options, transport string) *api {
 	}
 	return &api{
 		pub:   opts.Publisher,
+		dir:   opts.Directory,
 		log:   namedLogger(opts.Logger).With(zap.String("transport", transport)),
 		limit: limit,
 	}

@@ -32,8 +32,9 @@
 //     handshake and close deadlines: no timer per connection.
 //   - The handshake is read through the same epoll path with the request head
 //     capped (Options.MaxHeaderBytes) and a deadline, so a slowloris client
-//     holds a few KiB and no goroutine. Requests for other paths are handed to
-//     an optional net.Listener (HTTPListener) for net/http to serve.
+//     holds a few KiB and no goroutine. Path and ExtraPaths upgrade (the
+//     Handler tells them apart); requests for other paths are handed to an
+//     optional net.Listener (HTTPListener) for net/http to serve.
 //
 // # Concurrency contract
 //

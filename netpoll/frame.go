@@ -77,8 +77,14 @@ func AppendFrame(dst []byte, op ws.OpCode, payload []byte) []byte {
 
 // TextFrame returns a new slice holding payload framed as one text message.
 // It allocates once, at the exact size.
-func TextFrame(payload []byte) []byte {
-	return AppendFrame(make([]byte, 0, len(payload)+10), ws.OpText, payload)
+func TextFrame(payload []byte) []byte { return newFrame(ws.OpText, payload) }
+
+// BinaryFrame is TextFrame for a binary message.
+func BinaryFrame(payload []byte) []byte { return newFrame(ws.OpBinary, payload) }
+
+// newFrame sizes the slice for the longest unmasked header (10 bytes).
+func newFrame(op ws.OpCode, payload []byte) []byte {
+	return AppendFrame(make([]byte, 0, len(payload)+10), op, payload)
 }
 
 // closeFrame builds a close frame with code and reason. The reason is cut to

@@ -49,10 +49,10 @@ func (w *worker) readHandshake(c *Conn) {
 	}
 }
 
-// dispatch routes a complete request head: the WebSocket path is upgraded,
-// anything else goes to net/http when a handoff listener exists.
+// dispatch routes a complete request head: the WebSocket paths are
+// upgraded, anything else goes to net/http when a handoff listener exists.
 func (w *worker) dispatch(c *Conn, head, rest []byte) {
-	if !bytes.Equal(requestPath(head), []byte(w.s.opts.Path)) {
+	if !w.s.upgrades(requestPath(head)) {
 		if w.s.httpLn != nil {
 			w.s.handoff(c, append(head, rest...))
 			return
@@ -100,6 +100,20 @@ func (w *worker) reject(c *Conn, resp []byte) {
 	c.outBytes += len(resp)
 	c.mu.Unlock()
 	c.rejecting = true
+}
+
+// upgrades reports whether path is Options.Path or one of ExtraPaths. The
+// string conversions in the comparisons do not allocate.
+func (s *Server) upgrades(path []byte) bool {
+	if string(path) == s.opts.Path {
+		return true
+	}
+	for _, p := range s.opts.ExtraPaths {
+		if string(path) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // requestPath returns the path of the request line "GET /path?query HTTP/1.1".

@@ -20,6 +20,11 @@ type Options struct {
 
 	// Path is the request path that upgrades to WebSocket. Default "/ws".
 	Path string
+	// ExtraPaths are further request paths that upgrade, such as a
+	// conformance echo route; the Handler tells them apart by
+	// Request.Path. Subprotocol is selected on them too when offered.
+	// Default none.
+	ExtraPaths []string
 	// Subprotocol is echoed when the client offers it. Default "fanout.v1".
 	Subprotocol string
 	// Workers is the size of the worker pool. Default 2×GOMAXPROCS, at least 4.

@@ -1,6 +1,7 @@
 package jwtauth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -65,6 +66,8 @@ type Verifier struct {
 type claims struct {
 	jwt.RegisteredClaims
 	Channels []string `json:"channels"`
+	// Info is shown in presence as it is.
+	Info json.RawMessage `json:"info"`
 }
 
 // New returns a Verifier. It refuses unknown algorithms, a missing or short
@@ -191,9 +194,12 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 	case c.Subject == "":
 		return daemon.Identity{}, fmt.Errorf("%w: missing sub", ErrInvalidToken)
 	}
+	if string(c.Info) == "null" {
+		c.Info = nil
+	}
 	// exp is required, so ExpiresAt is set: the connection lasts as long
 	// as a new handshake with this token would succeed.
-	return daemon.Identity{Subject: c.Subject, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway)}, nil
+	return daemon.Identity{Subject: c.Subject, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway), Info: c.Info}, nil
 }
 
 // keyFor is the jwt.Keyfunc. The parser has already checked that the

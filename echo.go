@@ -1,0 +1,50 @@
+package fanoutd
+
+import (
+	"github.com/fanoutd/fanoutd/netpoll"
+	"go.uber.org/zap"
+)
+
+// echoSession serves the conformance echo route (conformance.echo_path):
+// every complete data message goes back with its own opcode. Everything
+// else a conformance suite checks (framing, fragmentation, UTF-8, pings,
+// close codes, size limits, heartbeats) is the transport's, the same code
+// that serves the real route; only the session differs. It never touches
+// the core: echo connections subscribe to nothing and count in the
+// transport's stats only.
+type echoSession struct{ c *netpoll.Conn }
+
+var _ netpoll.Session = echoSession{}
+
+// Message copies the payload into a new frame: it is only valid during the
+// call, and the frame may wait in the write queue.
+func (s echoSession) Message(binary bool, payload []byte) {
+	if binary {
+		s.c.Send(netpoll.BinaryFrame(payload))
+		return
+	}
+	s.c.Send(netpoll.TextFrame(payload))
+}
+
+func (echoSession) Closed(int) {}
+
+// acceptEcho opens an echo session: no token, no Origin check and no
+// subprotocol needed, but the daemon-wide upgrade rate and the per-address
+// cap still apply, so the route costs no more than the real one.
+func (u *upgrader) acceptEcho(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
+	if !u.limits.allowUpgrade() {
+		return nil, errUpgradeRate()
+	}
+	addr := clientAddr(r.RemoteAddr)
+	if !u.limits.acquireIP(addr) {
+		return nil, errTooManyFromAddr()
+	}
+	if ce := u.log.Check(zap.DebugLevel, "conformance echo connection"); ce != nil {
+		ce.Write(zap.Stringer("remote", c.RemoteAddr()))
+	}
+	var sess netpoll.Session = echoSession{c: c}
+	if !u.limits.tracking() {
+		return sess, nil
+	}
+	return &limitedSession{Session: sess, limits: u.limits, addr: addr}, nil
+}

@@ -1,0 +1,165 @@
+// Autobahn-style cases against the conformance echo route
+// (conformance.echo_path), driven by the npm `ws` package as a strict client
+// we did not write. Each case asserts the exact replies and close code that
+// RFC 6455 requires. Needs `npm ci` in test/node (make test-node runs it).
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import { buildDaemon, rawUpgrade, removeTempDirs, startDaemon, stopDaemon } from './helpers.mjs';
+import {
+  binary, clientFrame, closePayload, closed, pong, runCase, text, writeRaw,
+} from './strict-client.mjs';
+
+const SECRET = randomBytes(32).toString('hex');
+const LIMIT = 16384; // limits.max_message_size of the echo daemon
+const MAX_FRAGMENTS = 64; // the default limits.max_fragments
+const ECHO_ENV = {
+  FANOUTD_CONFORMANCE_ENABLED: 'true',
+  FANOUTD_CONFORMANCE_ECHO_PATH: '/echo',
+  FANOUTD_LIMITS_MAX_MESSAGE_SIZE: String(LIMIT),
+};
+
+const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa };
+const a = (n) => 'a'.repeat(n);
+const bytes = (n) => Buffer.alloc(n, 0xab);
+const fragments = (ws, parts, opts = {}) => parts.forEach((p, i) => ws.send(p, { ...opts, fin: i === parts.length - 1 }));
+
+// [name, act(ws), expected log]. Every case ends with its close code; 1000
+// means the replies were right and the client closed normally.
+const cases = {
+  '1 framing: text and binary echoed with their opcode': [
+    ['empty text', (ws) => ws.send(''), [text(''), closed(1000)]],
+    ['multi-byte text', (ws) => ws.send('Hello, κόσμε 😀'), [text('Hello, κόσμε 😀'), closed(1000)]],
+    ['text of 125 bytes (7-bit length)', (ws) => ws.send(a(125)), [text(a(125)), closed(1000)]],
+    ['text of 126 bytes (16-bit length)', (ws) => ws.send(a(126)), [text(a(126)), closed(1000)]],
+    ['empty binary', (ws) => ws.send(Buffer.alloc(0)), [binary([]), closed(1000)]],
+    ['binary with every byte value', (ws) => ws.send(Buffer.from([...Array(256).keys()])),
+      [binary([...Array(256).keys()]), closed(1000)]],
+    ['two messages in order', (ws) => { ws.send('one'); ws.send(Buffer.from([2])); },
+      [text('one'), binary([2]), closed(1000)]],
+  ],
+  '2 pings and pongs': [
+    ['ping payload answered in the pong', (ws) => ws.ping('hello'), [pong('hello'), closed(1000)]],
+    ['125-byte binary ping', (ws) => ws.ping(bytes(125)), [pong(bytes(125)), closed(1000)]],
+    ['unsolicited pong ignored', (ws) => { ws.pong('x'); ws.send('after'); }, [text('after'), closed(1000)]],
+    ['126-byte ping is a protocol error', (ws) => writeRaw(ws, clientFrame(OP.ping, bytes(126))), [closed(1002)]],
+    ['fragmented ping is a protocol error', (ws) => writeRaw(ws, clientFrame(OP.ping, 'x', { fin: false })), [closed(1002)]],
+  ],
+  '3 reserved bits': [
+    ['RSV1 without an extension', (ws) => writeRaw(ws, clientFrame(OP.text, 'x', { rsv: 4 })), [closed(1002)]],
+    ['RSV3 on a ping', (ws) => writeRaw(ws, clientFrame(OP.ping, 'x', { rsv: 1 })), [closed(1002)]],
+  ],
+  '4 opcodes': [
+    ['reserved data opcode 3', (ws) => writeRaw(ws, clientFrame(3)), [closed(1002)]],
+    ['reserved control opcode 0xB', (ws) => writeRaw(ws, clientFrame(0xb)), [closed(1002)]],
+  ],
+  '5 fragmentation': [
+    ['text in two fragments', (ws) => fragments(ws, ['Hello, ', 'world']), [text('Hello, world'), closed(1000)]],
+    ['binary in three fragments', (ws) => fragments(ws, [Buffer.from([1]), Buffer.from([2]), Buffer.from([3])]),
+      [binary([1, 2, 3]), closed(1000)]],
+    ['pings between fragments answered first', (ws) => {
+      ws.send('fra', { fin: false });
+      ws.ping('p1');
+      ws.send('gm', { fin: false });
+      ws.ping('p2');
+      ws.send('ented', { fin: true });
+    }, [pong('p1'), pong('p2'), text('fragmented'), closed(1000)]],
+    ['empty fragments', (ws) => fragments(ws, ['', 'x', '']), [text('x'), closed(1000)]],
+    ['continuation without a message', (ws) => writeRaw(ws, clientFrame(OP.cont, 'x')), [closed(1002)]],
+    ['new message inside a fragmented one', (ws) => writeRaw(ws,
+      clientFrame(OP.text, 'a', { fin: false }), clientFrame(OP.text, 'b')), [closed(1002)]],
+  ],
+  '6 UTF-8': [
+    ['two-byte character split across fragments', (ws) => {
+      const k = Buffer.from('κόσμε');
+      fragments(ws, [k.subarray(0, 1), k.subarray(1)], { binary: false });
+    }, [text('κόσμε'), closed(1000)]],
+    ['four-byte character one byte per fragment', (ws) => {
+      const e = Buffer.from('😀');
+      fragments(ws, [...e].map((b) => Buffer.from([b])), { binary: false });
+    }, [text('😀'), closed(1000)]],
+    ['invalid byte', (ws) => ws.send(Buffer.from([0xce, 0xba, 0xff]), { binary: false }), [closed(1007)]],
+    ['truncated sequence at the end', (ws) => ws.send(Buffer.from([0xce, 0xba, 0xe1, 0xbd]), { binary: false }),
+      [closed(1007)]],
+    ['overlong encoding of "/"', (ws) => ws.send(Buffer.from([0xc0, 0xaf]), { binary: false }), [closed(1007)]],
+    ['UTF-16 surrogate half', (ws) => ws.send(Buffer.from([0xed, 0xa0, 0x80]), { binary: false }), [closed(1007)]],
+    ['invalid across fragments', (ws) => fragments(ws, [Buffer.from([0xce]), Buffer.from([0xff])], { binary: false }),
+      [closed(1007)]],
+    ['invalid bytes in binary are data', (ws) => ws.send(Buffer.from([0xff, 0xfe])), [binary([0xff, 0xfe]), closed(1000)]],
+  ],
+  '7 close handling': [
+    ...[1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999].map(
+      (code) => [`code ${code} echoed`, (ws) => ws.close(code, 'bye'), [closed(code)]]),
+    ['UTF-8 reason accepted', (ws) => ws.close(1000, 'κόσμε'), [closed(1000)]],
+    ['123-byte reason accepted', (ws) => ws.close(4000, a(123)), [closed(4000)]],
+    ['no status answered 1000', (ws) => writeRaw(ws, clientFrame(OP.close)), [closed(1000)]],
+    ['one-byte payload', (ws) => writeRaw(ws, clientFrame(OP.close, [0x03])), [closed(1002)]],
+    ...[0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535].map(
+      (code) => [`invalid code ${code} answered 1002`, (ws) => writeRaw(ws, clientFrame(OP.close, closePayload(code))),
+        [closed(1002)]]),
+    ['reason not UTF-8', (ws) => writeRaw(ws, clientFrame(OP.close,
+      Buffer.concat([closePayload(1000), Buffer.from([0xff])]))), [closed(1007)]],
+    ['reason over 123 bytes', (ws) => writeRaw(ws, clientFrame(OP.close, closePayload(1000, a(124)))), [closed(1002)]],
+  ],
+  '9 limits': [
+    ['text at max_message_size', (ws) => ws.send(a(LIMIT)), [text(a(LIMIT)), closed(1000)]],
+    ['binary at max_message_size', (ws) => ws.send(bytes(LIMIT)), [binary(bytes(LIMIT)), closed(1000)]],
+    ['text over max_message_size', (ws) => ws.send(a(LIMIT + 1)), [closed(1009)]],
+    ['binary over max_message_size', (ws) => ws.send(bytes(LIMIT + 1)), [closed(1009)]],
+    ['at the limit across fragments', (ws) => fragments(ws, [a(LIMIT - 1), 'b']), [text(a(LIMIT - 1) + 'b'), closed(1000)]],
+    ['over the limit across fragments', (ws) => fragments(ws, [a(LIMIT), 'b']), [closed(1009)]],
+    [`${MAX_FRAGMENTS} fragments`, (ws) => fragments(ws, Array(MAX_FRAGMENTS).fill('x')),
+      [text('x'.repeat(MAX_FRAGMENTS)), closed(1000)]],
+    [`${MAX_FRAGMENTS + 1} fragments`, (ws) => fragments(ws, Array(MAX_FRAGMENTS + 1).fill('x')), [closed(1008)]],
+  ],
+};
+
+let bin;
+let echo; // daemon with the echo route on
+const daemons = [];
+
+before(async () => {
+  bin = await buildDaemon();
+  echo = await startDaemon(bin, { secret: SECRET, env: ECHO_ENV });
+  daemons.push(echo);
+}, { timeout: 55_000 });
+
+after(async () => {
+  await Promise.all(daemons.map(stopDaemon));
+  removeTempDirs();
+});
+
+const echoUrl = () => `ws://127.0.0.1:${echo.port}/echo`;
+
+for (const [family, rows] of Object.entries(cases)) {
+  describe(family, () => {
+    for (const [name, act, want] of rows) {
+      test(name, async () => {
+        assert.deepStrictEqual(await runCase(echoUrl(), act, want), want);
+      });
+    }
+  });
+}
+
+test('the daemon warns at startup that the echo route is on', () => {
+  const warn = echo.output().split('\n').find((l) => l.includes('conformance echo route'));
+  assert.ok(warn, `no warning in the log:\n${echo.output()}`);
+  assert.equal(JSON.parse(warn).level, 'warn');
+  assert.equal(JSON.parse(warn).echo_path, '/echo');
+});
+
+test('without the conformance keys the echo path is 404', async () => {
+  const plain = await startDaemon(bin, { secret: SECRET });
+  daemons.push(plain);
+  const res = await rawUpgrade(plain.port, { path: '/echo' });
+  assert.equal(res.statusCode, 404);
+});
+
+test('an echo_path without conformance.enabled refuses to start', async () => {
+  await assert.rejects(
+    startDaemon(bin, { secret: SECRET, env: { FANOUTD_CONFORMANCE_ECHO_PATH: '/echo' } }),
+    /exited before it was ready[\s\S]*conformance\.echo_path: .*set conformance\.enabled: true/,
+  );
+});

@@ -28,7 +28,9 @@
 // Publish error; the answer says how many went out. Answers (all JSON, errors
 // always carry "error"):
 //
-//	200 {"published":N}
+//	200 {"published":N,"positions":[{"channel":"c","offset":42,"epoch":"e","duplicate":true}]}
+//	                                              one position per event, in order;
+//	                                              duplicate only for a repeated idempotency_key
 //	400 {"error":"invalid event","events":[{"index":2,"error":"missing \"type\""}]}
 //	400 {"error":"malformed JSON","index":i,"detail":"…"}
 //	400 {"error":"no events"}                     empty body, [] or blank NDJSON
@@ -39,6 +41,10 @@
 //	403 {"error":"forbidden: …"}                  Unix only, peer not allowed (see Security)
 //	404 {"error":"not found"}
 //	405 {"error":"method not allowed"}            with Allow
+//
+// GET /v1/channels, /v1/channels/{channel}/presence and the NDJSON stream
+// GET /v1/events (connection events, resumable with ?after=&epoch=) are
+// served when Options.Directory is set.
 //
 // Index is the event's 0-based position: array element, non-blank NDJSON
 // line, or 0 for a single object. A Publish error maps to 400 when it has

@@ -22,7 +22,7 @@ func channelOptions(cfg config.Config) (daemon.ChannelOptions, []daemon.ChannelC
 		SlowConsumer: policies[cfg.SlowConsumer],
 		JoinLeave:    cfg.JoinLeave,
 	}
-	classes := make([]daemon.ChannelClass, len(cfg.Channels))
+	classes := make([]daemon.ChannelClass, len(cfg.Channels), len(cfg.Channels)+1)
 	for i, c := range cfg.Channels {
 		o := def
 		if c.HistorySize != nil {
@@ -39,5 +39,6 @@ func channelOptions(cfg config.Config) (daemon.ChannelOptions, []daemon.ChannelC
 		}
 		classes[i] = daemon.ChannelClass{Prefix: c.Prefix, ChannelOptions: o}
 	}
+	classes = append(classes, daemon.ChannelClass{Prefix: probeChannelPrefix}) // no history
 	return def, classes
 }

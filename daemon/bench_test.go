@@ -19,8 +19,12 @@ func (c *countTransport) Send([]byte) bool { c.sent.Add(1); return true }
 // Queue reports every message as the first, so the benchmark pays for the
 // flush list as a fan-out of single events does.
 func (c *countTransport) Queue([]byte) (bool, bool) { c.sent.Add(1); return true, true }
-func (c *countTransport) Flush()                    {}
-func (c *countTransport) Close(int, string)         {}
+func (c *countTransport) QueueEvent(m []byte, _ uint64, _ int) (bool, bool, int) {
+	ok, first := c.Queue(m)
+	return ok, first, 0
+}
+func (c *countTransport) Flush()            {}
+func (c *countTransport) Close(int, string) {}
 
 // benchPayload is a 200-byte JSON payload.
 var benchPayload = []byte(`{"data":"` + strings.Repeat("x", 200-len(`{"data":""}`)) + `"}`)

@@ -145,4 +145,11 @@ func resetLine(epoch string, after uint64) []byte {
 // shutdown of the API does not wait for its streams.
 func (n *Node) CloseConnEvents() { n.connEvents.close() }
 
-func (n *Node) logConn(e connEvent) { n.connEvents.add(e, n.opts.Now()) }
+// logConn records e unless it is about an internal session.
+func (n *Node) logConn(s *Session, e connEvent) {
+	if s.internal {
+		return
+	}
+	e.conn, e.user = s.id, s.subject
+	n.connEvents.add(e, n.opts.Now())
+}

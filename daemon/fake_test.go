@@ -11,11 +11,12 @@ import (
 // the core sends and every Close call. Publish calls Send from any
 // goroutine, so everything is guarded by mu.
 type fakeTransport struct {
-	mu      sync.Mutex
-	sent    [][]byte
-	closes  []closeCall
-	full    bool     // Send refuses, as a closing or backed-up connection does
-	pending [][]byte // queued, not yet flushed
+	mu       sync.Mutex
+	sent     [][]byte
+	closes   []closeCall
+	full     bool     // Send refuses, as a closing or backed-up connection does
+	pending  [][]byte // queued, not yet flushed
+	dropNext int      // see QueueEvent
 }
 
 var _ Transport = (*fakeTransport)(nil)
@@ -45,6 +46,16 @@ func (f *fakeTransport) Queue(msg []byte) (ok, first bool) {
 	// keeping it (not a copy) lets a test catch a core that reuses it.
 	f.pending = append(f.pending, msg)
 	return true, len(f.pending) == 1
+}
+
+// QueueEvent is Queue; with dropNext set, it reports that many dropped
+// frames once, as a full transport under drop-oldest or latest would.
+func (f *fakeTransport) QueueEvent(msg []byte, _ uint64, _ int) (ok, first bool, dropped int) {
+	f.mu.Lock()
+	dropped, f.dropNext = f.dropNext, 0
+	f.mu.Unlock()
+	ok, first = f.Queue(msg)
+	return ok, first, dropped
 }
 
 func (f *fakeTransport) Flush() {

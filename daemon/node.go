@@ -37,6 +37,7 @@ type Node struct {
 	duplicates    atomic.Uint64
 	histBytes     atomic.Int64
 	histEvictions atomic.Uint64
+	skippedEvents atomic.Uint64
 }
 
 // New returns a Node ready for Connect and Publish.
@@ -71,11 +72,12 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		subject:  id.Subject,
 		patterns: n.patterns(id),
 		info:     id.Info,
+		internal: id.Internal,
 		tokens:   2 * float64(n.opts.CommandsPerSecond),
 		refilled: n.opts.Now().UnixNano(),
 	}
 	n.sessions.Add(1)
-	n.logConn(connEvent{typ: "connect", conn: s.id, user: s.subject})
+	n.logConn(s, connEvent{typ: "connect"})
 	s.send(n.welcome(s, id))
 	s.setExpiry(id)
 	return s
@@ -184,11 +186,16 @@ func (n *Node) keep(ch *channel, msg []byte, now int64) {
 	n.lru.touch(ch)
 }
 
-// deliver queues msg to every subscriber of ch. Called with ch.mu held.
+// deliver queues msg to every subscriber of ch, under the channel's
+// slow-consumer policy. Called with ch.mu held.
 func (n *Node) deliver(ch *channel, msg []byte, fl *flushList) {
 	var ok, failed uint64
+	policy := ch.opts.SlowConsumer
 	for _, sub := range ch.subs {
-		queued, first := sub.s.t.Queue(msg)
+		queued, first, dropped := sub.s.t.QueueEvent(msg, ch.id, policy)
+		if dropped > 0 {
+			n.skipped(sub.s, dropped, policy)
+		}
 		switch {
 		case !queued:
 			failed++
@@ -203,6 +210,21 @@ func (n *Node) deliver(ch *channel, msg []byte, fl *flushList) {
 	if failed > 0 {
 		n.dropped.Add(failed)
 	}
+}
+
+// skipped accounts for events a slow subscriber will not get, and tells it
+// when its policy is drop-oldest (with latest, skipping stale values is the
+// point; the offsets show it).
+func (n *Node) skipped(s *Session, count, policy int) {
+	n.skippedEvents.Add(uint64(count))
+	if policy == PolicyDropOldest {
+		s.t.Queue(n.opts.Frame(missedFrame(count)))
+	}
+}
+
+func missedFrame(count int) []byte {
+	b := strconv.AppendInt([]byte(`{"type":"missed","count":`), int64(count), 10)
+	return append(b, '}')
 }
 
 // flushList collects the transports a publish must flush; pooled, so a
@@ -233,6 +255,9 @@ type Stats struct {
 	// dropped at that bound.
 	HistoryBytes     int64  `json:"history_bytes"`
 	HistoryEvictions uint64 `json:"history_evictions"`
+	// Skipped counts events a slow subscriber did not get under the
+	// drop-oldest and latest policies.
+	Skipped uint64 `json:"skipped"`
 }
 
 // Stats returns the node's counters; Goroutines is the whole process's.
@@ -249,5 +274,6 @@ func (n *Node) Stats() Stats {
 		Duplicates:       n.duplicates.Load(),
 		HistoryBytes:     n.histBytes.Load(),
 		HistoryEvictions: n.histEvictions.Load(),
+		Skipped:          n.skippedEvents.Load(),
 	}
 }

@@ -282,3 +282,22 @@ func TestRecoveryRacesWithPublishes(t *testing.T) {
 		}
 	}
 }
+
+// TestDropOldestTellsTheClient: when the transport drops queued events of a
+// drop-oldest channel, the client gets a missed frame with the count.
+func TestDropOldestTellsTheClient(t *testing.T) {
+	n := New(Options{DefaultChannel: ChannelOptions{SlowConsumer: PolicyDropOldest}})
+	s, ft := connect(t, n, "u", "*")
+	subscribeAt(t, s, ft, "ticks")
+	ft.mu.Lock()
+	ft.dropNext = 3
+	ft.mu.Unlock()
+	publishN(t, n, "ticks", 1)
+	msgs := ft.take(t)
+	if len(msgs) != 2 || msgs[1].str(t, "type") != "missed" || msgs[1].rawField("count") != "3" {
+		t.Fatalf("got %v, want the event then missed with count 3", msgs)
+	}
+	if got := n.Stats().Skipped; got != 3 {
+		t.Fatalf("Skipped = %d, want 3", got)
+	}
+}

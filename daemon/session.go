@@ -19,6 +19,7 @@ type Session struct {
 	seq      uint64 // the id's number, which spreads sessions over shards
 	subject  string
 	info     []byte
+	internal bool // Identity.Internal
 	patterns []string
 	// subs is a slice, not a map: most connections hold a handful of
 	// channels, and an empty map alone costs more than a few pointers.
@@ -104,7 +105,7 @@ func (s *Session) subscribe(cmd command) error {
 		s.joined(cmd, ch)
 		s.announce(ch, "join")
 	})
-	s.node.logConn(connEvent{typ: "subscribe", conn: s.id, user: s.subject, channel: name})
+	s.node.logConn(s, connEvent{typ: "subscribe", channel: name})
 	s.subs = append(s.subs, sub)
 	return nil
 }
@@ -119,7 +120,7 @@ func (s *Session) unsubscribe(cmd command) error {
 		s.subs = slices.Delete(s.subs, i, i+1)
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
-		s.node.logConn(connEvent{typ: "unsubscribe", conn: s.id, user: s.subject, channel: name})
+		s.node.logConn(s, connEvent{typ: "unsubscribe", channel: name})
 	}
 	s.send(marshalReply(reply{Type: "unsubscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID}))
 	return nil
@@ -139,7 +140,7 @@ func (s *Session) Closed(code int) {
 	}
 	s.subs = nil
 	s.node.sessions.Add(-1)
-	s.node.logConn(connEvent{typ: "disconnect", conn: s.id, user: s.subject, code: code})
+	s.node.logConn(s, connEvent{typ: "disconnect", code: code})
 	if ce := s.node.log.Check(zap.DebugLevel, "connection closed"); ce != nil {
 		ce.Write(zap.String("conn", s.id), zap.Int("code", code))
 	}

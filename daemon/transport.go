@@ -18,6 +18,13 @@ type Transport interface {
 	// event of a batch to every subscriber, then flushes each connection
 	// once, so one system call carries them all.
 	Queue(msg []byte) (ok, first bool)
+	// QueueEvent is Queue for an event frame, with the channel's
+	// slow-consumer policy (PolicyDisconnect, PolicyDropOldest,
+	// PolicyLatest) deciding what happens when the queue is full. key
+	// identifies the channel (non-zero). dropped is how many queued event
+	// frames were dropped or replaced to make room. Called with the
+	// channel's lock held, from any goroutine.
+	QueueEvent(msg []byte, key uint64, policy int) (ok, first bool, dropped int)
 	// Flush starts writing what Queue queued. Called from any goroutine.
 	Flush()
 	// Close closes the connection with a WebSocket close code after the
@@ -35,6 +42,9 @@ type Identity struct {
 	// Expires is when the connection must end unless it refreshes its
 	// token (the token's exp plus the verifier's leeway); zero for never.
 	Expires time.Time
+	// Internal marks the daemon's own sessions (the watchdog's probe):
+	// they are left out of the connection-event stream.
+	Internal bool
 	// Info is what presence shows of the user (the token's "info" claim),
 	// JSON; nil for none.
 	Info []byte

@@ -104,6 +104,14 @@ func startServer(t testing.TB, o Options) (*Server, *testHandler, string) {
 	if o.CloseTimeout == 0 {
 		o.CloseTimeout = 500 * time.Millisecond // raw clients do not answer a close
 	}
+	srv, addr := serveWith(t, o)
+	return srv, h, addr
+}
+
+// serveWith runs a transport with o as given on a loopback port and shuts
+// it down at the end of the test.
+func serveWith(t testing.TB, o Options) (*Server, string) {
+	t.Helper()
 	srv, err := NewServer(o)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +126,7 @@ func startServer(t testing.TB, o Options) (*Server, *testHandler, string) {
 		defer cancel()
 		_ = srv.Shutdown(ctx, CloseGoingAway, "test over")
 	})
-	return srv, h, ln.Addr().String()
+	return srv, ln.Addr().String()
 }
 
 // Short names for the raw client, which lives in internal/wstest.

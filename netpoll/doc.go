@@ -35,6 +35,9 @@
 //     holds a few KiB and no goroutine. Path and ExtraPaths upgrade (the
 //     Handler tells them apart); requests for other paths are handed to an
 //     optional net.Listener (HTTPListener) for net/http to serve.
+//   - Probe, for a service manager's watchdog, sends an event on an eventfd
+//     through the epoll set and the run queue, so it answers only while the
+//     event loop and at least one worker do.
 //
 // # Concurrency contract
 //

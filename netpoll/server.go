@@ -32,6 +32,8 @@ type Server struct {
 	httpLn   *handoffListener // nil unless HTTPListener was called
 	httpOnce sync.Once
 
+	probe prober
+
 	wg         sync.WaitGroup // workers and the sweeper
 	acceptWG   sync.WaitGroup
 	quitAccept chan struct{} // closed by Shutdown: accept loops return
@@ -287,6 +289,7 @@ func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
 	}
 	s.wg.Wait()
 	_ = s.ep.Close()
+	s.probe.close()
 	s.done.Store(true)
 	return err
 }

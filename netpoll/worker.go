@@ -19,8 +19,12 @@ func newWorker(s *Server) *worker {
 
 func (w *worker) loop() {
 	for c := range w.s.runq {
-		if c == nil {
+		switch c {
+		case nil:
 			return
+		case &w.s.probe.mark:
+			w.s.probe.answer()
+			continue
 		}
 		w.run(c)
 	}

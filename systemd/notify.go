@@ -1,19 +1,30 @@
 package systemd
 
 import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
 	"github.com/coreos/go-systemd/v22/daemon"
 )
 
 // Notifier sends sd_notify states to the socket named by NOTIFY_SOCKET at
 // construction time.
 type Notifier struct {
-	socket string
+	socket       string
+	watchdogUsec string
+	watchdogPID  string
 }
 
-// NewNotifier reads NOTIFY_SOCKET through getenv (os.Getenv in production;
-// tests pass their own).
+// NewNotifier reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID through
+// getenv (os.Getenv in production; tests pass their own).
 func NewNotifier(getenv func(string) string) *Notifier {
-	return &Notifier{socket: getenv("NOTIFY_SOCKET")}
+	return &Notifier{
+		socket:       getenv("NOTIFY_SOCKET"),
+		watchdogUsec: getenv("WATCHDOG_USEC"),
+		watchdogPID:  getenv("WATCHDOG_PID"),
+	}
 }
 
 // Enabled reports whether a service manager is listening.
@@ -25,6 +36,36 @@ func (n *Notifier) Ready() error { return n.send(daemon.SdNotifyReady) }
 
 // Stopping tells the manager that the daemon is shutting down.
 func (n *Notifier) Stopping() error { return n.send(daemon.SdNotifyStopping) }
+
+// Watchdog tells the manager that the daemon is alive. Send it only when
+// that was just proven (RunWatchdog does), at least once per
+// WatchdogInterval, or the manager kills the daemon.
+func (n *Notifier) Watchdog() error { return n.send(daemon.SdNotifyWatchdog) }
+
+// WatchdogInterval is the unit's WatchdogSec= as the manager passed it in
+// WATCHDOG_USEC, or 0 when the watchdog is off: no variable, no notify
+// socket, or a WATCHDOG_PID naming another process (the variables were
+// inherited, not meant for us). A value that does not parse is an error
+// wrapping ErrMalformedEnv.
+func (n *Notifier) WatchdogInterval() (time.Duration, error) {
+	if n.watchdogUsec == "" || n.socket == "" {
+		return 0, nil
+	}
+	if n.watchdogPID != "" {
+		pid, err := strconv.Atoi(n.watchdogPID)
+		if err != nil {
+			return 0, fmt.Errorf("%w: WATCHDOG_PID=%q", ErrMalformedEnv, n.watchdogPID)
+		}
+		if pid != os.Getpid() {
+			return 0, nil
+		}
+	}
+	usec, err := strconv.ParseInt(n.watchdogUsec, 10, 64)
+	if err != nil || usec <= 0 {
+		return 0, fmt.Errorf("%w: WATCHDOG_USEC=%q", ErrMalformedEnv, n.watchdogUsec)
+	}
+	return time.Duration(usec) * time.Microsecond, nil
+}
 
 func (n *Notifier) send(state string) error {
 	if n.socket == "" {

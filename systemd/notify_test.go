@@ -1,8 +1,11 @@
 package systemd
 
 import (
+	"errors"
 	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,11 +33,14 @@ func TestNotifierSendsStatesToTheSocket(t *testing.T) {
 	if err := n.Ready(); err != nil {
 		t.Fatal(err)
 	}
+	if err := n.Watchdog(); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.Stopping(); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 256)
-	for _, want := range []string{"READY=1", "STOPPING=1"} {
+	for _, want := range []string{"READY=1", "WATCHDOG=1", "STOPPING=1"} {
 		_ = ln.SetReadDeadline(time.Now().Add(5 * time.Second))
 		k, err := ln.Read(buf)
 		if err != nil {
@@ -50,5 +56,30 @@ func TestNotifierWithoutSocketIsANoOp(t *testing.T) {
 	n := NewNotifier(func(string) string { return "" })
 	if n.Enabled() || n.Ready() != nil || n.Stopping() != nil {
 		t.Fatal("a notifier without NOTIFY_SOCKET must do nothing")
+	}
+}
+
+func TestWatchdogInterval(t *testing.T) {
+	me := strconv.Itoa(os.Getpid())
+	cases := []struct {
+		name string
+		vars map[string]string
+		want time.Duration
+		bad  bool
+	}{
+		{"off", map[string]string{"NOTIFY_SOCKET": "/run/n"}, 0, false},
+		{"on", map[string]string{"NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "30000000"}, 30 * time.Second, false},
+		{"for this process", map[string]string{"NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "500000", "WATCHDOG_PID": me}, 500 * time.Millisecond, false},
+		{"for another process", map[string]string{"NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "500000", "WATCHDOG_PID": "1"}, 0, false},
+		{"no socket to ping", map[string]string{"WATCHDOG_USEC": "500000"}, 0, false},
+		{"malformed usec", map[string]string{"NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "30s"}, 0, true},
+		{"zero usec", map[string]string{"NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "0"}, 0, true},
+		{"malformed pid", map[string]string{"NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "1", "WATCHDOG_PID": "x"}, 0, true},
+	}
+	for _, c := range cases {
+		got, err := NewNotifier(env(c.vars)).WatchdogInterval()
+		if got != c.want || errors.Is(err, ErrMalformedEnv) != c.bad {
+			t.Errorf("%s: %v, %v; want %v (error: %v)", c.name, got, err, c.want, c.bad)
+		}
 	}
 }

@@ -15,7 +15,15 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain runs the tests, or, when a test re-executes this binary with
+// childEnv set, the fanoutd command itself (see startProcess).
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		main()
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // run executes the CLI with args and returns its output and error.
 func run(ctx context.Context, args ...string) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,8 +18,10 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// runDaemon is the composition root's outer shell: logger, signals, the dev
-// banner. SIGINT and SIGTERM shut down gracefully.
+// runDaemon is the composition root's outer shell: logger, listeners
+// passed by socket activation, signals, the service manager's
+// notifications and watchdog, the dev banner. SIGINT and SIGTERM shut down
+// gracefully; SIGHUP changes nothing (yet) and never kills.
 func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.Writer) error {
 	log, err := newLogger(cfg)
 	if err != nil {
@@ -32,7 +35,12 @@ func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.
 		}
 		defer stopPprof()
 	}
-	srv, err := fanoutd.New(fanoutd.Options{Config: cfg, Logger: log})
+	notify := systemd.NewNotifier(os.Getenv)
+	watchdog, err := notify.WatchdogInterval() // before binding: a malformed unit fails fast
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -43,19 +51,38 @@ func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.
 	}
 	log.Info("fanoutd started", zap.Stringer("listen", srv.Addr()), zap.String("socket", cfg.Socket),
 		zap.String("ws_path", cfg.WSPath))
+	var bg sync.WaitGroup // every goroutine started here, waited for last
+	defer bg.Wait()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	notify := systemd.NewNotifier(os.Getenv)
+	defer catchHangups(&bg, log)()
+	startWatchdog(ctx, &bg, watchdog, notify, srv, log.Named("watchdog"))
 	if err := notify.Ready(); err != nil { // New has bound every listener
 		log.Warn("sd_notify READY failed", zap.Error(err))
 	}
-	go func() {
+	bg.Go(func() {
 		<-ctx.Done()
 		_ = notify.Stopping()
-	}()
+	})
 	err = srv.Run(ctx)
 	log.Info("fanoutd stopped")
 	return err
+}
+
+// newServer builds the daemon on the listeners the service manager passed
+// (socket activation), binding from the configuration whatever it did not
+// pass.
+func newServer(cfg config.Config, log *zap.Logger) (*fanoutd.Server, error) {
+	lns, err := systemd.Listeners(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	ws, pub, err := sortActivated(lns)
+	if err != nil {
+		return nil, err
+	}
+	logActivated(log, cfg, ws, pub)
+	return fanoutd.New(fanoutd.Options{Config: cfg, Logger: log, Listener: ws, SocketListener: pub})
 }
 
 func newLogger(cfg config.Config) (*zap.Logger, error) {

@@ -58,11 +58,9 @@ type Conn struct {
 	code            int  // the close code reported to Session.Closed
 
 	mu        sync.Mutex // guards the write queue below
-	out       [][]byte   // whole frames; out[0] may be partly written
-	head      int        // bytes of out[0] already written
-	outBytes  int        // queued bytes not yet written
-	closeCode int        // code of the queued close frame; 0 when none
-	dead      bool       // socket closed: Send fails
+	q         writeQueue
+	closeCode int  // code of the queued close frame; 0 when none
+	dead      bool // socket closed: Send fails
 }
 
 // Send queues one complete, pre-encoded frame (see AppendFrame) and makes
@@ -83,27 +81,48 @@ func (c *Conn) Send(frame []byte) bool {
 // was empty: the caller must then call Flush after queueing what it has.
 // Otherwise a write is already due (scheduled, running, or waiting for
 // EPOLLOUT) and will take this frame too. Queueing a batch before flushing
-// lets one writev carry all of it.
+// lets one writev carry all of it. A frame queued here is never dropped by
+// a slow-consumer policy.
 func (c *Conn) Queue(frame []byte) (ok, first bool) {
+	ok, first, _ = c.QueueEvent(frame, 0, PolicyDisconnect)
+	return ok, first
+}
+
+// QueueEvent is Queue for an event frame with a slow-consumer policy. key
+// identifies the event's channel (non-zero; 0 makes the frame one that is
+// never dropped, as with Queue); policy is one of PolicyDisconnect,
+// PolicyDropOldest and PolicyLatest (other values mean PolicyDisconnect).
+// dropped counts the queued frames the policy removed to take this one: the
+// oldest events dropped for room, plus the frame of the same key that a
+// PolicyLatest frame replaced. The caller decides what the client is told:
+// after drops for room, the next frame queued with Queue is sure to fit if
+// it has at most 512 bytes, which is meant for a notice. When ok is false
+// the connection is closing and dropped means nothing.
+func (c *Conn) QueueEvent(frame []byte, key uint64, policy int) (ok, first bool, dropped int) {
 	if len(frame) == 0 {
-		return true, false // nothing to write; an empty entry would break writev's bookkeeping
+		return true, false, 0 // nothing to write; an empty entry would break writev's bookkeeping
 	}
 	c.mu.Lock()
 	if c.dead || c.closeCode != 0 {
 		c.mu.Unlock()
-		return false, false
+		return false, false, 0
 	}
-	if c.outBytes+len(frame) > c.srv.opts.WriteQueueBytes {
+	first = c.q.empty()
+	ok, dropped, replaced := c.q.add(newEntry(frame, key, policy), c.srv.opts.WriteQueueBytes)
+	if !ok {
 		c.overflowLocked()
 		c.mu.Unlock()
 		c.schedule(pendClose)
-		return false, false
+		return false, false, 0
 	}
-	c.out = append(c.out, frame)
-	c.outBytes += len(frame)
-	first = len(c.out) == 1
 	c.mu.Unlock()
-	return true, first
+	if dropped != 0 {
+		c.srv.stats.dropped.Add(uint64(dropped))
+	}
+	if replaced != 0 {
+		c.srv.stats.conflated.Add(uint64(replaced))
+	}
+	return true, first, dropped + replaced
 }
 
 // Flush schedules a worker to write the queue. Safe from any goroutine.
@@ -145,28 +164,17 @@ func (c *Conn) closeSocket() {
 func (c *Conn) Fd() int { return c.fd }
 
 // overflowLocked drops what the slow client has not started to receive and
-// queues a CloseSlowConsumer frame. A partly written frame is kept whole:
-// cutting it would put the close frame inside it.
+// queues a CloseSlowConsumer frame. Frames a write has started on are kept
+// whole (see writeQueue): cutting one would put the close frame inside it.
 func (c *Conn) overflowLocked() {
-	keep := 0
-	if c.head > 0 {
-		keep = 1
-	}
-	clear(c.out[keep:])
-	c.out = c.out[:keep]
-	c.outBytes = 0
-	if keep == 1 {
-		c.outBytes = len(c.out[0]) - c.head
-	}
+	c.q.cut()
 	c.srv.stats.slowClosed.Add(1)
 	c.queueCloseLocked(CloseSlowConsumer, "slow consumer: write queue full")
 }
 
 func (c *Conn) queueCloseLocked(code int, reason string) {
-	f := closeFrame(code, reason)
 	c.closeCode = code
-	c.out = append(c.out, f)
-	c.outBytes += len(f)
+	c.q.push(entry{b: closeFrame(code, reason)})
 }
 
 // schedule records pending work and puts the connection on the run queue

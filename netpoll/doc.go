@@ -27,6 +27,15 @@
 //     bounded in bytes; a connection over it is closed with CloseSlowConsumer.
 //     Control frames (pong, close) go through the same queue, so they can
 //     never land inside another frame.
+//   - Slow consumers: QueueEvent queues an event frame with a key (its
+//     channel) and a policy for when it does not fit: PolicyDisconnect
+//     (close, as Send does), PolicyDropOldest (drop the oldest queued event
+//     frames and report how many, so the caller can tell the client), or
+//     PolicyLatest (replace the waiting frame of the same key: one frame per
+//     key waits). Frames queued with Send or Queue (replies, pongs, close
+//     frames) are never dropped or replaced, nor is a frame a write has
+//     started on: the queue fixes the frames a writev points at until the
+//     worker accounts for what it wrote (see writeQueue).
 //   - One sweeper goroutine sends heartbeat pings (the first one jittered),
 //     closes connections that did not answer in time, and enforces the
 //     handshake and close deadlines: no timer per connection.
@@ -42,8 +51,9 @@
 // # Concurrency contract
 //
 // Handler.Accept and every Session method are called from a worker, one call
-// at a time per connection. Conn.Send and Conn.Close may be called from any
-// goroutine. Lock order: Server.mu (registry) is never held while taking a
+// at a time per connection. Conn.Send, Queue, QueueEvent, Flush and Close may
+// be called from any goroutine; they hold Conn.mu for a few slice operations
+// (QueueEvent's policies scan the queue: linear in its length). Lock order: Server.mu (registry) is never held while taking a
 // Conn.mu, except by the sweeper, which only reads atomics and calls Send.
 //
 // # Usage

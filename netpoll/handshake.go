@@ -62,8 +62,7 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	}
 	resp, sess, err := w.hs.upgrade(c, head)
 	c.mu.Lock()
-	c.out = append([][]byte{resp}, c.out...) // the response precedes anything Accept sent
-	c.outBytes += len(resp)
+	c.q.pushFront(resp) // the response precedes anything Accept sent
 	c.mu.Unlock()
 	if err != nil {
 		w.s.stats.rejected.Add(1)
@@ -96,8 +95,7 @@ func (w *worker) reject(c *Conn, resp []byte) {
 	w.s.stats.rejected.Add(1)
 	c.rbuf = nil
 	c.mu.Lock()
-	c.out = append(c.out, resp)
-	c.outBytes += len(resp)
+	c.q.push(entry{b: resp})
 	c.mu.Unlock()
 	c.rejecting = true
 }

@@ -43,8 +43,10 @@ type Options struct {
 	// MaxFragments caps the frames of one inbound message; over it:
 	// ClosePolicyViolation. Default 64.
 	MaxFragments int
-	// WriteQueueBytes caps the bytes queued for one connection; over it the
-	// connection is closed with CloseSlowConsumer. Default 1 MiB.
+	// WriteQueueBytes caps the bytes waiting in one connection's queue; a
+	// frame that does not fit closes the connection with CloseSlowConsumer,
+	// or makes room under a QueueEvent policy. Frames a write is taking at
+	// the moment do not count, up to as much again. Default 1 MiB.
 	WriteQueueBytes int
 	// PingInterval is the time between server pings. Default 30 s.
 	PingInterval time.Duration

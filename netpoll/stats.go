@@ -12,6 +12,8 @@ type counters struct {
 	handedOff      atomic.Uint64
 	bytesOut       atomic.Uint64
 	writes         atomic.Uint64 // writev calls that wrote something
+	dropped        atomic.Uint64 // event frames dropped for room (PolicyDropOldest, PolicyLatest)
+	conflated      atomic.Uint64 // event frames replaced by a newer one of their key (PolicyLatest)
 }
 
 // Stats is a snapshot of the transport's counters.
@@ -26,6 +28,8 @@ type Stats struct {
 	HandedOff        uint64 `json:"handed_off"`
 	BytesOut         uint64 `json:"bytes_out"`
 	Writes           uint64 `json:"writes"`
+	DroppedFrames    uint64 `json:"dropped_frames"`
+	ConflatedFrames  uint64 `json:"conflated_frames"`
 }
 
 // Stats returns the transport's counters.
@@ -41,5 +45,7 @@ func (s *Server) Stats() Stats {
 		HandedOff:        s.stats.handedOff.Load(),
 		BytesOut:         s.stats.bytesOut.Load(),
 		Writes:           s.stats.writes.Load(),
+		DroppedFrames:    s.stats.dropped.Load(),
+		ConflatedFrames:  s.stats.conflated.Load(),
 	}
 }

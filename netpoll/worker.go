@@ -104,8 +104,7 @@ func (w *worker) destroy(c *Conn) {
 	}
 	c.mu.Lock()
 	c.dead = true
-	clear(c.out)
-	c.out, c.head, c.outBytes = nil, 0, 0
+	c.q.reset()
 	code := c.code
 	c.mu.Unlock()
 	_ = w.s.ep.Del(c.fd)

@@ -8,7 +8,8 @@ import (
 // flush writes the queue with writev until it is empty or the socket would
 // block; in the latter case EPOLLOUT (edge-triggered, registered once) brings
 // the connection back. The queue lock is not held during the system call, so
-// publishers keep appending while the worker writes.
+// publishers keep appending while the worker writes; the frames the call
+// uses stay fixed until consume (see writeQueue).
 func (w *worker) flush(c *Conn) {
 	for {
 		n, total := w.fillIovec(c)
@@ -18,21 +19,24 @@ func (w *worker) flush(c *Conn) {
 		}
 		written, errno := writev(c.fd, w.iov[:n])
 		clear(w.iov[:n]) // do not keep frames alive from the scratch array
-		switch errno {
-		case 0:
-		case syscall.EAGAIN:
-			return
-		case syscall.EINTR:
-			continue
-		default:
+		if errno != 0 && errno != syscall.EAGAIN && errno != syscall.EINTR {
 			w.destroy(c)
 			return
 		}
+		c.mu.Lock()
+		replaced := c.q.consume(written) // 0 after EAGAIN or EINTR: it still releases what fill fixed
+		c.mu.Unlock()
+		if replaced != 0 {
+			w.s.stats.conflated.Add(uint64(replaced))
+		}
+		if errno == syscall.EAGAIN {
+			return
+		}
+		if errno == syscall.EINTR {
+			continue
+		}
 		w.s.stats.bytesOut.Add(uint64(written))
 		w.s.stats.writes.Add(1)
-		c.mu.Lock()
-		c.consumeLocked(written)
-		c.mu.Unlock()
 		if written < total {
 			continue // the next writev most likely reports EAGAIN
 		}
@@ -43,22 +47,7 @@ func (w *worker) flush(c *Conn) {
 func (w *worker) fillIovec(c *Conn) (n, total int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i, f := range c.out {
-		if n == len(w.iov) {
-			break
-		}
-		if i == 0 {
-			f = f[c.head:]
-		}
-		if len(f) == 0 {
-			continue // never queued (Queue refuses them); a guard, not a path
-		}
-		w.iov[n].Base = &f[0]
-		w.iov[n].SetLen(len(f))
-		n++
-		total += len(f)
-	}
-	return n, total
+	return c.q.fill(w.iov[:])
 }
 
 // flushed runs when the queue is empty: a rejected handshake, a failed
@@ -75,29 +64,6 @@ func (w *worker) flushed(c *Conn) {
 		if c.peerClosed || c.closeAfterFlush {
 			w.destroy(c)
 		}
-	}
-}
-
-// consumeLocked drops written bytes from the front of the queue.
-func (c *Conn) consumeLocked(written int) {
-	k := 0
-	for k < len(c.out) && written > 0 {
-		rem := len(c.out[k]) - c.head
-		if written < rem {
-			c.head += written
-			c.outBytes -= written
-			break
-		}
-		written -= rem
-		c.outBytes -= rem
-		c.head = 0
-		k++
-	}
-	n := copy(c.out, c.out[k:])
-	clear(c.out[n:])
-	c.out = c.out[:n]
-	if n == 0 && cap(c.out) > 64 {
-		c.out = nil // a burst is over: give the big array back
 	}
 }
 

@@ -1,0 +1,125 @@
+package netpoll
+
+import "syscall"
+
+// entry is one whole frame in a write queue. key and policy are what
+// QueueEvent was given; key 0 marks a frame that is never dropped or
+// replaced (replies, pongs, close frames, handshake responses).
+type entry struct {
+	b      []byte
+	key    uint64
+	policy uint8
+}
+
+// writeQueue is a connection's queue of whole frames, guarded by Conn.mu.
+//
+// The first keep entries are fixed: a writev running without the lock points
+// at them, or out[0] is partly written. They go out as they are, because the
+// bytes writev reports are taken from the front of the queue; dropping or
+// replacing one of them would tear a frame, or count another frame's bytes
+// as written. Everything behind them may be dropped or replaced.
+type writeQueue struct {
+	out      []entry
+	head     int  // bytes of out[0] already written
+	keep     int  // leading entries that must stay as they are (see above)
+	bytes    int  // queued bytes not yet written
+	inflight int  // of those, the bytes a running writev was given
+	grant    int  // bytes the next frame without a key may take beyond the room (see add)
+	stale    bool // a PolicyLatest frame was appended while its key's frame was fixed
+}
+
+// room is how many more bytes the queue takes within bound. The bytes a
+// running writev was given are leaving and do not count: otherwise a drop
+// policy would find nothing to drop, and close the connection, whenever the
+// worker happens to be writing a full queue. They do count towards a hard
+// cap of twice the bound, so that a client taking a little of each write
+// cannot make its queue grow without end.
+func (q *writeQueue) room(bound int) int {
+	return min(bound-(q.bytes-q.inflight), 2*bound-q.bytes)
+}
+
+func (q *writeQueue) empty() bool { return len(q.out) == 0 }
+
+// push appends e.
+func (q *writeQueue) push(e entry) {
+	q.out = append(q.out, e)
+	q.bytes += len(e.b)
+}
+
+// pushFront puts b before everything queued. Only the handshake uses it,
+// before the first write, so nothing is fixed yet.
+func (q *writeQueue) pushFront(b []byte) {
+	q.out = append([]entry{{b: b}}, q.out...)
+	q.bytes += len(b)
+}
+
+// fill points iov at the queued bytes, fixes the entries it covers until
+// the matching consume, and returns how many iovecs it filled and their
+// total length.
+func (q *writeQueue) fill(iov []syscall.Iovec) (n, total int) {
+	k := 0
+	for ; k < len(q.out) && n < len(iov); k++ {
+		f := q.out[k].b
+		if k == 0 {
+			f = f[q.head:]
+		}
+		if len(f) == 0 {
+			continue // never queued (Queue refuses them); a guard, not a path
+		}
+		iov[n].Base = &f[0]
+		iov[n].SetLen(len(f))
+		n++
+		total += len(f)
+	}
+	q.keep, q.inflight = k, total
+	return n, total
+}
+
+// consume drops written bytes from the front of the queue and releases the
+// entries fill fixed; a writev that wrote nothing (EAGAIN) consumes 0. It
+// returns how many PolicyLatest frames it replaced (see collapse).
+func (q *writeQueue) consume(written int) (replaced int) {
+	k := 0
+	for k < len(q.out) && written > 0 {
+		rem := len(q.out[k].b) - q.head
+		if written < rem {
+			q.head += written
+			q.bytes -= written
+			break
+		}
+		written -= rem
+		q.bytes -= rem
+		q.head = 0
+		k++
+	}
+	n := copy(q.out, q.out[k:])
+	clear(q.out[n:])
+	q.out = q.out[:n]
+	released := q.keep - k
+	q.keep = min(q.head, 1) // a partly written frame stays fixed
+	q.inflight = 0
+	if q.stale && released > q.keep {
+		replaced = q.collapse(q.keep, released)
+	}
+	q.stale = false
+	if n == 0 && cap(q.out) > 64 {
+		q.out = nil // a burst is over: give the big array back
+	}
+	return replaced
+}
+
+// cut drops every entry that is not fixed: what the slow client has not
+// started to receive.
+func (q *writeQueue) cut() {
+	for _, e := range q.out[q.keep:] {
+		q.bytes -= len(e.b)
+	}
+	clear(q.out[q.keep:])
+	q.out = q.out[:q.keep]
+}
+
+// reset empties the queue of a closed socket.
+func (q *writeQueue) reset() {
+	clear(q.out)
+	*q = writeQueue{}
+}

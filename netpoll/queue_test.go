@@ -1,0 +1,97 @@
+package netpoll
+
+import (
+	"bytes"
+	"syscall"
+	"testing"
+)
+
+// qf is a test frame: size bytes of id, so that a queue reads as a string
+// of ids and a torn or swapped frame shows.
+type qf struct {
+	id     byte
+	size   int
+	key    uint64
+	policy int
+}
+
+func (f qf) entry() entry { return newEntry(bytes.Repeat([]byte{f.id}, f.size), f.key, f.policy) }
+
+func queueOf(frames ...qf) *writeQueue {
+	q := &writeQueue{}
+	for _, f := range frames {
+		q.push(f.entry())
+	}
+	return q
+}
+
+// ids lists the queued frames by id.
+func (q *writeQueue) ids() string {
+	s := make([]byte, len(q.out))
+	for i, e := range q.out {
+		s[i] = e.b[0]
+	}
+	return string(s)
+}
+
+// checkBytes fails unless bytes is what the entries hold minus the written
+// part of the head.
+func checkBytes(t *testing.T, q *writeQueue) {
+	t.Helper()
+	sum := -q.head
+	for _, e := range q.out {
+		sum += len(e.b)
+	}
+	if q.bytes != sum {
+		t.Fatalf("bytes = %d, the entries hold %d", q.bytes, sum)
+	}
+}
+
+func TestQueueConsumeCountsPartialWrites(t *testing.T) {
+	q := queueOf(qf{id: 'a', size: 10}, qf{id: 'b', size: 20}, qf{id: 'c', size: 30})
+	var iov [64]syscall.Iovec
+	if n, total := q.fill(iov[:]); n != 3 || total != 60 || q.keep != 3 {
+		t.Fatalf("fill = %d iovecs, %d bytes, keep %d", n, total, q.keep)
+	}
+	q.consume(15) // a, then 5 bytes of b
+	if q.ids() != "bc" || q.head != 5 || q.keep != 1 {
+		t.Fatalf("queue %q head %d keep %d", q.ids(), q.head, q.keep)
+	}
+	checkBytes(t, q)
+	if n, total := q.fill(iov[:]); n != 2 || total != 45 || iov[0].Len != 15 {
+		t.Fatalf("fill after a partial write = %d iovecs, %d bytes, first %d", n, total, iov[0].Len)
+	}
+	q.consume(0) // EAGAIN: the partly written frame stays fixed, the rest is free
+	if q.keep != 1 {
+		t.Fatalf("keep after EAGAIN = %d", q.keep)
+	}
+	q.fill(iov[:])
+	q.consume(45)
+	if !q.empty() || q.bytes != 0 || q.head != 0 || q.keep != 0 {
+		t.Fatalf("drained queue: %+v", *q)
+	}
+}
+
+func TestQueueFillFixesNoMoreThanIovecsHold(t *testing.T) {
+	q := queueOf(qf{id: 'a', size: 1}, qf{id: 'b', size: 1}, qf{id: 'c', size: 1})
+	var iov [2]syscall.Iovec
+	if n, _ := q.fill(iov[:]); n != 2 || q.keep != 2 {
+		t.Fatalf("fill = %d iovecs, keep %d", n, q.keep)
+	}
+}
+
+// TestQueueCutKeepsFramesBeingWritten: an overflow while writev runs must
+// leave the frames writev points at, or the bytes it reports would be
+// taken from the close frame.
+func TestQueueCutKeepsFramesBeingWritten(t *testing.T) {
+	q := queueOf(qf{id: 'a', size: 10}, qf{id: 'b', size: 10})
+	var iov [64]syscall.Iovec
+	q.fill(iov[:])
+	q.push(qf{id: 'x', size: 10}.entry())
+	q.cut()
+	q.push(entry{b: []byte("close")})
+	q.consume(20)
+	if q.ids() != "c" || q.bytes != 5 {
+		t.Fatalf("after cut and consume: %q, %d bytes", q.ids(), q.bytes)
+	}
+}

@@ -9,7 +9,9 @@ import (
 // block; in the latter case EPOLLOUT (edge-triggered, registered once) brings
 // the connection back. The queue lock is not held during the system call, so
 // publishers keep appending while the worker writes; the frames the call
-// uses stay fixed until consume (see writeQueue).
+// uses stay fixed until consume (see writeQueue). Frames queued during a
+// write that took everything wait for the connection's next turn, behind the
+// others: a connection its publisher keeps refilling cannot hold the worker.
 func (w *worker) flush(c *Conn) {
 	for {
 		n, total := w.fillIovec(c)
@@ -25,6 +27,7 @@ func (w *worker) flush(c *Conn) {
 		}
 		c.mu.Lock()
 		replaced := c.q.consume(written) // 0 after EAGAIN or EINTR: it still releases what fill fixed
+		more := !c.q.empty()
 		c.mu.Unlock()
 		if replaced != 0 {
 			w.s.stats.conflated.Add(uint64(replaced))
@@ -37,9 +40,15 @@ func (w *worker) flush(c *Conn) {
 		}
 		w.s.stats.bytesOut.Add(uint64(written))
 		w.s.stats.writes.Add(1)
-		if written < total {
-			continue // the next writev most likely reports EAGAIN
+		switch {
+		case !more:
+			w.flushed(c)
+			return
+		case written == total:
+			c.pending.Or(pendWrite)
+			return
 		}
+		// A short write: the next writev most likely reports EAGAIN.
 	}
 }
 

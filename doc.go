@@ -7,7 +7,7 @@
 //
 //	srv, err := fanoutd.New(fanoutd.Options{Config: cfg, Logger: log})
 //	go srv.Run(ctx)             // serves until ctx ends, then shuts down
-//	srv.Publish(ctx, "project:abc", "story.status.changed", payload)
+//	pos, err := srv.Publish(ctx, fanoutd.Event{Channel: "project:abc", Type: "story.status.changed", Payload: payload})
 //
 // examples/embed is a runnable program built this way. A configuration may
 // also turn on the conformance echo route (config.Conformance), served by

@@ -84,7 +84,7 @@ func TestTwoInstancesInOneProcess(t *testing.T) {
 	// A publishes in-process, B over its own socket. A's event is queued
 	// before B's is published, so if it leaked to B's subscriber it would
 	// come first there: no waiting for an absence.
-	if err := a.srv.Publish(context.Background(), ch, "from.a", []byte(`{"n":1}`)); err != nil {
+	if _, err := a.srv.Publish(context.Background(), Event{Channel: ch, Type: "from.a", Payload: []byte(`{"n":1}`)}); err != nil {
 		t.Fatal(err)
 	}
 	b.publish(ch, "from.b", `{"n":2}`)

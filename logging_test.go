@@ -53,7 +53,7 @@ func TestLogsNeverCarryTokensOrPayloads(t *testing.T) {
 			_ = c.Close(websocket.StatusNormalClosure, "")
 		}
 	}
-	if err := srv.Publish(dctx, "x", "t", []byte(`{"s":"payload-secret-marker"}`)); err != nil {
+	if _, err := srv.Publish(dctx, Event{Channel: "x", Type: "t", Payload: []byte(`{"s":"payload-secret-marker"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	cancel()

@@ -76,6 +76,9 @@ func New(o Options) (*Server, error) {
 		HistoryMaxBytes:    int64(cfg.History.MaxBytes),
 		IdempotencyWindow:  cfg.Idempotency.Window,
 		IdempotencyMaxKeys: cfg.Idempotency.MaxKeys,
+		Authorize:          o.Hooks.AuthorizeSubscribe,
+		OnConnect:          o.Hooks.OnConnect,
+		OnDisconnect:       o.Hooks.OnDisconnect,
 	})
 	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
 	if err != nil {
@@ -287,11 +290,6 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
-}
-
-// Publish delivers an event in-process, on the same path as the API.
-func (s *Server) Publish(ctx context.Context, channel, eventType string, payload []byte) error {
-	return s.node.Publish(ctx, channel, eventType, payload)
 }
 
 // Stats is a snapshot of the core and transport counters.

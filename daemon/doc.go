@@ -11,13 +11,39 @@
 // Transport.Send, which only enqueues: no socket write happens under a hub
 // lock. A publish to a channel without subscribers encodes nothing.
 //
+// # Positions, history and recovery
+//
+// Each channel numbers its events (offset, within an epoch that is new
+// whenever the channel's state is created) and keeps the last ones in a
+// ring bounded by ChannelOptions.HistorySize and HistoryTTL, chosen by name
+// prefix (Options.ChannelClasses). All history together is bounded by
+// Options.HistoryMaxBytes: an LRU of channels by latest publish gives up the
+// oldest channel's history first. A channel lives while it has subscribers
+// or history. A subscribe with "since" replays from the ring under the
+// channel lock, so replay and live events form one sequence; a position the
+// ring no longer covers is refused (recovered=false), never half-served.
+// Idempotency keys map (channel, key) to the first position for
+// Options.IdempotencyWindow.
+//
+// Slow consumers are the transport's business (Transport.QueueEvent with
+// the channel's policy); the core counts what was skipped and tells a
+// drop-oldest client with a "missed" frame.
+//
+// Presence reads a channel's subscribers; join/leave frames go out under
+// the channel lock. Connection events (StreamConnEvents) are a bounded ring
+// of NDJSON lines with sequence numbers, written on connect, subscribe,
+// unsubscribe and disconnect, never on the publish path.
+//
 // # Concurrency and lock order
 //
 // Publish, Stats and CheckEvent may be called from any goroutine. A
 // session's Message and Closed are called by its transport one at a time.
-// Locks: hub shard → channel; a channel's lock is held while enqueueing to
-// its subscribers, which serialises publishes per channel (per-channel
-// order) and makes a subscription atomic with respect to them.
+// Locks: hub shard → channel → {history LRU, idempotency, connection
+// events, expiry shard}; the last four never nest. A channel's lock is held
+// while an event is numbered, kept and enqueued to its subscribers, which
+// serialises publishes per channel (per-channel order) and makes a
+// subscription, with its replay, atomic with respect to them. History
+// eviction takes the LRU lock, releases it, then the victim's channel lock.
 //
 // # Usage
 //

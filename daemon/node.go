@@ -78,6 +78,9 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 	}
 	n.sessions.Add(1)
 	n.logConn(s, connEvent{typ: "connect"})
+	if f := n.opts.OnConnect; f != nil && !s.internal {
+		f(s.id, s.subject)
+	}
 	s.send(n.welcome(s, id))
 	s.setExpiry(id)
 	return s
@@ -243,7 +246,7 @@ func (f *flushList) flush() {
 type Stats struct {
 	Connections   int64  `json:"connections"`
 	Subscriptions int64  `json:"subscriptions"`
-	Channels      int    `json:"channels"`
+	Channels      int    `json:"channels"` // with subscribers or history
 	Goroutines    int    `json:"goroutines"`
 	Published     uint64 `json:"published"`
 	Delivered     uint64 `json:"delivered"`

@@ -57,6 +57,15 @@ type Options struct {
 	// ConnEventsBuffer is how many connection events StreamConnEvents can
 	// replay to an app that reconnects. Default 10,000.
 	ConnEventsBuffer int
+	// Authorize, when set, is asked once the token's patterns allow a
+	// subscription; false refuses it with "forbidden". It runs on the
+	// session's transport goroutine, so it must answer quickly.
+	Authorize func(user, channel string) bool
+	// OnConnect and OnDisconnect, when set, observe sessions (not the
+	// daemon's internal ones) as they open and close, on the transport's
+	// goroutine: they must not block.
+	OnConnect    func(connID, user string)
+	OnDisconnect func(connID, user string, code int)
 }
 
 func (o Options) withDefaults() Options {

@@ -84,7 +84,7 @@ func (s *Session) subscribe(cmd command) error {
 	if err != nil {
 		return err
 	}
-	if !permits(s.patterns, name) {
+	if !permits(s.patterns, name) || (s.node.opts.Authorize != nil && !s.internal && !s.node.opts.Authorize(s.subject, name)) {
 		return ErrForbidden
 	}
 	if i := s.find(name); i >= 0 {
@@ -141,6 +141,9 @@ func (s *Session) Closed(code int) {
 	s.subs = nil
 	s.node.sessions.Add(-1)
 	s.node.logConn(s, connEvent{typ: "disconnect", code: code})
+	if f := s.node.opts.OnDisconnect; f != nil && !s.internal {
+		f(s.id, s.subject, code)
+	}
 	if ce := s.node.log.Check(zap.DebugLevel, "connection closed"); ce != nil {
 		ce.Write(zap.String("conn", s.id), zap.Int("code", code))
 	}

@@ -56,10 +56,12 @@ func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	defer catchHangups(&bg, log)()
-	startWatchdog(ctx, &bg, watchdog, notify, srv, log.Named("watchdog"))
 	if err := notify.Ready(); err != nil { // New has bound every listener
 		log.Warn("sd_notify READY failed", zap.Error(err))
 	}
+	// After READY: the service manager ignores (or, worse, misreads) a
+	// watchdog ping from a service that has not said it is ready.
+	startWatchdog(ctx, &bg, watchdog, notify, srv, log.Named("watchdog"))
 	bg.Go(func() {
 		<-ctx.Done()
 		_ = notify.Stopping()

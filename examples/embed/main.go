@@ -126,7 +126,7 @@ func (a app) tick(ctx context.Context, srv *fanoutd.Server) {
 			return
 		case now := <-t.C:
 			payload := fmt.Appendf(nil, `{"now":%q}`, now.UTC().Format(time.RFC3339))
-			if err := srv.Publish(ctx, "clock", "tick", payload); err != nil && ctx.Err() == nil {
+			if _, err := srv.Publish(ctx, fanoutd.Event{Channel: "clock", Type: "tick", Payload: payload}); err != nil && ctx.Err() == nil {
 				a.Log.Warn("publish failed", zap.Error(err))
 			}
 		}

@@ -11,7 +11,8 @@ import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 
 import {
-  buildDaemon, claims, closeClient, getStats, mintJWT, nextMessage, ofType, openClient, pending,
+  buildDaemon, claims, closeClient, getStats, mintJWT, nextMessage, ofType, openClient, pending, positionless,
+  publishedCount,
   publish, rawUpgrade, receivedAtOf, removeTempDirs, send, startDaemon, stopDaemon,
   tryRejectedClient, waitFor,
 } from './helpers.mjs';
@@ -88,7 +89,7 @@ test('dev mode: subprotocol carrier, subscribe, publish over the Unix socket, ev
   assert.ok(welcome.connection_id.length > 0);
 
   send(ws, { action: 'subscribe', channel: 'project:abc-123', id: '1' });
-  assert.deepEqual(await nextMessage(ws, ofType('subscribed')),
+  assert.deepEqual(positionless(await nextMessage(ws, ofType('subscribed'))),
     { type: 'subscribed', channel: 'project:abc-123', id: '1' });
 
   const payload = { storyId: '6-5', status: 'done' };
@@ -96,16 +97,18 @@ test('dev mode: subprotocol carrier, subscribe, publish over the Unix socket, ev
   const t0 = performance.now();
   const res = await publish(dev.socketPath, { channel: 'project:abc-123', type: 'story.status.changed', payload });
   assert.equal(res.status, 200, res.body);
-  assert.deepEqual(res.json, { published: 1 });
+  assert.equal(publishedCount(res.json), 1);
 
   const httpDone = performance.now();
 
   const ev = await arrived;
   console.log(`publish -> WebSocket delivery latency: ${(receivedAtOf(ev) - t0).toFixed(2)} ms ` +
     `(publish HTTP round trip ${(httpDone - t0).toFixed(2)} ms; first request of this process, so Node warm-up included)`);
-  assert.deepEqual(ev, {
+  assert.deepEqual(positionless(ev), {
     type: 'story.status.changed', channel: 'project:abc-123', projectId: 'abc-123', payload,
   });
+  assert.equal(ev.offset, res.json.positions[0].offset, 'the event carries the position the publish returned');
+  assert.equal(ev.epoch, res.json.positions[0].epoch);
 });
 
 test('query-string carrier and ADR projectId subscribe', TEST, async (t) => {
@@ -115,20 +118,21 @@ test('query-string carrier and ADR projectId subscribe', TEST, async (t) => {
   assert.equal((await nextMessage(ws, () => true)).type, 'welcome');
 
   send(ws, { action: 'subscribe', projectId: 'adr-7', id: '2' });
-  assert.deepEqual(await nextMessage(ws, ofType('subscribed')),
+  assert.deepEqual(positionless(await nextMessage(ws, ofType('subscribed'))),
     { type: 'subscribed', channel: 'project:adr-7', projectId: 'adr-7', id: '2' });
 
   // Published with the channel spelling, then with the ADR projectId spelling.
   let res = await publish(dev.socketPath, { channel: 'project:adr-7', type: 'story.created', payload: { n: 1 } });
   assert.equal(res.status, 200, res.body);
-  assert.deepEqual(res.json, { published: 1 });
+  assert.equal(publishedCount(res.json), 1);
   res = await publish(dev.socketPath, { projectId: 'adr-7', type: 'story.created', payload: { n: 2 } });
   assert.equal(res.status, 200, res.body);
-  assert.deepEqual(res.json, { published: 1 });
+  assert.equal(publishedCount(res.json), 1);
 
   for (const n of [1, 2]) {
-    assert.deepEqual(await nextMessage(ws, ofType('story.created')),
-      { type: 'story.created', channel: 'project:adr-7', projectId: 'adr-7', payload: { n } });
+    const m = await nextMessage(ws, ofType('story.created'));
+    assert.deepEqual(positionless(m), { type: 'story.created', channel: 'project:adr-7', projectId: 'adr-7', payload: { n } });
+    assert.equal(m.offset, n, 'offsets count the channel\'s events from 1');
   }
 });
 
@@ -143,12 +147,12 @@ test('batch array publish and NDJSON publish arrive in order', TEST, async (t) =
   const ev = (seq, via) => ({ channel, type: 'story.status.changed', payload: { seq, via } });
   let res = await publish(dev.socketPath, [ev(1, 'array'), ev(2, 'array'), ev(3, 'array')]);
   assert.equal(res.status, 200, res.body);
-  assert.deepEqual(res.json, { published: 3 });
+  assert.equal(publishedCount(res.json), 3);
 
   const ndjson = [ev(4, 'ndjson'), ev(5, 'ndjson'), ev(6, 'ndjson')].map((e) => JSON.stringify(e)).join('\n') + '\n';
   res = await publish(dev.socketPath, ndjson, 'application/x-ndjson');
   assert.equal(res.status, 200, res.body);
-  assert.deepEqual(res.json, { published: 3 });
+  assert.equal(publishedCount(res.json), 3);
 
   const got = [];
   for (let i = 0; i < 6; i++) got.push((await nextMessage(ws, ofType('story.status.changed'))).payload);
@@ -217,7 +221,7 @@ test('forbidden channel: error frame with the id, connection stays open', TEST, 
 
   // An allowed channel still works on the same connection...
   send(ws, { action: 'subscribe', channel: 'project:abc-123', id: 's1' });
-  assert.deepEqual(await nextMessage(ws, ofType('subscribed')),
+  assert.deepEqual(positionless(await nextMessage(ws, ofType('subscribed'))),
     { type: 'subscribed', channel: 'project:abc-123', id: 's1' });
 
   // ...and the refused one really is not subscribed: publish to it first; the
@@ -286,26 +290,28 @@ test('stats reflect connections, subscriptions and deliveries', TEST, async (t) 
   assert.deepEqual(counters(await getStats(d.socketPath)),
     { connections: 2, subscriptions: 3, channels: 2, published: 0, delivered: 0 });
 
-  // One event to two subscribers, one to a channel nobody listens on.
+  // One event to two subscribers, one to a channel nobody listens on (which
+  // then exists for its history: 3 channels).
   assert.equal((await publish(d.socketPath, { channel: 'project:s1', type: 'x.y', payload: 1 })).status, 200);
   assert.equal((await publish(d.socketPath, { channel: 'nobody:here', type: 'x.y', payload: 2 })).status, 200);
   await Promise.all([nextMessage(a, ofType('x.y')), nextMessage(b, ofType('x.y'))]);
   assert.deepEqual(counters(await getStats(d.socketPath)),
-    { connections: 2, subscriptions: 3, channels: 2, published: 2, delivered: 2 });
+    { connections: 2, subscriptions: 3, channels: 3, published: 2, delivered: 2 });
 
   send(a, { action: 'unsubscribe', channel: 'team:s2', id: 'u' });
   assert.deepEqual(await nextMessage(a, ofType('unsubscribed')), { type: 'unsubscribed', channel: 'team:s2', id: 'u' });
   assert.deepEqual(counters(await getStats(d.socketPath)),
-    { connections: 2, subscriptions: 2, channels: 1, published: 2, delivered: 2 });
+    { connections: 2, subscriptions: 2, channels: 2, published: 2, delivered: 2 });
 
   // Closing is asynchronous on the server side: poll, bounded.
   await closeClient(a);
   await closeClient(b);
   const final = await waitFor(async () => {
     const v = counters(await getStats(d.socketPath));
-    return { ok: v.connections === 0 && v.subscriptions === 0 && v.channels === 0, value: v };
+    return { ok: v.connections === 0 && v.subscriptions === 0 && v.channels === 2, value: v };
   }, { what: 'counters back to zero after both clients closed' });
-  assert.deepEqual(final, { connections: 0, subscriptions: 0, channels: 0, published: 2, delivered: 2 });
+  // The two channels that got events stay for their history (history.ttl).
+  assert.deepEqual(final, { connections: 0, subscriptions: 0, channels: 2, published: 2, delivered: 2 });
 });
 
 test('SIGTERM: open WebSockets get close 1001, daemon exits 0 and removes its socket', TEST, async () => {

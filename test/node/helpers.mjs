@@ -424,3 +424,21 @@ export async function waitFor(fn, { timeoutMs = 3000, intervalMs = 20, what = 'c
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+// positionless checks that msg carries a position (offset, epoch) and
+// returns it without them, for comparing the rest exactly.
+export function positionless(msg) {
+  if (typeof msg.offset !== 'number' || typeof msg.epoch !== 'string' || msg.epoch === '') {
+    throw new Error(`no position in ${JSON.stringify(msg)}`);
+  }
+  const { offset, epoch, ...rest } = msg;
+  return rest;
+}
+
+// publishedCount checks a publish answer: n events, n positions.
+export function publishedCount(json) {
+  if (!Array.isArray(json.positions) || json.positions.length !== json.published) {
+    throw new Error(`positions do not match published: ${JSON.stringify(json)}`);
+  }
+  return json.published;
+}

@@ -150,7 +150,7 @@ func checkReplies(t *testing.T, texts []string, n int) {
 
 func TestPolicyDisconnectClosesStalledClient(t *testing.T) {
 	const size = 8 << 10
-	srv, h, addr := startServer(t, Options{WriteQueueBytes: 64 << 10, CloseTimeout: 20 * time.Second})
+	srv, h, addr := startServer(t, Options{WriteQueueBytes: 64 << 10, CloseTimeout: 20 * time.Second, PingInterval: time.Hour})
 	cl, c := connectStalling(t, h, addr)
 	sent := 0
 	for ; sent < stallLimit; sent++ {
@@ -201,7 +201,7 @@ func TestPolicyDisconnectClosesStalledClient(t *testing.T) {
 // and the newest events: exactly those not reported dropped.
 func TestPolicyDropOldestKeepsStalledClient(t *testing.T) {
 	const bound, size = 64 << 10, 4 << 10
-	srv, h, addr := startServer(t, Options{WriteQueueBytes: bound, PingInterval: time.Hour})
+	srv, h, addr := startServer(t, Options{WriteQueueBytes: bound, PingInterval: time.Hour}) // no pings among the frames
 	cl, c := connectStalling(t, h, addr)
 	pub := &publisher{t: t, c: c}
 	sent, dropped, notices, stalls := 0, 0, 0, 0
@@ -258,7 +258,7 @@ func TestPolicyDropOldestKeepsStalledClient(t *testing.T) {
 // key last.
 func TestPolicyLatestKeepsOnePerKey(t *testing.T) {
 	const size = 16 << 10
-	srv, h, addr := startServer(t, Options{PingInterval: time.Hour}) // a ping would flush
+	srv, h, addr := startServer(t, Options{PingInterval: time.Hour}) // no pings among the frames
 	cl, c := connectStalling(t, h, addr)
 	pub := &publisher{t: t, c: c}
 	sent, reported := 0, 0
@@ -300,6 +300,8 @@ func TestPolicyLatestKeepsOnePerKey(t *testing.T) {
 	}
 	checkReplies(t, texts, pub.replies)
 	st := srv.Stats()
+	// Stalled, the 200 frames of the last 100 rounds replace one each; a
+	// write let through by a stray EPOLLOUT may save a few.
 	if reported < 100 || st.ConflatedFrames < uint64(reported) || st.DroppedFrames != 0 {
 		t.Fatalf("%d replaced frames reported, stats: %d conflated, %d dropped", reported, st.ConflatedFrames, st.DroppedFrames)
 	}

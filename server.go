@@ -34,6 +34,8 @@ type Server struct {
 	tcp    *http.Server // the publish API on the TCP listener (api.key set)
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
 	devKey []byte
+	now    func() time.Time
+	broker brokerLink // nil: the in-memory broker
 
 	shutOnce sync.Once
 	shutErr  error
@@ -51,9 +53,15 @@ func New(o Options) (*Server, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	auth, err := s.verifier(o.DevKey, o.Now)
 	if err != nil {
+		return nil, err
+	}
+	if s.broker, err = s.newBroker(); err != nil {
 		return nil, err
 	}
 	defChannel, classes := channelOptions(cfg)
@@ -79,13 +87,19 @@ func New(o Options) (*Server, error) {
 		Authorize:          o.Hooks.AuthorizeSubscribe,
 		OnConnect:          o.Hooks.OnConnect,
 		OnDisconnect:       o.Hooks.OnDisconnect,
+		Broker:             s.broker,
 	})
+	if s.broker != nil {
+		s.broker.Start(s.node)
+	}
 	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
 	if err != nil {
+		s.closeBroker()
 		return nil, err
 	}
 	if err := s.bind(o); err != nil {
 		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
+		s.closeBroker()
 		return nil, err
 	}
 	if p := cfg.Conformance.EchoPath; p != "" {
@@ -280,6 +294,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, s.sockLn.Close())
 		}
 		errs = append(errs, ignoreClosed(s.ws.Shutdown(ctx, netpoll.CloseGoingAway, "server shutting down")))
+		s.closeBroker()
 		s.shutErr = errors.Join(errs...)
 	})
 	return s.shutErr

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -115,6 +116,18 @@ func (c Config) validateChannels(p *problems) {
 	}
 	if c.Idempotency.Window < time.Second || c.Idempotency.Window > 24*time.Hour {
 		p.add("idempotency.window", "must be between 1s and 24h (got %s)", c.Idempotency.Window)
+	}
+	switch c.Broker.Type {
+	case "memory":
+	case "redis":
+		if _, _, err := net.SplitHostPort(c.Broker.Redis.Address); err != nil {
+			p.add("broker.redis.address", "must be host:port (got %q)", c.Broker.Redis.Address)
+		}
+		if c.Broker.Redis.Prefix == "" || strings.ContainsAny(c.Broker.Redis.Prefix, " :") {
+			p.add("broker.redis.prefix", "must be a non-empty word without spaces or colons (got %q)", c.Broker.Redis.Prefix)
+		}
+	default:
+		p.add("broker.type", "must be memory or redis (got %q)", c.Broker.Type)
 	}
 	if c.Idempotency.MaxKeys < 1 {
 		p.add("idempotency.max_keys", "must be at least 1 (got %d)", c.Idempotency.MaxKeys)

@@ -66,6 +66,29 @@ type Config struct {
 	History     History     `mapstructure:"history"`
 	Idempotency Idempotency `mapstructure:"idempotency"`
 	Conformance Conformance `mapstructure:"conformance"`
+	Broker      Broker      `mapstructure:"broker"`
+}
+
+// Broker selects how several daemons share channels.
+type Broker struct {
+	// Type is memory (this daemon only) or redis. Key: broker.type.
+	// Default memory.
+	Type string `mapstructure:"type"`
+	// Redis configures broker.type redis.
+	Redis RedisBroker `mapstructure:"redis"`
+}
+
+// RedisBroker configures the Redis broker.
+type RedisBroker struct {
+	// Address of the Redis server, host:port. Key: broker.redis.address.
+	// Default 127.0.0.1:6379.
+	Address string `mapstructure:"address"`
+	// Prefix starts every key and pub/sub channel, so that several fanoutd
+	// clusters can share one Redis. Key: broker.redis.prefix. Default fanoutd.
+	Prefix string `mapstructure:"prefix"`
+	// Password for AUTH; prefer the environment (FANOUTD_BROKER_REDIS_PASSWORD).
+	// Key: broker.redis.password. Default "".
+	Password string `mapstructure:"password"`
 }
 
 // History configures the events each channel keeps for recovery.

@@ -106,7 +106,9 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"api.key": "", "slow_consumer": "disconnect", "join_leave": false, "channels": []ChannelClass(nil),
 		"history.size": 100, "history.ttl": 5 * time.Minute, "history.max_bytes": 64 << 20,
 		"idempotency.window": 5 * time.Minute, "idempotency.max_keys": 100_000,
-		"conformance.enabled": false, "conformance.echo_path": "",
+		"broker.type": "memory", "broker.redis.address": "127.0.0.1:6379", "broker.redis.prefix": "fanoutd",
+		"broker.redis.password": "",
+		"conformance.enabled":   false, "conformance.echo_path": "",
 	}
 	def := Default()
 	fields := fieldsOf(&def)

@@ -44,6 +44,7 @@ func fullConfig() Config {
 	}
 	c.History = History{Size: 200, TTL: 10 * time.Minute, MaxBytes: 128 << 20}
 	c.Idempotency = Idempotency{Window: 10 * time.Minute, MaxKeys: 50_000}
+	c.Broker = Broker{Type: "redis", Redis: RedisBroker{Address: "10.0.0.5:6379", Prefix: "events"}}
 	c.Conformance = Conformance{} // off, as every production file must have it
 	return c
 }

@@ -88,6 +88,9 @@ var validateCases = []struct {
 	{"channel class without prefix", func(c *Config) { c.Channels = []ChannelClass{{SlowConsumer: "latest"}} }, "channels[0]: prefix is required"},
 	{"channel class twice", func(c *Config) { c.Channels = []ChannelClass{{Prefix: "a:"}, {Prefix: "a:"}} }, `channels[1]: prefix "a:" is listed twice`},
 	{"channel class bad policy", func(c *Config) { c.Channels = []ChannelClass{{Prefix: "a:", SlowConsumer: "x"}} }, `channels[0]: slow_consumer must be one of disconnect, drop-oldest, latest (got "x")`},
+	{"broker unknown", func(c *Config) { c.Broker.Type = "kafka" }, `broker.type: must be memory or redis (got "kafka")`},
+	{"redis broker", func(c *Config) { c.Broker.Type = "redis" }, ""},
+	{"redis broker bad address", func(c *Config) { c.Broker.Type, c.Broker.Redis.Address = "redis", "localhost" }, `broker.redis.address: must be host:port (got "localhost")`},
 	{"idempotency window zero", func(c *Config) { c.Idempotency.Window = 0 }, "idempotency.window: must be between 1s and 24h (got 0s)"},
 	{"expiry warning zero", func(c *Config) { c.Auth.ExpiryWarning = 0 }, "auth.expiry_warning: must be between 1s and 1h (got 0s)"},
 	{"expiry warning two hours", func(c *Config) { c.Auth.ExpiryWarning = 2 * time.Hour }, "auth.expiry_warning: must be between 1s and 1h (got 2h0m0s)"},
@@ -146,7 +149,7 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
 		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:",
-		"idempotency.window:", "api.key:", "conformance.echo_path:"} {
+		"idempotency.window:", "broker.redis.address:", "api.key:", "conformance.echo_path:"} {
 		want = append(want, key)
 	}
 	lines := strings.Split(err.Error(), "\n")

@@ -56,3 +56,6 @@ func (n *Node) channelOptions(name string) *ChannelOptions {
 	}
 	return &n.opts.ChannelClasses[best].ChannelOptions
 }
+
+// ChannelOptions returns the settings a channel called name gets.
+func (n *Node) ChannelOptions(name string) ChannelOptions { return *n.channelOptions(name) }

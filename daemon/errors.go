@@ -57,6 +57,8 @@ func errorCode(err error) string {
 		return "bad_request"
 	case errors.Is(err, ErrUnauthorized):
 		return "unauthorized"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
 	}
 	return "internal"
 }

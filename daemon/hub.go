@@ -14,6 +14,9 @@ type hub struct {
 	shards [hubShards]hubShard
 	// newChannel builds a channel's state (options, epoch) on first use.
 	newChannel func(name string) *channel
+	// dropped, when set, learns of each channel removed, under the shard
+	// and channel locks: it must not block.
+	dropped func(*channel)
 }
 
 type hubShard struct {
@@ -37,6 +40,14 @@ type channel struct {
 	last  uint64 // offset of the latest event
 	hist  history
 	lru   lruLinks // guarded by the node's historyLRU lock
+
+	// With a broker: shared marks the channel as the broker's, linked that
+	// the broker delivers it here; while syncing (the first subscriber's
+	// Broker.Subscribe), deliveries wait in pending and other subscribers
+	// wait for synced to close.
+	shared, linked, syncing bool
+	synced                  chan struct{}
+	pending                 []BrokerEvent
 }
 
 // subscription is one session's membership in one channel; idx is its
@@ -88,10 +99,16 @@ func (h *hub) lock(name string) *channel {
 // nothing published to the channel can overtake what then sends.
 func (h *hub) add(name string, s *Session, then func(*channel)) *subscription {
 	ch := h.lock(name)
-	sub := &subscription{s: s, ch: ch, idx: len(ch.subs)}
-	ch.subs = append(ch.subs, sub)
+	sub := ch.addLocked(s)
 	then(ch)
 	ch.mu.Unlock()
+	return sub
+}
+
+// addLocked adds s to ch's subscribers. Called with ch.mu held.
+func (ch *channel) addLocked(s *Session) *subscription {
+	sub := &subscription{s: s, ch: ch, idx: len(ch.subs)}
+	ch.subs = append(ch.subs, sub)
 	return sub
 }
 
@@ -127,10 +144,15 @@ func (h *hub) remove(sub *subscription) {
 
 // unused reports that the channel has neither subscribers nor history, so
 // dropping it loses nothing. Called with ch.mu held.
-func (ch *channel) unused() bool { return len(ch.subs) == 0 && ch.hist.len() == 0 }
+// With a broker, the local history is only a cache: a channel without
+// local subscribers goes, and the broker stops delivering it.
+func (ch *channel) unused() bool {
+	return len(ch.subs) == 0 && (ch.shared || ch.hist.len() == 0) && !ch.syncing
+}
 
-// dropIfUnused removes the channel from the hub if it is still unused.
-func (h *hub) dropIfUnused(ch *channel) {
+// dropIfUnused removes the channel from the hub if it is still unused, and
+// reports whether it did.
+func (h *hub) dropIfUnused(ch *channel) bool {
 	sh := h.shard(ch.name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -139,7 +161,12 @@ func (h *hub) dropIfUnused(ch *channel) {
 	if ch.unused() && !ch.dead {
 		ch.dead = true
 		delete(sh.chans, ch.name)
+		if h.dropped != nil {
+			h.dropped(ch)
+		}
+		return true
 	}
+	return false
 }
 
 // each calls f for every channel, under its shard's read lock: f must not

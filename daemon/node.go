@@ -38,6 +38,7 @@ type Node struct {
 	histBytes     atomic.Int64
 	histEvictions atomic.Uint64
 	skippedEvents atomic.Uint64
+	gaps          atomic.Uint64
 }
 
 // New returns a Node ready for Connect and Publish.
@@ -53,6 +54,11 @@ func New(opts Options) *Node {
 		prefix:   hex.EncodeToString(rnd[:]) + "-",
 	}
 	n.hub = newHub(n.newChannel)
+	n.hub.dropped = func(ch *channel) {
+		if ch.linked {
+			go n.unlink(ch) // a network call: not under the hub's locks
+		}
+	}
 	n.connEvents = newConnEvents(opts.ConnEventsBuffer, n.prefix)
 	n.encBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	n.flushLists.New = func() any { return &flushList{} }
@@ -90,7 +96,8 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 // epoch either way, since an earlier incarnation's positions are gone.
 func (n *Node) newChannel(name string) *channel {
 	id := n.channelIDs.Add(1)
-	return &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36)}
+	return &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
+		shared: n.opts.Broker != nil}
 }
 
 // patterns are the channels id may subscribe to: its own patterns, with
@@ -122,8 +129,11 @@ func (n *Node) Publish(ctx context.Context, channel, eventType string, payload [
 // published again and gets the original position. Publishes to one channel
 // are delivered in the order they were made. It stops at the first invalid
 // event and returns how many were published before it.
-func (n *Node) PublishBatch(_ context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
+func (n *Node) PublishBatch(ctx context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
 	done func(i int, offset uint64, epoch string, duplicate bool)) (int, error) {
+	if n.opts.Broker != nil {
+		return n.publishBroker(ctx, count, event, done)
+	}
 	fl := n.flushLists.Get().(*flushList)
 	defer n.flushLists.Put(fl)
 	defer fl.flush()
@@ -261,6 +271,9 @@ type Stats struct {
 	// Skipped counts events a slow subscriber did not get under the
 	// drop-oldest and latest policies.
 	Skipped uint64 `json:"skipped"`
+	// Gaps counts breaks in a channel's sequence between nodes that could
+	// not be filled from the broker's history; subscribers got "missed".
+	Gaps uint64 `json:"gaps"`
 }
 
 // Stats returns the node's counters; Goroutines is the whole process's.
@@ -278,5 +291,6 @@ func (n *Node) Stats() Stats {
 		HistoryBytes:     n.histBytes.Load(),
 		HistoryEvictions: n.histEvictions.Load(),
 		Skipped:          n.skippedEvents.Load(),
+		Gaps:             n.gaps.Load(),
 	}
 }

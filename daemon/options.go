@@ -66,6 +66,11 @@ type Options struct {
 	// goroutine: they must not block.
 	OnConnect    func(connID, user string)
 	OnDisconnect func(connID, user string, code int)
+	// Broker shares channels with other nodes; nil keeps them in this
+	// node's memory.
+	Broker Broker
+	// BrokerTimeout bounds each broker call. Default 2s.
+	BrokerTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -98,6 +103,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdempotencyMaxKeys <= 0 {
 		o.IdempotencyMaxKeys = 100_000
+	}
+	if o.BrokerTimeout <= 0 {
+		o.BrokerTimeout = defaultBrokerTimeout
 	}
 	if o.ConnEventsBuffer <= 0 {
 		o.ConnEventsBuffer = 10_000

@@ -32,9 +32,14 @@ func (s *Session) joined(cmd command, ch *channel) {
 	r := subscribedReply{Type: "subscribed", ID: cmd.ID, Channel: ch.name, ProjectID: cmd.ProjectID,
 		Offset: ch.last, Epoch: ch.epoch}
 	from, ok := 0, false
+	var fetched [][]byte // from the broker, when the local history falls short
 	if cmd.Since != nil {
 		if cmd.Since.Epoch == ch.epoch {
 			from, ok = ch.hist.since(cmd.Since.Offset, ch.last)
+		}
+		if !ok && ch.shared {
+			fetched, ok = s.node.brokerReplay(ch, cmd.Since)
+			from = ch.hist.len()
 		}
 		r.Recovered = &ok
 	}
@@ -43,9 +48,15 @@ func (s *Session) joined(cmd command, ch *channel) {
 		return
 	}
 	replayed := 0
+	for _, f := range fetched {
+		if queued, _ := s.t.Queue(f); !queued {
+			return // the transport closes a client that cannot take it
+		}
+		replayed++
+	}
 	for i := from; i < ch.hist.len(); i++ {
 		if queued, _ := s.t.Queue(ch.hist.at(i).frame); !queued {
-			break // the transport closes a client that cannot take it
+			break
 		}
 		replayed++
 	}

@@ -100,6 +100,9 @@ func (s *Session) subscribe(cmd command) error {
 	if len(s.subs) >= s.node.opts.MaxSubscriptions {
 		return ErrTooManySubscriptions
 	}
+	if s.node.opts.Broker != nil {
+		return s.subscribeShared(cmd, name)
+	}
 	sub := s.node.hub.add(name, s, func(ch *channel) {
 		s.node.subs.Add(1) // counted before the client can see the reply
 		s.joined(cmd, ch)

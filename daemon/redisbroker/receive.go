@@ -1,0 +1,77 @@
+package redisbroker
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// receive reads the pub/sub link until ctx ends. go-redis reconnects a
+// broken link on the next Receive and subscribes again to every channel;
+// the first confirmation after a break triggers the node's Resync, so
+// events published while the link was down are caught up from the streams
+// before newer ones are delivered.
+func (b *Broker) receive(ctx context.Context, h Handler) {
+	defer close(b.done)
+	prefix := b.opts.Prefix + ":c:"
+	broken := false
+	for {
+		msg, err := b.ps.Receive(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			if !broken {
+				b.log.Warn("pub/sub link lost; reconnecting", zap.Error(err))
+			}
+			broken = true
+			b.setUp(false)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			channel := strings.TrimPrefix(m.Channel, prefix)
+			if m.Kind == "subscribe" {
+				b.confirm(channel)
+				if broken {
+					broken = false
+					b.log.Info("pub/sub link back; catching up")
+					h.Resync()
+				}
+			}
+		case *redis.Message:
+			ev, ok := parseMessage(m.Payload)
+			if !ok {
+				b.log.Warn("malformed message", zap.String("channel", m.Channel))
+				continue
+			}
+			h.Deliver(strings.TrimPrefix(m.Channel, prefix), ev)
+		case *redis.Pong:
+		}
+	}
+}
+
+// confirm wakes the Subscribe calls waiting for channel.
+func (b *Broker) confirm(channel string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.up = true
+	for _, w := range b.waiters[channel] {
+		close(w)
+	}
+	delete(b.waiters, channel)
+}
+
+func (b *Broker) setUp(up bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.up = up
+}

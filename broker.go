@@ -1,6 +1,7 @@
 package fanoutd
 
 import (
+	"context"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -14,6 +15,7 @@ type brokerLink interface {
 	Start(redisbroker.Handler)
 	Close() error
 	Up() bool
+	Restart()
 }
 
 // newBroker builds the configured broker, nil for memory. History sizes
@@ -44,4 +46,44 @@ func (s *Server) closeBroker() {
 			s.log.Warn("closing the broker", zap.Error(err))
 		}
 	}
+}
+
+// brokerProbeEvery is how often Run proves the broker link end to end.
+const brokerProbeEvery = 5 * time.Second
+
+// watchBroker proves the broker link end to end until ctx ends: an event
+// published through the broker to a private channel must come back. A link
+// that is up but delivers nothing fails the probe and is restarted.
+func (s *Server) watchBroker(ctx context.Context) {
+	t := time.NewTicker(brokerProbeEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := s.probeHub(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		ok := err == nil
+		if was := s.brokerOK.Swap(ok); was != ok || !ok {
+			if ok {
+				s.log.Info("broker link proven again")
+			} else {
+				s.log.Warn("broker probe failed; restarting the link", zap.Error(err))
+				s.broker.Restart()
+			}
+		}
+	}
+}
+
+// BrokerUp reports whether the broker link is confirmed and its last
+// end-to-end probe passed; always true with the in-memory broker. For
+// readiness.
+func (s *Server) BrokerUp() bool {
+	return s.broker == nil || (s.broker.Up() && s.brokerOK.Load())
 }

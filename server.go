@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ type Server struct {
 	devKey []byte
 	now    func() time.Time
 	broker brokerLink // nil: the in-memory broker
+	// brokerOK is the last end-to-end probe's verdict (watchBroker).
+	brokerOK atomic.Bool
 
 	shutOnce sync.Once
 	shutErr  error
@@ -258,6 +261,10 @@ func (s *Server) Run(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var sweeper sync.WaitGroup
 	sweeper.Go(func() { s.node.Run(sweepCtx) })
+	if s.broker != nil {
+		s.brokerOK.Store(true) // until a probe says otherwise
+		sweeper.Go(func() { s.watchBroker(sweepCtx) })
+	}
 	defer sweeper.Wait()
 	defer stopSweep()
 	go func() { errc <- s.ws.Serve(s.wsLn) }()
@@ -311,13 +318,15 @@ func ignoreClosed(err error) error {
 type Stats struct {
 	daemon.Stats
 	// PID lets tools read the process's CPU and memory from /proc.
-	PID       int           `json:"pid"`
+	PID int `json:"pid"`
+	// BrokerUp: see Server.BrokerUp.
+	BrokerUp  bool          `json:"broker_up"`
 	Transport netpoll.Stats `json:"transport"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	return Stats{Stats: s.node.Stats(), PID: os.Getpid(), Transport: s.ws.Stats()}
+	return Stats{Stats: s.node.Stats(), PID: os.Getpid(), BrokerUp: s.BrokerUp(), Transport: s.ws.Stats()}
 }
 
 // publisher adapts the core to the publish API's interface.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -53,8 +54,9 @@ type Handler interface {
 type Broker struct {
 	opts   Options
 	rdb    *redis.Client
-	owned  bool // rdb was dialled by New: Close closes it
-	ps     *redis.PubSub
+	owned  bool                         // rdb was dialled by New: Close closes it
+	ps     atomic.Pointer[redis.PubSub] // replaced by Restart
+	runCtx context.Context
 	log    *zap.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -103,7 +105,8 @@ func (b *Broker) Start(h Handler) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	b.done = make(chan struct{})
-	b.ps = b.rdb.Subscribe(ctx) // no channels yet: Subscribe adds them
+	b.runCtx = ctx
+	b.ps.Store(b.rdb.Subscribe(ctx)) // no channels yet: Subscribe adds them
 	go b.receive(ctx, h)
 }
 
@@ -111,7 +114,7 @@ func (b *Broker) Start(h Handler) {
 func (b *Broker) Close() error {
 	if b.cancel != nil {
 		b.cancel()
-		err := b.ps.Close()
+		err := b.ps.Load().Close()
 		<-b.done
 		if b.owned {
 			return errors.Join(err, b.rdb.Close())
@@ -217,7 +220,7 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (uint64, string,
 	confirmed := make(chan struct{})
 	b.waiters[channel] = append(b.waiters[channel], confirmed)
 	b.mu.Unlock()
-	if err := b.ps.Subscribe(ctx, b.key("c", channel)); err != nil {
+	if err := b.ps.Load().Subscribe(ctx, b.key("c", channel)); err != nil {
 		b.undo(channel)
 		return 0, "", fmt.Errorf("redis subscribe: %w", err)
 	}
@@ -252,7 +255,7 @@ func (b *Broker) Unsubscribe(ctx context.Context, channel string) error {
 	if !last {
 		return nil
 	}
-	return b.ps.Unsubscribe(ctx, b.key("c", channel))
+	return b.ps.Load().Unsubscribe(ctx, b.key("c", channel))
 }
 
 func newEpoch() string {
@@ -303,4 +306,20 @@ func parseEntry(m redis.XMessage, epoch string) (daemon.BrokerEvent, int64, bool
 		ev.Payload = []byte(payload)
 	}
 	return ev, at, true
+}
+
+// Restart replaces the pub/sub connection with a new one subscribed to
+// every channel in use: for a link that is up but delivers nothing, which
+// only an end-to-end probe notices. The node catches up (Resync) once the
+// new link confirms.
+func (b *Broker) Restart() {
+	b.mu.Lock()
+	keys := make([]string, 0, len(b.refs))
+	for ch := range b.refs {
+		keys = append(keys, b.key("c", ch))
+	}
+	b.up = false
+	b.mu.Unlock()
+	old := b.ps.Swap(b.rdb.Subscribe(b.runCtx, keys...))
+	_ = old.Close() // the receiving goroutine moves to the new link
 }

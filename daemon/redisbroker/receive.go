@@ -19,7 +19,7 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 	prefix := b.opts.Prefix + ":c:"
 	broken := false
 	for {
-		msg, err := b.ps.Receive(ctx)
+		msg, err := b.ps.Load().Receive(ctx)
 		if ctx.Err() != nil {
 			return
 		}

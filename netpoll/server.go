@@ -16,7 +16,8 @@ import (
 // Server is the epoll WebSocket transport. Create it with NewServer, feed it
 // listeners with Serve, stop it with Shutdown.
 type Server struct {
-	opts  Options
+	opts  Options // the reloadable limits are in live, not here
+	live  atomic.Pointer[Limits]
 	log   *zap.Logger
 	ep    *mepoll.Epoll
 	runq  runq
@@ -56,6 +57,7 @@ func NewServer(opts Options) (*Server, error) {
 		quitAccept: make(chan struct{}),
 		stop:       make(chan struct{}),
 	}
+	s.live.Store(opts.limits())
 	ep, err := mepoll.EpollCreate(&mepoll.EpollConfig{OnWaitError: func(err error) {
 		s.log.Error("epoll wait failed", zap.Error(err))
 	}})
@@ -163,7 +165,7 @@ func (s *Server) admitConn(nc net.Conn) {
 // connection over the limit is answered 503 with one non-blocking write
 // (it fits an empty send buffer) and closed.
 func (s *Server) admit(c *Conn) {
-	c.deadline.Store(s.now() + int64(s.opts.HandshakeTimeout))
+	c.deadline.Store(s.now() + int64(s.lim().HandshakeTimeout))
 	if !s.register(c) {
 		s.stats.rejectedFull.Add(1)
 		_, _ = syscall.Write(c.fd, respServiceUnavailable)

@@ -117,8 +117,8 @@ func (m *manager) start(watchdog time.Duration) *process {
 	return p
 }
 
-// expect reads sd_notify datagrams until one equals want, and returns
-// those before it.
+// expect reads sd_notify datagrams until one equals want (or starts with
+// it, when want ends in "*"), and returns those before it.
 func (m *manager) expect(want string) []string {
 	m.t.Helper()
 	var before []string
@@ -130,7 +130,7 @@ func (m *manager) expect(want string) []string {
 			m.t.Fatalf("waiting for %s (got %q): %v", want, before, err)
 		}
 		got := string(buf[:k])
-		if got == want {
+		if got == want || (strings.HasSuffix(want, "*") && strings.HasPrefix(got, strings.TrimSuffix(want, "*"))) {
 			return before
 		}
 		before = append(before, got)

@@ -52,6 +52,8 @@ type Notifier interface {
 	Reloading() error
 	// Ready is sent when a reload ended, applied or refused.
 	Ready() error
+	// Stopping is sent when the drain starts (STOPPING=1).
+	Stopping() error
 	// ExtendTimeout asks for d more before the manager gives up on the
 	// stop in progress (EXTEND_TIMEOUT_USEC); sent while draining.
 	ExtendTimeout(d time.Duration) error
@@ -62,6 +64,7 @@ type noNotifier struct{}
 
 func (noNotifier) Reloading() error                  { return nil }
 func (noNotifier) Ready() error                      { return nil }
+func (noNotifier) Stopping() error                   { return nil }
 func (noNotifier) ExtendTimeout(time.Duration) error { return nil }
 
 // Hooks are the embedding application's say in what clients do. Each runs

@@ -45,7 +45,8 @@ type Server struct {
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
 	devKey []byte
 
-	reloadMu sync.Mutex // one reload at a time
+	reloadMu sync.Mutex  // one reload at a time
+	draining atomic.Bool // Shutdown began: not ready any more
 
 	shutOnce sync.Once
 	shutErr  error
@@ -271,7 +272,8 @@ func (s *Server) Addr() net.Addr { return s.wsLn.Addr() }
 func (s *Server) DevKey() []byte { return s.devKey }
 
 // Run serves until ctx ends or a listener fails, then shuts down gracefully
-// (bounded by 10 s). It returns nil after a shutdown caused by ctx.
+// (bounded by drain.window plus ShutdownGrace). It returns nil after a
+// shutdown caused by ctx.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
@@ -292,30 +294,31 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-errc:
 		s.log.Error("listener failed", zap.Error(err))
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), s.live.Load().Drain.Window+ShutdownGrace)
 	defer cancel()
 	return errors.Join(err, s.Shutdown(sctx))
 }
 
-// Shutdown stops the publish API first (in-flight publishes finish and are
-// delivered), then closes every WebSocket with 1001 after what was queued
-// for it. It is safe to call more than once.
+// Shutdown drains the daemon: the listeners close first, publishes already
+// accepted are delivered, then every WebSocket gets what was queued for it
+// and a close frame with drain.close_code and a reconnect hint, the closes
+// spread over drain.window (see drain). When ctx ends first, the rest are
+// closed at once, and abruptly after that. It is safe to call more than
+// once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutOnce.Do(func() {
-		var errs []error
-		s.node.CloseConnEvents() // streams end, so the API's shutdown need not wait for them
-		for _, h := range []*http.Server{s.unix, s.tcp} {
-			if h != nil {
-				errs = append(errs, ignoreClosed(h.Shutdown(ctx)))
-			}
-		}
-		if s.unix == nil && s.sockLn != nil {
-			errs = append(errs, s.sockLn.Close())
-		}
-		errs = append(errs, ignoreClosed(s.ws.Shutdown(ctx, netpoll.CloseGoingAway, "server shutting down")))
-		s.shutErr = errors.Join(errs...)
-	})
+	s.shutOnce.Do(func() { s.shutErr = s.drain(ctx) })
 	return s.shutErr
+}
+
+// httpServers are the HTTP servers that run, the publish API's first.
+func (s *Server) httpServers() []*http.Server {
+	var hs []*http.Server
+	for _, h := range []*http.Server{s.unix, s.tcp} {
+		if h != nil {
+			hs = append(hs, h)
+		}
+	}
+	return hs
 }
 
 func ignoreClosed(err error) error {

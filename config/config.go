@@ -225,11 +225,13 @@ type Drain struct {
 	// shorter (never slower than 1,000 closes a second). 0 closes every
 	// connection at once. At most 10m. Key: drain.window. Default 10s.
 	Window time.Duration `mapstructure:"window"`
-	// CloseCode is 1012 (service restart: come back soon) or 1001 (going
-	// away: this host is leaving). The service manager sends the same
-	// SIGTERM for a restart and a stop, so the daemon cannot tell them
-	// apart: set 1001 (and reload) before stopping a host for good. Key:
-	// drain.close_code. Default 1012.
+	// CloseCode is 1001 (going away: the daemon stops) or 1012 (service
+	// restart: come back soon). A service manager sends the same SIGTERM
+	// for a restart and a stop, so the daemon cannot tell them apart: the
+	// configuration says which is the rule. The shipped service
+	// configuration says 1012 (under systemd most stops are restarts);
+	// set 1001 there, and reload, before taking a host away for good.
+	// Key: drain.close_code. Default 1001.
 	CloseCode int `mapstructure:"close_code"`
 	// ReconnectAfter is the hint in the close reason,
 	// {"reconnect_after_ms":N}: N is this plus a jitter of up to as much

@@ -107,7 +107,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"history.size": 100, "history.ttl": 5 * time.Minute, "history.max_bytes": 64 << 20,
 		"idempotency.window": 5 * time.Minute, "idempotency.max_keys": 100_000,
 		"conformance.enabled": false, "conformance.echo_path": "",
-		"drain.window": 10 * time.Second, "drain.close_code": 1012, "drain.reconnect_after": time.Second,
+		"drain.window": 10 * time.Second, "drain.close_code": 1001, "drain.reconnect_after": time.Second,
 		"metrics.enabled": false, "metrics.listen": "", "health.enabled": true, "status.enabled": false,
 	}
 	def := Default()

@@ -22,7 +22,7 @@ func Default() Config {
 		SlowConsumer: "disconnect",
 		History:      History{Size: 100, TTL: 5 * time.Minute, MaxBytes: 64 << 20},
 		Idempotency:  Idempotency{Window: 5 * time.Minute, MaxKeys: 100_000},
-		Drain:        Drain{Window: 10 * time.Second, CloseCode: 1012, ReconnectAfter: time.Second},
+		Drain:        Drain{Window: 10 * time.Second, CloseCode: 1001, ReconnectAfter: time.Second},
 		Health:       Health{Enabled: true},
 	}
 }

@@ -45,7 +45,7 @@ func fullConfig() Config {
 	c.History = History{Size: 200, TTL: 10 * time.Minute, MaxBytes: 128 << 20}
 	c.Idempotency = Idempotency{Window: 10 * time.Minute, MaxKeys: 50_000}
 	c.Conformance = Conformance{} // off, as every production file must have it
-	c.Drain = Drain{Window: 20 * time.Second, CloseCode: 1001, ReconnectAfter: 2 * time.Second}
+	c.Drain = Drain{Window: 20 * time.Second, CloseCode: 1012, ReconnectAfter: 2 * time.Second}
 	c.Metrics = Metrics{Enabled: true, Listen: "127.0.0.1:9090"}
 	c.Health = Health{Enabled: true}
 	c.Status = Status{Enabled: false}

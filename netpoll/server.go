@@ -28,7 +28,8 @@ type Server struct {
 	conns     []*Conn // indexed by fd
 	nconns    int
 	listeners []listener
-	closing   bool
+	closing   bool // accepting stopped
+	shutting  bool // ShutdownWith began
 
 	httpLn   *handoffListener // nil unless HTTPListener was called
 	httpOnce sync.Once
@@ -252,11 +253,57 @@ func (s *Server) Conns() int {
 // CloseGoingAway or CloseServiceRestart) and reason, waits until they are
 // gone or ctx ends (then closes what is left abruptly), and stops the
 // workers. It returns ctx.Err() when the deadline cut the closing short.
+// It is ShutdownWith with every close at once.
 func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
+	return s.ShutdownWith(ctx, ShutdownOptions{Code: code, Reason: func() string { return reason }})
+}
+
+// ShutdownWith is Shutdown with the closes spread over a window (see
+// ShutdownOptions): it stops accepting, sends every connection what was
+// queued for it and then its close frame on the schedule, waits until the
+// connections are gone or ctx ends (then closes what is left abruptly),
+// and stops the workers. Connections that were still in their handshake
+// are closed with the last ones.
+func (s *Server) ShutdownWith(ctx context.Context, o ShutdownOptions) error {
+	s.mu.Lock()
+	shutting := s.shutting
+	s.shutting = true
+	s.mu.Unlock()
+	if shutting {
+		return ErrServerClosed
+	}
+	s.StopAccepting()
+	o = o.withDefaults()
+	s.closeSpread(ctx, o)
+	// A handshake that was under way when the plan was made may have
+	// become a connection since: Close is a no-op on the others.
+	s.each(func(c *Conn) { c.Close(o.Code, o.Reason()) })
+	err := s.waitEmpty(ctx)
+	if err != nil {
+		s.each(func(c *Conn) { c.schedule(pendKill) })
+		_ = s.waitEmpty(context.Background())
+	}
+	close(s.stop)
+	for range s.opts.Workers {
+		s.runq <- nil
+	}
+	s.wg.Wait()
+	_ = s.ep.Close()
+	s.probe.close()
+	s.done.Store(true)
+	return err
+}
+
+// StopAccepting closes the listeners (and the HTTP hand-off listener)
+// and returns once no accept loop runs: the first step of a drain, which
+// the caller may take early to stop new clients while it finishes other
+// work. The connections stay open. Safe from any goroutine; later calls
+// return at once.
+func (s *Server) StopAccepting() {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return ErrServerClosed
+		return
 	}
 	s.closing = true
 	lns := s.listeners
@@ -279,21 +326,6 @@ func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
 	if s.httpLn != nil {
 		s.httpLn.shut()
 	}
-	s.each(func(c *Conn) { c.Close(code, reason) })
-	err := s.waitEmpty(ctx)
-	if err != nil {
-		s.each(func(c *Conn) { c.schedule(pendKill) })
-		_ = s.waitEmpty(context.Background())
-	}
-	close(s.stop)
-	for range s.opts.Workers {
-		s.runq <- nil
-	}
-	s.wg.Wait()
-	_ = s.ep.Close()
-	s.probe.close()
-	s.done.Store(true)
-	return err
 }
 
 func (s *Server) waitEmpty(ctx context.Context) error {

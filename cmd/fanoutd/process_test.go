@@ -143,9 +143,14 @@ func (p *process) signal(sig syscall.Signal) {
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		p.t.Fatal(err)
 	}
-	if sig != syscall.SIGTERM {
-		return
+	if sig == syscall.SIGTERM {
+		p.wait()
 	}
+}
+
+// wait waits for the process to exit, and fails the test unless it exits 0.
+func (p *process) wait() {
+	p.t.Helper()
 	select {
 	case err := <-p.done:
 		p.done <- err // for the cleanup

@@ -32,19 +32,20 @@ func (echoSession) Closed(int) {}
 // subprotocol needed, but the daemon-wide upgrade rate and the per-address
 // cap still apply, so the route costs no more than the real one.
 func (u *upgrader) acceptEcho(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
-	if !u.limits.allowUpgrade() {
-		return nil, errUpgradeRate()
+	ls := u.limits.settings()
+	if !ls.allowUpgrade() {
+		return nil, u.refuse(reasonRate, errUpgradeRate())
 	}
 	addr := clientAddr(r.RemoteAddr)
-	if !u.limits.acquireIP(addr) {
-		return nil, errTooManyFromAddr()
+	if !u.limits.acquireIP(ls, addr) {
+		return nil, u.refuse(reasonPerIP, errTooManyFromAddr())
 	}
 	if ce := u.log.Check(zap.DebugLevel, "conformance echo connection"); ce != nil {
 		ce.Write(zap.Stringer("remote", c.RemoteAddr()))
 	}
 	var sess netpoll.Session = echoSession{c: c}
-	if !u.limits.tracking() {
+	if !ls.tracking() {
 		return sess, nil
 	}
-	return &limitedSession{Session: sess, limits: u.limits, addr: addr}, nil
+	return &limitedSession{Session: sess, limits: u.limits, ls: ls, addr: addr}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
@@ -24,11 +25,18 @@ var (
 // upgrader authenticates WebSocket upgrades and opens their sessions.
 type upgrader struct {
 	node     *daemon.Node
-	auth     *jwtauth.Verifier
-	origins  originPolicy
+	auth     *liveAuth
+	cur      atomic.Pointer[upgradeSettings]
 	limits   *connLimits
 	log      *zap.Logger
 	echoPath string // conformance.echo_path; "" when the echo route is off
+	refused  refusals
+}
+
+// upgradeSettings are the reloadable parts of an upgrade's checks, one
+// immutable version per reload.
+type upgradeSettings struct {
+	origins originPolicy
 	// cookie is the name of the cookie that may carry the token ("": none).
 	cookie string
 	// anonymous lets a request without a token in as nobody (public
@@ -47,44 +55,48 @@ const bearerProtocol = "bearer."
 // first: Origin (403), the upgrade rate (503), the subprotocol offer (400),
 // connections from this address (429), the token (401), connections of this
 // user (429). A refused request never becomes a WebSocket. The echo route,
-// when configured, has its own checks (acceptEcho).
+// when configured, has its own checks (acceptEcho). Each check reads the
+// settings in force when the request arrived: a reload never applies half
+// of itself to one upgrade.
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
 	if u.echoPath != "" && r.Path == u.echoPath {
 		return u.acceptEcho(c, r)
 	}
-	if !u.origins.allows(r.Origin) {
+	set, ls := u.cur.Load(), u.limits.settings()
+	if !set.origins.allows(r.Origin) {
 		if ce := u.log.Check(zap.DebugLevel, "upgrade refused: origin"); ce != nil {
 			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("origin", r.Origin))
 		}
-		return nil, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
+		return nil, u.refuse(reasonOrigin, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"})
 	}
-	if !u.limits.allowUpgrade() {
-		return nil, errUpgradeRate()
+	if !ls.allowUpgrade() {
+		return nil, u.refuse(reasonRate, errUpgradeRate())
 	}
 	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
 		// A browser that offered subprotocols fails a 101 that selects
 		// none: say why now instead of upgrading a doomed connection.
-		return nil, &netpoll.HTTPError{Status: http.StatusBadRequest,
-			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"}
+		return nil, u.refuse(reasonSubprotocol, &netpoll.HTTPError{Status: http.StatusBadRequest,
+			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"})
 	}
 	addr := clientAddr(r.RemoteAddr)
-	if !u.limits.acquireIP(addr) {
-		return nil, errTooManyFromAddr()
+	if !u.limits.acquireIP(ls, addr) {
+		return nil, u.refuse(reasonPerIP, errTooManyFromAddr())
 	}
-	id, err := u.verify(c, r)
+	id, err := u.verify(c, r, set)
 	if err != nil {
-		u.limits.release(addr, "")
+		u.limits.release(ls, addr, "")
 		return nil, err
 	}
-	if !u.limits.acquireUser(id.Subject) {
-		u.limits.release(addr, "")
-		return nil, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user"}
+	if !u.limits.acquireUser(ls, id.Subject) {
+		u.limits.release(ls, addr, "")
+		return nil, u.refuse(reasonPerUser, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user"})
 	}
 	sess := u.node.Connect(c, id)
-	if !u.limits.tracking() {
+	c.SetID(sess.ID())
+	if !ls.tracking() {
 		return sess, nil
 	}
-	return &limitedSession{Session: sess, limits: u.limits, addr: addr, user: id.Subject}, nil
+	return &limitedSession{Session: sess, limits: u.limits, ls: ls, addr: addr, user: id.Subject}, nil
 }
 
 // errUpgradeRate and errTooManyFromAddr are new values each time: the
@@ -102,13 +114,14 @@ func errTooManyFromAddr() error {
 // is none and anonymous access is on. A cookie-borne token needs an Origin:
 // a browser always sends one, and the allowlist it was checked against is
 // what keeps other sites from riding on the cookie.
-func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request) (daemon.Identity, error) {
-	token, carrier := tokenOf(r, u.cookie)
-	if carrier == "none" && u.anonymous {
+func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request, set *upgradeSettings) (daemon.Identity, error) {
+	token, carrier := tokenOf(r, set.cookie)
+	if carrier == "none" && set.anonymous {
 		return daemon.Identity{}, nil
 	}
 	if carrier == "cookie" && r.Origin == "" {
-		return daemon.Identity{}, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "a cookie token needs an Origin header"}
+		return daemon.Identity{}, u.refuse(reasonCookieOrigin,
+			&netpoll.HTTPError{Status: http.StatusForbidden, Reason: "a cookie token needs an Origin header"})
 	}
 	id, err := u.auth.Verify(token)
 	if err != nil {
@@ -116,8 +129,8 @@ func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request) (daemon.Identity,
 			// The reason names the failure; the token itself is never logged.
 			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("carrier", carrier), zap.Error(err))
 		}
-		return id, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: reason(err),
-			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}}
+		return id, u.refuse(reasonToken, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: reason(err),
+			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}})
 	}
 	return id, nil
 }

@@ -29,7 +29,43 @@ type Options struct {
 	// DevKey is the HMAC key used in dev mode when the config has none;
 	// nil means a random one (see Server.DevKey).
 	DevKey []byte
+	// LoadConfig re-reads the configuration from where it came from (the
+	// file, the environment and the flags, for the fanoutd binary): a
+	// reload (Server.ReloadFromSource, SIGHUP, POST /v1/reload) applies
+	// what it returns. nil: the publish API has no reload route, and the
+	// application calls Server.Reload with a configuration of its own.
+	LoadConfig func() (config.Config, error)
+	// Level is Logger's level, which a reload sets from log_level; nil: a
+	// change of log_level is reported as needing a restart.
+	Level *zap.AtomicLevel
+	// Notifier is told about reloads and the drain (a service manager's
+	// sd_notify); nil tells no one.
+	Notifier Notifier
 }
+
+// Notifier tells a service manager what the daemon is doing.
+// *systemd.Notifier implements it. Its methods are called from the
+// goroutine that reloads or shuts down; errors are logged, never fatal.
+type Notifier interface {
+	// Reloading is sent when a reload starts (RELOADING=1 with
+	// MONOTONIC_USEC, as systemd 253's Type=notify-reload wants).
+	Reloading() error
+	// Ready is sent when a reload ended, applied or refused.
+	Ready() error
+	// Stopping is sent when the drain starts (STOPPING=1).
+	Stopping() error
+	// ExtendTimeout asks for d more before the manager gives up on the
+	// stop in progress (EXTEND_TIMEOUT_USEC); sent while draining.
+	ExtendTimeout(d time.Duration) error
+}
+
+// noNotifier is the Notifier of a daemon with no service manager.
+type noNotifier struct{}
+
+func (noNotifier) Reloading() error                  { return nil }
+func (noNotifier) Ready() error                      { return nil }
+func (noNotifier) Stopping() error                   { return nil }
+func (noNotifier) ExtendTimeout(time.Duration) error { return nil }
 
 // Hooks are the embedding application's say in what clients do. Each runs
 // on a transport worker, one call at a time per connection, and must not

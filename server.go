@@ -25,20 +25,31 @@ import (
 
 // Server is one running fanoutd: listeners bound by New, served by Run.
 type Server struct {
-	cfg    config.Config
+	cfg    config.Config                 // as New got it: what the restart-only keys stay at
+	live   atomic.Pointer[config.Config] // the configuration in force (Reload)
 	log    *zap.Logger
+	level  *zap.AtomicLevel // Options.Level; nil: log_level needs a restart
+	load   func() (config.Config, error)
+	notify Notifier
+	now    func() time.Time
 	node   *daemon.Node
 	ws     *netpoll.Server
+	up     *upgrader
+	auth   *liveAuth
 	wsLn   net.Listener
 	sockLn net.Listener
 	unix   *http.Server // the publish API on the Unix socket
-	tcp    *http.Server // the publish API on the TCP listener (api.key set)
+	unixH  *swapHandler // its handler, rebuilt by a reload
+	tcp    *http.Server // HTTP on the TCP listener (routes.go); nil when nothing is served there
+	tcpH   *swapHandler // its routes, rebuilt by a reload
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
 	devKey []byte
-	now    func() time.Time
 	broker brokerLink // nil: the in-memory broker
 	// brokerOK is the last end-to-end probe's verdict (watchBroker).
 	brokerOK atomic.Bool
+
+	reloadMu sync.Mutex  // one reload at a time
+	draining atomic.Bool // Shutdown began: not ready any more
 
 	shutOnce sync.Once
 	shutErr  error
@@ -56,14 +67,19 @@ func New(o Options) (*Server, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{cfg: cfg, log: log, now: o.Now}
+	s := &Server{cfg: cfg, log: log, level: o.Level, load: o.LoadConfig, notify: o.Notifier, now: o.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	auth, err := s.verifier(o.DevKey, o.Now)
+	if s.notify == nil {
+		s.notify = noNotifier{}
+	}
+	s.live.Store(&cfg)
+	v, err := s.verifier(cfg, o.DevKey, o.Now)
 	if err != nil {
 		return nil, err
 	}
+	s.auth = newLiveAuth(v)
 	if s.broker, err = s.newBroker(); err != nil {
 		return nil, err
 	}
@@ -78,7 +94,7 @@ func New(o Options) (*Server, error) {
 		MaxPayloadBytes:   cfg.Limits.MaxPublishBytes,
 		PingInterval:      cfg.Heartbeat.Interval,
 		Protocol:          protocol,
-		Auth:              auth,
+		Auth:              s.auth,
 		ExpiryWarning:     cfg.Auth.ExpiryWarning,
 		PublicChannels:    cfg.Auth.PublicChannels,
 
@@ -95,7 +111,7 @@ func New(o Options) (*Server, error) {
 	if s.broker != nil {
 		s.broker.Start(s.node)
 	}
-	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
+	s.ws, err = netpoll.NewServer(s.transportOptions(o))
 	if err != nil {
 		s.closeBroker()
 		return nil, err
@@ -119,17 +135,17 @@ func Check(cfg config.Config) error {
 		return err
 	}
 	s := &Server{cfg: cfg, log: zap.NewNop()}
-	_, err := s.verifier(nil, nil)
+	_, err := s.verifier(cfg, nil, nil)
 	return err
 }
 
-// verifier builds the token verifier from the configuration.
-func (s *Server) verifier(devKey []byte, now func() time.Time) (*jwtauth.Verifier, error) {
-	key, err := s.hmacKey(devKey)
+// verifier builds the token verifier from cfg, reading its key files.
+func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time) (*jwtauth.Verifier, error) {
+	key, err := s.hmacKey(cfg, devKey)
 	if err != nil {
 		return nil, err
 	}
-	a := s.cfg.Auth
+	a := cfg.Auth
 	return jwtauth.New(jwtauth.Options{
 		Key:           key,
 		Algorithms:    a.Algorithms,
@@ -138,7 +154,7 @@ func (s *Server) verifier(devKey []byte, now func() time.Time) (*jwtauth.Verifie
 		Audience:      a.Audience,
 		Issuer:        a.Issuer,
 		Leeway:        a.Leeway,
-		MaxTokenBytes: s.cfg.Limits.MaxTokenBytes,
+		MaxTokenBytes: cfg.Limits.MaxTokenBytes,
 		Now:           now,
 		OnReloadError: func(err error) {
 			s.log.Warn("token key file reload failed; keeping the previous keys", zap.Error(err))
@@ -147,15 +163,19 @@ func (s *Server) verifier(devKey []byte, now func() time.Time) (*jwtauth.Verifie
 }
 
 // hmacKey returns the configured key or, in dev mode without one, the
-// caller's or a random 32-byte key. Without HS algorithms no key is needed
-// (config validation saw to the public key).
-func (s *Server) hmacKey(dev []byte) ([]byte, error) {
-	a := s.cfg.Auth
+// caller's or a random 32-byte key, made once: a reload keeps it, so the
+// dev token stays good. Without HS algorithms no key is needed (config
+// validation saw to the public key).
+func (s *Server) hmacKey(cfg config.Config, dev []byte) ([]byte, error) {
+	a := cfg.Auth
 	if a.HMACSecret != "" || a.HMACSecretFile != "" {
-		return s.cfg.HMACKey()
+		return cfg.HMACKey()
 	}
-	if !s.cfg.Dev || !allowsHMAC(a.Algorithms) {
+	if !cfg.Dev || !allowsHMAC(a.Algorithms) {
 		return nil, nil
+	}
+	if dev == nil {
+		dev = s.devKey
 	}
 	if dev == nil {
 		dev = make([]byte, 32)
@@ -165,12 +185,14 @@ func (s *Server) hmacKey(dev []byte) ([]byte, error) {
 	return dev, nil
 }
 
-func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Options {
+func (s *Server) transportOptions(o Options) netpoll.Options {
 	l := s.cfg.Limits
+	s.up = &upgrader{node: s.node, auth: s.auth, log: s.log.Named("ws"),
+		limits:   newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
+		echoPath: s.cfg.Conformance.EchoPath}
+	s.up.cur.Store(newUpgradeSettings(s.cfg))
 	return netpoll.Options{
-		Handler: &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws"),
-			limits:   newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
-			echoPath: s.cfg.Conformance.EchoPath, cookie: s.cfg.Auth.Cookie, anonymous: s.cfg.Auth.Anonymous},
+		Handler:          s.up,
 		Logger:           s.log.Named("ws"),
 		Now:              o.Now,
 		Path:             s.cfg.WSPath,
@@ -228,23 +250,33 @@ func (s *Server) bind(o Options) error {
 		}
 		s.sockLn = ln
 	}
-	api := ipc.Options{
-		Publisher:    publisher{s},
-		Directory:    directory{s.node},
-		Logger:       s.log,
-		MaxBodyBytes: int64(s.cfg.Limits.MaxPublishBytes),
-		APIKey:       s.cfg.API.Key,
-		PeerUIDs:     s.cfg.SocketPeerUIDs,
-		PeerGIDs:     s.cfg.SocketPeerGIDs,
-	}
 	if s.sockLn != nil {
-		s.unix = ipc.NewHTTPServer(ipc.NewHandler(api), s.log)
+		s.unixH = newSwapHandler(ipc.NewHandler(s.apiOptions(s.cfg)))
+		s.unix = ipc.NewHTTPServer(s.unixH, s.log)
 	}
-	if s.cfg.API.Key != "" {
-		s.tcp = ipc.NewHTTPServer(ipc.NewTCPHandler(api), s.log)
+	if servesHTTP(s.cfg) {
+		s.tcpH = newSwapHandler(s.tcpRoutes(s.cfg))
+		s.tcp = ipc.NewHTTPServer(s.tcpH, s.log)
 		s.httpLn = s.ws.HTTPListener() // before Serve: workers read it
 	}
 	return nil
+}
+
+// apiOptions is the publish API's configuration from cfg.
+func (s *Server) apiOptions(cfg config.Config) ipc.Options {
+	o := ipc.Options{
+		Publisher:    publisher{s},
+		Directory:    directory{s.node},
+		Logger:       s.log,
+		MaxBodyBytes: int64(cfg.Limits.MaxPublishBytes),
+		APIKey:       cfg.API.Key,
+		PeerUIDs:     cfg.SocketPeerUIDs,
+		PeerGIDs:     cfg.SocketPeerGIDs,
+	}
+	if s.load != nil {
+		o.Reloader = reloader{s}
+	}
+	return o
 }
 
 // Addr is the WebSocket listener's address.
@@ -255,7 +287,8 @@ func (s *Server) Addr() net.Addr { return s.wsLn.Addr() }
 func (s *Server) DevKey() []byte { return s.devKey }
 
 // Run serves until ctx ends or a listener fails, then shuts down gracefully
-// (bounded by 10 s). It returns nil after a shutdown caused by ctx.
+// (bounded by drain.window plus ShutdownGrace). It returns nil after a
+// shutdown caused by ctx.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 3)
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
@@ -280,31 +313,31 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-errc:
 		s.log.Error("listener failed", zap.Error(err))
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), s.live.Load().Drain.Window+ShutdownGrace)
 	defer cancel()
 	return errors.Join(err, s.Shutdown(sctx))
 }
 
-// Shutdown stops the publish API first (in-flight publishes finish and are
-// delivered), then closes every WebSocket with 1001 after what was queued
-// for it. It is safe to call more than once.
+// Shutdown drains the daemon: the listeners close first, publishes already
+// accepted are delivered, then every WebSocket gets what was queued for it
+// and a close frame with drain.close_code and a reconnect hint, the closes
+// spread over drain.window (see drain). When ctx ends first, the rest are
+// closed at once, and abruptly after that. It is safe to call more than
+// once.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutOnce.Do(func() {
-		var errs []error
-		s.node.CloseConnEvents() // streams end, so the API's shutdown need not wait for them
-		for _, h := range []*http.Server{s.unix, s.tcp} {
-			if h != nil {
-				errs = append(errs, ignoreClosed(h.Shutdown(ctx)))
-			}
-		}
-		if s.unix == nil && s.sockLn != nil {
-			errs = append(errs, s.sockLn.Close())
-		}
-		errs = append(errs, ignoreClosed(s.ws.Shutdown(ctx, netpoll.CloseGoingAway, "server shutting down")))
-		s.closeBroker()
-		s.shutErr = errors.Join(errs...)
-	})
+	s.shutOnce.Do(func() { s.shutErr = s.drain(ctx) })
 	return s.shutErr
+}
+
+// httpServers are the HTTP servers that run, the publish API's first.
+func (s *Server) httpServers() []*http.Server {
+	var hs []*http.Server
+	for _, h := range []*http.Server{s.unix, s.tcp} {
+		if h != nil {
+			hs = append(hs, h)
+		}
+	}
+	return hs
 }
 
 func ignoreClosed(err error) error {

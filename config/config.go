@@ -66,6 +66,10 @@ type Config struct {
 	History     History     `mapstructure:"history"`
 	Idempotency Idempotency `mapstructure:"idempotency"`
 	Conformance Conformance `mapstructure:"conformance"`
+	Drain       Drain       `mapstructure:"drain"`
+	Metrics     Metrics     `mapstructure:"metrics"`
+	Health      Health      `mapstructure:"health"`
+	Status      Status      `mapstructure:"status"`
 	Broker      Broker      `mapstructure:"broker"`
 }
 
@@ -232,4 +236,56 @@ type Conformance struct {
 	// subprotocol, to a session that sends every data message back with its
 	// opcode. Key: conformance.echo_path. Default "" (no echo route).
 	EchoPath string `mapstructure:"echo_path"`
+}
+
+// Drain configures how a stopping daemon lets its clients go (SIGTERM,
+// Server.Shutdown): the listeners close first, publishes already accepted
+// are delivered, then the WebSockets are closed over Window, each with
+// CloseCode and a reconnect hint, so that thousands of clients do not
+// reconnect in the same second. Every key applies on reload.
+type Drain struct {
+	// Window spreads the closes, with jitter; with few clients it is
+	// shorter (never slower than 1,000 closes a second). 0 closes every
+	// connection at once. At most 10m. Key: drain.window. Default 10s.
+	Window time.Duration `mapstructure:"window"`
+	// CloseCode is 1001 (going away: the daemon stops) or 1012 (service
+	// restart: come back soon). A service manager sends the same SIGTERM
+	// for a restart and a stop, so the daemon cannot tell them apart: the
+	// configuration says which is the rule. The shipped service
+	// configuration says 1012 (under systemd most stops are restarts);
+	// set 1001 there, and reload, before taking a host away for good.
+	// Key: drain.close_code. Default 1001.
+	CloseCode int `mapstructure:"close_code"`
+	// ReconnectAfter is the hint in the close reason,
+	// {"reconnect_after_ms":N}: N is this plus a jitter of up to as much
+	// again, per connection. At most 10m. Key: drain.reconnect_after.
+	// Default 1s.
+	ReconnectAfter time.Duration `mapstructure:"reconnect_after"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Enabled serves /metrics: on the TCP listener, or on Listen when set.
+	// Key: metrics.enabled. Default false.
+	Enabled bool `mapstructure:"enabled"`
+	// Listen is a host:port of its own for /metrics (with /healthz and
+	// /readyz), so that the WebSocket port need not expose it. Needs
+	// Enabled. Key: metrics.listen. Default "" (the TCP listener).
+	Listen string `mapstructure:"listen"`
+}
+
+// Health configures the liveness and readiness endpoints.
+type Health struct {
+	// Enabled serves /healthz (the process answers: 200) and /readyz (the
+	// listeners are bound and served: 200, else 503) on the TCP listener.
+	// Key: health.enabled. Default true.
+	Enabled bool `mapstructure:"enabled"`
+}
+
+// Status configures the status page.
+type Status struct {
+	// Enabled serves a small HTML page at / on the TCP listener: version,
+	// uptime, connections, channels, publish and delivery rates, and the
+	// configuration without secrets. Key: status.enabled. Default false.
+	Enabled bool `mapstructure:"enabled"`
 }

@@ -109,6 +109,8 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"broker.type": "memory", "broker.redis.address": "127.0.0.1:6379", "broker.redis.prefix": "fanoutd",
 		"broker.redis.password": "",
 		"conformance.enabled":   false, "conformance.echo_path": "",
+		"drain.window": 10 * time.Second, "drain.close_code": 1001, "drain.reconnect_after": time.Second,
+		"metrics.enabled": false, "metrics.listen": "", "health.enabled": true, "status.enabled": false,
 	}
 	def := Default()
 	fields := fieldsOf(&def)

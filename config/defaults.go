@@ -23,6 +23,8 @@ func Default() Config {
 		History:      History{Size: 100, TTL: 5 * time.Minute, MaxBytes: 64 << 20},
 		Idempotency:  Idempotency{Window: 5 * time.Minute, MaxKeys: 100_000},
 		Broker:       Broker{Type: "memory", Redis: RedisBroker{Address: "127.0.0.1:6379", Prefix: "fanoutd"}},
+		Drain:        Drain{Window: 10 * time.Second, CloseCode: 1001, ReconnectAfter: time.Second},
+		Health:       Health{Enabled: true},
 	}
 }
 

@@ -46,6 +46,10 @@ func fullConfig() Config {
 	c.Idempotency = Idempotency{Window: 10 * time.Minute, MaxKeys: 50_000}
 	c.Broker = Broker{Type: "redis", Redis: RedisBroker{Address: "10.0.0.5:6379", Prefix: "events"}}
 	c.Conformance = Conformance{} // off, as every production file must have it
+	c.Drain = Drain{Window: 20 * time.Second, CloseCode: 1012, ReconnectAfter: 2 * time.Second}
+	c.Metrics = Metrics{Enabled: true, Listen: "127.0.0.1:9090"}
+	c.Health = Health{Enabled: true}
+	c.Status = Status{Enabled: false}
 	return c
 }
 

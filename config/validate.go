@@ -47,6 +47,7 @@ func (c Config) check() []error {
 	c.validateChannels(&p)
 	c.API.validate(&p)
 	c.validateConformance(&p)
+	c.validateOps(&p)
 	return p
 }
 
@@ -226,6 +227,32 @@ func (c Config) validateConformance(p *problems) {
 		p.add("conformance.echo_path", "must start with \"/\" (got %q)", e)
 	case e == c.WSPath:
 		p.add("conformance.echo_path", "must differ from ws_path (both are %q)", e)
+	}
+}
+
+// maxDrain bounds the drain settings: beyond it a unit mistake (ms read
+// as s) would hold a stopping service for hours.
+const maxDrain = 10 * time.Minute
+
+// validateOps checks the drain, metrics, health and status keys.
+func (c Config) validateOps(p *problems) {
+	d := c.Drain
+	if d.Window < 0 || d.Window > maxDrain {
+		p.add("drain.window", "must be between 0s and %s (got %s)", maxDrain, d.Window)
+	}
+	if d.ReconnectAfter < 0 || d.ReconnectAfter > maxDrain {
+		p.add("drain.reconnect_after", "must be between 0s and %s (got %s)", maxDrain, d.ReconnectAfter)
+	}
+	if d.CloseCode != 1001 && d.CloseCode != 1012 {
+		p.add("drain.close_code", "must be 1012 (service restart) or 1001 (going away) (got %d)", d.CloseCode)
+	}
+	if m := c.Metrics.Listen; m != "" {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			p.add("metrics.listen", "must be host:port (got %q)", m)
+		}
+		if !c.Metrics.Enabled {
+			p.add("metrics.listen", "set metrics.enabled: true as well to serve metrics there")
+		}
 	}
 }
 

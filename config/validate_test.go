@@ -16,6 +16,15 @@ var validateCases = []struct {
 	want   string
 }{
 	{"valid", func(*Config) {}, ""},
+	{"drain.window negative", func(c *Config) { c.Drain.Window = -time.Second }, "drain.window: must be between 0s and 10m0s (got -1s)"},
+	{"drain.window zero", func(c *Config) { c.Drain.Window = 0 }, ""},
+	{"drain.window too long", func(c *Config) { c.Drain.Window = 11 * time.Minute }, "drain.window: must be between 0s and 10m0s (got 11m0s)"},
+	{"drain.reconnect_after negative", func(c *Config) { c.Drain.ReconnectAfter = -1 }, "drain.reconnect_after: must be between 0s and 10m0s (got -1ns)"},
+	{"drain.close_code 1001", func(c *Config) { c.Drain.CloseCode = 1001 }, ""},
+	{"drain.close_code 1000", func(c *Config) { c.Drain.CloseCode = 1000 }, "drain.close_code: must be 1012 (service restart) or 1001 (going away) (got 1000)"},
+	{"metrics.listen without enabled", func(c *Config) { c.Metrics.Listen = "127.0.0.1:9090" }, "metrics.listen: set metrics.enabled: true as well to serve metrics there"},
+	{"metrics.listen bad", func(c *Config) { c.Metrics = Metrics{Enabled: true, Listen: "9090"} }, `metrics.listen: must be host:port (got "9090")`},
+	{"metrics.listen", func(c *Config) { c.Metrics = Metrics{Enabled: true, Listen: "127.0.0.1:9090"} }, ""},
 	{"origins exact", func(c *Config) { c.Origins = []string{"https://app.example.com", "http://localhost:5173"} }, ""},
 	{"origin with path", func(c *Config) { c.Origins = []string{"https://app.example.com/x"} }, `origins: "https://app.example.com/x" is not an origin: want scheme://host[:port] with http or https`},
 	{"origin wildcard", func(c *Config) { c.Origins = []string{"https://*.example.com"} }, `origins: "https://*.example.com" is not an origin: want scheme://host[:port] with http or https`},
@@ -149,7 +158,8 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
 		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:",
-		"idempotency.window:", "broker.redis.address:", "api.key:", "conformance.echo_path:"} {
+		"idempotency.window:", "broker.redis.address:", "api.key:", "conformance.echo_path:", "drain.window:", "drain.reconnect_after:",
+		"drain.close_code:", "metrics.listen:"} {
 		want = append(want, key)
 	}
 	lines := strings.Split(err.Error(), "\n")

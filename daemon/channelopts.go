@@ -43,18 +43,21 @@ type ChannelClass struct {
 }
 
 // channelOptions resolves a channel's settings once, when the channel is
-// created.
+// created, from the Settings in force then: a reload changes the channels
+// created after it (see Settings). The pointer is into an immutable
+// Settings value, so it stays valid and unchanged after a reload.
 func (n *Node) channelOptions(name string) *ChannelOptions {
+	set := n.set()
 	best := -1
-	for i, c := range n.opts.ChannelClasses {
-		if strings.HasPrefix(name, c.Prefix) && (best < 0 || len(c.Prefix) > len(n.opts.ChannelClasses[best].Prefix)) {
+	for i, c := range set.ChannelClasses {
+		if strings.HasPrefix(name, c.Prefix) && (best < 0 || len(c.Prefix) > len(set.ChannelClasses[best].Prefix)) {
 			best = i
 		}
 	}
 	if best < 0 {
-		return &n.opts.DefaultChannel
+		return &set.DefaultChannel
 	}
-	return &n.opts.ChannelClasses[best].ChannelOptions
+	return &set.ChannelClasses[best].ChannelOptions
 }
 
 // ChannelOptions returns the settings a channel called name gets.

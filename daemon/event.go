@@ -10,15 +10,15 @@ import (
 // checkEvent validates an event the way Publish will.
 func (n *Node) checkEvent(channel, eventType string, payload []byte) error {
 	switch {
-	case !validName(channel, n.opts.MaxChannelLength, &nameChars):
+	case !validName(channel, n.set().MaxChannelLength, &nameChars):
 		return &InputError{fmt.Errorf("%w: must be 1-%d bytes of [A-Za-z0-9_-.:@/=+,~!$|]",
-			ErrInvalidChannel, n.opts.MaxChannelLength)}
+			ErrInvalidChannel, n.set().MaxChannelLength)}
 	case !validName(eventType, maxTypeLength, &typeChars):
 		return &InputError{fmt.Errorf("%w: must be 1-%d bytes of [A-Za-z0-9_-.:]", ErrInvalidType, maxTypeLength)}
 	case reservedTypes[eventType]:
 		return &InputError{fmt.Errorf("%w: %q is a control message type", ErrReservedType, eventType)}
-	case len(payload) > n.opts.MaxPayloadBytes:
-		return &InputError{fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidPayload, len(payload), n.opts.MaxPayloadBytes)}
+	case len(payload) > n.set().MaxPayloadBytes:
+		return &InputError{fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidPayload, len(payload), n.set().MaxPayloadBytes)}
 	case len(payload) > 0 && !json.Valid(payload):
 		return &InputError{fmt.Errorf("%w: not a JSON value", ErrInvalidPayload)}
 	case !utf8.Valid(payload):

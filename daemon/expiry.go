@@ -81,7 +81,7 @@ func (n *Node) Run(ctx context.Context) {
 // they are made under the shard lock.
 func (n *Node) SweepExpiries() {
 	now := n.opts.Now().UnixNano()
-	warn := n.opts.ExpiryWarning.Nanoseconds()
+	warn := n.set().ExpiryWarning.Nanoseconds()
 	for i := range n.expiries.shards {
 		sh := &n.expiries.shards[i]
 		sh.mu.Lock()

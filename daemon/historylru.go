@@ -76,7 +76,7 @@ func (l *historyLRU) popOldest() *channel {
 // evicted channel get "recovered": false on their next recovery. Called
 // with no channel lock held.
 func (n *Node) evictHistory() {
-	for n.histBytes.Load() > n.opts.HistoryMaxBytes {
+	for n.histBytes.Load() > n.set().HistoryMaxBytes {
 		ch := n.lru.popOldest()
 		if ch == nil {
 			return

@@ -15,7 +15,8 @@ import (
 // Node is one fanoutd instance's core: its hub, sessions and counters. Two
 // Nodes in one process share nothing.
 type Node struct {
-	opts       Options
+	opts       Options // the reloadable fields are in live, not here
+	live       atomic.Pointer[Settings]
 	log        *zap.Logger
 	hub        *hub
 	expiries   *expiries
@@ -53,6 +54,7 @@ func New(opts Options) *Node {
 		idem:     newIdempotency(),
 		prefix:   hex.EncodeToString(rnd[:]) + "-",
 	}
+	n.live.Store(opts.settings())
 	n.hub = newHub(n.newChannel)
 	n.hub.dropped = func(ch *channel) {
 		if ch.linked {
@@ -79,7 +81,7 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		patterns: n.patterns(id),
 		info:     id.Info,
 		internal: id.Internal,
-		tokens:   2 * float64(n.opts.CommandsPerSecond),
+		tokens:   2 * float64(n.set().CommandsPerSecond),
 		refilled: n.opts.Now().UnixNano(),
 	}
 	n.sessions.Add(1)
@@ -103,7 +105,7 @@ func (n *Node) newChannel(name string) *channel {
 // patterns are the channels id may subscribe to: its own patterns, with
 // "{sub}" expanded, then the public ones.
 func (n *Node) patterns(id Identity) []string {
-	return append(expandPatterns(id.Channels, id.Subject), n.opts.PublicChannels...)
+	return append(expandPatterns(id.Channels, id.Subject), n.set().PublicChannels...)
 }
 
 // CheckEvent reports whether Publish would accept the event.
@@ -147,7 +149,7 @@ func (n *Node) PublishBatch(ctx context.Context, count int, event func(i int) (c
 			done(i, offset, epoch, dup)
 		}
 	}
-	if n.histBytes.Load() > n.opts.HistoryMaxBytes {
+	if n.histBytes.Load() > n.set().HistoryMaxBytes {
 		n.evictHistory()
 	}
 	return count, nil
@@ -158,9 +160,10 @@ func (n *Node) PublishBatch(ctx context.Context, count int, event func(i int) (c
 func (n *Node) fanout(channel, eventType string, payload []byte, key string, fl *flushList) (offset uint64, epoch string, dup bool) {
 	ch := n.hub.lock(channel)
 	now := n.opts.Now().UnixNano()
+	set := n.set()
 	if key != "" {
 		key = idemScope(channel, key)
-		if e, ok := n.idem.get(key, now, n.opts.IdempotencyWindow.Nanoseconds()); ok {
+		if e, ok := n.idem.get(key, now, set.IdempotencyWindow.Nanoseconds()); ok {
 			ch.mu.Unlock()
 			n.duplicates.Add(1)
 			return e.offset, e.epoch, true
@@ -175,7 +178,7 @@ func (n *Node) fanout(channel, eventType string, payload []byte, key string, fl 
 		n.deliver(ch, msg, fl)
 	}
 	if key != "" {
-		n.idem.put(key, idemEntry{offset: offset, epoch: epoch, at: now}, n.opts.IdempotencyMaxKeys)
+		n.idem.put(key, idemEntry{offset: offset, epoch: epoch, at: now}, set.IdempotencyMaxKeys)
 	}
 	unused := ch.unused()
 	ch.mu.Unlock()

@@ -109,7 +109,7 @@ func (n *Node) welcome(s *Session, id Identity) []byte {
 		User:             s.subject,
 		Protocol:         n.opts.Protocol,
 		PingIntervalMS:   n.opts.PingInterval.Milliseconds(),
-		MaxSubscriptions: n.opts.MaxSubscriptions,
+		MaxSubscriptions: n.set().MaxSubscriptions,
 		ExpiresAt:        unixSeconds(id),
 	})
 }

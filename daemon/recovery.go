@@ -95,5 +95,5 @@ func (n *Node) SweepHistory() {
 	for _, ch := range unused {
 		n.hub.dropIfUnused(ch)
 	}
-	n.idem.expire(n.opts.Now().UnixNano() - n.opts.IdempotencyWindow.Nanoseconds())
+	n.idem.expire(n.opts.Now().UnixNano() - n.set().IdempotencyWindow.Nanoseconds())
 }

@@ -80,7 +80,7 @@ func (s *Session) handle(cmd command) {
 }
 
 func (s *Session) subscribe(cmd command) error {
-	name, err := cmd.channel(s.node.opts.MaxChannelLength)
+	name, err := cmd.channel(s.node.set().MaxChannelLength)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (s *Session) subscribe(cmd command) error {
 		ch.mu.Unlock()
 		return nil
 	}
-	if len(s.subs) >= s.node.opts.MaxSubscriptions {
+	if len(s.subs) >= s.node.set().MaxSubscriptions {
 		return ErrTooManySubscriptions
 	}
 	if s.node.opts.Broker != nil {
@@ -114,7 +114,7 @@ func (s *Session) subscribe(cmd command) error {
 }
 
 func (s *Session) unsubscribe(cmd command) error {
-	name, err := cmd.channel(s.node.opts.MaxChannelLength)
+	name, err := cmd.channel(s.node.set().MaxChannelLength)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (s *Session) Closed(code int) {
 // per second, up to a burst of twice that. The refusal is cheap (no JSON
 // decoding), so a flood costs little more than reading it.
 func (s *Session) allowCommand() bool {
-	rate := float64(s.node.opts.CommandsPerSecond)
+	rate := float64(s.node.set().CommandsPerSecond)
 	now := s.node.opts.Now().UnixNano()
 	s.tokens = min(2*rate, s.tokens+float64(now-s.refilled)*rate/1e9)
 	s.refilled = now

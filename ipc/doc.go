@@ -7,6 +7,10 @@
 //
 //	POST /v1/publish   publish one event, an array, or NDJSON
 //	GET  /v1/stats     the Publisher's Stats() as JSON
+//	POST /v1/reload    re-read the daemon's configuration (Unix socket only;
+//	                   with Options.Reloader): 200 with the Reloader's report,
+//	                   400 {"error":"invalid configuration","errors":["key: …"]}
+//	                   when it was refused and the old one kept
 //
 // An event is {"channel":"…","type":"…","payload":<any JSON>}; payload is
 // optional. The ADR spelling {"projectId":"abc",…} means channel

@@ -14,10 +14,12 @@ import (
 // api serves the routes of one handler; it is immutable after construction
 // and so shared freely by the server's request goroutines.
 type api struct {
-	pub   Publisher
-	dir   Directory // nil: no read routes
-	log   *zap.Logger
-	limit int64
+	pub Publisher
+	dir Directory // nil: no read routes
+	// reloader serves POST /v1/reload; nil (always on TCP): 404.
+	reloader Reloader
+	log      *zap.Logger
+	limit    int64
 }
 
 // routes builds a private mux: the default mux is process-global and two
@@ -33,6 +35,10 @@ func (a *api) routes() *http.ServeMux {
 		mux.HandleFunc("GET /v1/channels", a.channels)
 		mux.HandleFunc("GET /v1/channels/{channel}/presence", a.presence)
 		mux.HandleFunc("GET /v1/events", a.events)
+	}
+	if a.reloader != nil {
+		mux.HandleFunc("POST /v1/reload", a.reload)
+		mux.HandleFunc("/v1/reload", methodNotAllowed("POST"))
 	}
 	mux.HandleFunc("/", notFound)
 	return mux

@@ -22,6 +22,10 @@ type Options struct {
 	// and /v1/events; nil answers them 404.
 	Directory Directory
 
+	// Reloader serves POST /v1/reload on the Unix socket (never on TCP);
+	// nil answers it 404.
+	Reloader Reloader
+
 	// Logger is named "ipc"; nil means no logging.
 	Logger *zap.Logger
 
@@ -104,10 +108,14 @@ func newAPI(opts Options, transport string) *api {
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	return &api{
+	a := &api{
 		pub:   opts.Publisher,
 		dir:   opts.Directory,
 		log:   namedLogger(opts.Logger).With(zap.String("transport", transport)),
 		limit: limit,
 	}
+	if transport == "unix" {
+		a.reloader = opts.Reloader
+	}
+	return a
 }

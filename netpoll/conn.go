@@ -46,6 +46,7 @@ type Conn struct {
 	nextPing atomic.Int64
 
 	// Worker-owned.
+	id              string // SetID; "" until the handler named it
 	session         Session
 	rbuf            []byte // a partial frame (or request head) carried to the next read
 	msg             []byte // fragments of the message being assembled
@@ -108,7 +109,7 @@ func (c *Conn) QueueEvent(frame []byte, key uint64, policy int) (ok, first bool,
 		return false, false, 0
 	}
 	first = c.q.empty()
-	ok, dropped, replaced := c.q.add(newEntry(frame, key, policy), c.srv.opts.WriteQueueBytes)
+	ok, dropped, replaced := c.q.add(newEntry(frame, key, policy), c.srv.lim().WriteQueueBytes)
 	if !ok {
 		c.overflowLocked()
 		c.mu.Unlock()
@@ -201,3 +202,9 @@ func (c *Conn) onEvent(ev mepoll.EpollEvent) {
 		c.schedule(bits)
 	}
 }
+
+// SetID names the connection in the transport's log lines ("conn"), with
+// the id the Handler's session announces to the client, so that one
+// client's lines from the transport and from the core join up. Call it
+// from Handler.Accept.
+func (c *Conn) SetID(id string) { c.id = id }

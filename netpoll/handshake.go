@@ -33,7 +33,7 @@ func (w *worker) readHandshake(c *Conn) {
 		i := bytes.Index(c.rbuf[from:], headEnd)
 		if i >= 0 {
 			end := from + i + len(headEnd)
-			if end > w.s.opts.MaxHeaderBytes {
+			if end > w.s.lim().MaxHeaderBytes {
 				w.reject(c, respHeaderTooLarge)
 				return
 			}
@@ -42,7 +42,7 @@ func (w *worker) readHandshake(c *Conn) {
 			w.dispatch(c, data[:end], data[end:])
 			return
 		}
-		if len(c.rbuf) > w.s.opts.MaxHeaderBytes {
+		if len(c.rbuf) > w.s.lim().MaxHeaderBytes {
 			w.reject(c, respHeaderTooLarge)
 			return
 		}
@@ -71,6 +71,11 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	}
 	w.s.stats.upgraded.Add(1)
 	c.session = sess
+	if ce := w.s.log.Check(zap.DebugLevel, "upgraded"); ce != nil {
+		// The fd and the session's id side by side: the transport's lines
+		// and the core's about one client join up here.
+		ce.Write(zap.String("conn", c.id), zap.Int("fd", c.fd), zap.Stringer("remote", c.RemoteAddr()))
+	}
 	now := w.s.now()
 	c.lastRecv.Store(now)
 	c.nextPing.Store(now + jitter(int64(w.s.opts.PingInterval)))

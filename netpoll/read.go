@@ -74,7 +74,7 @@ func (w *worker) parse(c *Conn, data []byte) (used, need int, ok bool) {
 			return used, 0, false
 		}
 		if h.OpCode.IsData() || h.OpCode == ws.OpContinuation {
-			if int64(len(c.msg))+h.Length > int64(w.s.opts.MaxMessageSize) {
+			if int64(len(c.msg))+h.Length > int64(w.s.lim().MaxMessageSize) {
 				w.fail(c, CloseTooBig, "message too big")
 				return used, 0, false
 			}
@@ -154,7 +154,7 @@ func (w *worker) data(c *Conn, h ws.Header, p []byte) bool {
 		c.msgOp = int(h.OpCode)
 	}
 	c.fragments++
-	if c.fragments > w.s.opts.MaxFragments {
+	if c.fragments > w.s.lim().MaxFragments {
 		w.fail(c, ClosePolicyViolation, "too many fragments")
 		return false
 	}

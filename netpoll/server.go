@@ -16,7 +16,8 @@ import (
 // Server is the epoll WebSocket transport. Create it with NewServer, feed it
 // listeners with Serve, stop it with Shutdown.
 type Server struct {
-	opts  Options
+	opts  Options // the reloadable limits are in live, not here
+	live  atomic.Pointer[Limits]
 	log   *zap.Logger
 	ep    *mepoll.Epoll
 	runq  runq
@@ -27,7 +28,8 @@ type Server struct {
 	conns     []*Conn // indexed by fd
 	nconns    int
 	listeners []listener
-	closing   bool
+	closing   bool // accepting stopped
+	shutting  bool // ShutdownWith began
 
 	httpLn   *handoffListener // nil unless HTTPListener was called
 	httpOnce sync.Once
@@ -56,6 +58,7 @@ func NewServer(opts Options) (*Server, error) {
 		quitAccept: make(chan struct{}),
 		stop:       make(chan struct{}),
 	}
+	s.live.Store(opts.limits())
 	ep, err := mepoll.EpollCreate(&mepoll.EpollConfig{OnWaitError: func(err error) {
 		s.log.Error("epoll wait failed", zap.Error(err))
 	}})
@@ -163,7 +166,7 @@ func (s *Server) admitConn(nc net.Conn) {
 // connection over the limit is answered 503 with one non-blocking write
 // (it fits an empty send buffer) and closed.
 func (s *Server) admit(c *Conn) {
-	c.deadline.Store(s.now() + int64(s.opts.HandshakeTimeout))
+	c.deadline.Store(s.now() + int64(s.lim().HandshakeTimeout))
 	if !s.register(c) {
 		s.stats.rejectedFull.Add(1)
 		_, _ = syscall.Write(c.fd, respServiceUnavailable)
@@ -250,11 +253,57 @@ func (s *Server) Conns() int {
 // CloseGoingAway or CloseServiceRestart) and reason, waits until they are
 // gone or ctx ends (then closes what is left abruptly), and stops the
 // workers. It returns ctx.Err() when the deadline cut the closing short.
+// It is ShutdownWith with every close at once.
 func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
+	return s.ShutdownWith(ctx, ShutdownOptions{Code: code, Reason: func() string { return reason }})
+}
+
+// ShutdownWith is Shutdown with the closes spread over a window (see
+// ShutdownOptions): it stops accepting, sends every connection what was
+// queued for it and then its close frame on the schedule, waits until the
+// connections are gone or ctx ends (then closes what is left abruptly),
+// and stops the workers. Connections that were still in their handshake
+// are closed with the last ones.
+func (s *Server) ShutdownWith(ctx context.Context, o ShutdownOptions) error {
+	s.mu.Lock()
+	shutting := s.shutting
+	s.shutting = true
+	s.mu.Unlock()
+	if shutting {
+		return ErrServerClosed
+	}
+	s.StopAccepting()
+	o = o.withDefaults()
+	s.closeSpread(ctx, o)
+	// A handshake that was under way when the plan was made may have
+	// become a connection since: Close is a no-op on the others.
+	s.each(func(c *Conn) { c.Close(o.Code, o.Reason()) })
+	err := s.waitEmpty(ctx)
+	if err != nil {
+		s.each(func(c *Conn) { c.schedule(pendKill) })
+		_ = s.waitEmpty(context.Background())
+	}
+	close(s.stop)
+	for range s.opts.Workers {
+		s.runq <- nil
+	}
+	s.wg.Wait()
+	_ = s.ep.Close()
+	s.probe.close()
+	s.done.Store(true)
+	return err
+}
+
+// StopAccepting closes the listeners (and the HTTP hand-off listener)
+// and returns once no accept loop runs: the first step of a drain, which
+// the caller may take early to stop new clients while it finishes other
+// work. The connections stay open. Safe from any goroutine; later calls
+// return at once.
+func (s *Server) StopAccepting() {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
-		return ErrServerClosed
+		return
 	}
 	s.closing = true
 	lns := s.listeners
@@ -277,21 +326,6 @@ func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
 	if s.httpLn != nil {
 		s.httpLn.shut()
 	}
-	s.each(func(c *Conn) { c.Close(code, reason) })
-	err := s.waitEmpty(ctx)
-	if err != nil {
-		s.each(func(c *Conn) { c.schedule(pendKill) })
-		_ = s.waitEmpty(context.Background())
-	}
-	close(s.stop)
-	for range s.opts.Workers {
-		s.runq <- nil
-	}
-	s.wg.Wait()
-	_ = s.ep.Close()
-	s.probe.close()
-	s.done.Store(true)
-	return err
 }
 
 func (s *Server) waitEmpty(ctx context.Context) error {

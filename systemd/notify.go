@@ -15,6 +15,8 @@ type Notifier struct {
 	socket       string
 	watchdogUsec string
 	watchdogPID  string
+	// monotonic reads CLOCK_MONOTONIC, which MONOTONIC_USEC is in.
+	monotonic func() time.Duration
 }
 
 // NewNotifier reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID through
@@ -24,6 +26,7 @@ func NewNotifier(getenv func(string) string) *Notifier {
 		socket:       getenv("NOTIFY_SOCKET"),
 		watchdogUsec: getenv("WATCHDOG_USEC"),
 		watchdogPID:  getenv("WATCHDOG_PID"),
+		monotonic:    monotonicNow,
 	}
 }
 
@@ -33,6 +36,23 @@ func (n *Notifier) Enabled() bool { return n.socket != "" }
 // Ready tells the manager that the daemon serves: call it after every
 // listener is bound.
 func (n *Notifier) Ready() error { return n.send(daemon.SdNotifyReady) }
+
+// Reloading tells the manager that a configuration reload started; Ready
+// must follow when it ended, applied or refused. MONOTONIC_USEC comes
+// with it, as systemd 253's Type=notify-reload requires to match the
+// reload to the SIGHUP it sent; older managers ignore it.
+func (n *Notifier) Reloading() error {
+	usec := n.monotonic().Microseconds()
+	return n.send("RELOADING=1\nMONOTONIC_USEC=" + strconv.FormatInt(usec, 10))
+}
+
+// ExtendTimeout asks the manager for d more before it gives up on the
+// current start, reload or stop (EXTEND_TIMEOUT_USEC): sent while a drain
+// takes longer than TimeoutStopSec= alone would allow. Each call restarts
+// the extension from now.
+func (n *Notifier) ExtendTimeout(d time.Duration) error {
+	return n.send("EXTEND_TIMEOUT_USEC=" + strconv.FormatInt(d.Microseconds(), 10))
+}
 
 // Stopping tells the manager that the daemon is shutting down.
 func (n *Notifier) Stopping() error { return n.send(daemon.SdNotifyStopping) }

@@ -36,11 +36,19 @@ func TestNotifierSendsStatesToTheSocket(t *testing.T) {
 	if err := n.Watchdog(); err != nil {
 		t.Fatal(err)
 	}
+	n.monotonic = func() time.Duration { return 1234567 * time.Microsecond }
+	if err := n.Reloading(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ExtendTimeout(12 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 	if err := n.Stopping(); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 256)
-	for _, want := range []string{"READY=1", "WATCHDOG=1", "STOPPING=1"} {
+	for _, want := range []string{"READY=1", "WATCHDOG=1", "RELOADING=1\nMONOTONIC_USEC=1234567",
+		"EXTEND_TIMEOUT_USEC=12000000", "STOPPING=1"} {
 		_ = ln.SetReadDeadline(time.Now().Add(5 * time.Second))
 		k, err := ln.Read(buf)
 		if err != nil {
@@ -54,7 +62,7 @@ func TestNotifierSendsStatesToTheSocket(t *testing.T) {
 
 func TestNotifierWithoutSocketIsANoOp(t *testing.T) {
 	n := NewNotifier(func(string) string { return "" })
-	if n.Enabled() || n.Ready() != nil || n.Stopping() != nil {
+	if n.Enabled() || n.Ready() != nil || n.Stopping() != nil || n.Reloading() != nil || n.ExtendTimeout(time.Second) != nil {
 		t.Fatal("a notifier without NOTIFY_SOCKET must do nothing")
 	}
 }
@@ -81,5 +89,15 @@ func TestWatchdogInterval(t *testing.T) {
 		if got != c.want || errors.Is(err, ErrMalformedEnv) != c.bad {
 			t.Errorf("%s: %v, %v; want %v (error: %v)", c.name, got, err, c.want, c.bad)
 		}
+	}
+}
+
+// TestMonotonicIsTheSystemClock: MONOTONIC_USEC must be on the clock
+// systemd reads, which counts from boot: not zero, and moving forward.
+func TestMonotonicIsTheSystemClock(t *testing.T) {
+	a := monotonicNow()
+	b := monotonicNow()
+	if a <= 0 || b < a {
+		t.Fatalf("monotonic %v then %v", a, b)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,9 +19,10 @@ import (
 
 // TestSocketActivationNotifyAndWatchdog runs fanoutd as systemd would:
 // sockets passed by LISTEN_FDS, sd_notify and the watchdog. It checks the
-// states in order (READY, WATCHDOG from the probe, STOPPING last), that
-// the passed sockets are the ones served, and that SIGHUP (ExecReload=)
-// leaves the daemon serving.
+// states in order (READY, WATCHDOG from the probe, RELOADING and READY
+// around each reload, STOPPING last), that the passed sockets are the ones
+// served, and that SIGHUP (ExecReload=) reloads the file, refuses a broken
+// one with its reason, and leaves the daemon serving either way.
 func TestSocketActivationNotifyAndWatchdog(t *testing.T) {
 	m := newManager(t)
 	p := m.start(200 * time.Millisecond)
@@ -35,16 +37,31 @@ func TestSocketActivationNotifyAndWatchdog(t *testing.T) {
 	publish(t, pub, "project:a", "first.event")
 	sub.expect(`"type":"first.event"`)
 
+	good, err := os.ReadFile(m.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, m.config, strings.Replace(string(good), "log_level: info", "log_level: warn", 1))
 	p.signal(syscall.SIGHUP)
-	waitOutput(t, p, "SIGHUP received")
+	m.expect("RELOADING=1\nMONOTONIC_USEC=*")
+	m.expect("READY=1")
+	waitOutput(t, p, `"applied":["log_level"]`)
 	publish(t, pub, "project:a", "after.hangup")
 	sub.expect(`"type":"after.hangup"`)
+
+	writeFile(t, m.config, string(good)+"limits:\n  max_subscriptions: 0\n")
+	p.signal(syscall.SIGHUP)
+	m.expect("RELOADING=1\nMONOTONIC_USEC=*")
+	m.expect("READY=1")
+	waitOutput(t, p, "limits.max_subscriptions: must be > 0 (got 0)")
+	publish(t, pub, "project:a", "after.refused")
+	sub.expect(`"type":"after.refused"`)
 
 	sub.hangUp()
 	p.signal(syscall.SIGTERM)
 	for _, s := range m.expect("STOPPING=1") {
 		if s != "WATCHDOG=1" {
-			t.Errorf("between READY and STOPPING: %q", s)
+			t.Errorf("between the last READY and STOPPING: %q", s)
 		}
 	}
 	if out := p.out.String(); strings.Contains(out, "is not used") {

@@ -117,8 +117,8 @@ func (m *manager) start(watchdog time.Duration) *process {
 	return p
 }
 
-// expect reads sd_notify datagrams until one equals want, and returns
-// those before it.
+// expect reads sd_notify datagrams until one equals want (or starts with
+// it, when want ends in "*"), and returns those before it.
 func (m *manager) expect(want string) []string {
 	m.t.Helper()
 	var before []string
@@ -130,7 +130,7 @@ func (m *manager) expect(want string) []string {
 			m.t.Fatalf("waiting for %s (got %q): %v", want, before, err)
 		}
 		got := string(buf[:k])
-		if got == want {
+		if got == want || (strings.HasSuffix(want, "*") && strings.HasPrefix(got, strings.TrimSuffix(want, "*"))) {
 			return before
 		}
 		before = append(before, got)
@@ -143,9 +143,14 @@ func (p *process) signal(sig syscall.Signal) {
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		p.t.Fatal(err)
 	}
-	if sig != syscall.SIGTERM {
-		return
+	if sig == syscall.SIGTERM {
+		p.wait()
 	}
+}
+
+// wait waits for the process to exit, and fails the test unless it exits 0.
+func (p *process) wait() {
+	p.t.Helper()
 	select {
 	case err := <-p.done:
 		p.done <- err // for the cleanup

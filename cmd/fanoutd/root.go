@@ -19,11 +19,12 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(configFile, cmd.Flags())
+			load := func() (config.Config, error) { return loadConfig(configFile, cmd.Flags()) }
+			cfg, err := load()
 			if err != nil {
 				return err
 			}
-			return runDaemon(cmd.Context(), cfg, pprofAddr, cmd.OutOrStdout())
+			return runDaemon(cmd.Context(), cfg, load, pprofAddr, cmd.OutOrStdout())
 		},
 	}
 	root.Flags().StringVarP(&configFile, "config", "c", "", "YAML configuration file")

@@ -20,10 +20,11 @@ import (
 
 // runDaemon is the composition root's outer shell: logger, listeners
 // passed by socket activation, signals, the service manager's
-// notifications and watchdog, the dev banner. SIGINT and SIGTERM shut down
-// gracefully; SIGHUP changes nothing (yet) and never kills.
-func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.Writer) error {
-	log, err := newLogger(cfg)
+// notifications and watchdog, the dev banner. SIGINT and SIGTERM drain and
+// shut down gracefully; SIGHUP reloads the configuration from load (the
+// same file, environment and flags as at start) and never kills.
+func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Config, error), pprofAddr string, out io.Writer) error {
+	log, level, err := newLogger(cfg)
 	if err != nil {
 		return err
 	}
@@ -40,7 +41,7 @@ func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(cfg, log)
+	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify})
 	if err != nil {
 		return err
 	}
@@ -55,26 +56,25 @@ func runDaemon(ctx context.Context, cfg config.Config, pprofAddr string, out io.
 	defer bg.Wait()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	defer catchHangups(&bg, log)()
+	defer catchHangups(&bg, srv, log)()
 	if err := notify.Ready(); err != nil { // New has bound every listener
 		log.Warn("sd_notify READY failed", zap.Error(err))
 	}
 	// After READY: the service manager ignores (or, worse, misreads) a
 	// watchdog ping from a service that has not said it is ready.
 	startWatchdog(ctx, &bg, watchdog, notify, srv, log.Named("watchdog"))
-	bg.Go(func() {
-		<-ctx.Done()
-		_ = notify.Stopping()
-	})
-	err = srv.Run(ctx)
+	err = srv.Run(ctx) // its drain tells the manager STOPPING=1, then EXTEND_TIMEOUT_USEC
 	log.Info("fanoutd stopped")
 	return err
 }
 
+// The service manager's notifier tells the daemon's reloads and drain.
+var _ fanoutd.Notifier = (*systemd.Notifier)(nil)
+
 // newServer builds the daemon on the listeners the service manager passed
 // (socket activation), binding from the configuration whatever it did not
 // pass.
-func newServer(cfg config.Config, log *zap.Logger) (*fanoutd.Server, error) {
+func newServer(o fanoutd.Options) (*fanoutd.Server, error) {
 	lns, err := systemd.Listeners(os.Getenv)
 	if err != nil {
 		return nil, err
@@ -83,21 +83,25 @@ func newServer(cfg config.Config, log *zap.Logger) (*fanoutd.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	logActivated(log, cfg, ws, pub)
-	return fanoutd.New(fanoutd.Options{Config: cfg, Logger: log, Listener: ws, SocketListener: pub})
+	logActivated(o.Logger, o.Config, ws, pub)
+	o.Listener, o.SocketListener = ws, pub
+	return fanoutd.New(o)
 }
 
-func newLogger(cfg config.Config) (*zap.Logger, error) {
+// newLogger builds the process's logger, and the level a reload sets.
+func newLogger(cfg config.Config) (*zap.Logger, *zap.AtomicLevel, error) {
 	lvl, err := zapcore.ParseLevel(cfg.LogLevel)
 	if err != nil {
-		return nil, fmt.Errorf("log_level: %w", err)
+		return nil, nil, fmt.Errorf("log_level: %w", err)
 	}
 	zc := zap.NewProductionConfig()
 	if cfg.Dev {
 		zc = zap.NewDevelopmentConfig()
 	}
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	return zc.Build()
+	level := zap.NewAtomicLevelAt(lvl)
+	zc.Level = level
+	log, err := zc.Build()
+	return log, &level, err
 }
 
 // printDevBanner prints what a newcomer needs to see an event arrive.

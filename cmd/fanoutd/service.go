@@ -31,14 +31,15 @@ func startWatchdog(ctx context.Context, bg *sync.WaitGroup, every time.Duration,
 	})
 }
 
-// catchHangups keeps SIGHUP, which `systemctl reload` sends
-// (ExecReload=), from killing the daemon: that is SIGHUP's default action,
-// and a reload must never stop the service. Reloading the configuration
-// is not implemented yet, so each SIGHUP is logged as changing nothing.
-// The handler is installed before catchHangups returns, so call it before
-// READY; it stays until the returned function is called, after shutdown,
-// so that a reload during the drain cannot kill the daemon either.
-func catchHangups(bg *sync.WaitGroup, log *zap.Logger) (stop func()) {
+// catchHangups reloads the configuration on SIGHUP, which `systemctl
+// reload` sends (ExecReload=), and keeps SIGHUP from killing the daemon,
+// its default action: a reload must never stop the service. A refused
+// configuration is logged with its problems (ReloadFromSource does) and
+// the daemon goes on with the one it had. The handler is installed before
+// catchHangups returns, so call it before READY; it stays until the
+// returned function is called, after shutdown, so that a reload during the
+// drain cannot kill the daemon either.
+func catchHangups(bg *sync.WaitGroup, srv *fanoutd.Server, log *zap.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	quit := make(chan struct{})
 	signal.Notify(hup, syscall.SIGHUP)
@@ -48,8 +49,8 @@ func catchHangups(bg *sync.WaitGroup, log *zap.Logger) (stop func()) {
 			case <-quit:
 				return
 			case <-hup:
-				log.Warn("SIGHUP received: reloading the configuration is not supported yet; " +
-					"nothing changed (restart the service to apply a new configuration)")
+				log.Info("SIGHUP received: reloading the configuration")
+				_, _ = srv.ReloadFromSource() // logs what it applied or why it refused
 			}
 		}
 	})

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fanoutd/fanoutd"
 	"github.com/fanoutd/fanoutd/config"
 )
 
@@ -69,5 +71,30 @@ func TestShippedUnitsMatchConfig(t *testing.T) {
 	}
 	if !strings.Contains(shipped(t, "nfpm.yaml"), "dst: "+path+"\n") {
 		t.Errorf("the package does not install %s", path)
+	}
+}
+
+// TestShippedUnitLetsTheDrainFinish: TimeoutStopSec= leaves the daemon its
+// whole shutdown (drain.window of the shipped configuration plus
+// fanoutd.ShutdownGrace), so systemd never kills a daemon that drains as
+// configured.
+func TestShippedUnitLetsTheDrainFinish(t *testing.T) {
+	cfg, err := config.Load(config.Source{File: filepath.Join("..", "..", "systemd", "fanoutd.yaml"), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stop time.Duration
+	for _, line := range strings.Split(shipped(t, "fanoutd.service"), "\n") {
+		if v, ok := strings.CutPrefix(line, "TimeoutStopSec="); ok {
+			if stop, err = time.ParseDuration(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if need := cfg.Drain.Window + fanoutd.ShutdownGrace; stop < need {
+		t.Fatalf("TimeoutStopSec=%v, want at least drain.window + ShutdownGrace = %v", stop, need)
+	}
+	if cfg.Drain.CloseCode != 1012 {
+		t.Errorf("the shipped configuration closes with %d at a stop, want 1012: under systemd most stops are restarts", cfg.Drain.CloseCode)
 	}
 }

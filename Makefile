@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish
 
-.PHONY: help run build build-bench test test-go test-node fuzz bench loadtest compare vet fmt-check clean \
+.PHONY: help run build build-bench test test-go test-node js-size fuzz bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb
 
 BENCH_BIN   ?= bin/fanout-bench
@@ -52,11 +52,15 @@ test: fmt-check vet test-go fuzz test-node ## the whole suite: vet, go test -rac
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, and ws on the echo route), and the Node ws baseline's own tests
+test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws on the echo route, clients/js), and the Node ws baseline's own tests
 	cd test/node && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket test/node/
+	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/js/test/*.test.mjs
 	cd bench/nodehub && npm ci --silent --no-audit --no-fund
 	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs
+
+js-size: ## the JS client's minified+gzipped size (esbuild)
+	cd clients/js && npm ci --silent --no-audit --no-fund && $(NODE) size.mjs
 
 fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 	@set -e; for t in $(FUZZ_TARGETS); do \

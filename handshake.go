@@ -3,6 +3,7 @@ package fanoutd
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -43,48 +44,60 @@ const protocol = "fanout.v1"
 // header a browser's WebSocket can set.
 const bearerProtocol = "bearer."
 
-// Accept decides on an upgrade before the 101 response, cheapest checks
-// first: Origin (403), the upgrade rate (503), the subprotocol offer (400),
-// connections from this address (429), the token (401), connections of this
-// user (429). A refused request never becomes a WebSocket. The echo route,
+// Accept decides on an upgrade before the 101 response (admit) and opens
+// the session. A refused request never becomes a WebSocket. The echo route,
 // when configured, has its own checks (acceptEcho).
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
 	if u.echoPath != "" && r.Path == u.echoPath {
 		return u.acceptEcho(c, r)
 	}
-	if !u.origins.allows(r.Origin) {
-		if ce := u.log.Check(zap.DebugLevel, "upgrade refused: origin"); ce != nil {
-			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("origin", r.Origin))
-		}
-		return nil, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
-	}
-	if !u.limits.allowUpgrade() {
-		return nil, errUpgradeRate()
-	}
-	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
-		// A browser that offered subprotocols fails a 101 that selects
-		// none: say why now instead of upgrading a doomed connection.
-		return nil, &netpoll.HTTPError{Status: http.StatusBadRequest,
-			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"}
-	}
-	addr := clientAddr(r.RemoteAddr)
-	if !u.limits.acquireIP(addr) {
-		return nil, errTooManyFromAddr()
-	}
-	id, err := u.verify(c, r)
+	id, addr, err := u.admit(r)
 	if err != nil {
-		u.limits.release(addr, "")
 		return nil, err
-	}
-	if !u.limits.acquireUser(id.Subject) {
-		u.limits.release(addr, "")
-		return nil, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user"}
 	}
 	sess := u.node.Connect(c, id)
 	if !u.limits.tracking() {
 		return sess, nil
 	}
 	return &limitedSession{Session: sess, limits: u.limits, addr: addr, user: id.Subject}, nil
+}
+
+// admit runs a connection request's checks, cheapest first: Origin (403),
+// the upgrade rate (503), the subprotocol offer (400), connections from
+// this address (429), the token (401), connections of this user (429). On
+// success the request holds its address and user slots: the caller
+// releases them (limits.release) when the connection ends. The SSE route
+// admits its streams with it too.
+func (u *upgrader) admit(r *netpoll.Request) (daemon.Identity, netip.Addr, error) {
+	if !u.origins.allows(r.Origin) {
+		if ce := u.log.Check(zap.DebugLevel, "connection refused: origin"); ce != nil {
+			ce.Write(zap.Stringer("remote", r.RemoteAddr), zap.String("origin", r.Origin))
+		}
+		return daemon.Identity{}, netip.Addr{}, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
+	}
+	if !u.limits.allowUpgrade() {
+		return daemon.Identity{}, netip.Addr{}, errUpgradeRate()
+	}
+	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
+		// A browser that offered subprotocols fails a 101 that selects
+		// none: say why now instead of upgrading a doomed connection.
+		return daemon.Identity{}, netip.Addr{}, &netpoll.HTTPError{Status: http.StatusBadRequest,
+			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"}
+	}
+	addr := clientAddr(r.RemoteAddr)
+	if !u.limits.acquireIP(addr) {
+		return daemon.Identity{}, addr, errTooManyFromAddr()
+	}
+	id, err := u.verify(r)
+	if err != nil {
+		u.limits.release(addr, "")
+		return id, addr, err
+	}
+	if !u.limits.acquireUser(id.Subject) {
+		u.limits.release(addr, "")
+		return id, addr, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user"}
+	}
+	return id, addr, nil
 }
 
 // errUpgradeRate and errTooManyFromAddr are new values each time: the
@@ -102,7 +115,7 @@ func errTooManyFromAddr() error {
 // is none and anonymous access is on. A cookie-borne token needs an Origin:
 // a browser always sends one, and the allowlist it was checked against is
 // what keeps other sites from riding on the cookie.
-func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request) (daemon.Identity, error) {
+func (u *upgrader) verify(r *netpoll.Request) (daemon.Identity, error) {
 	token, carrier := tokenOf(r, u.cookie)
 	if carrier == "none" && u.anonymous {
 		return daemon.Identity{}, nil
@@ -114,7 +127,7 @@ func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request) (daemon.Identity,
 	if err != nil {
 		if ce := u.log.Check(zap.DebugLevel, "upgrade refused"); ce != nil {
 			// The reason names the failure; the token itself is never logged.
-			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("carrier", carrier), zap.Error(err))
+			ce.Write(zap.Stringer("remote", r.RemoteAddr), zap.String("carrier", carrier), zap.Error(err))
 		}
 		return id, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: reason(err),
 			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}}

@@ -31,8 +31,10 @@ type Server struct {
 	wsLn   net.Listener
 	sockLn net.Listener
 	unix   *http.Server // the publish API on the Unix socket
-	tcp    *http.Server // the publish API on the TCP listener (api.key set)
+	tcp    *http.Server // the publish API (api.key set) and the SSE route on the TCP listener
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
+	up     *upgrader    // admits WebSocket upgrades and SSE streams alike
+	sse    *sseRoute    // nil when sse.enabled is false
 	devKey []byte
 
 	shutOnce sync.Once
@@ -80,7 +82,14 @@ func New(o Options) (*Server, error) {
 		OnConnect:          o.Hooks.OnConnect,
 		OnDisconnect:       o.Hooks.OnDisconnect,
 	})
-	s.ws, err = netpoll.NewServer(s.transportOptions(o, auth))
+	l := cfg.Limits
+	s.up = &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(cfg.Origins), log: log.Named("ws"),
+		limits:   newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
+		echoPath: cfg.Conformance.EchoPath, cookie: cfg.Auth.Cookie, anonymous: cfg.Auth.Anonymous}
+	if cfg.SSE.Enabled {
+		s.sse = newSSERoute(s.up, s.node, cfg.SSE.Heartbeat, l.WriteQueueBytes, cfg.SSE.MaxStreams)
+	}
+	s.ws, err = netpoll.NewServer(s.transportOptions(o))
 	if err != nil {
 		return nil, err
 	}
@@ -148,12 +157,10 @@ func (s *Server) hmacKey(dev []byte) ([]byte, error) {
 	return dev, nil
 }
 
-func (s *Server) transportOptions(o Options, auth *jwtauth.Verifier) netpoll.Options {
+func (s *Server) transportOptions(o Options) netpoll.Options {
 	l := s.cfg.Limits
 	return netpoll.Options{
-		Handler: &upgrader{node: s.node, auth: auth, origins: newOriginPolicy(s.cfg.Origins), log: s.log.Named("ws"),
-			limits:   newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
-			echoPath: s.cfg.Conformance.EchoPath, cookie: s.cfg.Auth.Cookie, anonymous: s.cfg.Auth.Anonymous},
+		Handler:          s.up,
 		Logger:           s.log.Named("ws"),
 		Now:              o.Now,
 		Path:             s.cfg.WSPath,
@@ -223,11 +230,35 @@ func (s *Server) bind(o Options) error {
 	if s.sockLn != nil {
 		s.unix = ipc.NewHTTPServer(ipc.NewHandler(api), s.log)
 	}
-	if s.cfg.API.Key != "" {
-		s.tcp = ipc.NewHTTPServer(ipc.NewTCPHandler(api), s.log)
+	if h := s.tcpHandler(api); h != nil {
+		s.tcp = ipc.NewHTTPServer(h, s.log)
 		s.httpLn = s.ws.HTTPListener() // before Serve: workers read it
 	}
 	return nil
+}
+
+// tcpHandler serves what the TCP listener answers besides WebSockets: the
+// SSE route (sse.enabled) and the publish API (api.key); nil for neither,
+// and then the transport answers other paths 404 itself.
+func (s *Server) tcpHandler(api ipc.Options) http.Handler {
+	var apiH http.Handler
+	if s.cfg.API.Key != "" {
+		apiH = ipc.NewTCPHandler(api)
+	}
+	switch {
+	case s.sse == nil:
+		return apiH
+	case apiH == nil:
+		apiH = http.NotFoundHandler()
+	}
+	path := s.cfg.SSE.Path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == path {
+			s.sse.ServeHTTP(w, r)
+			return
+		}
+		apiH.ServeHTTP(w, r)
+	})
 }
 
 // Addr is the WebSocket listener's address.
@@ -265,16 +296,22 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Shutdown stops the publish API first (in-flight publishes finish and are
-// delivered), then closes every WebSocket with 1001 after what was queued
-// for it. It is safe to call more than once.
+// delivered), then closes every SSE stream and WebSocket with 1001 after
+// what was queued for it. It is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutOnce.Do(func() {
 		var errs []error
 		s.node.CloseConnEvents() // streams end, so the API's shutdown need not wait for them
-		for _, h := range []*http.Server{s.unix, s.tcp} {
-			if h != nil {
-				errs = append(errs, ignoreClosed(h.Shutdown(ctx)))
-			}
+		if s.unix != nil {
+			errs = append(errs, ignoreClosed(s.unix.Shutdown(ctx)))
+		}
+		if s.sse != nil {
+			// Event streams end like WebSockets (1001, after what is
+			// queued), so the TCP server's shutdown need not wait for them.
+			s.sse.shutdown(netpoll.CloseGoingAway, "server shutting down")
+		}
+		if s.tcp != nil {
+			errs = append(errs, ignoreClosed(s.tcp.Shutdown(ctx)))
 		}
 		if s.unix == nil && s.sockLn != nil {
 			errs = append(errs, s.sockLn.Close())
@@ -298,11 +335,17 @@ type Stats struct {
 	// PID lets tools read the process's CPU and memory from /proc.
 	PID       int           `json:"pid"`
 	Transport netpoll.Stats `json:"transport"`
+	// SSEStreams are the open SSE streams (they count in Connections too).
+	SSEStreams int `json:"sse_streams"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	return Stats{Stats: s.node.Stats(), PID: os.Getpid(), Transport: s.ws.Stats()}
+	st := Stats{Stats: s.node.Stats(), PID: os.Getpid(), Transport: s.ws.Stats()}
+	if s.sse != nil {
+		st.SSEStreams = s.sse.count()
+	}
+	return st
 }
 
 // publisher adapts the core to the publish API's interface.

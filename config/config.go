@@ -66,6 +66,7 @@ type Config struct {
 	History     History     `mapstructure:"history"`
 	Idempotency Idempotency `mapstructure:"idempotency"`
 	Conformance Conformance `mapstructure:"conformance"`
+	SSE         SSE         `mapstructure:"sse"`
 }
 
 // History configures the events each channel keeps for recovery.
@@ -209,4 +210,24 @@ type Conformance struct {
 	// subprotocol, to a session that sends every data message back with its
 	// opcode. Key: conformance.echo_path. Default "" (no echo route).
 	EchoPath string `mapstructure:"echo_path"`
+}
+
+// SSE configures the Server-Sent Events route on the TCP listener: the
+// same events as the WebSocket route, for clients behind proxies that
+// refuse WebSocket upgrades. It takes the same tokens, Origin allowlist,
+// channel permissions and connection limits.
+type SSE struct {
+	// Enabled serves Path. Key: sse.enabled. Default true.
+	Enabled bool `mapstructure:"enabled"`
+	// Path is the request path of the event stream. Key: sse.path. Default
+	// /sse; must start with "/" and differ from ws_path and
+	// conformance.echo_path.
+	Path string `mapstructure:"path"`
+	// Heartbeat is the period of the comment line sent on an idle stream,
+	// so that proxies keep it open and clients can tell it is alive. Key:
+	// sse.heartbeat, 1s to 5m. Default 15s.
+	Heartbeat time.Duration `mapstructure:"heartbeat"`
+	// MaxStreams caps the streams open at once (each holds a goroutine);
+	// over it: 503. Key: sse.max_streams. Default 1000.
+	MaxStreams int `mapstructure:"max_streams"`
 }

@@ -107,6 +107,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"history.size": 100, "history.ttl": 5 * time.Minute, "history.max_bytes": 64 << 20,
 		"idempotency.window": 5 * time.Minute, "idempotency.max_keys": 100_000,
 		"conformance.enabled": false, "conformance.echo_path": "",
+		"sse.enabled": true, "sse.path": "/sse", "sse.heartbeat": 15 * time.Second, "sse.max_streams": 1000,
 	}
 	def := Default()
 	fields := fieldsOf(&def)

@@ -22,6 +22,7 @@ func Default() Config {
 		SlowConsumer: "disconnect",
 		History:      History{Size: 100, TTL: 5 * time.Minute, MaxBytes: 64 << 20},
 		Idempotency:  Idempotency{Window: 5 * time.Minute, MaxKeys: 100_000},
+		SSE:          SSE{Enabled: true, Path: "/sse", Heartbeat: 15 * time.Second, MaxStreams: 1000},
 	}
 }
 

@@ -45,6 +45,7 @@ func fullConfig() Config {
 	c.History = History{Size: 200, TTL: 10 * time.Minute, MaxBytes: 128 << 20}
 	c.Idempotency = Idempotency{Window: 10 * time.Minute, MaxKeys: 50_000}
 	c.Conformance = Conformance{} // off, as every production file must have it
+	c.SSE = SSE{Enabled: true, Path: "/events", Heartbeat: 20 * time.Second, MaxStreams: 500}
 	return c
 }
 

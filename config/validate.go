@@ -47,6 +47,7 @@ func (c Config) check() []error {
 	c.validateChannels(&p)
 	c.API.validate(&p)
 	c.validateConformance(&p)
+	c.validateSSE(&p)
 	return p
 }
 
@@ -227,6 +228,22 @@ func (c Config) validateConformance(p *problems) {
 	case e == c.WSPath:
 		p.add("conformance.echo_path", "must differ from ws_path (both are %q)", e)
 	}
+}
+
+// validateSSE keeps the SSE route off the other paths and its heartbeat
+// between what proxies tolerate and what costs nothing.
+func (c Config) validateSSE(p *problems) {
+	s := c.SSE
+	switch {
+	case !strings.HasPrefix(s.Path, "/"):
+		p.add("sse.path", "must start with \"/\" (got %q)", s.Path)
+	case s.Path == c.WSPath || s.Path == c.Conformance.EchoPath:
+		p.add("sse.path", "must differ from ws_path and conformance.echo_path (got %q)", s.Path)
+	}
+	if s.Heartbeat < time.Second || s.Heartbeat > 5*time.Minute {
+		p.add("sse.heartbeat", "must be between 1s and 5m (got %s)", s.Heartbeat)
+	}
+	p.atLeast("sse.max_streams", s.MaxStreams, 1)
 }
 
 func validLogLevel(s string) bool {

@@ -4,30 +4,13 @@
 // Node 20's WebSocket).
 
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { backoffBound, backoffDelay, bindQueries, DEFAULT_BACKOFF, FanoutClient } from '../index.js';
 import {
-  client, collector, daemon, freePort, nextState, publish, removeTempDirs, silentProxy, stopDaemon, token,
+  client, collector, freePort, lifecycle, nextState, publish, silentProxy, stopDaemon, token,
 } from './helpers.mjs';
 
-const daemons = [];
-const clients = [];
-after(async () => {
-  for (const c of clients) c.close();
-  await Promise.all(daemons.map(stopDaemon));
-  removeTempDirs();
-});
-
-async function start(opts) {
-  const d = await daemon(opts);
-  daemons.push(d);
-  return d;
-}
-
-function track(c) {
-  clients.push(c);
-  return c;
-}
+const { start, track } = lifecycle();
 
 const event = (channel, n) => ({ channel, type: 'story.status.changed', payload: { n } });
 

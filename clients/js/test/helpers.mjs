@@ -4,8 +4,11 @@
 // helpers are the end-to-end suite's (test/node/helpers.mjs).
 
 import net from 'node:net';
+import { after } from 'node:test';
 import { FanoutClient } from '../index.js';
-import { buildDaemon, claims, mintJWT, startDaemon } from '../../../test/node/helpers.mjs';
+import {
+  buildDaemon, claims, mintJWT, removeTempDirs, startDaemon, stopDaemon,
+} from '../../../test/node/helpers.mjs';
 
 export * from '../../../test/node/helpers.mjs';
 
@@ -16,6 +19,31 @@ let binary;
 export async function daemon({ env = {}, args = [] } = {}) {
   binary ??= await buildDaemon();
   return startDaemon(binary, { secret: SECRET, env, args });
+}
+
+/**
+ * What a test file starts, stopped after it: start(opts) runs a daemon,
+ * track(client) closes the client.
+ */
+export function lifecycle() {
+  const daemons = [];
+  const clients = [];
+  after(async () => {
+    for (const c of clients) c.close();
+    await Promise.all(daemons.map(stopDaemon));
+    removeTempDirs();
+  });
+  return {
+    start: async (opts) => {
+      const d = await daemon(opts);
+      daemons.push(d);
+      return d;
+    },
+    track: (c) => {
+      clients.push(c);
+      return c;
+    },
+  };
 }
 
 /** A token for sub with every channel, valid ttl seconds. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backoffBound, backoffDelay, bindQueries, DEFAULT_BACKOFF, FanoutClient } from '../index.js';
 import {
-  client, collector, freePort, lifecycle, nextState, publish, silentProxy, stopDaemon, token,
+  client, collector, freePort, lifecycle, nextState, publish, tcpProxy, stopDaemon, token,
 } from './helpers.mjs';
 
 const { start, track } = lifecycle();
@@ -245,7 +245,7 @@ describe('against fanoutd', () => {
 
   test('a silent link is found with the application ping and replaced', async () => {
     const d = await start();
-    const proxy = await silentProxy(d.port);
+    const proxy = await tcpProxy(d.port);
     const c = track(client(d, { url: `ws://127.0.0.1:${proxy.port}/ws`, pingIntervalMs: 200, pongTimeoutMs: 300 }));
     const got = collector();
     const infos = collector();

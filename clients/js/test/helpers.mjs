@@ -105,12 +105,13 @@ export function freePort() {
 }
 
 /**
- * A TCP proxy to 127.0.0.1:targetPort. silence() stops forwarding on the
- * connections it has, in both directions, without closing anything: to both
- * ends the link looks alive and says nothing, like a dead NAT entry. New
+ * A TCP proxy to 127.0.0.1:targetPort for links that fail. silence() stops
+ * forwarding on the connections it has, in both directions, without closing
+ * anything: to both ends the link looks alive and says nothing, like a dead
+ * NAT entry. cut() resets them, like a network that dropped. New
  * connections are forwarded as usual.
  */
-export async function silentProxy(targetPort) {
+export async function tcpProxy(targetPort) {
   const sockets = new Set();
   const server = net.createServer((down) => {
     const up = net.connect(targetPort, '127.0.0.1');
@@ -121,7 +122,7 @@ export async function silentProxy(targetPort) {
     }
     down.on('data', (b) => { if (!down.silenced) up.write(b); });
     up.on('data', (b) => { if (!down.silenced) down.write(b); });
-    down.on('close', () => up.destroy());
+    down.on('close', () => { up.destroy(); server.downs.delete(down); });
     up.on('close', () => down.destroy());
     down.silenced = false;
     server.downs.add(down);
@@ -131,6 +132,10 @@ export async function silentProxy(targetPort) {
   return {
     port: server.address().port,
     silence() { for (const d of server.downs) d.silenced = true; },
+    cut() {
+      for (const d of server.downs) d.resetAndDestroy();
+      server.downs.clear();
+    },
     close() {
       for (const s of sockets) s.destroy();
       return new Promise((r) => server.close(r));

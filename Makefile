@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish
 
-.PHONY: help run build build-bench test test-go test-node fuzz bench loadtest compare vet fmt-check clean \
+.PHONY: help run demo build build-bench test test-go test-node test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb
 
 BENCH_BIN   ?= bin/fanout-bench
@@ -41,22 +41,33 @@ help: ## this list
 run: ## run the daemon in dev mode (random secret, dev token printed)
 	$(GO) run ./cmd/fanoutd --dev
 
+demo: build ## the dashboard demo: fanoutd, a publisher and the page server; prints the page's URL
+	$(NODE) examples/dashboard/demo.mjs --bin $(BIN)
+
 build: ## build bin/fanoutd
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/fanoutd
 
 build-bench: ## build bin/fanout-bench (the load generator)
 	$(GO) build -trimpath -o $(BENCH_BIN) ./cmd/fanout-bench
 
-test: fmt-check vet test-go fuzz test-node ## the whole suite: vet, go test -race, fuzz smoke, Node client tests
+test: fmt-check vet test-go fuzz test-node test-browser ## the whole suite: vet, go test -race, fuzz smoke, Node client tests, Chromium
 
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, and ws on the echo route), and the Node ws baseline's own tests
+test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws on the echo route, clients/js), and the Node ws baseline's own tests
 	cd test/node && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket test/node/
+	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/js/test/*.test.mjs
 	cd bench/nodehub && npm ci --silent --no-audit --no-fund
 	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs
+
+test-browser: build ## the dashboard and the SSE route in headless Chromium (Debian's chromium, playwright-core)
+	cd examples/dashboard/test && npm ci --silent --no-audit --no-fund
+	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test examples/dashboard/test/
+
+js-size: ## the JS client's minified+gzipped size (esbuild)
+	cd clients/js && npm ci --silent --no-audit --no-fund && $(NODE) size.mjs
 
 fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -12,4 +12,18 @@
 // examples/embed is a runnable program built this way. A configuration may
 // also turn on the conformance echo route (config.Conformance), served by
 // the same transport for WebSocket conformance suites.
+//
+// # The SSE route
+//
+// Requests on the TCP listener that are not WebSocket upgrades are handed
+// from the transport to net/http (netpoll.Server.HTTPListener), which serves
+// the SSE route (config.SSE) and, with api.key, the publish API. An SSE
+// stream is admitted by the upgrader's checks (upgrader.admit), is a
+// daemon.Session whose Transport is an sseStream over the
+// http.ResponseWriter, and subscribes its URL's channels with
+// Session.Subscribe. Its handler goroutine writes what the core queues
+// (a netpoll.FrameQueue under the stream's lock, so that the core's calls
+// never block) and heartbeats, and calls the session's Closed when the
+// stream ends; Shutdown ends every stream with 1001 before the TCP server's
+// own shutdown waits for the handlers.
 package fanoutd

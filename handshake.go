@@ -3,6 +3,7 @@ package fanoutd
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -51,45 +52,16 @@ const protocol = "fanout.v1"
 // header a browser's WebSocket can set.
 const bearerProtocol = "bearer."
 
-// Accept decides on an upgrade before the 101 response, cheapest checks
-// first: Origin (403), the upgrade rate (503), the subprotocol offer (400),
-// connections from this address (429), the token (401), connections of this
-// user (429). A refused request never becomes a WebSocket. The echo route,
-// when configured, has its own checks (acceptEcho). Each check reads the
-// settings in force when the request arrived: a reload never applies half
-// of itself to one upgrade.
+// Accept decides on an upgrade before the 101 response (admit) and opens
+// the session. A refused request never becomes a WebSocket. The echo route,
+// when configured, has its own checks (acceptEcho).
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
 	if u.echoPath != "" && r.Path == u.echoPath {
 		return u.acceptEcho(c, r)
 	}
-	set, ls := u.cur.Load(), u.limits.settings()
-	if !set.origins.allows(r.Origin) {
-		if ce := u.log.Check(zap.DebugLevel, "upgrade refused: origin"); ce != nil {
-			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("origin", r.Origin))
-		}
-		return nil, u.refuse(reasonOrigin, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"})
-	}
-	if !ls.allowUpgrade() {
-		return nil, u.refuse(reasonRate, errUpgradeRate())
-	}
-	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
-		// A browser that offered subprotocols fails a 101 that selects
-		// none: say why now instead of upgrading a doomed connection.
-		return nil, u.refuse(reasonSubprotocol, &netpoll.HTTPError{Status: http.StatusBadRequest,
-			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"})
-	}
-	addr := clientAddr(r.RemoteAddr)
-	if !u.limits.acquireIP(ls, addr) {
-		return nil, u.refuse(reasonPerIP, errTooManyFromAddr())
-	}
-	id, err := u.verify(c, r, set)
+	id, addr, ls, err := u.admit(r)
 	if err != nil {
-		u.limits.release(ls, addr, "")
 		return nil, err
-	}
-	if !u.limits.acquireUser(ls, id.Subject) {
-		u.limits.release(ls, addr, "")
-		return nil, u.refuse(reasonPerUser, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user"})
 	}
 	sess := u.node.Connect(c, id)
 	c.SetID(sess.ID())
@@ -97,6 +69,47 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 		return sess, nil
 	}
 	return &limitedSession{Session: sess, limits: u.limits, ls: ls, addr: addr, user: id.Subject}, nil
+}
+
+// admit runs a connection request's checks, cheapest first: Origin (403),
+// the upgrade rate (503), the subprotocol offer (400), connections from
+// this address (429), the token (401), connections of this user (429). Each
+// check reads the settings in force when the request arrived: a reload
+// never applies half of itself to one request. On success the request
+// holds its address and user slots under ls: the caller releases them
+// (limits.release) when the connection ends. The SSE route admits its
+// streams with it too.
+func (u *upgrader) admit(r *netpoll.Request) (daemon.Identity, netip.Addr, *limitSettings, error) {
+	set, ls := u.cur.Load(), u.limits.settings()
+	if !set.origins.allows(r.Origin) {
+		if ce := u.log.Check(zap.DebugLevel, "connection refused: origin"); ce != nil {
+			ce.Write(zap.Stringer("remote", r.RemoteAddr), zap.String("origin", r.Origin))
+		}
+		return daemon.Identity{}, netip.Addr{}, ls, u.refuse(reasonOrigin, &netpoll.HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"})
+	}
+	if !ls.allowUpgrade() {
+		return daemon.Identity{}, netip.Addr{}, ls, u.refuse(reasonRate, errUpgradeRate())
+	}
+	if len(r.Protocols) > 0 && !slices.Contains(r.Protocols, protocol) {
+		// A browser that offered subprotocols fails a 101 that selects
+		// none: say why now instead of upgrading a doomed connection.
+		return daemon.Identity{}, netip.Addr{}, ls, u.refuse(reasonSubprotocol, &netpoll.HTTPError{Status: http.StatusBadRequest,
+			Reason: "offer the " + protocol + " subprotocol (with bearer.<token>)"})
+	}
+	addr := clientAddr(r.RemoteAddr)
+	if !u.limits.acquireIP(ls, addr) {
+		return daemon.Identity{}, addr, ls, u.refuse(reasonPerIP, errTooManyFromAddr())
+	}
+	id, err := u.verify(r, set)
+	if err != nil {
+		u.limits.release(ls, addr, "")
+		return id, addr, ls, err
+	}
+	if !u.limits.acquireUser(ls, id.Subject) {
+		u.limits.release(ls, addr, "")
+		return id, addr, ls, u.refuse(reasonPerUser, &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user"})
+	}
+	return id, addr, ls, nil
 }
 
 // errUpgradeRate and errTooManyFromAddr are new values each time: the
@@ -114,7 +127,7 @@ func errTooManyFromAddr() error {
 // is none and anonymous access is on. A cookie-borne token needs an Origin:
 // a browser always sends one, and the allowlist it was checked against is
 // what keeps other sites from riding on the cookie.
-func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request, set *upgradeSettings) (daemon.Identity, error) {
+func (u *upgrader) verify(r *netpoll.Request, set *upgradeSettings) (daemon.Identity, error) {
 	token, carrier := tokenOf(r, set.cookie)
 	if carrier == "none" && set.anonymous {
 		return daemon.Identity{}, nil
@@ -127,7 +140,7 @@ func (u *upgrader) verify(c *netpoll.Conn, r *netpoll.Request, set *upgradeSetti
 	if err != nil {
 		if ce := u.log.Check(zap.DebugLevel, "upgrade refused"); ce != nil {
 			// The reason names the failure; the token itself is never logged.
-			ce.Write(zap.Stringer("remote", c.RemoteAddr()), zap.String("carrier", carrier), zap.Error(err))
+			ce.Write(zap.Stringer("remote", r.RemoteAddr), zap.String("carrier", carrier), zap.Error(err))
 		}
 		return id, u.refuse(reasonToken, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: reason(err),
 			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}})

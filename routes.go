@@ -12,13 +12,16 @@ import (
 // page. Without any, requests for other paths are answered 404 by the
 // transport itself, and no HTTP server runs.
 func servesHTTP(cfg config.Config) bool {
-	return cfg.API.Key != ""
+	return cfg.API.Key != "" || cfg.SSE.Enabled
 }
 
 // tcpRoutes is what the TCP listener serves over HTTP under cfg, on a
 // private mux (two daemons in one process must not share routes).
 func (s *Server) tcpRoutes(cfg config.Config) http.Handler {
 	mux := http.NewServeMux()
+	if s.sse != nil {
+		mux.Handle(cfg.SSE.Path, s.sse) // more specific than "/": the API key does not apply
+	}
 	if cfg.API.Key != "" {
 		// Every other path too: without the key, a request learns nothing
 		// (401), as before the TCP listener served anything else.

@@ -34,7 +34,7 @@ type Server struct {
 	now    func() time.Time
 	node   *daemon.Node
 	ws     *netpoll.Server
-	up     *upgrader
+	up     *upgrader // admits WebSocket upgrades and SSE streams alike
 	auth   *liveAuth
 	wsLn   net.Listener
 	sockLn net.Listener
@@ -42,6 +42,7 @@ type Server struct {
 	unixH  *swapHandler // its handler, rebuilt by a reload
 	tcp    *http.Server // HTTP on the TCP listener (routes.go); nil when nothing is served there
 	tcpH   *swapHandler // its routes, rebuilt by a reload
+	sse    *sseRoute    // nil when sse.enabled is false
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
 	devKey []byte
 	broker brokerLink // nil: the in-memory broker
@@ -115,6 +116,9 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		s.closeBroker()
 		return nil, err
+	}
+	if cfg.SSE.Enabled {
+		s.sse = newSSERoute(s.up, s.node, cfg.SSE.Heartbeat, cfg.Limits.WriteQueueBytes, cfg.SSE.MaxStreams)
 	}
 	if err := s.bind(o); err != nil {
 		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
@@ -355,11 +359,17 @@ type Stats struct {
 	// BrokerUp: see Server.BrokerUp.
 	BrokerUp  bool          `json:"broker_up"`
 	Transport netpoll.Stats `json:"transport"`
+	// SSEStreams are the open SSE streams (they count in Connections too).
+	SSEStreams int `json:"sse_streams"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	return Stats{Stats: s.node.Stats(), PID: os.Getpid(), BrokerUp: s.BrokerUp(), Transport: s.ws.Stats()}
+	st := Stats{Stats: s.node.Stats(), PID: os.Getpid(), BrokerUp: s.BrokerUp(), Transport: s.ws.Stats()}
+	if s.sse != nil {
+		st.SSEStreams = s.sse.count()
+	}
+	return st
 }
 
 // publisher adapts the core to the publish API's interface.

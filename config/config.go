@@ -71,6 +71,7 @@ type Config struct {
 	Health      Health      `mapstructure:"health"`
 	Status      Status      `mapstructure:"status"`
 	Broker      Broker      `mapstructure:"broker"`
+	SSE         SSE         `mapstructure:"sse"`
 }
 
 // Broker selects how several daemons share channels.
@@ -288,4 +289,24 @@ type Status struct {
 	// uptime, connections, channels, publish and delivery rates, and the
 	// configuration without secrets. Key: status.enabled. Default false.
 	Enabled bool `mapstructure:"enabled"`
+}
+
+// SSE configures the Server-Sent Events route on the TCP listener: the
+// same events as the WebSocket route, for clients behind proxies that
+// refuse WebSocket upgrades. It takes the same tokens, Origin allowlist,
+// channel permissions and connection limits.
+type SSE struct {
+	// Enabled serves Path. Key: sse.enabled. Default true.
+	Enabled bool `mapstructure:"enabled"`
+	// Path is the request path of the event stream. Key: sse.path. Default
+	// /sse; must start with "/" and differ from ws_path and
+	// conformance.echo_path.
+	Path string `mapstructure:"path"`
+	// Heartbeat is the period of the comment line sent on an idle stream,
+	// so that proxies keep it open and clients can tell it is alive. Key:
+	// sse.heartbeat, 1s to 5m. Default 15s.
+	Heartbeat time.Duration `mapstructure:"heartbeat"`
+	// MaxStreams caps the streams open at once (each holds a goroutine);
+	// over it: 503. Key: sse.max_streams. Default 1000.
+	MaxStreams int `mapstructure:"max_streams"`
 }

@@ -111,6 +111,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"conformance.enabled":   false, "conformance.echo_path": "",
 		"drain.window": 10 * time.Second, "drain.close_code": 1001, "drain.reconnect_after": time.Second,
 		"metrics.enabled": false, "metrics.listen": "", "health.enabled": true, "status.enabled": false,
+		"sse.enabled": true, "sse.path": "/sse", "sse.heartbeat": 15 * time.Second, "sse.max_streams": 1000,
 	}
 	def := Default()
 	fields := fieldsOf(&def)

@@ -50,6 +50,7 @@ func fullConfig() Config {
 	c.Metrics = Metrics{Enabled: true, Listen: "127.0.0.1:9090"}
 	c.Health = Health{Enabled: true}
 	c.Status = Status{Enabled: false}
+	c.SSE = SSE{Enabled: true, Path: "/events", Heartbeat: 20 * time.Second, MaxStreams: 500}
 	return c
 }
 

@@ -48,6 +48,7 @@ func (c Config) check() []error {
 	c.API.validate(&p)
 	c.validateConformance(&p)
 	c.validateOps(&p)
+	c.validateSSE(&p)
 	return p
 }
 
@@ -254,6 +255,22 @@ func (c Config) validateOps(p *problems) {
 			p.add("metrics.listen", "set metrics.enabled: true as well to serve metrics there")
 		}
 	}
+}
+
+// validateSSE keeps the SSE route off the other paths and its heartbeat
+// between what proxies tolerate and what costs nothing.
+func (c Config) validateSSE(p *problems) {
+	s := c.SSE
+	switch {
+	case !strings.HasPrefix(s.Path, "/"):
+		p.add("sse.path", "must start with \"/\" (got %q)", s.Path)
+	case s.Path == c.WSPath || s.Path == c.Conformance.EchoPath:
+		p.add("sse.path", "must differ from ws_path and conformance.echo_path (got %q)", s.Path)
+	}
+	if s.Heartbeat < time.Second || s.Heartbeat > 5*time.Minute {
+		p.add("sse.heartbeat", "must be between 1s and 5m (got %s)", s.Heartbeat)
+	}
+	p.atLeast("sse.max_streams", s.MaxStreams, 1)
 }
 
 func validLogLevel(s string) bool {

@@ -1,0 +1,152 @@
+// The dashboard in a real browser: headless Chromium (Debian's chromium,
+// driven by playwright-core) loads the page from the demo's server against a
+// real fanoutd, sees a published change render, survives a daemon restart
+// on its own (recovered:false, then a refetch), and shows changes published
+// after it; a real EventSource resumes a stream with Last-Event-ID. Prints
+// the publish-to-render latency; saves screenshots in artifacts/.
+//
+//   make test-browser   (or: cd examples/dashboard/test && npm ci && node --test)
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { tcpProxy } from '../../../clients/js/test/helpers.mjs';
+import {
+  buildDaemon, claims, makeTempDir, mintJWT, publish, removeTempDirs, startDaemon, stopDaemon,
+} from '../../../test/node/helpers.mjs';
+import { startServer } from '../server.mjs';
+
+const here = decodeURIComponent(new URL('.', import.meta.url).pathname);
+const artifacts = path.join(here, 'artifacts');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Without the background-networking flags Chromium waits on services it
+// cannot reach from a closed network.
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const SECRET = 'browser-test-secret-0123456789abcdef';
+
+let bin;
+let browser;
+const cleanups = [];
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  bin = await buildDaemon();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 20000 });
+});
+
+after(async () => {
+  for (const f of cleanups.reverse()) await f();
+  await browser?.close();
+  removeTempDirs();
+});
+
+/** A daemon on socketPath (and port, for a restart). */
+async function daemon(socketPath, port) {
+  const args = ['--socket', socketPath];
+  if (port) args.push('--listen', `127.0.0.1:${port}`);
+  const d = await startDaemon(bin, { secret: SECRET, args });
+  cleanups.push(() => stopDaemon(d));
+  return d;
+}
+
+async function newPage() {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  cleanups.push(() => page.close());
+  return { page, logs };
+}
+
+const storyStatus = (id, status) => `[data-story="${id}"] .status[data-status="${status}"]`;
+
+test('the dashboard renders live changes and catches up after a daemon restart', async () => {
+  const socketPath = path.join(makeTempDir(), 'f.sock');
+  let d = await daemon(socketPath);
+  const port = d.port;
+  const server = await startServer({ wsUrl: d.wsUrl, socketPath, secret: SECRET, publishEveryMs: 0 });
+  cleanups.push(() => server.close());
+  const change = async (type, projectId, payload) => {
+    const r = await fetch(`${server.url}api/change`, { method: 'POST', body: JSON.stringify({ type, projectId, payload }) });
+    return (await r.json()).published;
+  };
+  const { page, logs } = await newPage();
+  const step = async (what, f) => {
+    try {
+      return await f();
+    } catch (err) {
+      await page.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
+      throw new Error(`${what}: ${err.message}\nbrowser console:\n${logs.join('\n')}`);
+    }
+  };
+
+  await page.goto(server.url);
+  await step('connect', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 10000 }));
+  await step('first render', () => page.waitForSelector(storyStatus('1-1', 'backlog')));
+
+  assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-1', status: 'in-progress' }), true);
+  await step('live change', () => page.waitForSelector(storyStatus('1-1', 'in-progress'), { timeout: 5000 }));
+  const latency = await page.evaluate(() => window.dashboard.latencies.at(-1));
+  assert.equal(latency?.storyId, '1-1');
+  console.log(`publish → render latency in Chromium: ${latency.ms} ms (backend publish, fanoutd, WebSocket, DOM, next frame)`);
+
+  const refetches = await page.evaluate(() => window.dashboard.refetches);
+  await stopDaemon(d);
+  await step('notice the restart', () => page.waitForSelector('#conn:not([data-state="open"])', { timeout: 5000 }));
+  // Changed while fanoutd is down: the event is lost, the state has it.
+  assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-2', status: 'review' }), false);
+  d = await daemon(socketPath, port);
+  await step('reconnect', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 20000 }));
+  await step('catch up by refetch', () => page.waitForSelector(storyStatus('1-2', 'review'), { timeout: 5000 }));
+  assert.ok(await page.evaluate(() => window.dashboard.refetches) > refetches, 'recovered:false refetched the state');
+
+  assert.equal(await change('story.status.changed', 'borealis', { storyId: '2-3', status: 'done' }), true);
+  await step('live after the restart', () => page.waitForSelector(storyStatus('2-3', 'done'), { timeout: 5000 }));
+  assert.equal(await change('pr.created', 'cygnus', { storyId: '3-1', pr: 451 }), true);
+  await step('another event type', () => page.waitForSelector('[data-story="3-1"] >> text=PR #451'));
+  const after = await page.evaluate(() => window.dashboard.latencies.at(-1));
+  console.log(`publish → render latency after the restart: ${after.ms} ms`);
+  await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+});
+
+test('a real EventSource resumes every channel with Last-Event-ID', async () => {
+  const socketPath = path.join(makeTempDir(), 'f.sock');
+  const d = await daemon(socketPath);
+  const proxy = await tcpProxy(d.port);
+  cleanups.push(() => proxy.close());
+  const server = await startServer({ wsUrl: d.wsUrl, socketPath, secret: SECRET, publishEveryMs: 0 });
+  cleanups.push(() => server.close());
+  const { page, logs } = await newPage();
+  await page.goto(server.url); // an origin other than the daemon's: the stream is read through CORS
+  const tok = mintJWT(SECRET, claims('es-user', ['project:*'], 600));
+  const url = `http://127.0.0.1:${proxy.port}/sse?channels=project:es1,project:es2&token=${tok}`;
+  await page.evaluate((u) => {
+    window.sse = [];
+    const src = new EventSource(u);
+    for (const type of ['welcome', 'subscribed', 'tick']) {
+      src.addEventListener(type, (e) => window.sse.push({ type, id: e.lastEventId, data: JSON.parse(e.data) }));
+    }
+  }, url);
+  const seen = (pred, what) => page.waitForFunction(pred, null, { timeout: 10000 }).catch((err) => {
+    throw new Error(`${what}: ${err.message}\n${logs.join('\n')}`);
+  });
+  await seen(() => window.sse.filter((e) => e.type === 'subscribed').length === 2, 'subscribed twice');
+  const ev = (channel, n) => ({ channel, type: 'tick', payload: { n } });
+  await publish(socketPath, [ev('project:es1', 1), ev('project:es2', 1)]);
+  await seen(() => window.sse.filter((e) => e.type === 'tick').length === 2, 'first events');
+
+  proxy.cut(); // the network drops; EventSource reconnects on its own with Last-Event-ID
+  await publish(socketPath, [ev('project:es1', 2), ev('project:es2', 2), ev('project:es1', 3)]);
+  await seen(() => window.sse.filter((e) => e.type === 'tick').length === 5, 'missed events replayed');
+  const got = await page.evaluate(() => window.sse);
+  const resumed = got.filter((e) => e.type === 'subscribed').slice(2);
+  assert.deepEqual(resumed.map((e) => [e.data.channel, e.data.recovered]), [['project:es1', true], ['project:es2', true]]);
+  const ticks = got.filter((e) => e.type === 'tick').map((e) => `${e.data.channel}#${e.data.offset}`);
+  assert.deepEqual(ticks, ['project:es1#1', 'project:es2#1', 'project:es1#2', 'project:es1#3', 'project:es2#2']);
+  const epoch1 = got.find((e) => e.data.channel === 'project:es1' && e.type === 'tick').data.epoch;
+  const epoch2 = got.find((e) => e.data.channel === 'project:es2' && e.type === 'tick').data.epoch;
+  assert.equal(got.at(-1).id, `project:es1 3 ${epoch1} project:es2 2 ${epoch2}`);
+});

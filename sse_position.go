@@ -1,0 +1,81 @@
+package fanoutd
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/fanoutd/fanoutd/daemon"
+)
+
+// ssePositions are an SSE stream's channel positions in subscription
+// order: what each event's id carries, so that Last-Event-ID resumes every
+// channel at once. The id is "channel offset epoch" triples joined by
+// spaces; neither channel names nor epochs contain one.
+type ssePositions struct {
+	list []ssePosition
+}
+
+type ssePosition struct {
+	channel string
+	pos     daemon.Position
+}
+
+// set records channel's position and reports whether the id changed.
+func (p *ssePositions) set(channel string, pos daemon.Position) bool {
+	for i := range p.list {
+		if p.list[i].channel == channel {
+			changed := p.list[i].pos != pos
+			p.list[i].pos = pos
+			return changed
+		}
+	}
+	p.list = append(p.list, ssePosition{channel: channel, pos: pos})
+	return true
+}
+
+// remove forgets channel and reports whether it was there.
+func (p *ssePositions) remove(channel string) bool {
+	for i := range p.list {
+		if p.list[i].channel == channel {
+			p.list = append(p.list[:i], p.list[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// appendID appends the id to dst.
+func (p *ssePositions) appendID(dst []byte) []byte {
+	for i, c := range p.list {
+		if i > 0 {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, c.channel...)
+		dst = append(dst, ' ')
+		dst = strconv.AppendUint(dst, c.pos.Offset, 10)
+		dst = append(dst, ' ')
+		dst = append(dst, c.pos.Epoch...)
+	}
+	return dst
+}
+
+// errLastEventID is a Last-Event-ID the daemon did not write.
+var errLastEventID = errors.New("malformed Last-Event-ID: want \"channel offset epoch\" triples separated by spaces")
+
+// parseLastEventID reads an id written by appendID; "" is no position.
+func parseLastEventID(id string) (map[string]daemon.Position, error) {
+	f := strings.Fields(id)
+	if len(f)%3 != 0 {
+		return nil, errLastEventID
+	}
+	out := make(map[string]daemon.Position, len(f)/3)
+	for i := 0; i < len(f); i += 3 {
+		off, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return nil, errLastEventID
+		}
+		out[f[i]] = daemon.Position{Offset: off, Epoch: f[i+2]}
+	}
+	return out, nil
+}

@@ -4,28 +4,65 @@ import (
 	"context"
 	"time"
 
+	"github.com/fanoutd/fanoutd/config"
 	"github.com/fanoutd/fanoutd/daemon"
+	"github.com/fanoutd/fanoutd/daemon/natsbroker"
 	"github.com/fanoutd/fanoutd/daemon/redisbroker"
 	"go.uber.org/zap"
 )
 
-// brokerLink is a started broker the server must close.
+// brokerLink is a broker the server starts with its node and closes.
 type brokerLink interface {
 	daemon.Broker
-	Start(redisbroker.Handler)
 	Close() error
 	Up() bool
 	Restart()
 }
 
-// newBroker builds the configured broker, nil for memory. History sizes
-// come from the node's channel settings, read when the broker needs them
-// (the node is built after the broker).
-func (s *Server) newBroker() (brokerLink, error) {
+// newBroker builds the configured broker, nil for memory, and the function
+// that starts it once the node exists. Redis's history sizes come from the
+// node's channel settings, read when the broker needs them.
+func (s *Server) newBroker() (brokerLink, func(*daemon.Node), error) {
 	c := s.cfg.Broker
-	if c.Type != "redis" {
-		return nil, nil
+	switch c.Type {
+	case "redis":
+		b, err := s.newRedisBroker()
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func(n *daemon.Node) { b.Start(n) }, nil
+	case "nats":
+		b, err := natsbroker.New(natsbroker.Options{
+			URL:               c.NATS.URL,
+			Prefix:            c.NATS.Prefix,
+			Stream:            c.NATS.Stream,
+			MaxPerChannel:     maxHistorySize(s.cfg),
+			MaxAge:            s.cfg.History.TTL,
+			IdempotencyWindow: s.cfg.Idempotency.Window,
+			Logger:            s.log.Named("broker"),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func(n *daemon.Node) { b.Start(n) }, nil
 	}
+	return nil, nil, nil
+}
+
+// maxHistorySize is the largest history.size of any channel class: the
+// NATS stream's limit per channel is one for all.
+func maxHistorySize(cfg config.Config) int {
+	n := cfg.History.Size
+	for _, c := range cfg.Channels {
+		if c.HistorySize != nil {
+			n = max(n, *c.HistorySize)
+		}
+	}
+	return max(n, 1)
+}
+
+func (s *Server) newRedisBroker() (*redisbroker.Broker, error) {
+	c := s.cfg.Broker
 	return redisbroker.New(redisbroker.Options{
 		Addr:     c.Redis.Address,
 		Password: c.Redis.Password,

@@ -81,7 +81,8 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.auth = newLiveAuth(v)
-	if s.broker, err = s.newBroker(); err != nil {
+	var startBroker func(*daemon.Node)
+	if s.broker, startBroker, err = s.newBroker(); err != nil {
 		return nil, err
 	}
 	defChannel, classes := channelOptions(cfg)
@@ -109,8 +110,8 @@ func New(o Options) (*Server, error) {
 		OnDisconnect:       o.Hooks.OnDisconnect,
 		Broker:             s.broker,
 	})
-	if s.broker != nil {
-		s.broker.Start(s.node)
+	if startBroker != nil {
+		startBroker(s.node)
 	}
 	s.ws, err = netpoll.NewServer(s.transportOptions(o))
 	if err != nil {

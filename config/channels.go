@@ -126,8 +126,19 @@ func (c Config) validateChannels(p *problems) {
 		if c.Broker.Redis.Prefix == "" || strings.ContainsAny(c.Broker.Redis.Prefix, " :") {
 			p.add("broker.redis.prefix", "must be a non-empty word without spaces or colons (got %q)", c.Broker.Redis.Prefix)
 		}
+	case "nats":
+		n := c.Broker.NATS
+		if n.URL == "" {
+			p.add("broker.nats.url", "is required")
+		}
+		if !validSubjectToken(n.Prefix) {
+			p.add("broker.nats.prefix", "must be letters, digits, - or _ (got %q)", n.Prefix)
+		}
+		if !validSubjectToken(n.Stream) {
+			p.add("broker.nats.stream", "must be letters, digits, - or _ (got %q)", n.Stream)
+		}
 	default:
-		p.add("broker.type", "must be memory or redis (got %q)", c.Broker.Type)
+		p.add("broker.type", "must be memory, redis or nats (got %q)", c.Broker.Type)
 	}
 	if c.Idempotency.MaxKeys < 1 {
 		p.add("idempotency.max_keys", "must be at least 1 (got %d)", c.Idempotency.MaxKeys)
@@ -137,3 +148,17 @@ func (c Config) validateChannels(p *problems) {
 // maxHistorySize bounds one channel's history: recovery replays it under
 // the channel's lock.
 const maxHistorySize = 100_000
+
+// validSubjectToken accepts a NATS subject token or stream name that needs
+// no escaping.
+func validSubjectToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -76,11 +76,27 @@ type Config struct {
 
 // Broker selects how several daemons share channels.
 type Broker struct {
-	// Type is memory (this daemon only) or redis. Key: broker.type.
+	// Type is memory (this daemon only), redis or nats. Key: broker.type.
 	// Default memory.
 	Type string `mapstructure:"type"`
 	// Redis configures broker.type redis.
 	Redis RedisBroker `mapstructure:"redis"`
+	// NATS configures broker.type nats.
+	NATS NATSBroker `mapstructure:"nats"`
+}
+
+// NATSBroker configures the NATS broker (JetStream must be enabled on the
+// server). The stream keeps per channel the largest history.size of any
+// channel class, for history.ttl.
+type NATSBroker struct {
+	// URL of the server(s), comma-separated. Key: broker.nats.url.
+	// Default nats://127.0.0.1:4222.
+	URL string `mapstructure:"url"`
+	// Prefix starts every subject. Key: broker.nats.prefix. Default fanoutd.
+	Prefix string `mapstructure:"prefix"`
+	// Stream is the JetStream stream's name. Key: broker.nats.stream.
+	// Default FANOUTD.
+	Stream string `mapstructure:"stream"`
 }
 
 // RedisBroker configures the Redis broker.

@@ -22,10 +22,11 @@ func Default() Config {
 		SlowConsumer: "disconnect",
 		History:      History{Size: 100, TTL: 5 * time.Minute, MaxBytes: 64 << 20},
 		Idempotency:  Idempotency{Window: 5 * time.Minute, MaxKeys: 100_000},
-		Broker:       Broker{Type: "memory", Redis: RedisBroker{Address: "127.0.0.1:6379", Prefix: "fanoutd"}},
-		Drain:        Drain{Window: 10 * time.Second, CloseCode: 1001, ReconnectAfter: time.Second},
-		Health:       Health{Enabled: true},
-		SSE:          SSE{Enabled: true, Path: "/sse", Heartbeat: 15 * time.Second, MaxStreams: 1000},
+		Broker: Broker{Type: "memory", Redis: RedisBroker{Address: "127.0.0.1:6379", Prefix: "fanoutd"},
+			NATS: NATSBroker{URL: "nats://127.0.0.1:4222", Prefix: "fanoutd", Stream: "FANOUTD"}},
+		Drain:  Drain{Window: 10 * time.Second, CloseCode: 1001, ReconnectAfter: time.Second},
+		Health: Health{Enabled: true},
+		SSE:    SSE{Enabled: true, Path: "/sse", Heartbeat: 15 * time.Second, MaxStreams: 1000},
 	}
 }
 

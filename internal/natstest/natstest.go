@@ -1,0 +1,56 @@
+// Package natstest runs a real NATS server with JetStream in the test's
+// process, on a free loopback port with its store in a temporary folder.
+package natstest
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Server is one in-process nats-server.
+type Server struct {
+	t     testing.TB
+	srv   *server.Server
+	port  int
+	store string
+	URL   string
+}
+
+// Start runs a server and waits until it accepts connections; cleanup
+// shuts it down.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, port: -1, store: t.TempDir()}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Restart starts the server again after Stop, on the same port and store:
+// the stream and its messages survive, as with a real restart.
+func (s *Server) Restart() {
+	s.t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, JetStream: true,
+		StoreDir: s.store, NoLog: true, NoSigs: true})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		s.t.Fatal("nats-server not ready within 10 s")
+	}
+	s.srv, s.port, s.URL = srv, srv.Addr().(*net.TCPAddr).Port, srv.ClientURL()
+}
+
+// Stop shuts the server down and waits for it.
+func (s *Server) Stop() {
+	if s.srv == nil {
+		return
+	}
+	s.srv.Shutdown()
+	s.srv.WaitForShutdown()
+	s.srv = nil
+}

@@ -78,6 +78,8 @@ export class FanoutClient {
     if (this.state !== 'idle' && this.state !== 'closed') return this;
     this._stopped = false;
     this._attempt = 0;
+    this._failures = 0;
+    this.transport = 'websocket'; // a new start tries WebSockets again
     this._o.window.addEventListener?.('online', this._online);
     this._open();
     return this;

@@ -109,11 +109,16 @@ export function freePort() {
  * forwarding on the connections it has, in both directions, without closing
  * anything: to both ends the link looks alive and says nothing, like a dead
  * NAT entry. cut() resets them, like a network that dropped. New
- * connections are forwarded as usual.
+ * connections are forwarded as usual, unless refuse(true) made it reset
+ * them too (the network stays down).
  */
 export async function tcpProxy(targetPort) {
   const sockets = new Set();
   const server = net.createServer((down) => {
+    if (server.refusing) {
+      down.resetAndDestroy();
+      return;
+    }
     const up = net.connect(targetPort, '127.0.0.1');
     for (const s of [down, up]) {
       sockets.add(s);
@@ -132,6 +137,7 @@ export async function tcpProxy(targetPort) {
   return {
     port: server.address().port,
     silence() { for (const d of server.downs) d.silenced = true; },
+    refuse(on) { server.refusing = on; },
     cut() {
       for (const d of server.downs) d.resetAndDestroy();
       server.downs.clear();

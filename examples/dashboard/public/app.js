@@ -11,8 +11,9 @@ const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 let state = { projects: [] };
-// What tests read: render latencies (publish to painted frame) and the refetches.
-window.dashboard = { latencies: [], refetches: 0, events: 0 };
+// What tests read: render latencies (publish to painted frame), refetches,
+// events applied, and every subscribed reply's channel and recovered flag.
+window.dashboard = { latencies: [], refetches: 0, events: 0, subscribed: [] };
 
 // A minimal query cache with TanStack's invalidateQueries({queryKey}) shape.
 const queries = {
@@ -65,6 +66,7 @@ client.subscribe('projects', (e) => onEvent({ ...e, projectId: e.payload.project
 // A first subscribe (no recovered field) may come after events the state
 // fetched earlier did not have yet: refetch once it is in place.
 client.on('subscribed', (m) => {
+  window.dashboard.subscribed.push({ channel: m.channel, recovered: m.recovered });
   if (m.recovered === undefined) queryClient.invalidateQueries({ queryKey: ['state'] });
 });
 

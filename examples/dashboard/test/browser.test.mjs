@@ -63,11 +63,14 @@ async function newPage() {
 
 const storyStatus = (id, status) => `[data-story="${id}"] .status[data-status="${status}"]`;
 
-test('the dashboard renders live changes and catches up after a daemon restart', async () => {
+test('the dashboard renders live changes and catches up after a network drop and a daemon restart', async () => {
   const socketPath = path.join(makeTempDir(), 'f.sock');
   let d = await daemon(socketPath);
   const port = d.port;
-  const server = await startServer({ wsUrl: d.wsUrl, socketPath, secret: SECRET, publishEveryMs: 0 });
+  const proxy = await tcpProxy(port); // the page's network, which the test can drop
+  cleanups.push(() => proxy.close());
+  const wsUrl = `ws://127.0.0.1:${proxy.port}/ws`;
+  const server = await startServer({ wsUrl, socketPath, secret: SECRET, publishEveryMs: 0 });
   cleanups.push(() => server.close());
   const change = async (type, projectId, payload) => {
     const r = await fetch(`${server.url}api/change`, { method: 'POST', body: JSON.stringify({ type, projectId, payload }) });
@@ -93,6 +96,27 @@ test('the dashboard renders live changes and catches up after a daemon restart',
   assert.equal(latency?.storyId, '1-1');
   console.log(`publish → render latency in Chromium: ${latency.ms} ms (backend publish, fanoutd, WebSocket, DOM, next frame)`);
 
+  // The network drops: events published meanwhile are replayed from
+  // fanoutd's history on reconnect (recovered:true). (Channels that had no
+  // event left the daemon with their last subscriber: they come back in a
+  // new epoch, recovered:false, and the page refetches for them.)
+  const before = await page.evaluate(() => ({ events: window.dashboard.events, subs: window.dashboard.subscribed.length }));
+  proxy.refuse(true);
+  proxy.cut();
+  await step('notice the drop', () => page.waitForSelector('#conn:not([data-state="open"])', { timeout: 5000 }));
+  assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-3', status: 'review' }), true);
+  assert.equal(await change('agent.started', 'atlas', { storyId: '1-3', agent: 'dev-agent' }), true);
+  proxy.refuse(false);
+  await step('reconnect after the drop', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 20000 }));
+  await step('replayed', () => page.waitForSelector(storyStatus('1-3', 'review'), { timeout: 5000 }));
+  await step('replayed in order', () => page.waitForSelector('[data-story="1-3"] >> text=dev-agent'));
+  const replay = await page.evaluate(() => window.dashboard);
+  assert.deepEqual(replay.subscribed.slice(before.subs).find((x) => x.channel === 'project:atlas'),
+    { channel: 'project:atlas', recovered: true });
+  assert.equal(replay.events, before.events + 2, 'both missed events were replayed to the page');
+
+  // The daemon restarts: its history is gone (recovered:false), so the page
+  // refetches the state, which has the change made while it was down.
   const refetches = await page.evaluate(() => window.dashboard.refetches);
   await stopDaemon(d);
   await step('notice the restart', () => page.waitForSelector('#conn:not([data-state="open"])', { timeout: 5000 }));

@@ -76,6 +76,9 @@ fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
+chaos: ## the broker chaos run for 60 s (make test runs it for 15 s)
+	FANOUTD_CHAOS=60s $(GO) test -race -count=1 -run '^TestChaosBrokerBounces$$' -v .
+
 bench: ## Go benchmarks of the hot paths, with allocations
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 

@@ -2,13 +2,17 @@
 // driven by playwright-core) loads the page from the demo's server against a
 // real fanoutd, sees a published change render, survives a daemon restart
 // on its own (recovered:false, then a refetch), and shows changes published
-// after it; a real EventSource resumes a stream with Last-Event-ID. Prints
+// after it; with a Redis broker, a change published through another node
+// while the page's node restarts is recovered (recovered:true); a real
+// EventSource resumes a stream with Last-Event-ID. Prints
 // the publish-to-render latency; saves screenshots in artifacts/.
 //
 //   make test-browser   (or: cd examples/dashboard/test && npm ci && node --test)
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -43,13 +47,35 @@ after(async () => {
   removeTempDirs();
 });
 
-/** A daemon on socketPath (and port, for a restart). */
-async function daemon(socketPath, port) {
+/** A daemon on socketPath (and port, for a restart), with env added. */
+async function daemon(socketPath, port, env = {}) {
   const args = ['--socket', socketPath];
   if (port) args.push('--listen', `127.0.0.1:${port}`);
-  const d = await startDaemon(bin, { secret: SECRET, args });
+  const d = await startDaemon(bin, { secret: SECRET, args, env });
   cleanups.push(() => stopDaemon(d));
   return d;
+}
+
+/** A redis-server on a free loopback port, without persistence. */
+async function startRedis() {
+  const port = await new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = srv.address().port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' });
+  cleanups.push(() => proc.kill('SIGKILL'));
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (up) return { port };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('redis-server did not start');
 }
 
 async function newPage() {
@@ -134,6 +160,47 @@ test('the dashboard renders live changes and catches up after a network drop and
   const after = await page.evaluate(() => window.dashboard.latencies.at(-1));
   console.log(`publish → render latency after the restart: ${after.ms} ms`);
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+});
+
+test('with a Redis broker the page catches up after its daemon restarts (recovered:true)', async () => {
+  const redis = await startRedis();
+  const env = { FANOUTD_BROKER_TYPE: 'redis', FANOUTD_BROKER_REDIS_ADDRESS: `127.0.0.1:${redis.port}` };
+  const sockA = path.join(makeTempDir(), 'a.sock');
+  const sockB = path.join(makeTempDir(), 'b.sock');
+  let a = await daemon(sockA, undefined, env);
+  const portA = a.port;
+  await daemon(sockB, undefined, env); // the backend publishes through node B
+  const server = await startServer({ wsUrl: `ws://127.0.0.1:${portA}/ws`, socketPath: sockB, secret: SECRET, publishEveryMs: 0 });
+  cleanups.push(() => server.close());
+  const change = async (type, projectId, payload) => {
+    const r = await fetch(`${server.url}api/change`, { method: 'POST', body: JSON.stringify({ type, projectId, payload }) });
+    return (await r.json()).published;
+  };
+  const { page, logs } = await newPage();
+  const step = async (what, f) => {
+    try {
+      return await f();
+    } catch (err) {
+      throw new Error(`${what}: ${err.message}\nbrowser console:\n${logs.join('\n')}`);
+    }
+  };
+  await page.goto(server.url);
+  await step('connect to node A', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 10000 }));
+  assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-1', status: 'in-progress' }), true);
+  await step('published on B, rendered via A', () => page.waitForSelector(storyStatus('1-1', 'in-progress'), { timeout: 5000 }));
+
+  await stopDaemon(a);
+  await step('notice the restart', () => page.waitForSelector('#conn:not([data-state="open"])', { timeout: 5000 }));
+  // Published through node B while the page's node is down: kept in Redis.
+  assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-2', status: 'review' }), true);
+  const before = await page.evaluate(() => window.dashboard.subscribed.length);
+  a = await daemon(sockA, portA, env);
+  await step('reconnect to node A', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 20000 }));
+  await step('caught up from Redis', () => page.waitForSelector(storyStatus('1-2', 'review'), { timeout: 5000 }));
+  const resub = await page.evaluate(() => window.dashboard.subscribed);
+  assert.deepEqual(resub.slice(before).find((x) => x.channel === 'project:atlas'),
+    { channel: 'project:atlas', recovered: true }, 'the event published while the daemon was down was recovered');
+  await page.screenshot({ path: path.join(artifacts, 'dashboard-redis.png'), fullPage: true });
 });
 
 test('a real EventSource resumes every channel with Last-Event-ID', async () => {

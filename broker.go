@@ -26,7 +26,15 @@ func (s *Server) newBroker() (brokerLink, func(*daemon.Node), error) {
 	c := s.cfg.Broker
 	switch c.Type {
 	case "redis":
-		b, err := s.newRedisBroker()
+		o := s.redisOptions()
+		if len(c.Redis.Shards) > 0 {
+			b, err := redisbroker.NewSharded(c.Redis.Shards, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			return b, func(n *daemon.Node) { b.Start(n) }, nil
+		}
+		b, err := redisbroker.New(o)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -61,12 +69,14 @@ func maxHistorySize(cfg config.Config) int {
 	return max(n, 1)
 }
 
-func (s *Server) newRedisBroker() (*redisbroker.Broker, error) {
+func (s *Server) redisOptions() redisbroker.Options {
 	c := s.cfg.Broker
-	return redisbroker.New(redisbroker.Options{
-		Addr:     c.Redis.Address,
-		Password: c.Redis.Password,
-		Prefix:   c.Redis.Prefix,
+	return redisbroker.Options{
+		Addr:           c.Redis.Address,
+		Password:       c.Redis.Password,
+		SentinelMaster: c.Redis.SentinelMaster,
+		SentinelAddrs:  c.Redis.SentinelAddresses,
+		Prefix:         c.Redis.Prefix,
 		History: func(channel string) (int, time.Duration) {
 			o := s.node.ChannelOptions(channel)
 			return o.HistorySize, o.HistoryTTL
@@ -74,7 +84,7 @@ func (s *Server) newRedisBroker() (*redisbroker.Broker, error) {
 		IdempotencyWindow: s.cfg.Idempotency.Window,
 		Logger:            s.log.Named("broker"),
 		Now:               s.now,
-	})
+	}
 }
 
 func (s *Server) closeBroker() {

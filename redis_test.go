@@ -202,3 +202,54 @@ func TestRedisPubSubKilledAndPaused(t *testing.T) {
 	publishOK()
 	expectThrough(next - 1)
 }
+
+// TestRedisShardsAndSentinel: channels spread over two Redis shards still
+// reach every node in order, and a dead shard fails only its own channels;
+// a node that finds its master through Sentinel works the same.
+func TestRedisShardsAndSentinel(t *testing.T) {
+	r1, r2 := redistest.Start(t), redistest.Start(t)
+	sharded := func(c *config.Config) {
+		c.Broker.Type, c.Broker.Redis.Shards = "redis", []string{r1.Addr, r2.Addr}
+	}
+	a, b := startDaemon(t, sharded), startDaemon(t, sharded)
+	channels := []string{"s:0", "s:1", "s:2", "s:3", "s:4", "s:5", "s:6", "s:7"}
+	w := a.dial(token(t, "u", "*"))
+	for _, ch := range channels {
+		w.subscribe(ch)
+	}
+	for _, ch := range channels {
+		b.publish(ch, "t", "1")
+		w.expectEvent(ch, "t")
+	}
+	onR1, _ := r1.Do("DBSIZE")
+	onR2, _ := r2.Do("DBSIZE")
+	if onR1 == ":0" || onR2 == ":0" {
+		t.Fatalf("keys per shard: %s and %s, want channels on both", onR1, onR2)
+	}
+
+	r2.Kill()
+	var failed, ok int
+	for _, ch := range channels {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := b.pub.Publish(ctx, ch, "t", json.RawMessage("2"))
+		cancel()
+		if err != nil {
+			failed++
+		} else {
+			ok++
+			w.expectEvent(ch, "t")
+		}
+	}
+	if failed == 0 || ok == 0 {
+		t.Fatalf("with one shard down: %d publishes failed, %d went through; want some of each", failed, ok)
+	}
+
+	s := redistest.StartSentinel(t, r1)
+	c := startDaemon(t, func(c *config.Config) {
+		c.Broker.Type, c.Broker.Redis.SentinelMaster, c.Broker.Redis.SentinelAddresses = "redis", "mymaster", []string{s}
+	})
+	wc := c.dial(token(t, "u", "*"))
+	wc.subscribe("via-sentinel")
+	c.publish("via-sentinel", "t", "1")
+	wc.expectEvent("via-sentinel", "t")
+}

@@ -26,7 +26,8 @@ var restartKeys = map[string]bool{
 	"workers": true, "dev": true, "heartbeat.interval": true, "heartbeat.timeout": true,
 	"limits.max_connections": true, "conformance.enabled": true, "conformance.echo_path": true,
 	"metrics.listen": true, "broker.type": true, "broker.redis.address": true, "broker.redis.prefix": true,
-	"broker.redis.password": true, "broker.nats.url": true, "broker.nats.prefix": true, "broker.nats.stream": true, "sse.enabled": true, "sse.path": true, "sse.heartbeat": true, "sse.max_streams": true,
+	"broker.redis.password": true, "broker.redis.shards": true, "broker.redis.sentinel_master": true,
+	"broker.redis.sentinel_addresses": true, "broker.nats.url": true, "broker.nats.prefix": true, "broker.nats.stream": true, "sse.enabled": true, "sse.path": true, "sse.heartbeat": true, "sse.max_streams": true,
 }
 
 // tcpKeys turn on HTTP routes on the TCP listener: a reload can change

@@ -120,8 +120,17 @@ func (c Config) validateChannels(p *problems) {
 	switch c.Broker.Type {
 	case "memory":
 	case "redis":
-		if _, _, err := net.SplitHostPort(c.Broker.Redis.Address); err != nil {
-			p.add("broker.redis.address", "must be host:port (got %q)", c.Broker.Redis.Address)
+		r := c.Broker.Redis
+		for _, a := range append([]string{r.Address}, append(r.Shards, r.SentinelAddresses...)...) {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				p.add("broker.redis.address", "must be host:port (got %q)", a)
+			}
+		}
+		if (r.SentinelMaster == "") != (len(r.SentinelAddresses) == 0) {
+			p.add("broker.redis.sentinel_master", "needs broker.redis.sentinel_addresses, and the reverse")
+		}
+		if r.SentinelMaster != "" && len(r.Shards) > 0 {
+			p.add("broker.redis.shards", "cannot be combined with Sentinel")
 		}
 		if c.Broker.Redis.Prefix == "" || strings.ContainsAny(c.Broker.Redis.Prefix, " :") {
 			p.add("broker.redis.prefix", "must be a non-empty word without spaces or colons (got %q)", c.Broker.Redis.Prefix)

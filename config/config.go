@@ -110,6 +110,15 @@ type RedisBroker struct {
 	// Password for AUTH; prefer the environment (FANOUTD_BROKER_REDIS_PASSWORD).
 	// Key: broker.redis.password. Default "".
 	Password string `mapstructure:"password"`
+	// Shards, when set, spread channels over these Redis servers (host:port)
+	// by rendezvous hashing instead of using Address; every node must list
+	// the same ones. Key: broker.redis.shards (env: comma-separated).
+	Shards []string `mapstructure:"shards"`
+	// SentinelMaster, with SentinelAddresses, finds the master through Redis
+	// Sentinel and follows failovers, instead of Address. Keys:
+	// broker.redis.sentinel_master, broker.redis.sentinel_addresses.
+	SentinelMaster    string   `mapstructure:"sentinel_master"`
+	SentinelAddresses []string `mapstructure:"sentinel_addresses"`
 }
 
 // History configures the events each channel keeps for recovery.

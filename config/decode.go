@@ -187,6 +187,9 @@ func toStrings(raw any) ([]string, error) {
 		}
 		return out, nil
 	case []any:
+		if len(x) == 0 {
+			return nil, nil // [] is the default, as from the environment
+		}
 		out := make([]string, 0, len(x))
 		for i, item := range x {
 			s, ok := item.(string)

@@ -44,7 +44,8 @@ func fullConfig() Config {
 	}
 	c.History = History{Size: 200, TTL: 10 * time.Minute, MaxBytes: 128 << 20}
 	c.Idempotency = Idempotency{Window: 10 * time.Minute, MaxKeys: 50_000}
-	c.Broker = Broker{Type: "redis", Redis: RedisBroker{Address: "10.0.0.5:6379", Prefix: "events"},
+	c.Broker = Broker{Type: "redis", Redis: RedisBroker{Address: "10.0.0.5:6379", Prefix: "events",
+		Shards: []string{"10.0.0.5:6379", "10.0.0.7:6379"}},
 		NATS: NATSBroker{URL: "nats://10.0.0.6:4222", Prefix: "events", Stream: "EVENTS"}}
 	c.Conformance = Conformance{} // off, as every production file must have it
 	c.Drain = Drain{Window: 20 * time.Second, CloseCode: 1012, ReconnectAfter: 2 * time.Second}

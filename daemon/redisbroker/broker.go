@@ -21,8 +21,12 @@ import (
 type Options struct {
 	// Addr is the Redis server, host:port. Required unless Client is set.
 	Addr string
-	// Password for AUTH, with Addr.
+	// Password for AUTH, with Addr or the Sentinel fields.
 	Password string
+	// SentinelMaster, with SentinelAddrs, finds the Redis master through
+	// Redis Sentinel and follows its failovers (instead of Addr).
+	SentinelMaster string
+	SentinelAddrs  []string
 	// Client, when set, is used instead of dialling Addr (for Sentinel,
 	// pass a redis.NewFailoverClient). The Broker does not close it.
 	Client *redis.Client
@@ -88,6 +92,12 @@ func New(o Options) (*Broker, error) {
 	}
 	b := &Broker{opts: o, rdb: o.Client, log: o.Logger.Named("redis"),
 		refs: map[string]int{}, waiters: map[string][]chan struct{}{}}
+	if b.rdb == nil && o.SentinelMaster != "" {
+		b.rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: o.SentinelMaster,
+			SentinelAddrs: o.SentinelAddrs, Password: o.Password, DialTimeout: 2 * time.Second,
+			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
+		b.owned = true
+	}
 	if b.rdb == nil {
 		if o.Addr == "" {
 			return nil, errors.New("redisbroker: Options.Addr is required")

@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,4 +98,42 @@ func (s *Server) ping() error {
 		err = fmt.Errorf("PING answered %q", r)
 	}
 	return err
+}
+
+// StartSentinel runs a Redis Sentinel monitoring master as "mymaster" and
+// returns its address; cleanup kills it.
+func StartSentinel(t testing.TB, master *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	mhost, mport, _ := net.SplitHostPort(master.Addr)
+	conf := filepath.Join(t.TempDir(), "sentinel.conf") // Sentinel rewrites its file: it must be writable
+	body := fmt.Sprintf("port %s\nbind 127.0.0.1\nsentinel monitor mymaster %s %s 1\n", port, mhost, mport)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatalf("redis-server is required: %v", err)
+	}
+	cmd := exec.Command(path, conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	s := &Server{t: t, Addr: addr}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if r, err := s.Do("SENTINEL get-master-addr-by-name mymaster"); err == nil && strings.HasPrefix(r, "*2") {
+			return addr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("sentinel on %s did not know the master within 10 s", addr)
+	return ""
 }

@@ -66,5 +66,8 @@ func (s *Server) drain(ctx context.Context) error {
 		errs = append(errs, s.sockLn.Close())
 	}
 	errs = append(errs, ignoreClosed(s.ws.ShutdownWith(ctx, s.drainOptions(d))))
+	if s.metricsS != nil { // last: the drain itself can be watched
+		errs = append(errs, ignoreClosed(s.metricsS.Shutdown(ctx)))
+	}
 	return errors.Join(errs...)
 }

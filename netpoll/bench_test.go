@@ -38,6 +38,37 @@ func BenchmarkBroadcastSockets(b *testing.B) {
 	}
 }
 
+// BenchmarkBroadcastEventsTimed is BenchmarkBroadcastSockets on the
+// core's path: event frames queued with their publish time, flushed, and
+// the publish→write latency sampled (Options.LatencySample's default).
+// The aim stays 0 allocations per delivery.
+func BenchmarkBroadcastEventsTimed(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			srv, conns := benchConns(b, n)
+			frame := TextFrame(bytes.Repeat([]byte("x"), 200))
+			want := srv.Stats().BytesOut
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				published := time.Now().UnixNano()
+				for _, c := range conns {
+					if _, first, _ := c.QueueEventAt(frame, 1, PolicyDisconnect, published); first {
+						c.Flush()
+					}
+				}
+				want += uint64(n * len(frame))
+				waitWritten(b, srv, want)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+			if b.N*n >= 100 && srv.WriteLatency().Count == 0 {
+				b.Fatal("no latency sampled")
+			}
+		})
+	}
+}
+
 // benchConns connects n clients that discard what they read.
 func benchConns(b *testing.B, n int) (*Server, []*Conn) {
 	b.Helper()

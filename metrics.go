@@ -103,7 +103,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descQueueDrops, t.ConflatedFrames, "latest")
 	counter(descSlowCloses, t.SlowConsumer)
 	counter(descHeartbeat, t.HeartbeatTimeout)
-	for code, v := range t.CloseCodesSent {
+	for code, v := range s.ws.CloseCodesSent() {
 		label := "other"
 		if code != 0 {
 			label = strconv.Itoa(code)

@@ -16,26 +16,9 @@ import (
 // it is an upper bound of the server's cost. Allocations are the server's
 // and the clients' together; the aim is 0 per delivery.
 func BenchmarkBroadcastSockets(b *testing.B) {
-	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			srv, conns := benchConns(b, n)
-			frame := TextFrame(bytes.Repeat([]byte("x"), 200))
-			want := srv.Stats().BytesOut
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				for _, c := range conns {
-					c.Send(frame)
-				}
-				want += uint64(n * len(frame))
-				waitWritten(b, srv, want)
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
-			st := srv.Stats()
-			b.ReportMetric(float64(b.N*n)/float64(max(st.Writes, 1)), "deliveries/write")
-		})
-	}
+	benchBroadcast(b, func(c *Conn, frame []byte) { c.Send(frame) }, func(b *testing.B, srv *Server, deliveries int) {
+		b.ReportMetric(float64(deliveries)/float64(max(srv.Stats().Writes, 1)), "deliveries/write")
+	})
 }
 
 // BenchmarkBroadcastEventsTimed is BenchmarkBroadcastSockets on the
@@ -43,6 +26,20 @@ func BenchmarkBroadcastSockets(b *testing.B) {
 // the publish→write latency sampled (Options.LatencySample's default).
 // The aim stays 0 allocations per delivery.
 func BenchmarkBroadcastEventsTimed(b *testing.B) {
+	benchBroadcast(b, func(c *Conn, frame []byte) {
+		if _, first, _ := c.QueueEventAt(frame, 1, PolicyDisconnect, time.Now().UnixNano()); first {
+			c.Flush()
+		}
+	}, func(b *testing.B, srv *Server, deliveries int) {
+		if deliveries >= 100 && srv.WriteLatency().Count == 0 {
+			b.Fatal("no latency sampled")
+		}
+	})
+}
+
+// benchBroadcast sends one 200-byte frame to n connections with send per
+// op and waits until it is written; check looks at the server after.
+func benchBroadcast(b *testing.B, send func(*Conn, []byte), check func(b *testing.B, srv *Server, deliveries int)) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			srv, conns := benchConns(b, n)
@@ -51,20 +48,15 @@ func BenchmarkBroadcastEventsTimed(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				published := time.Now().UnixNano()
 				for _, c := range conns {
-					if _, first, _ := c.QueueEventAt(frame, 1, PolicyDisconnect, published); first {
-						c.Flush()
-					}
+					send(c, frame)
 				}
 				want += uint64(n * len(frame))
 				waitWritten(b, srv, want)
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
-			if b.N*n >= 100 && srv.WriteLatency().Count == 0 {
-				b.Fatal("no latency sampled")
-			}
+			check(b, srv, b.N*n)
 		})
 	}
 }

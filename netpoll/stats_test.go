@@ -35,14 +35,14 @@ func TestRefusalsAndCloseCodesAreCounted(t *testing.T) {
 		t.Fatalf("echo %d", code)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for srv.Stats().CloseCodesSent[0] == 0 && time.Now().Before(deadline) {
+	for srv.CloseCodesSent()[0] == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	st := srv.Stats()
 	if st.RejectedHeaderTooLarge != 1 || st.RejectedNotFound != 1 || st.RejectedMalformed != 1 || st.Rejected != 4 {
 		t.Fatalf("refusals: %+v", st)
 	}
-	if st.CloseCodesSent[CloseGoingAway] != 1 || st.CloseCodesSent[0] != 1 || len(st.CloseCodesSent) != 2 {
-		t.Fatalf("close codes sent: %v, want one 1001 and the echoed 4999 under 0", st.CloseCodesSent)
+	if sent := srv.CloseCodesSent(); sent[CloseGoingAway] != 1 || sent[0] != 1 || len(sent) != 2 {
+		t.Fatalf("close codes sent: %v, want one 1001 and the echoed 4999 under 0", sent)
 	}
 }

@@ -1,6 +1,7 @@
 package fanoutd
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,9 @@ func TestBlackholedRedisLinkIsProbedAndRestarted(t *testing.T) {
 		b.publish("c", "t", string(rune('0'+i)))
 	}
 	waitFor(t, 20*time.Second, "node A's probe to fail", func() bool { return !a.srv.Stats().BrokerUp })
+	if code, body := get(t, "http://"+a.addr+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"broker"`) {
+		t.Fatalf("/readyz with the link blackholed: %d %s, want 503 naming the broker", code, body)
+	}
 
 	proxy.Toxics.ResetToxics(t.Context())
 	waitFor(t, 20*time.Second, "node A's link to be proven again", func() bool { return a.srv.Stats().BrokerUp })

@@ -72,5 +72,8 @@ func (s *Server) drain(ctx context.Context) error {
 	}
 	errs = append(errs, ignoreClosed(s.ws.ShutdownWith(ctx, s.drainOptions(d))))
 	s.closeBroker()
+	if s.metricsS != nil { // last: the drain itself can be watched
+		errs = append(errs, ignoreClosed(s.metricsS.Shutdown(ctx)))
+	}
 	return errors.Join(errs...)
 }

@@ -41,6 +41,11 @@ type Options struct {
 	// Notifier is told about reloads and the drain (a service manager's
 	// sd_notify); nil tells no one.
 	Notifier Notifier
+	// ReadinessChecks are asked by /readyz after the daemon's own.
+	ReadinessChecks []ReadinessCheck
+	// Version is the build's version, shown by fanoutd_build_info and the
+	// status page; "" means "dev".
+	Version string
 }
 
 // Notifier tells a service manager what the daemon is doing.

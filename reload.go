@@ -109,6 +109,7 @@ func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 	s.apply(cfg)
 	s.auth.set(v)
 	s.live.Store(&cfg)
+	s.reloads[0].Add(1)
 	return report, nil
 }
 
@@ -127,6 +128,7 @@ func (s *Server) checkReload(cfg config.Config) (*jwtauth.Verifier, error) {
 
 // refuseReload logs why a configuration was refused and wraps it.
 func (s *Server) refuseReload(err error) *ReloadError {
+	s.reloads[1].Add(1)
 	rerr := &ReloadError{problems: problems(err)}
 	s.log.Error("reload refused; the previous configuration stays in force", zap.Strings("problems", rerr.problems))
 	return rerr
@@ -183,6 +185,9 @@ func (s *Server) apply(cfg config.Config) {
 	}
 	if s.tcpH != nil {
 		s.tcpH.set(s.tcpRoutes(cfg))
+	}
+	if s.metricsH != nil {
+		s.metricsH.set(s.metricsRoutes(cfg))
 	}
 }
 

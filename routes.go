@@ -12,8 +12,12 @@ import (
 // page. Without any, requests for other paths are answered 404 by the
 // transport itself, and no HTTP server runs.
 func servesHTTP(cfg config.Config) bool {
-	return cfg.API.Key != "" || cfg.SSE.Enabled
+	return cfg.API.Key != "" || cfg.SSE.Enabled || metricsOnTCP(cfg) || cfg.Health.Enabled || cfg.Status.Enabled
 }
+
+// metricsOnTCP: /metrics goes on the TCP listener unless it has an
+// address of its own.
+func metricsOnTCP(cfg config.Config) bool { return cfg.Metrics.Enabled && cfg.Metrics.Listen == "" }
 
 // tcpRoutes is what the TCP listener serves over HTTP under cfg, on a
 // private mux (two daemons in one process must not share routes).
@@ -21,6 +25,12 @@ func (s *Server) tcpRoutes(cfg config.Config) http.Handler {
 	mux := http.NewServeMux()
 	if s.sse != nil {
 		mux.Handle(cfg.SSE.Path, s.sse) // more specific than "/": the API key does not apply
+	}
+	if metricsOnTCP(cfg) {
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
+	if cfg.Health.Enabled {
+		s.healthRoutes(mux)
 	}
 	if cfg.API.Key != "" {
 		// Every other path too: without the key, a request learns nothing
@@ -31,5 +41,23 @@ func (s *Server) tcpRoutes(cfg config.Config) http.Handler {
 			http.Error(w, "not found", http.StatusNotFound)
 		})
 	}
+	return mux
+}
+
+func (s *Server) healthRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+// metricsRoutes is what metrics.listen serves: /metrics while
+// metrics.enabled, and always /healthz and /readyz, so that a monitoring
+// network reaching only that address can probe the daemon too.
+func (s *Server) metricsRoutes(cfg config.Config) http.Handler {
+	mux := http.NewServeMux()
+	if cfg.Metrics.Enabled {
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
+	s.healthRoutes(mux)
+	mux.HandleFunc("/", http.NotFound)
 	return mux
 }

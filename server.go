@@ -1,6 +1,7 @@
 package fanoutd
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -20,8 +21,12 @@ import (
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
 	"github.com/fanoutd/fanoutd/ipc"
 	"github.com/fanoutd/fanoutd/netpoll"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
+
+// transportStats is the transport's counters, as the metrics read them.
+type transportStats = netpoll.Stats
 
 // Server is one running fanoutd: listeners bound by New, served by Run.
 type Server struct {
@@ -49,8 +54,18 @@ type Server struct {
 	// brokerOK is the last end-to-end probe's verdict (watchBroker).
 	brokerOK atomic.Bool
 
-	reloadMu sync.Mutex  // one reload at a time
-	draining atomic.Bool // Shutdown began: not ready any more
+	reloadMu sync.Mutex       // one reload at a time
+	reloads  [2]atomic.Uint64 // applied, refused
+	serving  atomic.Bool      // Run serves the listeners
+	draining atomic.Bool      // Shutdown began: not ready any more
+
+	metrics   *prometheus.Registry // this Server's own, never the default one
+	metricsLn net.Listener         // metrics.listen; nil when unset
+	metricsH  *swapHandler
+	metricsS  *http.Server
+	readiness []ReadinessCheck
+	version   string
+	started   time.Time
 
 	shutOnce sync.Once
 	shutErr  error
@@ -68,13 +83,19 @@ func New(o Options) (*Server, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Server{cfg: cfg, log: log, level: o.Level, load: o.LoadConfig, notify: o.Notifier, now: o.Now}
+	s := &Server{cfg: cfg, log: log, level: o.Level, load: o.LoadConfig, notify: o.Notifier, now: o.Now,
+		readiness: o.ReadinessChecks, version: cmp.Or(o.Version, "dev")}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.notify == nil {
 		s.notify = noNotifier{}
 	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.started = s.now()
+	s.metrics = newRegistry(s)
 	s.live.Store(&cfg)
 	v, err := s.verifier(cfg, o.DevKey, o.Now)
 	if err != nil {
@@ -264,8 +285,40 @@ func (s *Server) bind(o Options) error {
 		s.tcp = ipc.NewHTTPServer(s.tcpH, s.log)
 		s.httpLn = s.ws.HTTPListener() // before Serve: workers read it
 	}
+	return s.bindMetrics()
+}
+
+// bindMetrics binds metrics.listen, when set; on error it releases what
+// bind took.
+func (s *Server) bindMetrics() error {
+	if s.cfg.Metrics.Listen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Metrics.Listen)
+	if err != nil {
+		_ = s.wsLn.Close()
+		if s.sockLn != nil {
+			_ = s.sockLn.Close()
+		}
+		return fmt.Errorf("metrics.listen %s: %w", s.cfg.Metrics.Listen, err)
+	}
+	s.metricsLn = ln
+	s.metricsH = newSwapHandler(s.metricsRoutes(s.cfg))
+	s.metricsS = ipc.NewHTTPServer(s.metricsH, s.log)
 	return nil
 }
+
+// MetricsAddr is metrics.listen's bound address, nil when it is unset.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
+}
+
+// Metrics is the Server's own Prometheus registry, for an embedding
+// application to serve or gather as it likes (Gather).
+func (s *Server) Metrics() *prometheus.Registry { return s.metrics }
 
 // apiOptions is the publish API's configuration from cfg.
 func (s *Server) apiOptions(cfg config.Config) ipc.Options {
@@ -295,7 +348,7 @@ func (s *Server) DevKey() []byte { return s.devKey }
 // (bounded by drain.window plus ShutdownGrace). It returns nil after a
 // shutdown caused by ctx.
 func (s *Server) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var sweeper sync.WaitGroup
 	sweeper.Go(func() { s.node.Run(sweepCtx) })
@@ -312,6 +365,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.tcp != nil {
 		go func() { errc <- s.tcp.Serve(s.httpLn) }()
 	}
+	if s.metricsS != nil {
+		go func() { errc <- s.metricsS.Serve(s.metricsLn) }()
+	}
+	s.serving.Store(true)
 	var err error
 	select {
 	case <-ctx.Done():

@@ -76,8 +76,10 @@ func (n *Node) deliverLocked(ch *channel, ev BrokerEvent, fl *flushList) {
 	}
 	ch.last = ev.Offset
 	msg := n.encodeEvent(ch.name, ev.Type, ev.Payload, ev.Offset, ev.Epoch)
-	n.keep(ch, msg, n.opts.Now().UnixNano())
-	n.deliver(ch, msg, fl)
+	// The publish happened on some node; latency here counts from receipt.
+	now := n.opts.Now().UnixNano()
+	n.keep(ch, msg, now)
+	n.deliver(ch, msg, now, fl)
 }
 
 // fillGap delivers the events after ch.last up to through from the broker's
@@ -99,8 +101,9 @@ func (n *Node) fillGap(ch *channel, through uint64, fl *flushList) {
 		if e.Offset == ch.last+1 {
 			ch.last = e.Offset
 			msg := n.encodeEvent(ch.name, e.Type, e.Payload, e.Offset, e.Epoch)
-			n.keep(ch, msg, n.opts.Now().UnixNano())
-			n.deliver(ch, msg, fl)
+			now := n.opts.Now().UnixNano()
+			n.keep(ch, msg, now)
+			n.deliver(ch, msg, now, fl)
 		}
 	}
 	if ch.last < through {

@@ -84,6 +84,7 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		tokens:   2 * float64(n.set().CommandsPerSecond),
 		refilled: n.opts.Now().UnixNano(),
 	}
+	s.tt, _ = t.(TimedTransport) // once here, not per delivery
 	n.sessions.Add(1)
 	n.logConn(s, connEvent{typ: "connect"})
 	if f := n.opts.OnConnect; f != nil && !s.internal {
@@ -175,7 +176,7 @@ func (n *Node) fanout(channel, eventType string, payload []byte, key string, fl 
 	if len(ch.subs) > 0 || ch.opts.HistorySize > 0 {
 		msg := n.encodeEvent(channel, eventType, payload, offset, epoch)
 		n.keep(ch, msg, now)
-		n.deliver(ch, msg, fl)
+		n.deliver(ch, msg, now, fl)
 	}
 	if key != "" {
 		n.idem.put(key, idemEntry{offset: offset, epoch: epoch, at: now}, set.IdempotencyMaxKeys)
@@ -202,13 +203,19 @@ func (n *Node) keep(ch *channel, msg []byte, now int64) {
 	n.lru.touch(ch)
 }
 
-// deliver queues msg to every subscriber of ch, under the channel's
-// slow-consumer policy. Called with ch.mu held.
-func (n *Node) deliver(ch *channel, msg []byte, fl *flushList) {
+// deliver queues msg, published at now, to every subscriber of ch, under
+// the channel's slow-consumer policy. Called with ch.mu held.
+func (n *Node) deliver(ch *channel, msg []byte, now int64, fl *flushList) {
 	var ok, failed uint64
 	policy := ch.opts.SlowConsumer
 	for _, sub := range ch.subs {
-		queued, first, dropped := sub.s.t.QueueEvent(msg, ch.id, policy)
+		var queued, first bool
+		var dropped int
+		if tt := sub.s.tt; tt != nil {
+			queued, first, dropped = tt.QueueEventAt(msg, ch.id, policy, now)
+		} else {
+			queued, first, dropped = sub.s.t.QueueEvent(msg, ch.id, policy)
+		}
 		if dropped > 0 {
 			n.skipped(sub.s, dropped, policy)
 		}

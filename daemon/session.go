@@ -15,6 +15,7 @@ const closeUnsupportedData = 1003
 type Session struct {
 	node     *Node
 	t        Transport
+	tt       TimedTransport // t when it takes publish times, else nil
 	id       string
 	seq      uint64 // the id's number, which spreads sessions over shards
 	subject  string

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // TestReconfigureAppliesToLiveSessionsAndNewChannels: limits change for
@@ -33,5 +34,35 @@ func TestReconfigureAppliesToLiveSessionsAndNewChannels(t *testing.T) {
 	}
 	if got := n.set().CommandsPerSecond; got != 50 {
 		t.Errorf("a zero setting is the default: commands per second %d, want 50", got)
+	}
+}
+
+// timedTransport is a fake that takes publish times.
+type timedTransport struct {
+	fakeTransport
+	published []int64
+}
+
+func (f *timedTransport) QueueEventAt(msg []byte, key uint64, policy int, published int64) (ok, first bool, dropped int) {
+	f.mu.Lock()
+	f.published = append(f.published, published)
+	f.mu.Unlock()
+	return f.QueueEvent(msg, key, policy)
+}
+
+// TestTimedTransportGetsThePublishTime: the core hands a transport that
+// measures latency the publish's own clock reading.
+func TestTimedTransportGetsThePublishTime(t *testing.T) {
+	at := time.Unix(1700000000, 42)
+	n := New(Options{Now: func() time.Time { return at }})
+	ft := &timedTransport{}
+	s := n.Connect(ft, Identity{Subject: "u", Channels: []string{"*"}})
+	defer s.Closed(1000)
+	s.Message(false, []byte(`{"action":"subscribe","channel":"c"}`))
+	if err := n.Publish(context.Background(), "c", "t", nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(ft.published) != 1 || ft.published[0] != at.UnixNano() {
+		t.Fatalf("publish times %v, want [%d]", ft.published, at.UnixNano())
 	}
 }

@@ -32,6 +32,17 @@ type Transport interface {
 	Close(code int, reason string)
 }
 
+// TimedTransport is a Transport that also takes an event's publish time
+// (Unix nanoseconds on Options.Now's clock), so that it can measure the
+// time from the publish to the write that sends the event; the epoll
+// transport's *netpoll.Conn implements it. The core queues events with
+// QueueEventAt when its transport has it, and with QueueEvent otherwise.
+// The time costs the core nothing: it already read the clock for the
+// event's history.
+type TimedTransport interface {
+	QueueEventAt(msg []byte, key uint64, policy int, published int64) (ok, first bool, dropped int)
+}
+
 // Identity is who a connection authenticated as.
 type Identity struct {
 	// Subject is the token's "sub".

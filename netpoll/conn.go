@@ -100,6 +100,13 @@ func (c *Conn) Queue(frame []byte) (ok, first bool) {
 // it has at most 512 bytes, which is meant for a notice. When ok is false
 // the connection is closing and dropped means nothing.
 func (c *Conn) QueueEvent(frame []byte, key uint64, policy int) (ok, first bool, dropped int) {
+	return c.QueueEventAt(frame, key, policy, 0)
+}
+
+// QueueEventAt is QueueEvent for an event published at published (Unix
+// nanoseconds on Options.Now's clock; 0 for unknown): the write that sends
+// the frame then counts towards the publish→write latency (WriteLatency).
+func (c *Conn) QueueEventAt(frame []byte, key uint64, policy int, published int64) (ok, first bool, dropped int) {
 	if len(frame) == 0 {
 		return true, false, 0 // nothing to write; an empty entry would break writev's bookkeeping
 	}
@@ -109,7 +116,9 @@ func (c *Conn) QueueEvent(frame []byte, key uint64, policy int) (ok, first bool,
 		return false, false, 0
 	}
 	first = c.q.empty()
-	ok, dropped, replaced := c.q.add(newEntry(frame, key, policy), c.srv.lim().WriteQueueBytes)
+	e := newEntry(frame, key, policy)
+	e.at = published
+	ok, dropped, replaced := c.q.add(e, c.srv.lim().WriteQueueBytes)
 	if !ok {
 		c.overflowLocked()
 		c.mu.Unlock()
@@ -174,6 +183,7 @@ func (c *Conn) overflowLocked() {
 }
 
 func (c *Conn) queueCloseLocked(code int, reason string) {
+	c.srv.stats.closes.add(code)
 	c.closeCode = code
 	c.q.push(entry{b: closeFrame(code, reason)})
 }

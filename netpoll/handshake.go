@@ -34,6 +34,7 @@ func (w *worker) readHandshake(c *Conn) {
 		if i >= 0 {
 			end := from + i + len(headEnd)
 			if end > w.s.lim().MaxHeaderBytes {
+				w.s.stats.headerTooLarge.Add(1)
 				w.reject(c, respHeaderTooLarge)
 				return
 			}
@@ -43,6 +44,7 @@ func (w *worker) readHandshake(c *Conn) {
 			return
 		}
 		if len(c.rbuf) > w.s.lim().MaxHeaderBytes {
+			w.s.stats.headerTooLarge.Add(1)
 			w.reject(c, respHeaderTooLarge)
 			return
 		}
@@ -57,6 +59,7 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 			w.s.handoff(c, append(head, rest...))
 			return
 		}
+		w.s.stats.notFound.Add(1)
 		w.reject(c, respNotFound)
 		return
 	}
@@ -66,6 +69,9 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	c.mu.Unlock()
 	if err != nil {
 		w.s.stats.rejected.Add(1)
+		if !w.hs.handlerRefused {
+			w.s.stats.malformed.Add(1)
+		}
 		c.rejecting = true
 		return
 	}
@@ -142,6 +148,9 @@ type handshaker struct {
 	sess Session
 	rd   bytes.Reader
 	out  bytes.Buffer
+	// handlerRefused: the last upgrade's error was the Handler's, which
+	// counts its own refusals; otherwise gobwas/ws refused the request.
+	handlerRefused bool
 }
 
 func newHandshaker(s *Server) *handshaker {
@@ -159,7 +168,7 @@ func newHandshaker(s *Server) *handshaker {
 // upgrade returns the HTTP response to send (101 or an error status; never
 // empty) and, on success, the session the handler created.
 func (h *handshaker) upgrade(c *Conn, head []byte) ([]byte, Session, error) {
-	h.c, h.sess = c, nil
+	h.c, h.sess, h.handlerRefused = c, nil, false
 	h.req = Request{RemoteAddr: c.RemoteAddr()}
 	h.rd.Reset(head)
 	h.out.Reset()
@@ -236,6 +245,7 @@ func (h *handshaker) onBeforeUpgrade() (ws.HandshakeHeader, error) {
 		h.sess = sess
 		return nil, nil
 	}
+	h.handlerRefused = true
 	status, reason, header := http.StatusInternalServerError, "internal error", http.Header{}
 	var he *HTTPError
 	if errors.As(err, &he) {

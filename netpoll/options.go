@@ -59,6 +59,11 @@ type Options struct {
 	// ReadBudget is how many bytes one worker turn reads from a connection
 	// before moving on to others. Default 64 KiB.
 	ReadBudget int
+	// LatencySample is how many writes that carry event frames make one
+	// sample of the publish→write latency (WriteLatency): reading the clock
+	// for every write would cost more than the histogram is worth. Default
+	// 8; 1 samples every write.
+	LatencySample int
 }
 
 func (o Options) withDefaults() Options {
@@ -91,6 +96,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxFragments, 64)
 	def(&o.WriteQueueBytes, 1<<20)
 	def(&o.ReadBudget, 64<<10)
+	def(&o.LatencySample, 8)
 	dur(&o.HandshakeTimeout, 5*time.Second)
 	dur(&o.PingInterval, 30*time.Second)
 	dur(&o.PongTimeout, 10*time.Second)

@@ -172,7 +172,7 @@ func TestQueueShortWriteCollapsesLatest(t *testing.T) {
 		if q.ids() != "rabA" {
 			t.Fatalf("during the write: %q", q.ids())
 		}
-		if replaced := q.consume(written); replaced != 1 || q.ids() != "rAb" {
+		if replaced, _ := q.consume(written); replaced != 1 || q.ids() != "rAb" {
 			t.Fatalf("after writing %d bytes: %q, %d replaced; want \"rAb\", 1", written, q.ids(), replaced)
 		}
 		checkBytes(t, q)

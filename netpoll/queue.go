@@ -8,6 +8,7 @@ import "syscall"
 type entry struct {
 	b      []byte
 	key    uint64
+	at     int64 // when the event was published (Unix ns; QueueEventAt), 0 when unknown
 	policy uint8
 }
 
@@ -77,8 +78,10 @@ func (q *writeQueue) fill(iov []syscall.Iovec) (n, total int) {
 
 // consume drops written bytes from the front of the queue and releases the
 // entries fill fixed; a writev that wrote nothing (EAGAIN) consumes 0. It
-// returns how many PolicyLatest frames it replaced (see collapse).
-func (q *writeQueue) consume(written int) (replaced int) {
+// returns how many PolicyLatest frames it replaced (see collapse), and the
+// earliest publish time among the event frames it finished writing (0 for
+// none), for the latency histogram.
+func (q *writeQueue) consume(written int) (replaced int, oldest int64) {
 	k := 0
 	for k < len(q.out) && written > 0 {
 		rem := len(q.out[k].b) - q.head
@@ -90,6 +93,9 @@ func (q *writeQueue) consume(written int) (replaced int) {
 		written -= rem
 		q.bytes -= rem
 		q.head = 0
+		if at := q.out[k].at; at != 0 && (oldest == 0 || at < oldest) {
+			oldest = at
+		}
 		k++
 	}
 	n := copy(q.out, q.out[k:])
@@ -105,7 +111,7 @@ func (q *writeQueue) consume(written int) (replaced int) {
 	if n == 0 && cap(q.out) > 64 {
 		q.out = nil // a burst is over: give the big array back
 	}
-	return replaced
+	return replaced, oldest
 }
 
 // cut drops every entry that is not fixed: what the slow client has not

@@ -95,3 +95,24 @@ func TestQueueCutKeepsFramesBeingWritten(t *testing.T) {
 		t.Fatalf("after cut and consume: %q, %d bytes", q.ids(), q.bytes)
 	}
 }
+
+// TestQueueConsumeReportsTheOldestFinishedEvent: the latency sample is
+// the earliest publish among the event frames a write finished, never one
+// only partly written, never a frame without a time.
+func TestQueueConsumeReportsTheOldestFinishedEvent(t *testing.T) {
+	q := queueOf(qf{id: 'a', size: 10}, qf{id: 'b', size: 10}, qf{id: 'c', size: 10}, qf{id: 'd', size: 10})
+	q.out[1].at, q.out[2].at, q.out[3].at = 300, 200, 100 // a is a reply: no time
+	var iov [64]syscall.Iovec
+	q.fill(iov[:])
+	if _, oldest := q.consume(25); oldest != 300 {
+		t.Fatalf("a and b written, c begun: oldest %d, want b's 300", oldest)
+	}
+	q.fill(iov[:])
+	if _, oldest := q.consume(4); oldest != 0 {
+		t.Fatalf("c still partly written: oldest %d, want none", oldest)
+	}
+	q.fill(iov[:])
+	if _, oldest := q.consume(11); oldest != 100 {
+		t.Fatalf("c and d finished: oldest %d, want d's 100", oldest)
+	}
+}

@@ -16,13 +16,14 @@ import (
 // Server is the epoll WebSocket transport. Create it with NewServer, feed it
 // listeners with Serve, stop it with Shutdown.
 type Server struct {
-	opts  Options // the reloadable limits are in live, not here
-	live  atomic.Pointer[Limits]
-	log   *zap.Logger
-	ep    *mepoll.Epoll
-	runq  runq
-	stats counters
-	start time.Time // origin of the nanosecond clock used for deadlines
+	opts    Options // the reloadable limits are in live, not here
+	live    atomic.Pointer[Limits]
+	log     *zap.Logger
+	ep      *mepoll.Epoll
+	runq    runq
+	stats   counters
+	latency latencyHist
+	start   time.Time // origin of the nanosecond clock used for deadlines
 
 	mu        sync.RWMutex
 	conns     []*Conn // indexed by fd

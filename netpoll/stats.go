@@ -2,6 +2,42 @@ package netpoll
 
 import "sync/atomic"
 
+// countedCloseCodes are the close codes counted one by one; any other
+// counts under 0. Each is one the transport or its session sends.
+var countedCloseCodes = [...]int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData,
+	CloseInvalidPayload, ClosePolicyViolation, CloseTooBig, 1010, CloseInternalError, CloseServiceRestart,
+	1013, 1014, CloseSlowConsumer, CloseHeartbeat, 4003}
+
+// closeCounts counts the close frames queued, by code: the last slot is
+// every other code.
+type closeCounts [len(countedCloseCodes) + 1]atomic.Uint64
+
+func (cc *closeCounts) add(code int) {
+	for i, c := range countedCloseCodes {
+		if c == code {
+			cc[i].Add(1)
+			return
+		}
+	}
+	cc[len(countedCloseCodes)].Add(1)
+}
+
+// snapshot maps each code sent at least once to its count; other codes
+// are under 0.
+func (cc *closeCounts) snapshot() map[int]uint64 {
+	m := map[int]uint64{}
+	for i := range cc {
+		if n := cc[i].Load(); n != 0 {
+			code := 0
+			if i < len(countedCloseCodes) {
+				code = countedCloseCodes[i]
+			}
+			m[code] = n
+		}
+	}
+	return m
+}
+
 type counters struct {
 	upgraded       atomic.Uint64
 	rejected       atomic.Uint64 // handshakes answered with an HTTP error
@@ -14,6 +50,10 @@ type counters struct {
 	writes         atomic.Uint64 // writev calls that wrote something
 	dropped        atomic.Uint64 // event frames dropped for room (PolicyDropOldest, PolicyLatest)
 	conflated      atomic.Uint64 // event frames replaced by a newer one of their key (PolicyLatest)
+	headerTooLarge atomic.Uint64 // handshakes answered 431
+	notFound       atomic.Uint64 // requests for other paths answered 404 (no HTTP hand-off)
+	malformed      atomic.Uint64 // upgrades gobwas/ws refused: bad request line, version, key, …
+	closes         closeCounts
 }
 
 // Stats is a snapshot of the transport's counters.
@@ -30,6 +70,11 @@ type Stats struct {
 	Writes           uint64 `json:"writes"`
 	DroppedFrames    uint64 `json:"dropped_frames"`
 	ConflatedFrames  uint64 `json:"conflated_frames"`
+	// The handshakes the transport refused itself, by reason; the rest of
+	// Rejected are the Handler's refusals.
+	RejectedHeaderTooLarge uint64 `json:"rejected_header_too_large"`
+	RejectedNotFound       uint64 `json:"rejected_not_found"`
+	RejectedMalformed      uint64 `json:"rejected_malformed"`
 }
 
 // Stats returns the transport's counters.
@@ -47,5 +92,14 @@ func (s *Server) Stats() Stats {
 		Writes:           s.stats.writes.Load(),
 		DroppedFrames:    s.stats.dropped.Load(),
 		ConflatedFrames:  s.stats.conflated.Load(),
+
+		RejectedHeaderTooLarge: s.stats.headerTooLarge.Load(),
+		RejectedNotFound:       s.stats.notFound.Load(),
+		RejectedMalformed:      s.stats.malformed.Load(),
 	}
 }
+
+// CloseCodesSent counts the close frames sent, by code (0: any code not
+// counted one by one). Apart from Stats, which allocates nothing: callers
+// poll it.
+func (s *Server) CloseCodesSent() map[int]uint64 { return s.stats.closes.snapshot() }

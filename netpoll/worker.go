@@ -11,6 +11,9 @@ type worker struct {
 	buf []byte            // read buffer; grows up to one maximal frame
 	iov [64]syscall.Iovec // writev scratch
 	hs  *handshaker
+	// stamped counts the writes that carried event frames, for sampling
+	// the latency one in Options.LatencySample.
+	stamped uint64
 }
 
 func newWorker(s *Server) *worker {

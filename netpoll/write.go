@@ -26,11 +26,14 @@ func (w *worker) flush(c *Conn) {
 			return
 		}
 		c.mu.Lock()
-		replaced := c.q.consume(written) // 0 after EAGAIN or EINTR: it still releases what fill fixed
+		replaced, oldest := c.q.consume(written) // 0 after EAGAIN or EINTR: it still releases what fill fixed
 		more := !c.q.empty()
 		c.mu.Unlock()
 		if replaced != 0 {
 			w.s.stats.conflated.Add(uint64(replaced))
+		}
+		if oldest != 0 {
+			w.sampleLatency(oldest)
 		}
 		if errno == syscall.EAGAIN {
 			return

@@ -41,7 +41,8 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify})
+	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify,
+		Version: version})
 	if err != nil {
 		return err
 	}

@@ -20,13 +20,16 @@ func shortToken(t *testing.T, sub string, ttl time.Duration) string {
 	return tok
 }
 
-func withQuickExpiryWarning(c *config.Config) { c.Auth.ExpiryWarning = time.Second }
+// withQuickExpiryWarning warns 3 s ahead: with 5-second tokens (whose exp
+// is rounded down to the second) the warning window spans at least two
+// of the once-a-second sweeps, even on a busy machine.
+func withQuickExpiryWarning(c *config.Config) { c.Auth.ExpiryWarning = 3 * time.Second }
 
 // TestExpiredTokenClosesTheConnection: a live connection whose token runs
 // out is warned, then closed with 4003.
 func TestExpiredTokenClosesTheConnection(t *testing.T) {
 	d := startDaemon(t, withQuickExpiryWarning)
-	w := d.dial(shortToken(t, "erin", 3*time.Second))
+	w := d.dial(shortToken(t, "erin", 5*time.Second))
 	if m := w.next(); m["type"] != "expiring" {
 		t.Fatalf("got %v, want the expiring warning", m)
 	}
@@ -42,7 +45,7 @@ func TestExpiredTokenClosesTheConnection(t *testing.T) {
 func TestRefreshKeepsTheConnectionOpen(t *testing.T) {
 	d := startDaemon(t, withQuickExpiryWarning)
 	minted := time.Now()
-	w := d.dial(shortToken(t, "erin", 3*time.Second))
+	w := d.dial(shortToken(t, "erin", 5*time.Second))
 	w.subscribe("live:1")
 	if m := w.next(); m["type"] != "expiring" {
 		t.Fatalf("got %v, want the expiring warning", m)
@@ -52,7 +55,7 @@ func TestRefreshKeepsTheConnectionOpen(t *testing.T) {
 		t.Fatalf("got %v, want refreshed", m)
 	}
 	// Wait out the first token (plus a sweep), then prove the link is up.
-	time.Sleep(time.Until(minted.Add(3*time.Second + 1500*time.Millisecond)))
+	time.Sleep(time.Until(minted.Add(5*time.Second + 1500*time.Millisecond)))
 	d.publish("live:1", "still.here", `{}`)
 	if m := w.next(); m["type"] != "still.here" {
 		t.Fatalf("after the first token's expiry got %v, want the event", m)

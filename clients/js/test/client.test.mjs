@@ -225,9 +225,11 @@ describe('against fanoutd', () => {
   });
 
   test('it refreshes the token before expiry and the connection stays up', async () => {
-    const d = await start({ env: { FANOUTD_AUTH_EXPIRY_WARNING: '1s' } });
+    // A 3 s warning on 5 s tokens: the window spans two of the daemon's
+    // once-a-second sweeps even on a busy machine.
+    const d = await start({ env: { FANOUTD_AUTH_EXPIRY_WARNING: '3s' } });
     let calls = 0;
-    const c = track(client(d, { getToken: async () => { calls++; return token(3); } }));
+    const c = track(client(d, { getToken: async () => { calls++; return token(5); } }));
     const refreshed = collector();
     const closes = collector();
     const errors = collector();
@@ -236,7 +238,7 @@ describe('against fanoutd', () => {
     c.on('error', errors);
     c.connect();
     await nextState(c, 'open');
-    await refreshed.until(2, 8000); // each new token lives 3 s: two refreshes outlive the first one
+    await refreshed.until(2, 15000); // each new token lives 5 s: two refreshes outlive the first one
     assert.deepEqual({ closes: closes.items, errors: errors.items }, { closes: [], errors: [] });
     assert.equal(c.state, 'open');
     assert.ok(calls >= 3);

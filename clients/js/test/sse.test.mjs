@@ -52,9 +52,9 @@ test('after repeated upgrade failures it falls back to SSE, and subscribing more
 });
 
 test('on expiring it opens a new stream with a fresh token and loses nothing', async () => {
-  const d = await start({ env: { FANOUTD_AUTH_EXPIRY_WARNING: '1s' } });
+  const d = await start({ env: { FANOUTD_AUTH_EXPIRY_WARNING: '3s' } }); // 3 s warning, 5 s tokens: see client.test.mjs
   let tokens = 0;
-  const c = blocked(d, { getToken: async () => { tokens++; return token(3); } });
+  const c = blocked(d, { getToken: async () => { tokens++; return token(5); } });
   const got = collector();
   const infos = collector();
   const closes = collector();
@@ -64,7 +64,7 @@ test('on expiring it opens a new stream with a fresh token and loses nothing', a
   await infos.until(1);
   let n = 0;
   const publisher = setInterval(() => publish(d.socketPath, event('project:e', ++n)), 50);
-  await infos.until(2, 8000); // the stream reopened for the refresh
+  await infos.until(2, 12000); // the stream reopened for the refresh
   clearInterval(publisher);
   await publish(d.socketPath, event('project:e', ++n));
   await got.until(n);

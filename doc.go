@@ -12,4 +12,21 @@
 // examples/embed is a runnable program built this way. A configuration may
 // also turn on the conformance echo route (config.Conformance), served by
 // the same transport for WebSocket conformance suites.
+//
+// # Operations
+//
+// Reload (Server.Reload, ReloadFromSource; SIGHUP and POST /v1/reload in
+// the binary) applies a new configuration without dropping anyone: each
+// live part (the token verifier, the upgrade checks, the connection caps,
+// the core's daemon.Settings, the transport's netpoll.Limits, the HTTP
+// routes) is rebuilt whole and swapped in behind an atomic pointer, so
+// the hot paths take no lock and never see half a reload; keys that need
+// a restart are reported (reload.go). Shutdown drains (drain.go): the
+// listeners close, accepted publishes finish, then the clients are closed
+// over drain.window with a reconnect hint. Each Server has its own
+// Prometheus registry (metrics.go), read at scrape time from the counters
+// the core and the transport keep anyway; /healthz, /readyz and the
+// status page (health.go, status.go) sit on the TCP listener's HTTP
+// hand-off (routes.go). Reloads are serialised by one mutex, which nothing
+// on a client's or a publish's path ever takes.
 package fanoutd

@@ -1,6 +1,7 @@
 package fanoutd
 
 import (
+	"cmp"
 	"html/template"
 	"net/http"
 	"slices"
@@ -137,14 +138,19 @@ func configSummary(c config.Config, listen string) []statusCount {
 		}
 		return strings.Join(v, ", ")
 	}
+	or := func(v string) string { return cmp.Or(v, "none") }
+	hmac := set(c.Auth.HMACSecret + c.Auth.HMACSecretFile)
+	if hmac == "not set" && c.Dev {
+		hmac = "random (dev mode)"
+	}
 	d, i := func(v time.Duration) string { return v.String() }, strconv.Itoa
 	l := c.Limits
 	return []statusCount{
 		{"listen", listen}, {"ws_path", c.WSPath}, {"socket", c.Socket}, {"log_level", c.LogLevel},
 		{"dev", strconv.FormatBool(c.Dev)}, {"workers", i(c.Workers)},
-		{"auth.algorithms", list(c.Auth.Algorithms)}, {"auth HMAC key", set(c.Auth.HMACSecret + c.Auth.HMACSecretFile)},
-		{"auth public keys", set(c.Auth.PublicKeyFile + c.Auth.JWKSFile)}, {"auth.audience", c.Auth.Audience},
-		{"auth.issuer", c.Auth.Issuer}, {"auth.anonymous", strconv.FormatBool(c.Auth.Anonymous)},
+		{"auth.algorithms", list(c.Auth.Algorithms)}, {"auth HMAC key", hmac},
+		{"auth public keys", set(c.Auth.PublicKeyFile + c.Auth.JWKSFile)}, {"auth.audience", or(c.Auth.Audience)},
+		{"auth.issuer", or(c.Auth.Issuer)}, {"auth.anonymous", strconv.FormatBool(c.Auth.Anonymous)},
 		{"auth.public_channels", list(c.Auth.PublicChannels)}, {"origins", list(c.Origins)},
 		{"api.key", set(c.API.Key)},
 		{"heartbeat", d(c.Heartbeat.Interval) + " / " + d(c.Heartbeat.Timeout)},

@@ -26,4 +26,21 @@
 // never block) and heartbeats, and calls the session's Closed when the
 // stream ends; Shutdown ends every stream with 1001 before the TCP server's
 // own shutdown waits for the handlers.
+//
+// # Operations
+//
+// Reload (Server.Reload, ReloadFromSource; SIGHUP and POST /v1/reload in
+// the binary) applies a new configuration without dropping anyone: each
+// live part (the token verifier, the upgrade checks, the connection caps,
+// the core's daemon.Settings, the transport's netpoll.Limits, the HTTP
+// routes) is rebuilt whole and swapped in behind an atomic pointer, so
+// the hot paths take no lock and never see half a reload; keys that need
+// a restart are reported (reload.go). Shutdown drains (drain.go): the
+// listeners close, accepted publishes finish, then the clients are closed
+// over drain.window with a reconnect hint. Each Server has its own
+// Prometheus registry (metrics.go), read at scrape time from the counters
+// the core and the transport keep anyway; /healthz, /readyz and the
+// status page (health.go, status.go) sit on the TCP listener's HTTP
+// hand-off (routes.go). Reloads are serialised by one mutex, which nothing
+// on a client's or a publish's path ever takes.
 package fanoutd

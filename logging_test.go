@@ -15,13 +15,17 @@ import (
 )
 
 // TestLogsNeverCarryTokensOrPayloads runs a daemon at debug level through
-// refused and accepted upgrades with every carrier, and a publish, and
-// checks that no log entry (message or field) holds a token or the payload.
+// refused and accepted upgrades with every carrier, a publish, the
+// operational endpoints (metrics, health, status, the TCP API with a wrong
+// key) asked with a token in every place a client could put one, and a
+// reload refused for a short secret, and checks that no log entry
+// (message or field) holds a token, a key, a secret or the payload.
 func TestLogsNeverCarryTokensOrPayloads(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
 	cfg := config.Default()
 	cfg.Listen, cfg.Socket, cfg.Auth.HMACSecret = "127.0.0.1:0", t.TempDir()+"/f.sock", testSecret
 	cfg.LogLevel = "debug"
+	cfg.Metrics.Enabled, cfg.Status.Enabled, cfg.API.Key = true, true, "api-key-never-logged-0123456789"
 	srv, err := New(Options{Config: cfg, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +36,8 @@ func TestLogsNeverCarryTokensOrPayloads(t *testing.T) {
 	url := "ws://" + srv.Addr().String() + "/ws"
 	good := token(t, "leo", "*")
 	forged := good[:len(good)-4] + "AAAA"
-	secrets := []string{good, forged, "payload-secret-marker"}
+	const shortSecret = "too-short-secret"
+	secrets := []string{good, forged, "payload-secret-marker", testSecret, cfg.API.Key, shortSecret}
 
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer dcancel()
@@ -55,6 +60,28 @@ func TestLogsNeverCarryTokensOrPayloads(t *testing.T) {
 	}
 	if _, err := srv.Publish(dctx, Event{Channel: "x", Type: "t", Payload: []byte(`{"s":"payload-secret-marker"}`)}); err != nil {
 		t.Fatal(err)
+	}
+	base := "http://" + srv.Addr().String()
+	for _, path := range []string{"/metrics", "/healthz", "/readyz", "/", "/v1/stats", "/nowhere"} {
+		req, _ := http.NewRequestWithContext(dctx, http.MethodGet, base+path+"?token="+good, nil)
+		req.Header.Set("Authorization", "Bearer "+good)
+		req.Header.Set("Cookie", "fanoutd_token="+good)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(resp)
+		_ = resp.Body.Close()
+		for _, s := range secrets {
+			if strings.Contains(body, s) {
+				t.Errorf("GET %s answers with a secret", path)
+			}
+		}
+	}
+	bad := cfg
+	bad.Auth.HMACSecret = shortSecret
+	if _, err := srv.Reload(bad); err == nil || strings.Contains(err.Error(), shortSecret) {
+		t.Fatalf("reload with a short secret: %v", err)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -32,6 +32,9 @@ func (s *Server) tcpRoutes(cfg config.Config) http.Handler {
 	if cfg.Health.Enabled {
 		s.healthRoutes(mux)
 	}
+	if cfg.Status.Enabled {
+		mux.Handle("GET /{$}", s.status)
+	}
 	if cfg.API.Key != "" {
 		// Every other path too: without the key, a request learns nothing
 		// (401), as before the TCP listener served anything else.

@@ -64,6 +64,7 @@ type Server struct {
 	metricsH  *swapHandler
 	metricsS  *http.Server
 	readiness []ReadinessCheck
+	status    *statusPage
 	version   string
 	started   time.Time
 
@@ -96,6 +97,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.started = s.now()
 	s.metrics = newRegistry(s)
+	s.status = &statusPage{s: s}
 	s.live.Store(&cfg)
 	v, err := s.verifier(cfg, o.DevKey, o.Now)
 	if err != nil {

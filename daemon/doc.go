@@ -34,6 +34,14 @@
 // of NDJSON lines with sequence numbers, written on connect, subscribe,
 // unsubscribe and disconnect, never on the publish path.
 //
+// # Reload and latency
+//
+// Reconfigure swaps the reloadable options (Settings) behind an atomic
+// pointer: limits apply to live sessions from their next command, channel
+// settings to channels created afterwards. A transport that implements
+// TimedTransport gets each event's publish time with it, for its
+// publish→write latency; the core reads no extra clock for it.
+//
 // # Concurrency and lock order
 //
 // Publish, Stats and CheckEvent may be called from any goroutine. A

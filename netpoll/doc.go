@@ -47,6 +47,20 @@
 //   - Probe, for a service manager's watchdog, sends an event on an eventfd
 //     through the epoll set and the run queue, so it answers only while the
 //     event loop and at least one worker do.
+//   - Shutdown drains: StopAccepting closes the listeners (the caller may
+//     do that first and finish other work), then ShutdownWith closes the
+//     connections spread over a window (one slot per connection, jitter
+//     inside it), each after what was queued for it and with its own
+//     reason, so that clients do not all reconnect in the same second.
+//   - Live limits: SetLimits swaps the reloadable limits (message size,
+//     fragments, write queue, header size, handshake timeout) behind an
+//     atomic pointer that the read and write paths load without a lock.
+//   - Observability costs the hot path nothing it would not pay anyway:
+//     counters are atomics read by Stats, CloseCodesSent and WriteLatency;
+//     an event frame queued with QueueEventAt carries its publish time, and
+//     one write in Options.LatencySample reads the clock to record the
+//     latency of the oldest event it sent. Conn.SetID names a connection in
+//     the transport's log lines with the session's id.
 //
 // # Concurrency contract
 //

@@ -4,7 +4,9 @@
 // configuration and the Debian package's description and scripts).
 //
 //   - Notifier speaks sd_notify: READY=1 once every listener is bound,
-//     STOPPING=1 when draining, WATCHDOG=1 when alive. Without NOTIFY_SOCKET
+//     RELOADING=1 (with MONOTONIC_USEC) and READY=1 around a reload,
+//     STOPPING=1 and EXTEND_TIMEOUT_USEC when draining, WATCHDOG=1 when
+//     alive. Without NOTIFY_SOCKET
 //     every call is a no-op, so the daemon runs the same under systemd, in a
 //     terminal, or embedded.
 //   - RunWatchdog feeds WatchdogSec= from a probe of real work, never from a

@@ -253,3 +253,32 @@ func TestRedisShardsAndSentinel(t *testing.T) {
 	c.publish("via-sentinel", "t", "1")
 	wc.expectEvent("via-sentinel", "t")
 }
+
+// TestPresenceAcrossNodesThroughRedis: presence asked of one node lists the
+// subscribers of every node, and a node that stops takes its own with it.
+func TestPresenceAcrossNodesThroughRedis(t *testing.T) {
+	r := redistest.Start(t)
+	a, b := startDaemon(t, onRedis(r)), startDaemon(t, onRedis(r))
+	a.dial(token(t, "ann", "*")).subscribe("room:1")
+	b.dial(token(t, "bob", "*")).subscribe("room:1")
+	users := func() map[string]bool {
+		var p presenceAnswer
+		a.getJSON("/v1/channels/room:1/presence", &p)
+		out := map[string]bool{}
+		for _, c := range p.Clients {
+			out[c.User] = true
+		}
+		return out
+	}
+	waitFor(t, 10*time.Second, "ann and bob in node A's presence", func() bool {
+		u := users()
+		return len(u) == 2 && u["ann"] && u["bob"]
+	})
+	if err := b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "only ann once node B stopped", func() bool {
+		u := users()
+		return len(u) == 1 && u["ann"]
+	})
+}

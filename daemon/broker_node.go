@@ -259,6 +259,7 @@ func (s *Session) subscribeShared(cmd command, name string) error {
 		ch.mu.Unlock()
 		s.subs = append(s.subs, sub)
 		n.logConn(s, connEvent{typ: "subscribe", channel: name})
+		n.notePresence(s, name, true)
 		return nil
 	}
 }

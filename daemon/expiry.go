@@ -63,6 +63,9 @@ func (e *expiries) remove(s *Session) {
 // tokens never expire on live connections and an idle channel's history
 // is only trimmed by its next publish.
 func (n *Node) Run(ctx context.Context) {
+	if n.presenceOps != nil {
+		go n.runPresence(ctx)
+	}
 	t := time.NewTicker(expirySweepInterval)
 	defer t.Stop()
 	for {

@@ -22,11 +22,13 @@ type Node struct {
 	expiries   *expiries
 	idem       *idempotency
 	connEvents *connEvents
-	lru        historyLRU
-	channelIDs atomic.Uint64
-	prefix     string // makes connection ids unique across restarts and nodes
-	encBufs    sync.Pool
-	flushLists sync.Pool
+	// presenceOps feeds runPresence; nil without a PresenceBroker.
+	presenceOps chan presenceOp
+	lru         historyLRU
+	channelIDs  atomic.Uint64
+	prefix      string // makes connection ids unique across restarts and nodes
+	encBufs     sync.Pool
+	flushLists  sync.Pool
 
 	nextID   atomic.Uint64
 	sessions atomic.Int64
@@ -62,6 +64,9 @@ func New(opts Options) *Node {
 		}
 	}
 	n.connEvents = newConnEvents(opts.ConnEventsBuffer, n.prefix)
+	if n.presenceBroker() != nil {
+		n.presenceOps = make(chan presenceOp, presenceQueue)
+	}
 	n.encBufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	n.flushLists.New = func() any { return &flushList{} }
 	return n

@@ -12,11 +12,17 @@ type Client struct {
 	User         string `json:"user"`
 	// Info is the token's "info" claim, verbatim; absent without one.
 	Info json.RawMessage `json:"info,omitempty"`
+	// Node names the node the client is connected to, with a broker that
+	// keeps presence across nodes; absent otherwise.
+	Node string `json:"node,omitempty"`
 }
 
 // Presence lists the channel's subscribers, in no particular order; nil
-// when it has none.
+// when it has none. With a PresenceBroker they are those of every node.
 func (n *Node) Presence(channel string) []Client {
+	if list, ok := n.sharedPresence(channel); ok {
+		return list
+	}
 	ch := n.hub.lookup(channel)
 	if ch == nil {
 		return nil

@@ -125,6 +125,7 @@ func (s *Session) unsubscribe(cmd command) error {
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
 		s.node.logConn(s, connEvent{typ: "unsubscribe", channel: name})
+		s.node.notePresence(s, name, false)
 	}
 	s.send(marshalReply(reply{Type: "unsubscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID}))
 	return nil
@@ -141,6 +142,7 @@ func (s *Session) Closed(code int) {
 	for _, sub := range s.subs {
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
+		s.node.notePresence(s, sub.ch.name, false)
 	}
 	s.subs = nil
 	s.node.sessions.Add(-1)

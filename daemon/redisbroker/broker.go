@@ -64,6 +64,8 @@ type Broker struct {
 	log    *zap.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
+	hbDone chan struct{}
+	nodeID string // names this node in presence entries
 
 	mu      sync.Mutex
 	refs    map[string]int             // Subscribe calls per channel, not undone
@@ -90,7 +92,7 @@ func New(o Options) (*Broker, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	b := &Broker{opts: o, rdb: o.Client, log: o.Logger.Named("redis"),
+	b := &Broker{opts: o, rdb: o.Client, log: o.Logger.Named("redis"), nodeID: newEpoch(),
 		refs: map[string]int{}, waiters: map[string][]chan struct{}{}}
 	if b.rdb == nil && o.SentinelMaster != "" {
 		b.rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: o.SentinelMaster,
@@ -118,6 +120,8 @@ func (b *Broker) Start(h Handler) {
 	b.runCtx = ctx
 	b.ps.Store(b.rdb.Subscribe(ctx)) // no channels yet: Subscribe adds them
 	go b.receive(ctx, h)
+	b.hbDone = make(chan struct{})
+	go func() { defer close(b.hbDone); b.heartbeat(ctx) }()
 }
 
 // Close stops reading and releases the connections.
@@ -126,6 +130,7 @@ func (b *Broker) Close() error {
 		b.cancel()
 		err := b.ps.Load().Close()
 		<-b.done
+		<-b.hbDone
 		if b.owned {
 			return errors.Join(err, b.rdb.Close())
 		}

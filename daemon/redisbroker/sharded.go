@@ -123,3 +123,15 @@ func mix(x uint64) uint64 {
 	x *= 0x94d049bb133111eb
 	return x ^ x>>31
 }
+
+var _ daemon.PresenceBroker = (*Sharded)(nil)
+
+// SetPresence implements daemon.PresenceBroker.
+func (s *Sharded) SetPresence(ctx context.Context, channel string, c daemon.Client, present bool) error {
+	return s.shard(channel).SetPresence(ctx, channel, c, present)
+}
+
+// Presence implements daemon.PresenceBroker.
+func (s *Sharded) Presence(ctx context.Context, channel string) ([]daemon.Client, error) {
+	return s.shard(channel).Presence(ctx, channel)
+}

@@ -55,9 +55,9 @@ const bearerProtocol = "bearer."
 // first: Origin (403), the upgrade rate (503), the subprotocol offer (400),
 // connections from this address (429), the token (401), connections of this
 // user (429). A refused request never becomes a WebSocket. The echo route,
-// when configured, has its own checks (acceptEcho). Each check reads the
-// settings in force when the request arrived: a reload never applies half
-// of itself to one upgrade.
+// when configured, has its own checks (acceptEcho). The checks' settings
+// and the caps are each read once per upgrade, so a reload never changes
+// one of them halfway through a request.
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
 	if u.echoPath != "" && r.Path == u.echoPath {
 		return u.acceptEcho(c, r)

@@ -34,8 +34,9 @@
 // live part (the token verifier, the upgrade checks, the connection caps,
 // the core's daemon.Settings, the transport's netpoll.Limits, the HTTP
 // routes) is rebuilt whole and swapped in behind an atomic pointer, so
-// the hot paths take no lock and never see half a reload; keys that need
-// a restart are reported (reload.go). Shutdown drains (drain.go): the
+// the hot paths take no lock and never see a part half rebuilt (for the
+// instant of the swaps, one request may see one part old and another
+// new); keys that need a restart are reported (reload.go). Shutdown drains (drain.go): the
 // listeners close, accepted publishes finish, then the clients are closed
 // over drain.window with a reconnect hint. Each Server has its own
 // Prometheus registry (metrics.go), read at scrape time from the counters

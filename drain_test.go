@@ -83,3 +83,39 @@ func TestReconnectHint(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoThousandClientsDrain: 2,000 connections held by another process
+// all get their close frame with the configured code; an event published
+// just before the shutdown was queued to every one of them first (the
+// close frame goes behind it in the same queue).
+func TestTwoThousandClientsDrain(t *testing.T) {
+	const total = 2000
+	d := startDaemon(t, func(c *config.Config) {
+		c.Limits.MaxConnections = total + 100
+		c.Drain = config.Drain{Window: time.Second, CloseCode: 1012, ReconnectAfter: time.Second}
+	})
+	child := startChildClients(t, d.addr, token(t, "load", "room:*"))
+	child.open(total)
+	d.waitConns(total)
+	before := d.srv.Stats().Delivered
+	d.publish("room:all", "last.word", `{}`)
+	if got := d.srv.Stats().Delivered - before; got != total {
+		t.Fatalf("the last publish was queued to %d connections, want %d", got, total)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.stop() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for d.srv.ws.CloseCodesSent()[1012] < total {
+		if time.Now().After(deadline) {
+			t.Fatalf("close frames sent: %v, want %d with 1012", d.srv.ws.CloseCodesSent(), total)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	child.stop() // the child never answers a close: hang up rather than wait for the close timeout
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if sent := d.srv.ws.CloseCodesSent(); sent[1012] != total || len(sent) != 1 {
+		t.Fatalf("close frames sent: %v, want %d with 1012 and no other", sent, total)
+	}
+}

@@ -150,7 +150,7 @@ func (s *Server) classify(cur, next config.Config) ReloadReport {
 			r.RestartRequired = append(r.RestartRequired, k)
 		}
 	}
-	r.Applied, r.RestartRequired = nonNil(r.Applied), nonNil(slices.Compact(r.RestartRequired))
+	r.Applied, r.RestartRequired = nonNil(r.Applied), nonNil(r.RestartRequired)
 	return r
 }
 

@@ -189,3 +189,30 @@ func logText(logs *observer.ObservedLogs) string {
 	}
 	return b.String()
 }
+
+// TestThousandClientsStayThroughAKeyRotation: 1,000 connections held by
+// another process stay open and subscribed through a reload that rotates
+// the HMAC secret, and each still gets the next publish; a new connection
+// with a token of the old key is refused.
+func TestThousandClientsStayThroughAKeyRotation(t *testing.T) {
+	const total = 1000
+	r := startReloadable(t)
+	child := startChildClients(t, r.addr, token(t, "load", "room:*"))
+	child.open(total)
+	r.waitConns(total)
+	r.write(t, "auth:\n  hmac_secret: "+rotatedSecret+"\n")
+	if _, err := r.srv.ReloadFromSource(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.dialStatus(subprotocol(token(t, "load", "room:*")), ""); got != http.StatusUnauthorized {
+		t.Fatalf("old key after rotation: %d, want 401", got)
+	}
+	before := r.srv.Stats().Delivered
+	r.publish("room:all", "after.rotation", `{}`)
+	if got := r.srv.Stats().Delivered - before; got != total {
+		t.Fatalf("the publish after the rotation reached %d connections, want %d", got, total)
+	}
+	r.waitConns(total)
+	child.stop()
+	r.waitConns(0)
+}

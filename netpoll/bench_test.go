@@ -16,7 +16,7 @@ import (
 // it is an upper bound of the server's cost. Allocations are the server's
 // and the clients' together; the aim is 0 per delivery.
 func BenchmarkBroadcastSockets(b *testing.B) {
-	benchBroadcast(b, func(c *Conn, frame []byte) { c.Send(frame) }, func(b *testing.B, srv *Server, deliveries int) {
+	benchBroadcast(b, func(c *Conn, frame []byte, _ int64) { c.Send(frame) }, func(b *testing.B, srv *Server, deliveries int) {
 		b.ReportMetric(float64(deliveries)/float64(max(srv.Stats().Writes, 1)), "deliveries/write")
 	})
 }
@@ -26,8 +26,8 @@ func BenchmarkBroadcastSockets(b *testing.B) {
 // the publish→write latency sampled (Options.LatencySample's default).
 // The aim stays 0 allocations per delivery.
 func BenchmarkBroadcastEventsTimed(b *testing.B) {
-	benchBroadcast(b, func(c *Conn, frame []byte) {
-		if _, first, _ := c.QueueEventAt(frame, 1, PolicyDisconnect, time.Now().UnixNano()); first {
+	benchBroadcast(b, func(c *Conn, frame []byte, published int64) {
+		if _, first, _ := c.QueueEventAt(frame, 1, PolicyDisconnect, published); first {
 			c.Flush()
 		}
 	}, func(b *testing.B, srv *Server, deliveries int) {
@@ -37,9 +37,10 @@ func BenchmarkBroadcastEventsTimed(b *testing.B) {
 	})
 }
 
-// benchBroadcast sends one 200-byte frame to n connections with send per
-// op and waits until it is written; check looks at the server after.
-func benchBroadcast(b *testing.B, send func(*Conn, []byte), check func(b *testing.B, srv *Server, deliveries int)) {
+// benchBroadcast sends one 200-byte frame, published at the start of the
+// op, to n connections with send and waits until it is written; check
+// looks at the server after.
+func benchBroadcast(b *testing.B, send func(c *Conn, frame []byte, published int64), check func(b *testing.B, srv *Server, deliveries int)) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			srv, conns := benchConns(b, n)
@@ -48,8 +49,9 @@ func benchBroadcast(b *testing.B, send func(*Conn, []byte), check func(b *testin
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
+				published := time.Now().UnixNano()
 				for _, c := range conns {
-					send(c, frame)
+					send(c, frame, published)
 				}
 				want += uint64(n * len(frame))
 				waitWritten(b, srv, want)

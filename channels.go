@@ -39,6 +39,7 @@ func channelOptions(cfg config.Config) (daemon.ChannelOptions, []daemon.ChannelC
 		}
 		classes[i] = daemon.ChannelClass{Prefix: c.Prefix, ChannelOptions: o}
 	}
-	classes = append(classes, daemon.ChannelClass{Prefix: probeChannelPrefix}) // no history
+	// The daemon's own channels keep no history.
+	classes = append(classes, daemon.ChannelClass{Prefix: probeChannelPrefix}, daemon.ChannelClass{Prefix: statusChannel})
 	return def, classes
 }

@@ -358,6 +358,9 @@ func (s *Server) Run(ctx context.Context) error {
 		s.brokerOK.Store(true) // until a probe says otherwise
 		sweeper.Go(func() { s.watchBroker(sweepCtx) })
 	}
+	if s.cfg.Status.Enabled {
+		sweeper.Go(func() { s.publishStatus(sweepCtx) })
+	}
 	defer sweeper.Wait()
 	defer stopSweep()
 	go func() { errc <- s.ws.Serve(s.wsLn) }()

@@ -39,6 +39,7 @@ func TestChannelOptionsFromConfig(t *testing.T) {
 		{Prefix: "metrics:", ChannelOptions: daemon.ChannelOptions{HistorySize: 10, HistoryTTL: ttl, SlowConsumer: daemon.PolicyLatest}},
 		{Prefix: "project:", ChannelOptions: want},
 		{Prefix: probeChannelPrefix},
+		{Prefix: statusChannel},
 	}
 	if len(classes) != len(wantClasses) {
 		t.Fatalf("classes %+v, want %+v", classes, wantClasses)

@@ -68,6 +68,9 @@ type statusView struct {
 	Refusals                          []statusCount
 	Config                            []statusCount
 	Refresh                           int
+	// Live updates: the token for statusChannel ("" for none), the
+	// WebSocket path and the script's CSP nonce.
+	Token, WSPath, Nonce string
 }
 
 type statusCount struct{ Name, Value string }
@@ -82,6 +85,7 @@ func (p *statusPage) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		Connections: n.Connections, Subscriptions: n.Subscriptions, Channels: n.Channels,
 		Published: n.Published, Delivered: n.Delivered, Dropped: n.Dropped, HistoryBytes: n.HistoryBytes,
 		Config: configSummary(*s.live.Load(), s.Addr().String()), Refresh: int(statusRefresh.Seconds()),
+		Token: s.statusToken(*s.live.Load()), WSPath: s.cfg.WSPath, Nonce: newNonce(),
 	}
 	cur := statusSample{at: now, published: n.Published, delivered: n.Delivered}
 	from, ok := p.sample(cur)
@@ -110,8 +114,10 @@ func (p *statusPage) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	sortCounts(v.Refusals)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	// No script, no style or image from elsewhere, no framing by others.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	// Only this response's own script, a WebSocket back to this daemon, no
+	// style or image from elsewhere, no framing by others.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+v.Nonce+
+		"'; connect-src 'self' ws: wss:; img-src data:; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if err := statusTemplate.Execute(w, v); err != nil {
 		s.log.Debug("status page not written", zap.Error(err))
@@ -167,7 +173,7 @@ func configSummary(c config.Config, listen string) []statusCount {
 
 var statusTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="{{.Refresh}}">
+{{if not .Token}}<meta http-equiv="refresh" content="{{.Refresh}}">{{end}}
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fanoutd {{.Version}}</title>
 <style>
@@ -178,13 +184,17 @@ h1{font-size:1.3em}h2{font-size:1.05em;margin-top:1.5em}
 td:first-child{color:#666}.ok{color:#070}.bad{color:#a00}
 </style></head><body>
 <h1>fanoutd {{.Version}} — {{if .Ready}}<span class="ok">serving</span>{{else}}<span class="bad">not ready</span>{{end}}</h1>
-<p>up {{.Uptime}} (since {{.Started}})</p>
+<p>up {{.Uptime}} (since {{.Started}}) · updates: <span id="live" data-state="{{if .Token}}connecting{{else}}reload{{end}}">{{if .Token}}connecting…{{else}}page reload every {{.Refresh}} s{{end}}</span></p>
 <div class="grid">
 <div><div class="n" id="connections">{{.Connections}}</div>connections</div>
 <div><div class="n" id="subscriptions">{{.Subscriptions}}</div>subscriptions</div>
 <div><div class="n" id="channels">{{.Channels}}</div>channels</div>
 <div><div class="n" id="publish-rate">{{or .PublishRate "–"}}</div>publishes/s</div>
 <div><div class="n" id="delivery-rate">{{or .DeliveryRate "–"}}</div>deliveries/s</div>
+</div>
+<div class="grid">
+<div><svg id="chart-connections" width="240" height="48" aria-label="connections, last minute"><polyline fill="none" stroke="#36c" stroke-width="2" points=""/></svg><br>connections, last minute</div>
+<div><svg id="chart-deliveries" width="240" height="48" aria-label="deliveries per second, last minute"><polyline fill="none" stroke="#3a3" stroke-width="2" points=""/></svg><br>deliveries/s, last minute</div>
 </div>
 <p>Rates over the last {{or .RateOf "–"}}. Totals: {{.Published}} published, {{.Delivered}} delivered,
 {{.Dropped}} dropped; history holds {{.HistoryBytes}} bytes.</p>
@@ -194,5 +204,41 @@ td:first-child{color:#666}.ok{color:#070}.bad{color:#a00}
 <table>{{range .Refusals}}<tr><td>{{.Name}}</td><td>{{.Value}}</td></tr>{{else}}<tr><td>none</td></tr>{{end}}</table>
 <h2>Configuration</h2>
 <table>{{range .Config}}<tr><td>{{.Name}}</td><td>{{.Value}}</td></tr>{{end}}</table>
+{{if .Token}}<script nonce="{{.Nonce}}">
+(() => {
+  const token = {{.Token}}, path = {{.WSPath}}, live = document.getElementById('live');
+  const series = { connections: [], deliveries: [] };
+  let last = null;
+  const draw = (id, values) => {
+    const line = document.querySelector('#' + id + ' polyline');
+    const max = Math.max(1, ...values);
+    line.setAttribute('points', values.map((v, i) => (i * 4) + ',' + (46 - 44 * v / max)).join(' '));
+  };
+  const set = (id, v) => { document.getElementById(id).textContent = v; };
+  const connect = () => {
+    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path,
+      ['fanout.v1', 'bearer.' + token]);
+    ws.onopen = () => ws.send(JSON.stringify({ action: 'subscribe', channel: 'fanoutd.status' }));
+    ws.onmessage = (m) => {
+      const f = JSON.parse(m.data);
+      if (f.type === 'subscribed') { live.dataset.state = 'open'; live.textContent = 'live'; }
+      if (f.type !== 'status') return;
+      const s = f.payload;
+      set('connections', s.connections); set('subscriptions', s.subscriptions); set('channels', s.channels);
+      if (last && s.at > last.at) {
+        const secs = (s.at - last.at) / 1000;
+        const pr = (s.published - last.published) / secs, dr = (s.delivered - last.delivered) / secs;
+        set('publish-rate', pr.toFixed(1)); set('delivery-rate', dr.toFixed(1));
+        series.deliveries = series.deliveries.concat([dr]).slice(-60);
+      }
+      series.connections = series.connections.concat([s.connections]).slice(-60);
+      draw('chart-connections', series.connections); draw('chart-deliveries', series.deliveries);
+      last = s;
+    };
+    ws.onclose = () => { live.dataset.state = 'closed'; live.textContent = 'reconnecting…'; setTimeout(connect, 2000); };
+  };
+  connect();
+})();
+</script>{{end}}
 </body></html>
 `))

@@ -241,3 +241,27 @@ test('a real EventSource resumes every channel with Last-Event-ID', async () => 
   const epoch2 = got.find((e) => e.data.channel === 'project:es2' && e.type === 'tick').data.epoch;
   assert.equal(got.at(-1).id, `project:es1 3 ${epoch1} project:es2 2 ${epoch2}`);
 });
+
+test('the status page updates itself live as clients connect', async () => {
+  const socketPath = path.join(makeTempDir(), 's.sock');
+  const d = await daemon(socketPath, undefined, { FANOUTD_STATUS_ENABLED: 'true' });
+  const { page, logs } = await newPage();
+  await page.goto(`http://127.0.0.1:${d.port}/`);
+  try {
+    await page.waitForSelector('#live[data-state="open"]', { timeout: 10000 });
+    // The page's own WebSocket is one connection.
+    await page.waitForFunction(() => Number(document.getElementById('connections').textContent) >= 1, null, { timeout: 5000 });
+    const before = Number(await page.textContent('#connections'));
+    const tok = mintJWT(SECRET, claims('viewer', ['*'], 3600));
+    await page.evaluate(({ port, tok }) => {
+      window.extra = [1, 2, 3].map(() => new WebSocket(`ws://127.0.0.1:${port}/ws`, ['fanout.v1', `bearer.${tok}`]));
+    }, { port: d.port, tok });
+    await page.waitForFunction((want) => Number(document.getElementById('connections').textContent) === want,
+      before + 3, { timeout: 5000 });
+    const points = await page.getAttribute('#chart-connections polyline', 'points');
+    assert.ok(points.split(' ').length >= 2, `the chart has points: ${points}`);
+    await page.screenshot({ path: path.join(artifacts, 'status.png'), fullPage: true });
+  } catch (err) {
+    throw new Error(`${err.message}\nbrowser console:\n${logs.join('\n')}`);
+  }
+});

@@ -93,6 +93,7 @@ func TestTwoThousandClientsDrain(t *testing.T) {
 	d := startDaemon(t, func(c *config.Config) {
 		c.Limits.MaxConnections = total + 100
 		c.Drain = config.Drain{Window: time.Second, CloseCode: 1012, ReconnectAfter: time.Second}
+		c.Heartbeat.Interval = time.Hour // the child's raw clients do not answer pings
 	})
 	child := startChildClients(t, d.addr, token(t, "load", "room:*"))
 	child.open(total)

@@ -33,7 +33,8 @@ func startReloadable(t *testing.T) *reloadable {
 	t.Helper()
 	dir := t.TempDir()
 	r := &reloadable{file: filepath.Join(dir, "fanoutd.yaml"), level: zap.NewAtomicLevelAt(zap.InfoLevel)}
-	r.base = "listen: 127.0.0.1:0\nsocket: " + filepath.Join(dir, "f.sock") + "\n"
+	// An hour between pings: the child's raw clients do not answer them.
+	r.base = "listen: 127.0.0.1:0\nsocket: " + filepath.Join(dir, "f.sock") + "\nheartbeat:\n  interval: 1h\n"
 	r.write(t, "auth:\n  hmac_secret: "+testSecret+"\nlog_level: info\n")
 	load := func() (config.Config, error) { return config.Load(config.Source{File: r.file, Environ: []string{}}) }
 	cfg, err := load()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -27,12 +28,18 @@ func TestBinaryEndToEnd(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	t.Logf("stderr:\n%s", stderr.String())
-	if err != nil {
+	// Exit 2 (a dirty run) is expected only when the publisher fell behind
+	// the target rate on a busy machine: checked below, against the report.
+	var exitErr *exec.ExitError
+	if err != nil && !(errors.As(err, &exitErr) && exitErr.ExitCode() == 2) {
 		t.Fatalf("fanout-bench: %v", err)
 	}
 	var rep loadgen.Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if err != nil && !rep.FellBehind() {
+		t.Fatalf("fanout-bench exited 2 without falling behind: %v", err)
 	}
 	// 10 subscribers per channel; the publish rate reached under load is
 	// not asserted, the loss-free delivery of what was published is.

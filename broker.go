@@ -102,14 +102,7 @@ const brokerProbeEvery = 5 * time.Second
 // published through the broker to a private channel must come back. A link
 // that is up but delivers nothing fails the probe and is restarted.
 func (s *Server) watchBroker(ctx context.Context) {
-	t := time.NewTicker(brokerProbeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, brokerProbeEvery, func() {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := s.probeHub(pctx)
 		cancel()
@@ -124,6 +117,21 @@ func (s *Server) watchBroker(ctx context.Context) {
 				s.log.Warn("broker probe failed; restarting the link", zap.Error(err))
 				s.broker.Restart()
 			}
+		}
+	})
+}
+
+// every runs f each period until ctx ends: Run's periodic work (the broker
+// probe, the status events).
+func every(ctx context.Context, period time.Duration, f func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -23,26 +22,7 @@ func onNATS(n *natstest.Server) func(*config.Config) {
 // TestThreeNodesShareChannelsThroughNATS: a publish to any node reaches
 // the subscribers on every node, in order, with one contiguous numbering.
 func TestThreeNodesShareChannelsThroughNATS(t *testing.T) {
-	n := natstest.Start(t)
-	nodes := []*testDaemon{startDaemon(t, onNATS(n)), startDaemon(t, onNATS(n)), startDaemon(t, onNATS(n))}
-	var clients []*wsClient
-	for _, d := range nodes {
-		w := d.dial(token(t, "u", "*"))
-		w.subscribe("project:shared")
-		clients = append(clients, w)
-	}
-	const events = 30
-	for i := 1; i <= events; i++ {
-		nodes[i%3].publish("project:shared", "story.status.changed", fmt.Sprint(i))
-	}
-	for k, w := range clients {
-		for want := 1; want <= events; want++ {
-			m := w.expectEvent("project:shared", "story.status.changed")
-			if m["offset"] != float64(want) || m["payload"] != float64(want) {
-				t.Fatalf("node %d: got %v, want offset and payload %d", k, m, want)
-			}
-		}
-	}
+	threeNodesShareAChannel(t, onNATS(natstest.Start(t)))
 }
 
 // TestNATSRecoveryAndRestart: recovery across nodes from JetStream; with the

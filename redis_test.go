@@ -24,8 +24,16 @@ func onRedis(r *redistest.Server) func(*config.Config) {
 // TestThreeNodesShareChannelsThroughRedis: a publish to any node reaches
 // the subscribers on every node, in order, with one numbering.
 func TestThreeNodesShareChannelsThroughRedis(t *testing.T) {
-	r := redistest.Start(t)
-	nodes := []*testDaemon{startDaemon(t, onRedis(r)), startDaemon(t, onRedis(r)), startDaemon(t, onRedis(r))}
+	threeNodesShareAChannel(t, onRedis(redistest.Start(t)))
+}
+
+// threeNodesShareAChannel runs three daemons on one broker (mutate), a
+// subscriber on each, and publishes through all three in turn: every
+// subscriber must get every event in order, numbered 1, 2, 3, … in one
+// epoch.
+func threeNodesShareAChannel(t *testing.T, mutate func(*config.Config)) {
+	t.Helper()
+	nodes := []*testDaemon{startDaemon(t, mutate), startDaemon(t, mutate), startDaemon(t, mutate)}
 	var clients []*wsClient
 	for _, d := range nodes {
 		w := d.dial(token(t, "u", "*"))

@@ -108,31 +108,20 @@ func New(o Options) (*Server, error) {
 	if s.broker, startBroker, err = s.newBroker(); err != nil {
 		return nil, err
 	}
-	defChannel, classes := channelOptions(cfg)
-	s.node = daemon.New(daemon.Options{
-		Logger:            log.Named("core"),
-		Now:               o.Now,
-		Frame:             netpoll.TextFrame,
-		MaxSubscriptions:  cfg.Limits.MaxSubscriptions,
-		CommandsPerSecond: cfg.Limits.CommandsPerSecond,
-		MaxChannelLength:  cfg.Limits.MaxChannelLength,
-		MaxPayloadBytes:   cfg.Limits.MaxPublishBytes,
-		PingInterval:      cfg.Heartbeat.Interval,
-		Protocol:          protocol,
-		Auth:              s.auth,
-		ExpiryWarning:     cfg.Auth.ExpiryWarning,
-		PublicChannels:    cfg.Auth.PublicChannels,
-
-		DefaultChannel:     defChannel,
-		ChannelClasses:     classes,
-		HistoryMaxBytes:    int64(cfg.History.MaxBytes),
-		IdempotencyWindow:  cfg.Idempotency.Window,
-		IdempotencyMaxKeys: cfg.Idempotency.MaxKeys,
-		Authorize:          o.Hooks.AuthorizeSubscribe,
-		OnConnect:          o.Hooks.OnConnect,
-		OnDisconnect:       o.Hooks.OnDisconnect,
-		Broker:             s.broker,
-	})
+	opts := daemon.Options{
+		Logger:       log.Named("core"),
+		Now:          o.Now,
+		Frame:        netpoll.TextFrame,
+		PingInterval: cfg.Heartbeat.Interval,
+		Protocol:     protocol,
+		Auth:         s.auth,
+		Authorize:    o.Hooks.AuthorizeSubscribe,
+		OnConnect:    o.Hooks.OnConnect,
+		OnDisconnect: o.Hooks.OnDisconnect,
+		Broker:       s.broker,
+	}
+	opts.ApplySettings(nodeSettings(cfg)) // the reloadable part, as Reload builds it
+	s.node = daemon.New(opts)
 	if startBroker != nil {
 		startBroker(s.node)
 	}

@@ -34,21 +34,14 @@ type statusEvent struct {
 
 // publishStatus publishes the counters until ctx ends.
 func (s *Server) publishStatus(ctx context.Context) {
-	t := time.NewTicker(statusEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, statusEvery, func() {
 		n := s.node.Stats()
 		b, _ := json.Marshal(statusEvent{At: s.now().UnixMilli(), Connections: n.Connections,
 			Subscriptions: n.Subscriptions, Channels: n.Channels, Published: n.Published, Delivered: n.Delivered})
 		if _, err := s.Publish(ctx, Event{Channel: statusChannel, Type: "status", Payload: b}); err != nil && ctx.Err() == nil {
 			s.log.Debug("status event not published", zap.Error(err))
 		}
-	}
+	})
 }
 
 // statusToken mints the page's token for statusChannel; "" when the

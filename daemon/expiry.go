@@ -64,7 +64,9 @@ func (e *expiries) remove(s *Session) {
 // is only trimmed by its next publish.
 func (n *Node) Run(ctx context.Context) {
 	if n.presenceOps != nil {
-		go n.runPresence(ctx)
+		var presence sync.WaitGroup
+		presence.Go(func() { n.runPresence(ctx) })
+		defer presence.Wait() // Run leaves nothing running behind it
 	}
 	t := time.NewTicker(expirySweepInterval)
 	defer t.Stop()

@@ -45,17 +45,23 @@ func (o Options) settings() *Settings {
 	}
 }
 
-// Reconfigure replaces the node's Settings; safe from any goroutine, and
-// concurrent with publishes and sessions. The slices are kept, not copied:
-// the caller must not modify them afterwards.
-func (n *Node) Reconfigure(s Settings) {
-	o := n.opts
+// ApplySettings sets o's reloadable fields from s: what New starts with is
+// what Reconfigure would install.
+func (o *Options) ApplySettings(s Settings) {
 	o.MaxSubscriptions, o.CommandsPerSecond = s.MaxSubscriptions, s.CommandsPerSecond
 	o.MaxChannelLength, o.MaxPayloadBytes = s.MaxChannelLength, s.MaxPayloadBytes
 	o.ExpiryWarning, o.PublicChannels = s.ExpiryWarning, s.PublicChannels
 	o.DefaultChannel, o.ChannelClasses = s.DefaultChannel, s.ChannelClasses
 	o.HistoryMaxBytes = s.HistoryMaxBytes
 	o.IdempotencyWindow, o.IdempotencyMaxKeys = s.IdempotencyWindow, s.IdempotencyMaxKeys
+}
+
+// Reconfigure replaces the node's Settings; safe from any goroutine, and
+// concurrent with publishes and sessions. The slices are kept, not copied:
+// the caller must not modify them afterwards.
+func (n *Node) Reconfigure(s Settings) {
+	o := n.opts
+	o.ApplySettings(s)
 	n.live.Store(o.settings())
 }
 

@@ -26,13 +26,7 @@ type Server struct {
 // Start runs redis-server on a free port and waits until it answers PING.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	s := &Server{t: t, Addr: addr}
+	s := &Server{t: t, Addr: freeAddr(t)}
 	s.Restart()
 	t.Cleanup(s.Kill)
 	return s
@@ -104,12 +98,7 @@ func (s *Server) ping() error {
 // returns its address; cleanup kills it.
 func StartSentinel(t testing.TB, master *Server) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	mhost, mport, _ := net.SplitHostPort(master.Addr)
 	conf := filepath.Join(t.TempDir(), "sentinel.conf") // Sentinel rewrites its file: it must be writable
@@ -136,4 +125,16 @@ func StartSentinel(t testing.TB, master *Server) string {
 	}
 	t.Fatalf("sentinel on %s did not know the master within 10 s", addr)
 	return ""
+}
+
+// freeAddr is a loopback address with a port nothing listens on now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	return addr
 }

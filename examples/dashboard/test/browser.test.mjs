@@ -84,8 +84,24 @@ async function newPage() {
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   cleanups.push(() => page.close());
-  return { page, logs };
+  // step runs one stage of a test; a failure names the stage, saves a
+  // screenshot and carries the browser's console.
+  const step = async (what, f) => {
+    try {
+      return await f();
+    } catch (err) {
+      await page.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
+      throw new Error(`${what}: ${err.message}\nbrowser console:\n${logs.join('\n')}`);
+    }
+  };
+  return { page, logs, step };
 }
+
+/** change asks the demo backend to make a change; true when it was published. */
+const changer = (server) => async (type, projectId, payload) => {
+  const r = await fetch(`${server.url}api/change`, { method: 'POST', body: JSON.stringify({ type, projectId, payload }) });
+  return (await r.json()).published;
+};
 
 const storyStatus = (id, status) => `[data-story="${id}"] .status[data-status="${status}"]`;
 
@@ -98,19 +114,8 @@ test('the dashboard renders live changes and catches up after a network drop and
   const wsUrl = `ws://127.0.0.1:${proxy.port}/ws`;
   const server = await startServer({ wsUrl, socketPath, secret: SECRET, publishEveryMs: 0 });
   cleanups.push(() => server.close());
-  const change = async (type, projectId, payload) => {
-    const r = await fetch(`${server.url}api/change`, { method: 'POST', body: JSON.stringify({ type, projectId, payload }) });
-    return (await r.json()).published;
-  };
-  const { page, logs } = await newPage();
-  const step = async (what, f) => {
-    try {
-      return await f();
-    } catch (err) {
-      await page.screenshot({ path: path.join(artifacts, 'failure.png') }).catch(() => {});
-      throw new Error(`${what}: ${err.message}\nbrowser console:\n${logs.join('\n')}`);
-    }
-  };
+  const change = changer(server);
+  const { page, step } = await newPage();
 
   await page.goto(server.url);
   await step('connect', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 10000 }));
@@ -172,18 +177,8 @@ test('with a Redis broker the page catches up after its daemon restarts (recover
   await daemon(sockB, undefined, env); // the backend publishes through node B
   const server = await startServer({ wsUrl: `ws://127.0.0.1:${portA}/ws`, socketPath: sockB, secret: SECRET, publishEveryMs: 0 });
   cleanups.push(() => server.close());
-  const change = async (type, projectId, payload) => {
-    const r = await fetch(`${server.url}api/change`, { method: 'POST', body: JSON.stringify({ type, projectId, payload }) });
-    return (await r.json()).published;
-  };
-  const { page, logs } = await newPage();
-  const step = async (what, f) => {
-    try {
-      return await f();
-    } catch (err) {
-      throw new Error(`${what}: ${err.message}\nbrowser console:\n${logs.join('\n')}`);
-    }
-  };
+  const change = changer(server);
+  const { page, step } = await newPage();
   await page.goto(server.url);
   await step('connect to node A', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 10000 }));
   assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-1', status: 'in-progress' }), true);

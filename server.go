@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fanoutd/fanoutd/api"
 	"github.com/fanoutd/fanoutd/config"
 	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
@@ -316,6 +317,7 @@ func (s *Server) apiOptions(cfg config.Config) ipc.Options {
 	o := ipc.Options{
 		Publisher:    publisher{s},
 		Directory:    directory{s.node},
+		OpenAPI:      api.OpenAPI(),
 		Logger:       s.log,
 		MaxBodyBytes: int64(cfg.Limits.MaxPublishBytes),
 		APIKey:       cfg.API.Key,

@@ -7,6 +7,8 @@
 //
 //	POST /v1/publish   publish one event, an array, or NDJSON
 //	GET  /v1/stats     the Publisher's Stats() as JSON
+//	GET  /v1/openapi.yaml  the API's OpenAPI 3.1 description (with
+//	                   Options.OpenAPI; api/openapi.yaml in the repository)
 //	POST /v1/reload    re-read the daemon's configuration (Unix socket only;
 //	                   with Options.Reloader): 200 with the Reloader's report,
 //	                   400 {"error":"invalid configuration","errors":["key: …"]}

@@ -18,8 +18,10 @@ type api struct {
 	dir Directory // nil: no read routes
 	// reloader serves POST /v1/reload; nil (always on TCP): 404.
 	reloader Reloader
-	log      *zap.Logger
-	limit    int64
+	// openapi is the document GET /v1/openapi.yaml serves; nil: 404.
+	openapi []byte
+	log     *zap.Logger
+	limit   int64
 }
 
 // routes builds a private mux: the default mux is process-global and two
@@ -35,6 +37,10 @@ func (a *api) routes() *http.ServeMux {
 		mux.HandleFunc("GET /v1/channels", a.channels)
 		mux.HandleFunc("GET /v1/channels/{channel}/presence", a.presence)
 		mux.HandleFunc("GET /v1/events", a.events)
+	}
+	if a.openapi != nil {
+		mux.HandleFunc("GET /v1/openapi.yaml", a.openAPI)
+		mux.HandleFunc("/v1/openapi.yaml", methodNotAllowed("GET, HEAD"))
 	}
 	if a.reloader != nil {
 		mux.HandleFunc("POST /v1/reload", a.reload)

@@ -26,6 +26,11 @@ type Options struct {
 	// nil answers it 404.
 	Reloader Reloader
 
+	// OpenAPI is the API's description, served as is at GET
+	// /v1/openapi.yaml (application/yaml); nil answers that route 404. The
+	// composition root passes api.OpenAPI(); ipc does not import it.
+	OpenAPI []byte
+
 	// Logger is named "ipc"; nil means no logging.
 	Logger *zap.Logger
 
@@ -109,10 +114,11 @@ func newAPI(opts Options, transport string) *api {
 		limit = DefaultMaxBodyBytes
 	}
 	a := &api{
-		pub:   opts.Publisher,
-		dir:   opts.Directory,
-		log:   namedLogger(opts.Logger).With(zap.String("transport", transport)),
-		limit: limit,
+		pub:     opts.Publisher,
+		dir:     opts.Directory,
+		openapi: opts.OpenAPI,
+		log:     namedLogger(opts.Logger).With(zap.String("transport", transport)),
+		limit:   limit,
 	}
 	if transport == "unix" {
 		a.reloader = opts.Reloader

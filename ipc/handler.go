@@ -35,8 +35,11 @@ func (a *api) routes() *http.ServeMux {
 	mux.HandleFunc("/v1/stats", methodNotAllowed("GET, HEAD"))
 	if a.dir != nil {
 		mux.HandleFunc("GET /v1/channels", a.channels)
+		mux.HandleFunc("/v1/channels", methodNotAllowed("GET, HEAD"))
 		mux.HandleFunc("GET /v1/channels/{channel}/presence", a.presence)
+		mux.HandleFunc("/v1/channels/{channel}/presence", methodNotAllowed("GET, HEAD"))
 		mux.HandleFunc("GET /v1/events", a.events)
+		mux.HandleFunc("/v1/events", methodNotAllowed("GET, HEAD"))
 	}
 	if a.openapi != nil {
 		mux.HandleFunc("GET /v1/openapi.yaml", a.openAPI)

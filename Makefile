@@ -1,6 +1,7 @@
 # fanoutd — `make help` lists the targets.
 GO       ?= go
 NODE     ?= node
+PYTHON   ?= python3
 BIN      ?= bin/fanoutd
 FUZZTIME ?= 5s
 # Each fuzz target as package:Name; `make fuzz FUZZTIME=5m` runs them longer.
@@ -10,7 +11,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish
 
-.PHONY: help run demo build build-bench test test-go test-node test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
+.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb
 
 BENCH_BIN   ?= bin/fanout-bench
@@ -50,7 +51,7 @@ build: ## build bin/fanoutd
 build-bench: ## build bin/fanout-bench (the load generator)
 	$(GO) build -trimpath -o $(BENCH_BIN) ./cmd/fanout-bench
 
-test: fmt-check vet test-go fuzz test-node test-browser ## the whole suite: vet, go test -race, fuzz smoke, Node client tests, Chromium
+test: fmt-check vet test-go fuzz test-node test-publishers test-browser ## the whole suite: vet, go test -race, fuzz smoke, Node client tests, Chromium
 
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -61,6 +62,12 @@ test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/js/test/*.test.mjs
 	cd bench/nodehub && npm ci --silent --no-audit --no-fund
 	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs
+
+test-publishers: build ## the Node (@fanoutd/publish, its Fastify example) and Python (fanoutd-publish) publisher libraries against a real daemon
+	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/node/test/
+	cd clients/node/examples/fastify-dashboard && npm ci --silent --no-audit --no-fund
+	cd clients/node/examples/fastify-dashboard && FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket
+	cd clients/python && FANOUTD_BIN=$(CURDIR)/$(BIN) PYTHONPATH=src:tests PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m unittest discover -s tests
 
 test-browser: build ## the dashboard and the SSE route in headless Chromium (Debian's chromium, playwright-core)
 	cd examples/dashboard/test && npm ci --silent --no-audit --no-fund

@@ -8,6 +8,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import unittest
@@ -284,6 +286,24 @@ class RetryTest(unittest.TestCase):
             self.assertEqual(len(set(keys(srv.bodies))), 1)
         finally:
             srv.close()
+
+
+class ExampleTest(unittest.TestCase):
+    def test_incident_service_example_publishes(self) -> None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        env = dict(os.environ, PYTHONPATH=os.path.join(here, "..", "src"))
+        s = subscriber("service:checkout")
+        try:
+            out = subprocess.run(
+                [sys.executable, os.path.join(here, "..", "examples", "incident_service.py"), "--socket", d.socket_path],
+                env=env, capture_output=True, text=True, timeout=30,
+            )
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("batch: 2 published", out.stdout)
+            types = [s.expect(lambda m: m.get("channel") == "service:checkout")["type"] for _ in range(3)]
+            self.assertEqual(types, ["incident.status.changed", "event.ingested", "summary.ready"])
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":

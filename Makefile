@@ -64,7 +64,7 @@ test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws
 	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs
 
 test-publishers: build ## the Node (@fanoutd/publish, its Fastify example) and Python (fanoutd-publish) publisher libraries against a real daemon
-	cd clients/node && npm ci --silent --no-audit --no-fund && npm run -s typecheck
+	cd clients/node && npm ci --silent --no-audit --no-fund && npm run -s typecheck && npm run -s lint-openapi
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/node/test/
 	cd clients/node/examples/fastify-dashboard && npm ci --silent --no-audit --no-fund
 	cd clients/node/examples/fastify-dashboard && FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket

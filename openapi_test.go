@@ -374,6 +374,9 @@ func (f *contractFixture) testAnswers(t *testing.T) {
 		}
 		status := f.do(t, name, c)
 		seen[fmt.Sprintf("%s %d", c.op, status)] = true
+		if status == http.StatusOK && c.body != "" && c.method == http.MethodPost {
+			f.checkRequest(t, name, c)
+		}
 	}
 	for op, statuses := range f.doc.operations() {
 		for s := range statuses {
@@ -388,9 +391,37 @@ func (f *contractFixture) testAnswers(t *testing.T) {
 		method, path, _ := strings.Cut(op, " ")
 		f.doc.responseProperties("#/paths/"+escape(path)+"/"+method+"/responses", all)
 	}
+	f.doc.properties("#/components/schemas/Event", all, map[string]bool{})
 	for p := range all {
 		if !f.doc.seen[p] && rarelySeen[p] == "" {
 			t.Errorf("%s: documented, but no answer carried it", p)
+		}
+	}
+}
+
+// checkRequest: a body the daemon accepted is one the document's request
+// schema accepts (a line at a time for NDJSON).
+func (f *contractFixture) checkRequest(t *testing.T, name string, c contractCall) {
+	method, path, _ := strings.Cut(c.op, " ")
+	ptr := "#/paths/" + escape(path) + "/" + method + "/requestBody/content/application~1json/schema"
+	bodies := []string{c.body}
+	if c.ctype == "application/x-ndjson" {
+		ptr = "#/components/schemas/Event"
+		bodies = strings.Split(strings.TrimSpace(c.body), "\n")
+	}
+	for _, b := range bodies {
+		if strings.TrimSpace(b) == "" {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(b))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Errorf("%s: request: %v", name, err)
+			continue
+		}
+		for _, p := range f.doc.validate(ptr, v) {
+			t.Errorf("%s: the daemon accepted a request the document refuses: %s", name, p)
 		}
 	}
 }
@@ -543,6 +574,7 @@ func (f *contractFixture) calls() []contractCall {
 		{op: pub, via: "unix", method: "POST", path: "/v1/publish", ctype: nd, body: event + "\n\n" + event + "\n", status: 200},
 		{op: pub, via: "unix", method: "POST", path: "/v1/publish", ctype: js, body: keyed, status: 200},
 		{op: pub, via: "unix", method: "POST", path: "/v1/publish", ctype: js, body: keyed, status: 200}, // duplicate
+		{op: pub, via: "unix", method: "POST", path: "/v1/publish", ctype: js, body: `{"projectId":"abc","type":"t","payload":null}`, status: 200},
 		{op: pub, via: "unix", method: "POST", path: "/v1/publish", ctype: js, body: `[{"type":"t"},{"channel":"c","type":"t","x":1}]`, status: 400},
 		{op: pub, via: "unix", method: "POST", path: "/v1/publish", ctype: js, body: `[{"channel":"c","type":"t"},{`, status: 400},
 		{op: pub, via: "unix", method: "POST", path: "/v1/publish", ctype: js, body: `[]`, status: 400},

@@ -148,10 +148,10 @@ describe('errors', () => {
     none.close();
   });
 
-  test('bad arguments are TypeErrors, before any request', () => {
+  test('bad arguments are TypeErrors, before any request', async () => {
     assert.throws(() => new Publisher({}), TypeError);
     assert.throws(() => new Publisher({ url: 'http://127.0.0.1:1' }), TypeError);
-    assert.rejects(pub.publishBatch([]), TypeError);
+    await assert.rejects(pub.publishBatch([]), TypeError);
     assert.throws(() => mintToken('short', { sub: 'a' }), TypeError);
   });
 });

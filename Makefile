@@ -65,7 +65,7 @@ test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws
 
 test-publishers: build ## the Node (@fanoutd/publish, its Fastify example) and Python (fanoutd-publish) publisher libraries against a real daemon
 	cd clients/node && npm ci --silent --no-audit --no-fund && npm run -s typecheck && npm run -s lint-openapi
-	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/node/test/
+	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/node/test/*.test.mjs
 	cd clients/node/examples/fastify-dashboard && npm ci --silent --no-audit --no-fund
 	cd clients/node/examples/fastify-dashboard && FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket
 	cd clients/python && FANOUTD_BIN=$(CURDIR)/$(BIN) PYTHONPATH=src:tests PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m unittest discover -s tests

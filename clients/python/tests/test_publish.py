@@ -27,7 +27,7 @@ from fanoutd_publish import (
     mint_token,
 )
 
-from daemon import Daemon, Subscriber
+from fanoutd_daemon import Daemon, Subscriber
 
 SECRET = "python-test-secret-0123456789abcdef"
 API_KEY = "python-test-api-key-0123456789"

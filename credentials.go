@@ -113,4 +113,3 @@ func isTokenParam(name string) bool {
 	}
 	return false
 }
-

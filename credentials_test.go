@@ -3,8 +3,8 @@ package fanoutd
 import (
 	"context"
 	"net/http"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/fanoutd/fanoutd/config"

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-		"slices"
+	"slices"
 	"sync/atomic"
 
 	"github.com/fanoutd/fanoutd/daemon"

@@ -35,7 +35,10 @@
 // # Checks
 //
 // golang-jwt/jwt v5 parses with the algorithms pinned, strict base64, "exp"
-// required, and "aud"/"iss" enforced when Options.Audience/Issuer are set.
+// required, "iat" in the future (beyond the leeway) refused, and "aud"/"iss"
+// enforced when Options.Audience/Issuer are set. golang-jwt decodes the
+// claims itself; claims.UnmarshalJSON first refuses an exp, nbf or iat that
+// is not a JSON number (golang-jwt would take "exp":"9999999999").
 // The length is capped before any parsing (a token of many dots once cost
 // gigabytes: CVE-2025-30204) and line breaks are refused. Errors never carry
 // the token.

@@ -1,7 +1,6 @@
 package jwtauth
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -63,13 +62,6 @@ type Verifier struct {
 	src    *keySource // nil when only HMAC is allowed
 }
 
-type claims struct {
-	jwt.RegisteredClaims
-	Channels []string `json:"channels"`
-	// Info is shown in presence as it is.
-	Info json.RawMessage `json:"info"`
-}
-
 // New returns a Verifier. It refuses unknown algorithms, a missing or short
 // HMAC key when an HMAC algorithm is allowed, a missing or unusable key file
 // when an asymmetric one is, and a leeway over MaxLeeway. Key files are read
@@ -103,6 +95,9 @@ func New(o Options) (*Verifier, error) {
 	popts := []jwt.ParserOption{
 		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
+		// An iat in the future (beyond the leeway) is a clock or an
+		// issuer gone wrong; golang-jwt checks it only when asked.
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(o.Leeway),
 		// One token, one spelling: lenient base64 would also accept the
 		// signature with other unused low bits.

@@ -75,8 +75,13 @@ type statusView struct {
 
 type statusCount struct{ Name, Value string }
 
-func (p *statusPage) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (p *statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := p.s
+	if !s.statusHostAllowed(r.Host, *s.live.Load()) {
+		// 421: this server does not answer for that name (DNS rebinding).
+		http.Error(w, "unknown host: add it to status.allowed_hosts", http.StatusMisdirectedRequest)
+		return
+	}
 	n := s.node.Stats()
 	now := s.now()
 	v := statusView{

@@ -314,6 +314,14 @@ type Status struct {
 	// uptime, connections, channels, publish and delivery rates, and the
 	// configuration without secrets. Key: status.enabled. Default false.
 	Enabled bool `mapstructure:"enabled"`
+	// AllowedHosts are the names, besides the listener's own, that the
+	// page answers under: the page hands out a token, so a request whose
+	// Host header is not the listen address's host, an IP literal that
+	// reaches it (loopback names for a loopback or wildcard listener) or
+	// one of these is refused 421, which defeats DNS rebinding. Names,
+	// without port, compared without regard to case. Key:
+	// status.allowed_hosts. Default none.
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
 }
 
 // SSE configures the Server-Sent Events route on the TCP listener: the

@@ -98,6 +98,7 @@ func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 		return ReloadReport{}, err
 	}
 	report := s.classify(*s.live.Load(), cfg)
+	report.Applied = rotation(report.Applied, s.auth.v.Load(), v, cfg)
 	// Logged before the new level applies: a reload to "warn" still says
 	// what it did.
 	s.log.Info("configuration reloaded", zap.Strings("applied", report.Applied),
@@ -152,6 +153,26 @@ func (s *Server) classify(cur, next config.Config) ReloadReport {
 	}
 	r.Applied, r.RestartRequired = nonNil(r.Applied), nonNil(r.RestartRequired)
 	return r
+}
+
+// rotation adds the HMAC key setting to applied when the keys in force
+// change while the setting's text does not (a rotated secret file, read
+// again on every reload), so that a rotation always shows in the report.
+func rotation(applied []string, old, next *jwtauth.Verifier, cfg config.Config) []string {
+	if slices.Equal(old.HMACFingerprints(), next.HMACFingerprints()) {
+		return applied
+	}
+	key := "auth.hmac_secret"
+	switch a := cfg.Auth; {
+	case len(a.HMACSecrets) > 0:
+		key = "auth.hmac_secrets"
+	case a.HMACSecretFile != "":
+		key = "auth.hmac_secret_file"
+	}
+	if slices.Contains(applied, key) {
+		return applied
+	}
+	return append(applied, key)
 }
 
 // needsRestart covers the keys that are live only in some daemons: the log

@@ -158,13 +158,13 @@ func Check(cfg config.Config) error {
 
 // verifier builds the token verifier from cfg, reading its key files.
 func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time) (*jwtauth.Verifier, error) {
-	key, err := s.hmacKey(cfg, devKey)
+	keys, err := s.hmacKeys(cfg, devKey)
 	if err != nil {
 		return nil, err
 	}
 	a := cfg.Auth
 	return jwtauth.New(jwtauth.Options{
-		Key:           key,
+		Keys:          keys,
 		Algorithms:    a.Algorithms,
 		PublicKeyFile: a.PublicKeyFile,
 		JWKSFile:      a.JWKSFile,
@@ -179,14 +179,22 @@ func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time
 	})
 }
 
-// hmacKey returns the configured key or, in dev mode without one, the
-// caller's or a random 32-byte key, made once: a reload keeps it, so the
-// dev token stays good. Without HS algorithms no key is needed (config
-// validation saw to the public key).
-func (s *Server) hmacKey(cfg config.Config, dev []byte) ([]byte, error) {
+// hmacKeys returns the configured HMAC keys (signing key first) or, in dev
+// mode without one, the caller's or a random 32-byte key, made once: a
+// reload keeps it, so the dev token stays good. Without HS algorithms no
+// key is needed (config validation saw to the public key).
+func (s *Server) hmacKeys(cfg config.Config, dev []byte) ([]jwtauth.HMACKey, error) {
 	a := cfg.Auth
-	if a.HMACSecret != "" || a.HMACSecretFile != "" {
-		return cfg.HMACKey()
+	if a.HMACSecret != "" || a.HMACSecretFile != "" || len(a.HMACSecrets) > 0 {
+		keys, err := cfg.HMACKeys()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]jwtauth.HMACKey, len(keys))
+		for i, k := range keys {
+			out[i] = jwtauth.HMACKey{Secret: k.Secret, NotAfter: k.NotAfter}
+		}
+		return out, nil
 	}
 	if !cfg.Dev || !allowsHMAC(a.Algorithms) {
 		return nil, nil
@@ -199,7 +207,7 @@ func (s *Server) hmacKey(cfg config.Config, dev []byte) ([]byte, error) {
 		_, _ = rand.Read(dev)
 	}
 	s.devKey = dev
-	return dev, nil
+	return []jwtauth.HMACKey{{Secret: dev}}, nil
 }
 
 func (s *Server) transportOptions(o Options) netpoll.Options {

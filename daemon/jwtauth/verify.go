@@ -1,6 +1,8 @@
 package jwtauth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,8 +29,13 @@ type Options struct {
 	// or JWKSFile.
 	Algorithms []string
 	// Key is the HMAC secret; at least MinKeyBytes. Ignored when Algorithms
-	// holds no HMAC algorithm.
+	// holds no HMAC algorithm. Exclusive with Keys.
 	Key []byte
+	// Keys are the HMAC verification secrets of a rotation, newest first
+	// (the first is the one tokens are being signed with); a token verifies
+	// if any key whose NotAfter has not passed verifies it. Each at least
+	// MinKeyBytes. Exclusive with Key.
+	Keys []HMACKey
 	// PublicKeyFile is a PEM file holding one public key (RSA, ECDSA P-256 or
 	// P-384, Ed25519) as a "PUBLIC KEY", "RSA PUBLIC KEY" or "CERTIFICATE"
 	// block. It is re-read when it changes. Exclusive with JWKSFile.
@@ -55,11 +62,20 @@ type Options struct {
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
-	key    []byte
+	keys   []HMACKey
 	max    int
 	leeway time.Duration
 	parser *jwt.Parser
 	src    *keySource // nil when only HMAC is allowed
+	now    func() time.Time
+}
+
+// HMACKey is one HMAC verification secret of Options.Keys.
+type HMACKey struct {
+	Secret []byte
+	// NotAfter, when not zero, is when the key stops verifying: a token
+	// signed with it is refused from then on, whatever its exp.
+	NotAfter time.Time
 }
 
 // New returns a Verifier. It refuses unknown algorithms, a missing or short
@@ -71,8 +87,9 @@ func New(o Options) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(o.Key) > 0 && len(o.Key) < MinKeyBytes || hmac && len(o.Key) == 0 {
-		return nil, fmt.Errorf("jwtauth: %w (got %d)", ErrShortKey, len(o.Key))
+	keys, err := hmacKeys(o, hmac)
+	if err != nil {
+		return nil, err
 	}
 	if o.Leeway < 0 || o.Leeway > MaxLeeway {
 		return nil, fmt.Errorf("jwtauth: %w: %v, want 0 to %v", ErrLeeway, o.Leeway, MaxLeeway)
@@ -83,9 +100,9 @@ func New(o Options) (*Verifier, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway}
+	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now}
 	if hmac {
-		v.key = append([]byte(nil), o.Key...)
+		v.keys = keys
 	}
 	if asym {
 		if v.src, err = newKeySource(o, algs); err != nil {
@@ -143,6 +160,27 @@ func checkAlgorithms(o Options) (algs []string, hmac, asym bool, err error) {
 	return algs, hmac, asym, nil
 }
 
+// hmacKeys checks and copies Options.Key or Options.Keys.
+func hmacKeys(o Options, hmac bool) ([]HMACKey, error) {
+	keys := o.Keys
+	switch {
+	case len(o.Key) > 0 && len(o.Keys) > 0:
+		return nil, fmt.Errorf("jwtauth: %w: set Key or Keys, not both", ErrShortKey)
+	case len(o.Key) > 0:
+		keys = []HMACKey{{Secret: o.Key}}
+	case hmac && len(keys) == 0:
+		return nil, fmt.Errorf("jwtauth: %w (got 0)", ErrShortKey)
+	}
+	out := make([]HMACKey, len(keys))
+	for i, k := range keys {
+		if len(k.Secret) < MinKeyBytes {
+			return nil, fmt.Errorf("jwtauth: %w (key %d: got %d)", ErrShortKey, i, len(k.Secret))
+		}
+		out[i] = HMACKey{Secret: append([]byte(nil), k.Secret...), NotAfter: k.NotAfter}
+	}
+	return out, nil
+}
+
 func newKeySource(o Options, algs []string) (*keySource, error) {
 	s := &keySource{path: o.PublicKeyFile, now: o.Now, onError: o.OnReloadError}
 	s.parse = func(b []byte) (*keySet, error) { return parsePEM(b, algs) }
@@ -197,6 +235,40 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 	return daemon.Identity{Subject: c.Subject, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway), Info: c.Info}, nil
 }
 
+// hmacKeyFor returns the HMAC keys in force now: one key, or a
+// jwt.VerificationKeySet that golang-jwt tries in order (newest first, the
+// one most tokens are signed with). Never an empty key: it verifies
+// anything.
+func (v *Verifier) hmacKeyFor() (any, error) {
+	now := v.now()
+	var set jwt.VerificationKeySet
+	for _, k := range v.keys {
+		if len(k.Secret) < MinKeyBytes || !k.NotAfter.IsZero() && now.After(k.NotAfter) {
+			continue
+		}
+		set.Keys = append(set.Keys, k.Secret)
+	}
+	switch len(set.Keys) {
+	case 0:
+		return nil, ErrNoKey
+	case 1:
+		return set.Keys[0], nil
+	}
+	return set, nil
+}
+
+// HMACFingerprints identifies the HMAC keys (a short hash of each, and its
+// NotAfter), so that a reload can tell whether a rotation happened without
+// comparing or logging secrets.
+func (v *Verifier) HMACFingerprints() []string {
+	out := make([]string, len(v.keys))
+	for i, k := range v.keys {
+		sum := sha256.Sum256(k.Secret)
+		out[i] = hex.EncodeToString(sum[:8]) + "/" + k.NotAfter.UTC().Format(time.RFC3339)
+	}
+	return out
+}
+
 // keyFor is the jwt.Keyfunc. The parser has already checked that the
 // token's alg is allowed; keyFor returns a key only of that alg's family,
 // so an HS256 token can never be checked against public key bytes.
@@ -207,10 +279,7 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	case !ok:
 		return nil, ErrBadAlgorithm
 	case alg.family == familyHMAC:
-		if len(v.key) < MinKeyBytes { // never hand out an empty key: it verifies anything
-			return nil, ErrNoKey
-		}
-		return v.key, nil
+		return v.hmacKeyFor()
 	case v.src == nil:
 		return nil, ErrNoKey
 	}

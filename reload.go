@@ -93,7 +93,7 @@ func (s *Server) ReloadFromSource() (ReloadReport, error) {
 func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	v, err := s.checkReload(cfg)
+	v, jwks, err := s.checkReload(cfg)
 	if err != nil {
 		return ReloadReport{}, err
 	}
@@ -109,6 +109,9 @@ func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 	}
 	s.apply(cfg)
 	s.auth.set(v)
+	if jwks != nil || cfg.Auth.JWKSURL == "" {
+		s.adoptJWKS(jwks, cfg) // after the swap: the old verifier no longer asks the old set
+	}
 	s.live.Store(&cfg)
 	s.reloads[0].Add(1)
 	return report, nil
@@ -116,15 +119,15 @@ func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 
 // checkReload validates cfg and builds its verifier, which reads the key
 // files: anything wrong refuses the reload before it changed a thing.
-func (s *Server) checkReload(cfg config.Config) (*jwtauth.Verifier, error) {
+func (s *Server) checkReload(cfg config.Config) (*jwtauth.Verifier, *jwtauth.RemoteJWKS, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, s.refuseReload(err)
+		return nil, nil, s.refuseReload(err)
 	}
-	v, err := s.verifier(cfg, nil, s.now)
+	v, jwks, err := s.verifier(cfg, nil, s.now)
 	if err != nil {
-		return nil, s.refuseReload(err)
+		return nil, nil, s.refuseReload(err)
 	}
-	return v, nil
+	return v, jwks, nil
 }
 
 // refuseReload logs why a configuration was refused and wraps it.

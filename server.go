@@ -50,6 +50,10 @@ type Server struct {
 	sse    *sseRoute    // nil when sse.enabled is false
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
 	devKey []byte
+	// jwks is the auth.jwks_url set in use (nil: none), jwksID its
+	// settings; changed by New and Reload under reloadMu.
+	jwks   *jwtauth.RemoteJWKS
+	jwksID string
 	broker brokerLink // nil: the in-memory broker
 	// brokerOK is the last end-to-end probe's verdict (watchBroker).
 	brokerOK atomic.Bool
@@ -99,13 +103,15 @@ func New(o Options) (*Server, error) {
 	s.metrics = newRegistry(s)
 	s.status = &statusPage{s: s}
 	s.live.Store(&cfg)
-	v, err := s.verifier(cfg, o.DevKey, o.Now)
+	v, jwks, err := s.verifier(cfg, o.DevKey, o.Now)
 	if err != nil {
 		return nil, err
 	}
+	s.adoptJWKS(jwks, cfg)
 	s.auth = newLiveAuth(v)
 	var startBroker func(*daemon.Node)
 	if s.broker, startBroker, err = s.newBroker(); err != nil {
+		s.closeJWKS()
 		return nil, err
 	}
 	opts := daemon.Options{
@@ -128,6 +134,7 @@ func New(o Options) (*Server, error) {
 	s.ws, err = netpoll.NewServer(s.transportOptions(o))
 	if err != nil {
 		s.closeBroker()
+		s.closeJWKS()
 		return nil, err
 	}
 	if cfg.SSE.Enabled {
@@ -136,6 +143,7 @@ func New(o Options) (*Server, error) {
 	if err := s.bind(o); err != nil {
 		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
 		s.closeBroker()
+		s.closeJWKS()
 		return nil, err
 	}
 	if p := cfg.Conformance.EchoPath; p != "" {
@@ -152,18 +160,27 @@ func Check(cfg config.Config) error {
 		return err
 	}
 	s := &Server{cfg: cfg, log: zap.NewNop()}
-	_, err := s.verifier(cfg, nil, nil)
+	_, jwks, err := s.verifier(cfg, nil, nil)
+	if jwks != nil {
+		jwks.Close()
+	}
 	return err
 }
 
-// verifier builds the token verifier from cfg, reading its key files.
-func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time) (*jwtauth.Verifier, error) {
+// verifier builds the token verifier from cfg, reading its key files and
+// fetching auth.jwks_url when its settings changed; fresh is then the new
+// JWKS, for the caller to adopt or close.
+func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time) (v *jwtauth.Verifier, fresh *jwtauth.RemoteJWKS, err error) {
 	keys, err := s.hmacKeys(cfg, devKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	remote, fresh, err := s.remoteJWKS(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	a := cfg.Auth
-	return jwtauth.New(jwtauth.Options{
+	v, err = jwtauth.New(jwtauth.Options{
 		Keys:          keys,
 		Algorithms:    a.Algorithms,
 		PublicKeyFile: a.PublicKeyFile,
@@ -173,10 +190,16 @@ func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time
 		Leeway:        a.Leeway,
 		MaxTokenBytes: cfg.Limits.MaxTokenBytes,
 		Now:           now,
+		Remote:        remote,
 		OnReloadError: func(err error) {
 			s.log.Warn("token key file reload failed; keeping the previous keys", zap.Error(err))
 		},
 	})
+	if err != nil && fresh != nil {
+		fresh.Close()
+		fresh = nil
+	}
+	return v, fresh, err
 }
 
 // hmacKeys returns the configured HMAC keys (signing key first) or, in dev

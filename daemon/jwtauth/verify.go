@@ -43,6 +43,10 @@ type Options struct {
 	// JWKSFile is a JSON Web Key Set; a token's "kid" selects its key. It is
 	// re-read when it changes. Exclusive with PublicKeyFile.
 	JWKSFile string
+	// Remote is a JWKS fetched from an identity provider's URL; the
+	// caller creates it (NewRemoteJWKS), may share it between successive
+	// Verifiers, and closes it. Exclusive with PublicKeyFile and JWKSFile.
+	Remote *RemoteJWKS
 	// Audience, when set, must be one of the token's "aud" values.
 	Audience string
 	// Issuer, when set, must equal the token's "iss".
@@ -67,6 +71,8 @@ type Verifier struct {
 	leeway time.Duration
 	parser *jwt.Parser
 	src    *keySource // nil when only HMAC is allowed
+	remote *RemoteJWKS
+	algs   []string
 	now    func() time.Time
 }
 
@@ -104,7 +110,8 @@ func New(o Options) (*Verifier, error) {
 	if hmac {
 		v.keys = keys
 	}
-	if asym {
+	v.algs, v.remote = algs, o.Remote
+	if asym && o.Remote == nil {
 		if v.src, err = newKeySource(o, algs); err != nil {
 			return nil, err
 		}
@@ -146,12 +153,12 @@ func checkAlgorithms(o Options) (algs []string, hmac, asym bool, err error) {
 		hmac = hmac || a.family == familyHMAC
 		asym = asym || a.family != familyHMAC
 	}
-	files := o.PublicKeyFile != "" || o.JWKSFile != ""
+	files := o.PublicKeyFile != "" || o.JWKSFile != "" || o.Remote != nil
 	switch {
-	case o.PublicKeyFile != "" && o.JWKSFile != "":
-		return nil, false, false, fmt.Errorf("jwtauth: %w: set PublicKeyFile or JWKSFile, not both", ErrKeyFile)
+	case o.PublicKeyFile != "" && o.JWKSFile != "", o.Remote != nil && (o.PublicKeyFile != "" || o.JWKSFile != ""):
+		return nil, false, false, fmt.Errorf("jwtauth: %w: set one of PublicKeyFile, JWKSFile or Remote", ErrKeyFile)
 	case asym && !files:
-		return nil, false, false, fmt.Errorf("jwtauth: %w: %q need PublicKeyFile or JWKSFile", ErrNoKey, algs)
+		return nil, false, false, fmt.Errorf("jwtauth: %w: %q need PublicKeyFile, JWKSFile or Remote", ErrNoKey, algs)
 	case files && !asym:
 		// A key file nothing would use is a configuration mistake: likely
 		// the asymmetric algorithms were left out.
@@ -280,6 +287,8 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		return nil, ErrBadAlgorithm
 	case alg.family == familyHMAC:
 		return v.hmacKeyFor()
+	case v.remote != nil:
+		return v.remoteKeyFor(t, name, alg)
 	case v.src == nil:
 		return nil, ErrNoKey
 	}
@@ -298,4 +307,30 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		return nil, fmt.Errorf("the %s cannot verify %s", keyKind(k.key), name)
 	}
 	return k.key, nil
+}
+
+// remoteKeyFor applies the confusion defence to what the remote set
+// returns (keyfunc has checked the JWK's alg against the token's): only
+// keys of the token's family, on its curve, are handed to golang-jwt.
+func (v *Verifier) remoteKeyFor(t *jwt.Token, name string, alg algorithm) (any, error) {
+	got, err := v.remote.lookup(t)
+	if err != nil {
+		return nil, err
+	}
+	if set, ok := got.(jwt.VerificationKeySet); ok {
+		var fit jwt.VerificationKeySet
+		for _, k := range set.Keys {
+			if alg.fits(k) {
+				fit.Keys = append(fit.Keys, k)
+			}
+		}
+		if len(fit.Keys) == 0 {
+			return nil, ErrUnknownKey
+		}
+		return fit, nil
+	}
+	if !alg.fits(got) {
+		return nil, fmt.Errorf("the %s cannot verify %s", keyKind(got), name)
+	}
+	return got, nil
 }

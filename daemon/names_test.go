@@ -152,3 +152,25 @@ func TestProjectID(t *testing.T) {
 		})
 	}
 }
+
+// TestPermitsReservedOnlyByExactName: "*" and prefix patterns never reach
+// the daemon's own channels; the exact name does.
+func TestPermitsReservedOnlyByExactName(t *testing.T) {
+	for _, tc := range []struct {
+		patterns []string
+		channel  string
+		want     bool
+	}{
+		{[]string{"*"}, "fanoutd.status", false},
+		{[]string{"fanoutd.*"}, "fanoutd.status", false},
+		{[]string{"fanoutd.status*"}, "fanoutd.status", false},
+		{[]string{"fanoutd.status"}, "fanoutd.status", true},
+		{[]string{"*", "fanoutd.status"}, "fanoutd.status", true},
+		{[]string{"*"}, "fanoutdX", true},
+		{[]string{"*"}, "fanoutd", true},
+	} {
+		if got := permits(tc.patterns, tc.channel); got != tc.want {
+			t.Errorf("permits(%q, %q) = %v, want %v", tc.patterns, tc.channel, got, tc.want)
+		}
+	}
+}

@@ -116,7 +116,15 @@ func (n *Node) patterns(id Identity) []string {
 
 // CheckEvent reports whether Publish would accept the event.
 func (n *Node) CheckEvent(channel, eventType string, payload []byte) error {
-	return n.checkEvent(channel, eventType, payload)
+	return n.checkEvent(channel, eventType, payload, false)
+}
+
+// PublishReserved is Publish for the daemon's own channels (under
+// ReservedPrefix, which Publish refuses): the status counters, the
+// watchdog's probes. Never reachable from a publisher's input.
+func (n *Node) PublishReserved(ctx context.Context, channel, eventType string, payload []byte) error {
+	_, err := n.publishBatch(ctx, 1, func(int) (string, string, []byte, string) { return channel, eventType, payload, "" }, nil, true)
+	return err
 }
 
 // Publish delivers an event to the channel's current subscribers; it is
@@ -139,15 +147,21 @@ func (n *Node) Publish(ctx context.Context, channel, eventType string, payload [
 // event and returns how many were published before it.
 func (n *Node) PublishBatch(ctx context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
 	done func(i int, offset uint64, epoch string, duplicate bool)) (int, error) {
+	return n.publishBatch(ctx, count, event, done, false)
+}
+
+// publishBatch is PublishBatch; own allows the reserved channels.
+func (n *Node) publishBatch(ctx context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
+	done func(i int, offset uint64, epoch string, duplicate bool), own bool) (int, error) {
 	if n.opts.Broker != nil {
-		return n.publishBroker(ctx, count, event, done)
+		return n.publishBroker(ctx, count, event, done, own)
 	}
 	fl := n.flushLists.Get().(*flushList)
 	defer n.flushLists.Put(fl)
 	defer fl.flush()
 	for i := range count {
 		channel, eventType, payload, key := event(i)
-		if err := n.checkEvent(channel, eventType, payload); err != nil {
+		if err := n.checkEvent(channel, eventType, payload, own); err != nil {
 			return i, err
 		}
 		offset, epoch, dup := n.fanout(channel, eventType, payload, key, fl)

@@ -104,8 +104,10 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 // epoch either way, since an earlier incarnation's positions are gone.
 func (n *Node) newChannel(name string) *channel {
 	id := n.channelIDs.Add(1)
-	return &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
+	ch := &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
 		shared: n.opts.Broker != nil}
+	ch.hist.fixed = channelBytes(ch.name, ch.epoch)
+	return ch
 }
 
 // patterns are the channels id may subscribe to: its own patterns, with

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"slices"
 	"strings"
 	"testing"
@@ -172,5 +174,18 @@ func TestPermitsReservedOnlyByExactName(t *testing.T) {
 		if got := permits(tc.patterns, tc.channel); got != tc.want {
 			t.Errorf("permits(%q, %q) = %v, want %v", tc.patterns, tc.channel, got, tc.want)
 		}
+	}
+}
+
+// TestSubStarPatternWarnsOnce: a token pattern "user:{sub}*" lets "al"
+// read "user:alice"; the node says so once, naming the pattern.
+func TestSubStarPatternWarnsOnce(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	n := New(Options{Logger: zap.New(core)})
+	connect(t, n, "al", "user:{sub}*")
+	connect(t, n, "bo", "user:{sub}*")
+	connect(t, n, "cy", "user:{sub}:*")
+	if logs.Len() != 1 || logs.All()[0].ContextMap()["pattern"] != "user:{sub}*" {
+		t.Fatalf("warnings %v, want one naming user:{sub}*", logs.All())
 	}
 }

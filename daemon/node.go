@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -42,6 +43,8 @@ type Node struct {
 	histEvictions atomic.Uint64
 	skippedEvents atomic.Uint64
 	gaps          atomic.Uint64
+
+	subStarWarned atomic.Bool // warnSubStar logged once
 }
 
 // New returns a Node ready for Connect and Publish.
@@ -113,7 +116,22 @@ func (n *Node) newChannel(name string) *channel {
 // patterns are the channels id may subscribe to: its own patterns, with
 // "{sub}" expanded, then the public ones.
 func (n *Node) patterns(id Identity) []string {
+	n.warnSubStar(id.Channels)
 	return append(expandPatterns(id.Channels, id.Subject), n.set().PublicChannels...)
+}
+
+// warnSubStar logs, once per node, a token pattern in which "{sub}" is
+// followed directly by "*": "user:{sub}*" lets user "al" read
+// "user:alice…". The issuer's mistake, not the client's, so the token still
+// works as written; the pattern (never the token) is logged for the
+// operator to fix the issuer: "user:{sub}:*".
+func (n *Node) warnSubStar(patterns []string) {
+	for _, p := range patterns {
+		if strings.Contains(p, "{sub}*") && n.subStarWarned.CompareAndSwap(false, true) {
+			n.log.Warn(`a token's channel pattern has "{sub}" followed by "*": it lets a user read the channels of every user whose name starts with theirs; end {sub} with a separator ("user:{sub}:*")`,
+				zap.String("pattern", p))
+		}
+	}
 }
 
 // CheckEvent reports whether Publish would accept the event.

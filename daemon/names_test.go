@@ -1,11 +1,12 @@
 package daemon
 
 import (
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 	"slices"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestPermits(t *testing.T) {

@@ -72,6 +72,7 @@ func (s *Server) drain(ctx context.Context) error {
 	}
 	errs = append(errs, ignoreClosed(s.ws.ShutdownWith(ctx, s.drainOptions(d))))
 	s.closeBroker()
+	s.closeJWKS()
 	if s.metricsS != nil { // last: the drain itself can be watched
 		errs = append(errs, ignoreClosed(s.metricsS.Shutdown(ctx)))
 	}

@@ -3,6 +3,8 @@ module github.com/fanoutd/fanoutd
 go 1.26.0
 
 require (
+	github.com/MicahParks/jwkset v0.11.5
+	github.com/MicahParks/keyfunc/v3 v3.9.2
 	github.com/Shopify/toxiproxy/v2 v2.12.0
 	github.com/coder/websocket v1.8.15
 	github.com/coreos/go-systemd/v22 v22.7.0

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -123,16 +121,22 @@ func errTooManyFromAddr() error {
 	return &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections from this address"}
 }
 
-// verify checks the request's token: 401 without a valid one, unless there
-// is none and anonymous access is on. A cookie-borne token needs an Origin:
+// verify checks the request's token: 401 without a valid one, unless the
+// request carries no credential at all (credentialOf) and anonymous access
+// is on: a credential that is not a valid token is never downgraded to
+// anonymous. A cookie-borne token needs an Origin:
 // a browser always sends one, and the allowlist it was checked against is
 // what keeps other sites from riding on the cookie.
 func (u *upgrader) verify(r *netpoll.Request, set *upgradeSettings) (daemon.Identity, error) {
-	token, carrier := tokenOf(r, set.cookie)
-	if carrier == "none" && set.anonymous {
+	token, carrier, bad := credentialOf(r, set.cookie)
+	if carrier == carrierNone && set.anonymous {
 		return daemon.Identity{}, nil
 	}
-	if carrier == "cookie" && r.Origin == "" {
+	if bad != "" {
+		return daemon.Identity{}, u.refuse(reasonToken, &netpoll.HTTPError{Status: http.StatusUnauthorized, Reason: bad,
+			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}})
+	}
+	if carrier == carrierCookie && r.Origin == "" {
 		return daemon.Identity{}, u.refuse(reasonCookieOrigin,
 			&netpoll.HTTPError{Status: http.StatusForbidden, Reason: "a cookie token needs an Origin header"})
 	}
@@ -146,35 +150,6 @@ func (u *upgrader) verify(r *netpoll.Request, set *upgradeSettings) (daemon.Iden
 			Header: http.Header{"Www-Authenticate": {`Bearer realm="fanoutd"`}}})
 	}
 	return id, nil
-}
-
-// tokenOf finds the token in, by precedence, the Authorization header, a
-// "bearer.<jwt>" subprotocol, the "token" query parameter, or the named
-// cookie.
-func tokenOf(r *netpoll.Request, cookie string) (token, carrier string) {
-	if t, ok := strings.CutPrefix(r.Auth, "Bearer "); ok {
-		return strings.TrimSpace(t), "header"
-	}
-	for _, p := range r.Protocols {
-		if t, ok := strings.CutPrefix(p, bearerProtocol); ok {
-			return t, "subprotocol"
-		}
-	}
-	if r.RawQuery != "" {
-		if q, err := url.ParseQuery(r.RawQuery); err == nil && q.Get("token") != "" {
-			return q.Get("token"), "query"
-		}
-	}
-	if cookie != "" && r.Cookie != "" {
-		if c, err := http.ParseCookie(r.Cookie); err == nil {
-			for _, ck := range c {
-				if ck.Name == cookie && ck.Value != "" {
-					return ck.Value, "cookie"
-				}
-			}
-		}
-	}
-	return "", "none"
 }
 
 func reason(err error) string {

@@ -38,6 +38,16 @@ func (p originPolicy) allows(origin string) bool {
 	return ok && p.allowed[n]
 }
 
+// empty reports whether there is no allowlist.
+func (p originPolicy) empty() bool { return len(p.allowed) == 0 }
+
+// listed reports whether origin is on the allowlist (never, without one):
+// what credentialed CORS needs, where allows would let anything through.
+func (p originPolicy) listed(origin string) bool {
+	n, ok := normalizeOrigin(origin)
+	return ok && p.allowed[n]
+}
+
 // normalizeOrigin lower-cases scheme and host and drops the scheme's
 // default port, so that https://App.example.com:443 and
 // https://app.example.com compare equal while any other difference (port,

@@ -39,7 +39,7 @@ func (s *Server) probeHub(ctx context.Context) error {
 	sess := s.node.Connect(t, daemon.Identity{Subject: "fanoutd-watchdog", Channels: []string{channel}, Internal: true})
 	defer sess.Closed(closeNormal)
 	sess.Message(false, []byte(`{"action":"subscribe","channel":"`+channel+`"}`))
-	if err := s.node.Publish(ctx, channel, probeEventType, nil); err != nil {
+	if err := s.node.PublishReserved(ctx, channel, probeEventType, nil); err != nil {
 		return err
 	}
 	want := []byte(`"type":"` + probeEventType + `"`)

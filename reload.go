@@ -93,11 +93,12 @@ func (s *Server) ReloadFromSource() (ReloadReport, error) {
 func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	v, err := s.checkReload(cfg)
+	v, jwks, err := s.checkReload(cfg)
 	if err != nil {
 		return ReloadReport{}, err
 	}
 	report := s.classify(*s.live.Load(), cfg)
+	report.Applied = rotation(report.Applied, s.auth.v.Load(), v, cfg)
 	// Logged before the new level applies: a reload to "warn" still says
 	// what it did.
 	s.log.Info("configuration reloaded", zap.Strings("applied", report.Applied),
@@ -108,6 +109,9 @@ func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 	}
 	s.apply(cfg)
 	s.auth.set(v)
+	if jwks != nil || cfg.Auth.JWKSURL == "" {
+		s.adoptJWKS(jwks, cfg) // after the swap: the old verifier no longer asks the old set
+	}
 	s.live.Store(&cfg)
 	s.reloads[0].Add(1)
 	return report, nil
@@ -115,15 +119,15 @@ func (s *Server) Reload(cfg config.Config) (ReloadReport, error) {
 
 // checkReload validates cfg and builds its verifier, which reads the key
 // files: anything wrong refuses the reload before it changed a thing.
-func (s *Server) checkReload(cfg config.Config) (*jwtauth.Verifier, error) {
+func (s *Server) checkReload(cfg config.Config) (*jwtauth.Verifier, *jwtauth.RemoteJWKS, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, s.refuseReload(err)
+		return nil, nil, s.refuseReload(err)
 	}
-	v, err := s.verifier(cfg, nil, s.now)
+	v, jwks, err := s.verifier(cfg, nil, s.now)
 	if err != nil {
-		return nil, s.refuseReload(err)
+		return nil, nil, s.refuseReload(err)
 	}
-	return v, nil
+	return v, jwks, nil
 }
 
 // refuseReload logs why a configuration was refused and wraps it.
@@ -152,6 +156,26 @@ func (s *Server) classify(cur, next config.Config) ReloadReport {
 	}
 	r.Applied, r.RestartRequired = nonNil(r.Applied), nonNil(r.RestartRequired)
 	return r
+}
+
+// rotation adds the HMAC key setting to applied when the keys in force
+// change while the setting's text does not (a rotated secret file, read
+// again on every reload), so that a rotation always shows in the report.
+func rotation(applied []string, old, next *jwtauth.Verifier, cfg config.Config) []string {
+	if slices.Equal(old.HMACFingerprints(), next.HMACFingerprints()) {
+		return applied
+	}
+	key := "auth.hmac_secret"
+	switch a := cfg.Auth; {
+	case len(a.HMACSecrets) > 0:
+		key = "auth.hmac_secrets"
+	case a.HMACSecretFile != "":
+		key = "auth.hmac_secret_file"
+	}
+	if slices.Contains(applied, key) {
+		return applied
+	}
+	return append(applied, key)
 }
 
 // needsRestart covers the keys that are live only in some daemons: the log

@@ -51,6 +51,10 @@ type Server struct {
 	sse    *sseRoute    // nil when sse.enabled is false
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
 	devKey []byte
+	// jwks is the auth.jwks_url set in use (nil: none), jwksID its
+	// settings; changed by New and Reload under reloadMu.
+	jwks   *jwtauth.RemoteJWKS
+	jwksID string
 	broker brokerLink // nil: the in-memory broker
 	// brokerOK is the last end-to-end probe's verdict (watchBroker).
 	brokerOK atomic.Bool
@@ -100,13 +104,15 @@ func New(o Options) (*Server, error) {
 	s.metrics = newRegistry(s)
 	s.status = &statusPage{s: s}
 	s.live.Store(&cfg)
-	v, err := s.verifier(cfg, o.DevKey, o.Now)
+	v, jwks, err := s.verifier(cfg, o.DevKey, o.Now)
 	if err != nil {
 		return nil, err
 	}
+	s.adoptJWKS(jwks, cfg)
 	s.auth = newLiveAuth(v)
 	var startBroker func(*daemon.Node)
 	if s.broker, startBroker, err = s.newBroker(); err != nil {
+		s.closeJWKS()
 		return nil, err
 	}
 	opts := daemon.Options{
@@ -129,6 +135,7 @@ func New(o Options) (*Server, error) {
 	s.ws, err = netpoll.NewServer(s.transportOptions(o))
 	if err != nil {
 		s.closeBroker()
+		s.closeJWKS()
 		return nil, err
 	}
 	if cfg.SSE.Enabled {
@@ -137,6 +144,7 @@ func New(o Options) (*Server, error) {
 	if err := s.bind(o); err != nil {
 		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
 		s.closeBroker()
+		s.closeJWKS()
 		return nil, err
 	}
 	if p := cfg.Conformance.EchoPath; p != "" {
@@ -153,19 +161,28 @@ func Check(cfg config.Config) error {
 		return err
 	}
 	s := &Server{cfg: cfg, log: zap.NewNop()}
-	_, err := s.verifier(cfg, nil, nil)
+	_, jwks, err := s.verifier(cfg, nil, nil)
+	if jwks != nil {
+		jwks.Close()
+	}
 	return err
 }
 
-// verifier builds the token verifier from cfg, reading its key files.
-func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time) (*jwtauth.Verifier, error) {
-	key, err := s.hmacKey(cfg, devKey)
+// verifier builds the token verifier from cfg, reading its key files and
+// fetching auth.jwks_url when its settings changed; fresh is then the new
+// JWKS, for the caller to adopt or close.
+func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time) (v *jwtauth.Verifier, fresh *jwtauth.RemoteJWKS, err error) {
+	keys, err := s.hmacKeys(cfg, devKey)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	remote, fresh, err := s.remoteJWKS(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	a := cfg.Auth
-	return jwtauth.New(jwtauth.Options{
-		Key:           key,
+	v, err = jwtauth.New(jwtauth.Options{
+		Keys:          keys,
 		Algorithms:    a.Algorithms,
 		PublicKeyFile: a.PublicKeyFile,
 		JWKSFile:      a.JWKSFile,
@@ -174,20 +191,34 @@ func (s *Server) verifier(cfg config.Config, devKey []byte, now func() time.Time
 		Leeway:        a.Leeway,
 		MaxTokenBytes: cfg.Limits.MaxTokenBytes,
 		Now:           now,
+		Remote:        remote,
 		OnReloadError: func(err error) {
 			s.log.Warn("token key file reload failed; keeping the previous keys", zap.Error(err))
 		},
 	})
+	if err != nil && fresh != nil {
+		fresh.Close()
+		fresh = nil
+	}
+	return v, fresh, err
 }
 
-// hmacKey returns the configured key or, in dev mode without one, the
-// caller's or a random 32-byte key, made once: a reload keeps it, so the
-// dev token stays good. Without HS algorithms no key is needed (config
-// validation saw to the public key).
-func (s *Server) hmacKey(cfg config.Config, dev []byte) ([]byte, error) {
+// hmacKeys returns the configured HMAC keys (signing key first) or, in dev
+// mode without one, the caller's or a random 32-byte key, made once: a
+// reload keeps it, so the dev token stays good. Without HS algorithms no
+// key is needed (config validation saw to the public key).
+func (s *Server) hmacKeys(cfg config.Config, dev []byte) ([]jwtauth.HMACKey, error) {
 	a := cfg.Auth
-	if a.HMACSecret != "" || a.HMACSecretFile != "" {
-		return cfg.HMACKey()
+	if a.HMACSecret != "" || a.HMACSecretFile != "" || len(a.HMACSecrets) > 0 {
+		keys, err := cfg.HMACKeys()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]jwtauth.HMACKey, len(keys))
+		for i, k := range keys {
+			out[i] = jwtauth.HMACKey{Secret: k.Secret, NotAfter: k.NotAfter}
+		}
+		return out, nil
 	}
 	if !cfg.Dev || !allowsHMAC(a.Algorithms) {
 		return nil, nil
@@ -200,7 +231,7 @@ func (s *Server) hmacKey(cfg config.Config, dev []byte) ([]byte, error) {
 		_, _ = rand.Read(dev)
 	}
 	s.devKey = dev
-	return dev, nil
+	return []jwtauth.HMACKey{{Secret: dev}}, nil
 }
 
 func (s *Server) transportOptions(o Options) netpoll.Options {

@@ -97,18 +97,29 @@ func (rt *sseRoute) serve(w http.ResponseWriter, r *http.Request, st *sseStream,
 }
 
 // cors lets pages of an allowed Origin read the stream (the route is
-// usually on another origin than the page). With no allowlist every Origin
-// is allowed, as for WebSockets; a cookie token is only accepted with an
-// allowlist (config validation).
+// usually on another origin than the page). Credentialed CORS (the Origin
+// echoed with Allow-Credentials) goes only to an Origin on the allowlist:
+// echoing any Origin with credentials would let every site read a
+// visitor's stream with the visitor's cookie. With no allowlist the answer
+// is "*" without credentials: any page may read a stream it holds a token
+// for (in the query, or the Authorization header), never on the strength
+// of a cookie (a cookie token needs an allowlist: config validation).
 func (rt *sseRoute) cors(w http.ResponseWriter, r *http.Request) {
 	o := r.Header.Get("Origin")
-	if o == "" || !rt.up.cur.Load().origins.allows(o) {
+	if o == "" {
 		return
 	}
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", o)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Add("Vary", "Origin")
+	switch policy := rt.up.cur.Load().origins; {
+	case policy.listed(o):
+		h.Set("Access-Control-Allow-Origin", o)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	case policy.empty():
+		h.Set("Access-Control-Allow-Origin", "*")
+	default:
+		return
+	}
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Last-Event-ID, Cache-Control")

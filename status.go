@@ -75,8 +75,13 @@ type statusView struct {
 
 type statusCount struct{ Name, Value string }
 
-func (p *statusPage) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+func (p *statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := p.s
+	if !s.statusHostAllowed(r.Host, *s.live.Load()) {
+		// 421: this server does not answer for that name (DNS rebinding).
+		http.Error(w, "unknown host: add it to status.allowed_hosts", http.StatusMisdirectedRequest)
+		return
+	}
 	n := s.node.Stats()
 	now := s.now()
 	v := statusView{
@@ -146,6 +151,9 @@ func configSummary(c config.Config, listen string) []statusCount {
 	}
 	or := func(v string) string { return cmp.Or(v, "none") }
 	hmac := set(c.Auth.HMACSecret + c.Auth.HMACSecretFile)
+	if n := len(c.Auth.HMACSecrets); n > 0 {
+		hmac = strconv.Itoa(n) + " secrets (rotation)"
+	}
 	if hmac == "not set" && c.Dev {
 		hmac = "random (dev mode)"
 	}
@@ -155,7 +163,7 @@ func configSummary(c config.Config, listen string) []statusCount {
 		{"listen", listen}, {"ws_path", c.WSPath}, {"socket", c.Socket}, {"log_level", c.LogLevel},
 		{"dev", strconv.FormatBool(c.Dev)}, {"workers", i(c.Workers)},
 		{"auth.algorithms", list(c.Auth.Algorithms)}, {"auth HMAC key", hmac},
-		{"auth public keys", set(c.Auth.PublicKeyFile + c.Auth.JWKSFile)}, {"auth.audience", or(c.Auth.Audience)},
+		{"auth public keys", set(c.Auth.PublicKeyFile + c.Auth.JWKSFile + c.Auth.JWKSURL)}, {"auth.audience", or(c.Auth.Audience)},
 		{"auth.issuer", or(c.Auth.Issuer)}, {"auth.anonymous", strconv.FormatBool(c.Auth.Anonymous)},
 		{"auth.public_channels", list(c.Auth.PublicChannels)}, {"origins", list(c.Origins)},
 		{"api.key", set(c.API.Key)},

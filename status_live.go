@@ -38,7 +38,7 @@ func (s *Server) publishStatus(ctx context.Context) {
 		n := s.node.Stats()
 		b, _ := json.Marshal(statusEvent{At: s.now().UnixMilli(), Connections: n.Connections,
 			Subscriptions: n.Subscriptions, Channels: n.Channels, Published: n.Published, Delivered: n.Delivered})
-		if _, err := s.Publish(ctx, Event{Channel: statusChannel, Type: "status", Payload: b}); err != nil && ctx.Err() == nil {
+		if err := s.node.PublishReserved(ctx, statusChannel, "status", b); err != nil && ctx.Err() == nil {
 			s.log.Debug("status event not published", zap.Error(err))
 		}
 	})

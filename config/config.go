@@ -153,6 +153,13 @@ type Auth struct {
 	// HMACSecretFile names a file holding the HS256 key (trailing newline
 	// trimmed). Key: auth.hmac_secret_file. Mutually exclusive with HMACSecret.
 	HMACSecretFile string `mapstructure:"hmac_secret_file"`
+	// HMACSecrets are the HMAC verification secrets for a rotation
+	// without a flag day, newest first: the first signs (dev tokens, the
+	// status page's) and every one verifies until its not_after. Each item
+	// is {secret: …} or {file: …}, with an optional not_after (RFC 3339).
+	// Key: auth.hmac_secrets (env: a JSON array). Mutually exclusive with
+	// hmac_secret and hmac_secret_file.
+	HMACSecrets []HMACSecret `mapstructure:"hmac_secrets"`
 	// Algorithms are the accepted JWT algorithms, pinned: HS256/384/512,
 	// RS256/384/512, PS256, ES256/384, EdDSA. Key: auth.algorithms.
 	// Default [HS256].
@@ -163,6 +170,19 @@ type Auth struct {
 	// JWKSFile is a JSON Web Key Set; keys are chosen by the token's kid and
 	// re-read when the file changes. Key: auth.jwks_file.
 	JWKSFile string `mapstructure:"jwks_file"`
+	// JWKSURL is an identity provider's JSON Web Key Set, fetched over
+	// HTTPS at start, every JWKSRefresh, and (at most once per
+	// JWKSRefresh/10, at least 10s) when a token names an unknown kid. A
+	// failed fetch keeps the last good keys. Key: auth.jwks_url. Exclusive
+	// with public_key_file and jwks_file.
+	JWKSURL string `mapstructure:"jwks_url"`
+	// JWKSRefresh is how often jwks_url is fetched again, 1m to 24h. Key:
+	// auth.jwks_refresh. Default 15m.
+	JWKSRefresh time.Duration `mapstructure:"jwks_refresh"`
+	// JWKSCAFile is a PEM file of CA certificates trusted, besides the
+	// system's, for jwks_url's TLS certificate (a private CA). Key:
+	// auth.jwks_ca_file. Default "".
+	JWKSCAFile string `mapstructure:"jwks_ca_file"`
 	// Audience, when set, must be in the token's aud. Key: auth.audience.
 	Audience string `mapstructure:"audience"`
 	// Issuer, when set, must equal the token's iss. Key: auth.issuer.
@@ -314,6 +334,14 @@ type Status struct {
 	// uptime, connections, channels, publish and delivery rates, and the
 	// configuration without secrets. Key: status.enabled. Default false.
 	Enabled bool `mapstructure:"enabled"`
+	// AllowedHosts are the names, besides the listener's own, that the
+	// page answers under: the page hands out a token, so a request whose
+	// Host header is not the listen address's host, an IP literal that
+	// reaches it (loopback names for a loopback or wildcard listener) or
+	// one of these is refused 421, which defeats DNS rebinding. Names,
+	// without port, compared without regard to case. Key:
+	// status.allowed_hosts. Default none.
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
 }
 
 // SSE configures the Server-Sent Events route on the TCP listener: the

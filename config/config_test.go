@@ -114,6 +114,8 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"drain.window": 10 * time.Second, "drain.close_code": 1001, "drain.reconnect_after": time.Second,
 		"metrics.enabled": false, "metrics.listen": "", "health.enabled": true, "status.enabled": false,
 		"sse.enabled": true, "sse.path": "/sse", "sse.heartbeat": 15 * time.Second, "sse.max_streams": 1000,
+		"auth.hmac_secrets": []HMACSecret(nil), "auth.jwks_url": "", "auth.jwks_refresh": 15 * time.Minute,
+		"auth.jwks_ca_file": "", "status.allowed_hosts": []string(nil),
 	}
 	def := Default()
 	fields := fieldsOf(&def)

@@ -46,6 +46,10 @@ func setValue(dst reflect.Value, raw any) error {
 		return store(dst, raw, toInts)
 	case dst.Type() == reflect.TypeFor[[]ChannelClass]():
 		return store(dst, raw, toChannelClasses)
+	case dst.Type() == reflect.TypeFor[[]HMACSecret]():
+		return store(dst, raw, toHMACSecrets)
+	case dst.Type() == reflect.TypeFor[time.Time]():
+		return store(dst, raw, toTime)
 	}
 	// Only reachable when a field of a new type is added to Config without
 	// teaching this switch; TestEveryFieldDecodes catches it.

@@ -13,7 +13,7 @@ func Default() Config {
 		Socket:     "./fanoutd.sock",
 		SocketMode: 0o660,
 		LogLevel:   "info",
-		Auth:       Auth{Algorithms: []string{"HS256"}, ExpiryWarning: time.Minute},
+		Auth:       Auth{Algorithms: []string{"HS256"}, ExpiryWarning: time.Minute, JWKSRefresh: 15 * time.Minute},
 		Heartbeat: Heartbeat{
 			Interval: 30 * time.Second,
 			Timeout:  10 * time.Second,

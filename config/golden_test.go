@@ -28,6 +28,7 @@ func fullConfig() Config {
 	c.SocketPeerGIDs = []int{1001, 1002}
 	c.Auth.Algorithms = []string{"HS256", "RS256"}
 	c.Auth.JWKSFile = "/etc/fanoutd/jwks.json"
+	c.Auth.JWKSRefresh = 30 * time.Minute
 	c.Auth.Audience = "fanoutd"
 	c.Auth.Issuer = "https://auth.example.com"
 	c.Auth.Leeway = 5 * time.Second
@@ -51,7 +52,7 @@ func fullConfig() Config {
 	c.Drain = Drain{Window: 20 * time.Second, CloseCode: 1012, ReconnectAfter: 2 * time.Second}
 	c.Metrics = Metrics{Enabled: true, Listen: "127.0.0.1:9090"}
 	c.Health = Health{Enabled: true}
-	c.Status = Status{Enabled: false}
+	c.Status = Status{Enabled: false, AllowedHosts: []string{"fanoutd.internal.example.com"}}
 	c.SSE = SSE{Enabled: true, Path: "/events", Heartbeat: 20 * time.Second, MaxStreams: 500}
 	return c
 }

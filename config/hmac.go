@@ -13,7 +13,8 @@ import (
 // filling memory.
 const maxSecretFileBytes = 64 << 10
 
-// HMACKey returns the HS256 key: auth.hmac_secret, or the content of
+// HMACKey returns the HS256 signing key: the first of auth.hmac_secrets
+// (HMACKeys), or auth.hmac_secret, or the content of
 // auth.hmac_secret_file read now (so a rotated file is picked up by the next
 // reload) with one trailing newline trimmed. It never returns an empty or
 // short key, because golang-jwt would accept tokens signed with one. It
@@ -21,6 +22,13 @@ const maxSecretFileBytes = 64 << 10
 // then generates a random key. Errors name the file, never its content.
 func (c Config) HMACKey() ([]byte, error) {
 	a := c.Auth
+	if len(a.HMACSecrets) > 0 {
+		keys, err := c.HMACKeys()
+		if err != nil {
+			return nil, err
+		}
+		return keys[0].Secret, nil
+	}
 	switch {
 	case a.HMACSecret != "" && a.HMACSecretFile != "":
 		return nil, &keyError{key: "auth", reason: "auth.hmac_secret and auth.hmac_secret_file are mutually exclusive", kind: ErrInvalidValue}
@@ -33,19 +41,24 @@ func (c Config) HMACKey() ([]byte, error) {
 }
 
 func readSecretFile(path string) ([]byte, error) {
+	return readSecretFileAs("auth.hmac_secret_file", path)
+}
+
+// readSecretFileAs reads a secret file for the configuration key named key.
+func readSecretFileAs(key, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("auth.hmac_secret_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretFileBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("auth.hmac_secret_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	if len(data) > maxSecretFileBytes {
-		return nil, &keyError{key: "auth.hmac_secret_file", reason: fmt.Sprintf("%q is larger than %d bytes", path, maxSecretFileBytes), kind: ErrInvalidValue}
+		return nil, &keyError{key: key, reason: fmt.Sprintf("%q is larger than %d bytes", path, maxSecretFileBytes), kind: ErrInvalidValue}
 	}
-	return checkKeyLen("auth.hmac_secret_file", path, trimNewline(data))
+	return checkKeyLen(key, path, trimNewline(data))
 }
 
 // trimNewline removes the single line ending that editors and

@@ -105,8 +105,10 @@ func (l Limits) validate(p *problems) {
 // an explicit dev-mode choice. Each pinned algorithm needs its kind of key.
 func (c Config) validateAuth(p *problems) {
 	a := c.Auth
-	hmacKey := a.HMACSecret != "" || a.HMACSecretFile != ""
-	publicKey := a.PublicKeyFile != "" || a.JWKSFile != ""
+	hmacKey := a.HMACSecret != "" || a.HMACSecretFile != "" || len(a.HMACSecrets) > 0
+	publicKey := a.PublicKeyFile != "" || a.JWKSFile != "" || a.JWKSURL != ""
+	c.validateHMACSecrets(p)
+	c.validateJWKSURL(p)
 	if a.HMACSecret != "" && a.HMACSecretFile != "" {
 		p.add("auth", "auth.hmac_secret and auth.hmac_secret_file are mutually exclusive")
 	}
@@ -128,7 +130,7 @@ func (c Config) validateAuth(p *problems) {
 		case strings.HasPrefix(alg, "HS"):
 			needHMAC = true
 		case !publicKey:
-			p.add("auth", "%s needs auth.public_key_file or auth.jwks_file", alg)
+			p.add("auth", "%s needs auth.public_key_file, auth.jwks_file or auth.jwks_url", alg)
 		}
 	}
 	if needHMAC && !hmacKey && !c.Dev {

@@ -31,7 +31,7 @@ var validateCases = []struct {
 	{"origin null", func(c *Config) { c.Origins = []string{"null"} }, `origins: "null" is not an origin: want scheme://host[:port] with http or https`},
 	{"origin other scheme", func(c *Config) { c.Origins = []string{"ftp://example.com"} }, `origins: "ftp://example.com" is not an origin: want scheme://host[:port] with http or https`},
 	{"algorithm unknown", func(c *Config) { c.Auth.Algorithms = []string{"none"} }, `auth.algorithms: unknown algorithm "none" (want HS256, HS384, HS512, RS256, RS384, RS512, PS256, ES256, ES384 or EdDSA)`},
-	{"RS256 without a public key", func(c *Config) { c.Auth.Algorithms = []string{"RS256"} }, "auth: RS256 needs auth.public_key_file or auth.jwks_file"},
+	{"RS256 without a public key", func(c *Config) { c.Auth.Algorithms = []string{"RS256"} }, "auth: RS256 needs auth.public_key_file, auth.jwks_file or auth.jwks_url"},
 	{"RS256 with a JWKS", func(c *Config) { c.Auth.Algorithms = []string{"RS256"}; c.Auth.JWKSFile = "/etc/jwks.json" }, ""},
 	{"leeway over a minute", func(c *Config) { c.Auth.Leeway = 61 * time.Second }, "auth.leeway: must be between 0s and 1m0s (got 1m1s)"},
 	{"leeway a minute", func(c *Config) { c.Auth.Leeway = time.Minute }, ""},

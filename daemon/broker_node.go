@@ -10,10 +10,10 @@ import (
 // publishBroker is PublishBatch with a broker: each event is numbered and
 // stored by the broker, which delivers it back to every subscribed node.
 func (n *Node) publishBroker(ctx context.Context, count int, event func(i int) (string, string, []byte, string),
-	done func(i int, offset uint64, epoch string, duplicate bool)) (int, error) {
+	done func(i int, offset uint64, epoch string, duplicate bool), own bool) (int, error) {
 	for i := range count {
 		channel, eventType, payload, key := event(i)
-		if err := n.checkEvent(channel, eventType, payload); err != nil {
+		if err := n.checkEvent(channel, eventType, payload, own); err != nil {
 			return i, err
 		}
 		offset, epoch, dup, err := n.opts.Broker.Publish(ctx, channel, eventType, payload, key)

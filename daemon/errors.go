@@ -8,6 +8,9 @@ var (
 	// ErrInvalidChannel: a channel name that is empty, too long, or has a
 	// character outside the allowed set (PROTOCOL.md).
 	ErrInvalidChannel = errors.New("invalid channel name")
+	// ErrReservedChannel: a publish to a channel under ReservedPrefix,
+	// which only the daemon itself writes (PublishReserved).
+	ErrReservedChannel = errors.New(`channel is reserved: names under "` + ReservedPrefix + `" belong to the daemon`)
 	// ErrInvalidType: an event type that is empty, too long or malformed.
 	ErrInvalidType = errors.New("invalid event type")
 	// ErrReservedType: an event type that collides with a control message.

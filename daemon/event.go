@@ -7,12 +7,15 @@ import (
 	"unicode/utf8"
 )
 
-// checkEvent validates an event the way Publish will.
-func (n *Node) checkEvent(channel, eventType string, payload []byte) error {
+// checkEvent validates an event the way Publish will; own allows the
+// reserved channels (the daemon's own publishes).
+func (n *Node) checkEvent(channel, eventType string, payload []byte, own bool) error {
 	switch {
 	case !validName(channel, n.set().MaxChannelLength, &nameChars):
 		return &InputError{fmt.Errorf("%w: must be 1-%d bytes of [A-Za-z0-9_-.:@/=+,~!$|]",
 			ErrInvalidChannel, n.set().MaxChannelLength)}
+	case !own && reserved(channel):
+		return &InputError{fmt.Errorf("%q: %w", channel, ErrReservedChannel)}
 	case !validName(eventType, maxTypeLength, &typeChars):
 		return &InputError{fmt.Errorf("%w: must be 1-%d bytes of [A-Za-z0-9_-.:]", ErrInvalidType, maxTypeLength)}
 	case reservedTypes[eventType]:

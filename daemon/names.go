@@ -71,13 +71,24 @@ func projectID(channel string) string {
 	return id
 }
 
+// ReservedPrefix starts the names of the daemon's own channels (the
+// status page's counters, the watchdog's probes). No publisher may publish
+// to them (ErrReservedChannel), and only a pattern that names one exactly
+// permits reading it: "*", "fanoutd.*" and public_channels never do.
+const ReservedPrefix = "fanoutd."
+
+// reserved reports whether channel is one of the daemon's own.
+func reserved(channel string) bool { return strings.HasPrefix(channel, ReservedPrefix) }
+
 // permits reports whether a token's channel patterns allow channel.
 // Patterns: "*" (any), "prefix*" (any name starting with prefix), or an
-// exact name; "{sub}" was replaced by the subject at connect time.
+// exact name; "{sub}" was replaced by the subject at connect time. A
+// reserved channel is permitted by its exact name only.
 func permits(patterns []string, channel string) bool {
+	own := reserved(channel)
 	for _, p := range patterns {
 		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(channel, prefix) {
+			if !own && strings.HasPrefix(channel, prefix) {
 				return true
 			}
 		} else if p == channel {

@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestPermits(t *testing.T) {
@@ -150,5 +153,40 @@ func TestProjectID(t *testing.T) {
 				t.Errorf("projectID(%q) = %q, want %q", tt.channel, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestPermitsReservedOnlyByExactName: "*" and prefix patterns never reach
+// the daemon's own channels; the exact name does.
+func TestPermitsReservedOnlyByExactName(t *testing.T) {
+	for _, tc := range []struct {
+		patterns []string
+		channel  string
+		want     bool
+	}{
+		{[]string{"*"}, "fanoutd.status", false},
+		{[]string{"fanoutd.*"}, "fanoutd.status", false},
+		{[]string{"fanoutd.status*"}, "fanoutd.status", false},
+		{[]string{"fanoutd.status"}, "fanoutd.status", true},
+		{[]string{"*", "fanoutd.status"}, "fanoutd.status", true},
+		{[]string{"*"}, "fanoutdX", true},
+		{[]string{"*"}, "fanoutd", true},
+	} {
+		if got := permits(tc.patterns, tc.channel); got != tc.want {
+			t.Errorf("permits(%q, %q) = %v, want %v", tc.patterns, tc.channel, got, tc.want)
+		}
+	}
+}
+
+// TestSubStarPatternWarnsOnce: a token pattern "user:{sub}*" lets "al"
+// read "user:alice"; the node says so once, naming the pattern.
+func TestSubStarPatternWarnsOnce(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	n := New(Options{Logger: zap.New(core)})
+	connect(t, n, "al", "user:{sub}*")
+	connect(t, n, "bo", "user:{sub}*")
+	connect(t, n, "cy", "user:{sub}:*")
+	if logs.Len() != 1 || logs.All()[0].ContextMap()["pattern"] != "user:{sub}*" {
+		t.Fatalf("warnings %v, want one naming user:{sub}*", logs.All())
 	}
 }

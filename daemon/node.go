@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -42,6 +43,8 @@ type Node struct {
 	histEvictions atomic.Uint64
 	skippedEvents atomic.Uint64
 	gaps          atomic.Uint64
+
+	subStarWarned atomic.Bool // warnSubStar logged once
 }
 
 // New returns a Node ready for Connect and Publish.
@@ -104,19 +107,44 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 // epoch either way, since an earlier incarnation's positions are gone.
 func (n *Node) newChannel(name string) *channel {
 	id := n.channelIDs.Add(1)
-	return &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
+	ch := &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
 		shared: n.opts.Broker != nil}
+	ch.hist.fixed = channelBytes(ch.name, ch.epoch)
+	return ch
 }
 
 // patterns are the channels id may subscribe to: its own patterns, with
 // "{sub}" expanded, then the public ones.
 func (n *Node) patterns(id Identity) []string {
+	n.warnSubStar(id.Channels)
 	return append(expandPatterns(id.Channels, id.Subject), n.set().PublicChannels...)
+}
+
+// warnSubStar logs, once per node, a token pattern in which "{sub}" is
+// followed directly by "*": "user:{sub}*" lets user "al" read
+// "user:alice…". The issuer's mistake, not the client's, so the token still
+// works as written; the pattern (never the token) is logged for the
+// operator to fix the issuer: "user:{sub}:*".
+func (n *Node) warnSubStar(patterns []string) {
+	for _, p := range patterns {
+		if strings.Contains(p, "{sub}*") && n.subStarWarned.CompareAndSwap(false, true) {
+			n.log.Warn(`a token's channel pattern has "{sub}" followed by "*": it lets a user read the channels of every user whose name starts with theirs; end {sub} with a separator ("user:{sub}:*")`,
+				zap.String("pattern", p))
+		}
+	}
 }
 
 // CheckEvent reports whether Publish would accept the event.
 func (n *Node) CheckEvent(channel, eventType string, payload []byte) error {
-	return n.checkEvent(channel, eventType, payload)
+	return n.checkEvent(channel, eventType, payload, false)
+}
+
+// PublishReserved is Publish for the daemon's own channels (under
+// ReservedPrefix, which Publish refuses): the status counters, the
+// watchdog's probes. Never reachable from a publisher's input.
+func (n *Node) PublishReserved(ctx context.Context, channel, eventType string, payload []byte) error {
+	_, err := n.publishBatch(ctx, 1, func(int) (string, string, []byte, string) { return channel, eventType, payload, "" }, nil, true)
+	return err
 }
 
 // Publish delivers an event to the channel's current subscribers; it is
@@ -139,15 +167,21 @@ func (n *Node) Publish(ctx context.Context, channel, eventType string, payload [
 // event and returns how many were published before it.
 func (n *Node) PublishBatch(ctx context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
 	done func(i int, offset uint64, epoch string, duplicate bool)) (int, error) {
+	return n.publishBatch(ctx, count, event, done, false)
+}
+
+// publishBatch is PublishBatch; own allows the reserved channels.
+func (n *Node) publishBatch(ctx context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
+	done func(i int, offset uint64, epoch string, duplicate bool), own bool) (int, error) {
 	if n.opts.Broker != nil {
-		return n.publishBroker(ctx, count, event, done)
+		return n.publishBroker(ctx, count, event, done, own)
 	}
 	fl := n.flushLists.Get().(*flushList)
 	defer n.flushLists.Put(fl)
 	defer fl.flush()
 	for i := range count {
 		channel, eventType, payload, key := event(i)
-		if err := n.checkEvent(channel, eventType, payload); err != nil {
+		if err := n.checkEvent(channel, eventType, payload, own); err != nil {
 			return i, err
 		}
 		offset, epoch, dup := n.fanout(channel, eventType, payload, key, fl)

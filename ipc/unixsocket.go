@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -65,9 +66,8 @@ func ListenUnix(path string, mode os.FileMode) (*UnixListener, error) {
 //   - a socket someone accepts on: ErrSocketInUse, it is left alone;
 //   - a socket whose dial is refused (left by a crashed daemon): removed.
 //
-// Between bind and chown/chmod the socket has the daemon's group and the
-// umask's permissions, so the directory holding it should itself restrict
-// access (systemd's RuntimeDirectory with mode 0750, say).
+// The socket has its final group and mode from the moment path exists:
+// see bindPrivate.
 func ListenUnixWith(path string, o ListenUnixOptions) (*UnixListener, error) {
 	gid, err := lookupGroup(o.Group)
 	if err != nil {
@@ -80,21 +80,52 @@ func ListenUnixWith(path string, o ListenUnixOptions) (*UnixListener, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	ln, info, err := bindPrivate(path, gid, mode)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			// Another daemon bound it since removeStale looked.
-			return nil, fmt.Errorf("%w: %s", ErrSocketInUse, path)
-		}
-		return nil, fmt.Errorf("ipc: listen on %s: %w", path, err)
+		return nil, err
+	}
+	return &UnixListener{Listener: ln, path: path, info: info}, nil
+}
+
+// bindPrivate binds the socket in a fresh directory of mode 0700 beside
+// path, gives it its group and mode there, and only then links it to path
+// (link(2) fails if path exists, where rename would replace a socket bound
+// there meanwhile), then removes the private name and directory. bind
+// creates the socket with the umask's permissions (0777 under umask 000),
+// and nobody else can reach it inside the private directory, so there is
+// no moment when path is more open than mode.
+//
+// The alternative, setting the umask around bind, is not safe: the umask
+// belongs to the process, so every file any goroutine creates meanwhile
+// (the embedding program's included) would get it, and a mutex only orders
+// our own callers.
+func bindPrivate(path string, gid int, mode os.FileMode) (*net.UnixListener, fs.FileInfo, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".")
+	if err != nil {
+		return nil, nil, fmt.Errorf("ipc: private directory for %s: %w", path, err)
+	}
+	defer os.RemoveAll(dir) // the private name only: path is another link
+	tmp := filepath.Join(dir, "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, nil, fmt.Errorf("ipc: listen on %s: %w", path, err)
 	}
 	// Removal is ours to do, guarded by the inode check in Close.
 	ln.SetUnlinkOnClose(false)
-	info, err := statAndSetPerms(path, gid, mode)
-	if err != nil {
-		return nil, errors.Join(err, removeIfSame(path, info), ln.Close())
+	info, err := statAndSetPerms(tmp, gid, mode)
+	if err == nil {
+		err = os.Link(tmp, path)
+		if errors.Is(err, fs.ErrExist) {
+			// Another daemon bound it since removeStale looked.
+			err = fmt.Errorf("%w: %s", ErrSocketInUse, path)
+		} else if err != nil {
+			err = fmt.Errorf("ipc: link socket to %s: %w", path, err)
+		}
 	}
-	return &UnixListener{Listener: ln, path: path, info: info}, nil
+	if err != nil {
+		return nil, nil, errors.Join(err, ln.Close())
+	}
+	return ln, info, nil
 }
 
 // lookupGroup resolves a group name or numeric gid; "" means -1, "leave

@@ -15,6 +15,16 @@
 // a JWK "alg" must be allowed and then binds the key to that algorithm. RSA
 // keys under 2048 bits are refused.
 //
+// A RemoteJWKS (Options.Remote) is an identity provider's JWKS fetched
+// over HTTPS with github.com/MicahParks/jwkset and looked up with
+// github.com/MicahParks/keyfunc/v3: refreshed by a goroutine, fetched again
+// on an unknown kid at most once per RemoteOptions.MissRefetch (no Verify
+// waits for another's fetch), and never emptied: a failed fetch, or one
+// bringing no signing key, a symmetric or a private key, keeps the last
+// good set. HMAC algorithms may verify with a list of secrets
+// (Options.Keys, newest first, each until its NotAfter): rotation without
+// a flag day.
+//
 // # Confusion defence
 //
 // The keyfunc returns a key only of the token's algorithm family: the HMAC
@@ -35,7 +45,10 @@
 // # Checks
 //
 // golang-jwt/jwt v5 parses with the algorithms pinned, strict base64, "exp"
-// required, and "aud"/"iss" enforced when Options.Audience/Issuer are set.
+// required, "iat" in the future (beyond the leeway) refused, and "aud"/"iss"
+// enforced when Options.Audience/Issuer are set. golang-jwt decodes the
+// claims itself; claims.UnmarshalJSON first refuses an exp, nbf or iat that
+// is not a JSON number (golang-jwt would take "exp":"9999999999").
 // The length is capped before any parsing (a token of many dots once cost
 // gigabytes: CVE-2025-30204) and line breaks are refused. Errors never carry
 // the token.

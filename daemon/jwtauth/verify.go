@@ -1,7 +1,8 @@
 package jwtauth
 
 import (
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,8 +29,13 @@ type Options struct {
 	// or JWKSFile.
 	Algorithms []string
 	// Key is the HMAC secret; at least MinKeyBytes. Ignored when Algorithms
-	// holds no HMAC algorithm.
+	// holds no HMAC algorithm. Exclusive with Keys.
 	Key []byte
+	// Keys are the HMAC verification secrets of a rotation, newest first
+	// (the first is the one tokens are being signed with); a token verifies
+	// if any key whose NotAfter has not passed verifies it. Each at least
+	// MinKeyBytes. Exclusive with Key.
+	Keys []HMACKey
 	// PublicKeyFile is a PEM file holding one public key (RSA, ECDSA P-256 or
 	// P-384, Ed25519) as a "PUBLIC KEY", "RSA PUBLIC KEY" or "CERTIFICATE"
 	// block. It is re-read when it changes. Exclusive with JWKSFile.
@@ -37,6 +43,10 @@ type Options struct {
 	// JWKSFile is a JSON Web Key Set; a token's "kid" selects its key. It is
 	// re-read when it changes. Exclusive with PublicKeyFile.
 	JWKSFile string
+	// Remote is a JWKS fetched from an identity provider's URL; the
+	// caller creates it (NewRemoteJWKS), may share it between successive
+	// Verifiers, and closes it. Exclusive with PublicKeyFile and JWKSFile.
+	Remote *RemoteJWKS
 	// Audience, when set, must be one of the token's "aud" values.
 	Audience string
 	// Issuer, when set, must equal the token's "iss".
@@ -56,18 +66,22 @@ type Options struct {
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
-	key    []byte
+	keys   []HMACKey
 	max    int
 	leeway time.Duration
 	parser *jwt.Parser
 	src    *keySource // nil when only HMAC is allowed
+	remote *RemoteJWKS
+	algs   []string
+	now    func() time.Time
 }
 
-type claims struct {
-	jwt.RegisteredClaims
-	Channels []string `json:"channels"`
-	// Info is shown in presence as it is.
-	Info json.RawMessage `json:"info"`
+// HMACKey is one HMAC verification secret of Options.Keys.
+type HMACKey struct {
+	Secret []byte
+	// NotAfter, when not zero, is when the key stops verifying: a token
+	// signed with it is refused from then on, whatever its exp.
+	NotAfter time.Time
 }
 
 // New returns a Verifier. It refuses unknown algorithms, a missing or short
@@ -79,8 +93,9 @@ func New(o Options) (*Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(o.Key) > 0 && len(o.Key) < MinKeyBytes || hmac && len(o.Key) == 0 {
-		return nil, fmt.Errorf("jwtauth: %w (got %d)", ErrShortKey, len(o.Key))
+	keys, err := hmacKeys(o, hmac)
+	if err != nil {
+		return nil, err
 	}
 	if o.Leeway < 0 || o.Leeway > MaxLeeway {
 		return nil, fmt.Errorf("jwtauth: %w: %v, want 0 to %v", ErrLeeway, o.Leeway, MaxLeeway)
@@ -91,11 +106,12 @@ func New(o Options) (*Verifier, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway}
+	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now}
 	if hmac {
-		v.key = append([]byte(nil), o.Key...)
+		v.keys = keys
 	}
-	if asym {
+	v.algs, v.remote = algs, o.Remote
+	if asym && o.Remote == nil {
 		if v.src, err = newKeySource(o, algs); err != nil {
 			return nil, err
 		}
@@ -103,6 +119,9 @@ func New(o Options) (*Verifier, error) {
 	popts := []jwt.ParserOption{
 		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
+		// An iat in the future (beyond the leeway) is a clock or an
+		// issuer gone wrong; golang-jwt checks it only when asked.
+		jwt.WithIssuedAt(),
 		jwt.WithLeeway(o.Leeway),
 		// One token, one spelling: lenient base64 would also accept the
 		// signature with other unused low bits.
@@ -134,18 +153,39 @@ func checkAlgorithms(o Options) (algs []string, hmac, asym bool, err error) {
 		hmac = hmac || a.family == familyHMAC
 		asym = asym || a.family != familyHMAC
 	}
-	files := o.PublicKeyFile != "" || o.JWKSFile != ""
+	files := o.PublicKeyFile != "" || o.JWKSFile != "" || o.Remote != nil
 	switch {
-	case o.PublicKeyFile != "" && o.JWKSFile != "":
-		return nil, false, false, fmt.Errorf("jwtauth: %w: set PublicKeyFile or JWKSFile, not both", ErrKeyFile)
+	case o.PublicKeyFile != "" && o.JWKSFile != "", o.Remote != nil && (o.PublicKeyFile != "" || o.JWKSFile != ""):
+		return nil, false, false, fmt.Errorf("jwtauth: %w: set one of PublicKeyFile, JWKSFile or Remote", ErrKeyFile)
 	case asym && !files:
-		return nil, false, false, fmt.Errorf("jwtauth: %w: %q need PublicKeyFile or JWKSFile", ErrNoKey, algs)
+		return nil, false, false, fmt.Errorf("jwtauth: %w: %q need PublicKeyFile, JWKSFile or Remote", ErrNoKey, algs)
 	case files && !asym:
 		// A key file nothing would use is a configuration mistake: likely
 		// the asymmetric algorithms were left out.
 		return nil, false, false, fmt.Errorf("jwtauth: %w: a key file is set but Algorithms %q has no asymmetric algorithm", ErrBadAlgorithm, algs)
 	}
 	return algs, hmac, asym, nil
+}
+
+// hmacKeys checks and copies Options.Key or Options.Keys.
+func hmacKeys(o Options, hmac bool) ([]HMACKey, error) {
+	keys := o.Keys
+	switch {
+	case len(o.Key) > 0 && len(o.Keys) > 0:
+		return nil, fmt.Errorf("jwtauth: %w: set Key or Keys, not both", ErrShortKey)
+	case len(o.Key) > 0:
+		keys = []HMACKey{{Secret: o.Key}}
+	case hmac && len(keys) == 0:
+		return nil, fmt.Errorf("jwtauth: %w (got 0)", ErrShortKey)
+	}
+	out := make([]HMACKey, len(keys))
+	for i, k := range keys {
+		if len(k.Secret) < MinKeyBytes {
+			return nil, fmt.Errorf("jwtauth: %w (key %d: got %d)", ErrShortKey, i, len(k.Secret))
+		}
+		out[i] = HMACKey{Secret: append([]byte(nil), k.Secret...), NotAfter: k.NotAfter}
+	}
+	return out, nil
 }
 
 func newKeySource(o Options, algs []string) (*keySource, error) {
@@ -202,6 +242,40 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 	return daemon.Identity{Subject: c.Subject, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway), Info: c.Info}, nil
 }
 
+// hmacKeyFor returns the HMAC keys in force now: one key, or a
+// jwt.VerificationKeySet that golang-jwt tries in order (newest first, the
+// one most tokens are signed with). Never an empty key: it verifies
+// anything.
+func (v *Verifier) hmacKeyFor() (any, error) {
+	now := v.now()
+	var set jwt.VerificationKeySet
+	for _, k := range v.keys {
+		if len(k.Secret) < MinKeyBytes || !k.NotAfter.IsZero() && now.After(k.NotAfter) {
+			continue
+		}
+		set.Keys = append(set.Keys, k.Secret)
+	}
+	switch len(set.Keys) {
+	case 0:
+		return nil, ErrNoKey
+	case 1:
+		return set.Keys[0], nil
+	}
+	return set, nil
+}
+
+// HMACFingerprints identifies the HMAC keys (a short hash of each, and its
+// NotAfter), so that a reload can tell whether a rotation happened without
+// comparing or logging secrets.
+func (v *Verifier) HMACFingerprints() []string {
+	out := make([]string, len(v.keys))
+	for i, k := range v.keys {
+		sum := sha256.Sum256(k.Secret)
+		out[i] = hex.EncodeToString(sum[:8]) + "/" + k.NotAfter.UTC().Format(time.RFC3339)
+	}
+	return out
+}
+
 // keyFor is the jwt.Keyfunc. The parser has already checked that the
 // token's alg is allowed; keyFor returns a key only of that alg's family,
 // so an HS256 token can never be checked against public key bytes.
@@ -212,10 +286,9 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	case !ok:
 		return nil, ErrBadAlgorithm
 	case alg.family == familyHMAC:
-		if len(v.key) < MinKeyBytes { // never hand out an empty key: it verifies anything
-			return nil, ErrNoKey
-		}
-		return v.key, nil
+		return v.hmacKeyFor()
+	case v.remote != nil:
+		return v.remoteKeyFor(t, name, alg)
 	case v.src == nil:
 		return nil, ErrNoKey
 	}
@@ -234,4 +307,30 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		return nil, fmt.Errorf("the %s cannot verify %s", keyKind(k.key), name)
 	}
 	return k.key, nil
+}
+
+// remoteKeyFor applies the confusion defence to what the remote set
+// returns (keyfunc has checked the JWK's alg against the token's): only
+// keys of the token's family, on its curve, are handed to golang-jwt.
+func (v *Verifier) remoteKeyFor(t *jwt.Token, name string, alg algorithm) (any, error) {
+	got, err := v.remote.lookup(t)
+	if err != nil {
+		return nil, err
+	}
+	if set, ok := got.(jwt.VerificationKeySet); ok {
+		var fit jwt.VerificationKeySet
+		for _, k := range set.Keys {
+			if alg.fits(k) {
+				fit.Keys = append(fit.Keys, k)
+			}
+		}
+		if len(fit.Keys) == 0 {
+			return nil, ErrUnknownKey
+		}
+		return fit, nil
+	}
+	if !alg.fits(got) {
+		return nil, fmt.Errorf("the %s cannot verify %s", keyKind(got), name)
+	}
+	return got, nil
 }

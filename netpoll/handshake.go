@@ -89,11 +89,8 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	// never see "handshake" with the cleared deadline.
 	c.state.Store(stateOpen)
 	c.deadline.Store(0)
-	if len(rest) > 0 { // frames sent right behind the request
-		filled := copy(w.grow(len(rest)+512), rest)
-		if used, _, ok := w.parse(c, w.buf[:filled]); ok && used < filled {
-			c.rbuf = append([]byte(nil), w.buf[used:filled]...)
-		}
+	if len(rest) > 0 && w.ingest(c, rest) { // frames sent right behind the request
+		w.trackMessage(c)
 	}
 	if c.pending.Load()&pendClose != 0 { // Accept closed it already
 		c.pending.And(^pendClose)

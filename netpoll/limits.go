@@ -16,6 +16,7 @@ type Limits struct {
 	WriteQueueBytes  int
 	MaxHeaderBytes   int
 	HandshakeTimeout time.Duration
+	MessageTimeout   time.Duration
 }
 
 // limits extracts the reloadable part of o, whose defaults are applied.
@@ -26,6 +27,7 @@ func (o Options) limits() *Limits {
 		WriteQueueBytes:  o.WriteQueueBytes,
 		MaxHeaderBytes:   o.MaxHeaderBytes,
 		HandshakeTimeout: o.HandshakeTimeout,
+		MessageTimeout:   o.MessageTimeout,
 	}
 }
 
@@ -33,7 +35,7 @@ func (o Options) limits() *Limits {
 func (s *Server) SetLimits(l Limits) {
 	o := s.opts
 	o.MaxMessageSize, o.MaxFragments, o.WriteQueueBytes = l.MaxMessageSize, l.MaxFragments, l.WriteQueueBytes
-	o.MaxHeaderBytes, o.HandshakeTimeout = l.MaxHeaderBytes, l.HandshakeTimeout
+	o.MaxHeaderBytes, o.HandshakeTimeout, o.MessageTimeout = l.MaxHeaderBytes, l.HandshakeTimeout, l.MessageTimeout
 	s.live.Store(o.withDefaults().limits())
 }
 

@@ -43,6 +43,13 @@ type Options struct {
 	// MaxFragments caps the frames of one inbound message; over it:
 	// ClosePolicyViolation. Default 64.
 	MaxFragments int
+	// MessageTimeout bounds how long an inbound message may take from its
+	// first byte to its last: a frame still arriving or a fragmented
+	// message waiting for its final frame. Past it the connection is closed
+	// with ClosePolicyViolation (any byte counts as alive for the
+	// heartbeat, so without it a client could hold a partial frame's buffer
+	// forever). The sweeper checks it. Default 10 s.
+	MessageTimeout time.Duration
 	// WriteQueueBytes caps the bytes waiting in one connection's queue; a
 	// frame that does not fit closes the connection with CloseSlowConsumer,
 	// or makes room under a QueueEvent policy. Frames a write is taking at
@@ -98,6 +105,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ReadBudget, 64<<10)
 	def(&o.LatencySample, 8)
 	dur(&o.HandshakeTimeout, 5*time.Second)
+	dur(&o.MessageTimeout, 10*time.Second)
 	dur(&o.PingInterval, 30*time.Second)
 	dur(&o.PongTimeout, 10*time.Second)
 	dur(&o.CloseTimeout, 3*time.Second)
@@ -107,6 +115,6 @@ func (o Options) withDefaults() Options {
 // sweepEvery is how often the sweeper looks at every connection: a quarter of
 // the shortest deadline it enforces, within [5 ms, 1 s].
 func (o Options) sweepEvery() time.Duration {
-	d := min(o.PingInterval, o.PongTimeout, o.HandshakeTimeout, o.CloseTimeout) / 4
+	d := min(o.PingInterval, o.PongTimeout, o.HandshakeTimeout, o.CloseTimeout, o.MessageTimeout) / 4
 	return min(max(d, 5*time.Millisecond), time.Second)
 }

@@ -45,6 +45,7 @@ type counters struct {
 	handshakeTimed atomic.Uint64
 	slowClosed     atomic.Uint64
 	heartbeatTimed atomic.Uint64
+	messageTimed   atomic.Uint64 // open connections closed for a message not completed in time
 	handedOff      atomic.Uint64
 	bytesOut       atomic.Uint64
 	writes         atomic.Uint64 // writev calls that wrote something
@@ -65,6 +66,7 @@ type Stats struct {
 	HandshakeTimeout uint64 `json:"handshake_timeout"`
 	SlowConsumer     uint64 `json:"slow_consumer_closed"`
 	HeartbeatTimeout uint64 `json:"heartbeat_timeout"`
+	MessageTimedOut  uint64 `json:"message_timeout"`
 	HandedOff        uint64 `json:"handed_off"`
 	BytesOut         uint64 `json:"bytes_out"`
 	Writes           uint64 `json:"writes"`
@@ -87,6 +89,7 @@ func (s *Server) Stats() Stats {
 		HandshakeTimeout: s.stats.handshakeTimed.Load(),
 		SlowConsumer:     s.stats.slowClosed.Load(),
 		HeartbeatTimeout: s.stats.heartbeatTimed.Load(),
+		MessageTimedOut:  s.stats.messageTimed.Load(),
 		HandedOff:        s.stats.handedOff.Load(),
 		BytesOut:         s.stats.bytesOut.Load(),
 		Writes:           s.stats.writes.Load(),

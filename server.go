@@ -218,6 +218,7 @@ func (s *Server) transportOptions(o Options) netpoll.Options {
 		Workers:          s.cfg.Workers,
 		MaxConns:         maxConns(l.MaxConnections),
 		HandshakeTimeout: l.HandshakeTimeout,
+		MessageTimeout:   l.MessageTimeout,
 		MaxHeaderBytes:   l.MaxHeaderBytes,
 		MaxMessageSize:   l.MaxMessageSize,
 		MaxFragments:     l.MaxFragments,

@@ -12,6 +12,9 @@ import (
 
 var headEnd = []byte("\r\n\r\n")
 
+// errBadHead: checkHead refused the request.
+var errBadHead = errors.New("netpoll: repeated header or bad Sec-WebSocket-Key")
+
 // readHandshake collects the request head without blocking, capped at
 // Options.MaxHeaderBytes, then upgrades, hands the connection to net/http,
 // or rejects it. The sweeper enforces the handshake deadline.
@@ -166,6 +169,10 @@ func newHandshaker(s *Server) *handshaker {
 // empty) and, on success, the session the handler created.
 func (h *handshaker) upgrade(c *Conn, head []byte) ([]byte, Session, error) {
 	h.c, h.sess, h.handlerRefused = c, nil, false
+	if resp := checkHead(head); resp != nil {
+		h.c = nil
+		return resp, nil, errBadHead
+	}
 	h.req = Request{RemoteAddr: c.RemoteAddr()}
 	h.rd.Reset(head)
 	h.out.Reset()

@@ -169,6 +169,10 @@ func (c *Conn) RemoteAddr() net.Addr {
 	return net.TCPAddrFromAddrPort(c.raddr)
 }
 
+// addr is the client's address as the per-address cap counts it: IPv4-mapped
+// addresses unmapped, so that one client counts once.
+func (c *Conn) addr() netip.Addr { return c.raddr.Addr().Unmap() }
+
 // closeSocket releases the descriptor; only the worker running c calls it.
 func (c *Conn) closeSocket() {
 	if c.nc != nil {

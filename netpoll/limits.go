@@ -17,6 +17,7 @@ type Limits struct {
 	MaxHeaderBytes   int
 	HandshakeTimeout time.Duration
 	MessageTimeout   time.Duration
+	MaxConnsPerIP    int
 }
 
 // limits extracts the reloadable part of o, whose defaults are applied.
@@ -28,6 +29,7 @@ func (o Options) limits() *Limits {
 		MaxHeaderBytes:   o.MaxHeaderBytes,
 		HandshakeTimeout: o.HandshakeTimeout,
 		MessageTimeout:   o.MessageTimeout,
+		MaxConnsPerIP:    o.MaxConnsPerIP,
 	}
 }
 
@@ -36,6 +38,7 @@ func (s *Server) SetLimits(l Limits) {
 	o := s.opts
 	o.MaxMessageSize, o.MaxFragments, o.WriteQueueBytes = l.MaxMessageSize, l.MaxFragments, l.WriteQueueBytes
 	o.MaxHeaderBytes, o.HandshakeTimeout, o.MessageTimeout = l.MaxHeaderBytes, l.HandshakeTimeout, l.MessageTimeout
+	o.MaxConnsPerIP = l.MaxConnsPerIP
 	s.live.Store(o.withDefaults().limits())
 }
 

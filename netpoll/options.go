@@ -29,9 +29,23 @@ type Options struct {
 	Subprotocol string
 	// Workers is the size of the worker pool. Default 2×GOMAXPROCS, at least 4.
 	Workers int
-	// MaxConns caps connections, handshakes included; over it a new
-	// connection is answered 503 and closed. Default 10,000.
+	// MaxConns caps connections, handshakes included, and the connections
+	// handed to net/http until net/http closes them: every socket accepted
+	// counts, whatever it becomes. Over it a new connection is answered 503
+	// and closed. Default 10,000.
 	MaxConns int
+	// MaxConnsPerIP caps the connections of one client address, counted as
+	// MaxConns counts them (handshakes, WebSockets and handed-off HTTP);
+	// over it a new connection is answered 429 and closed before its
+	// request is read. 0, the default, is no cap (behind a proxy every
+	// client shares its address).
+	MaxConnsPerIP int
+	// MaxHTTPConns caps the connections handed to net/http at once; past it
+	// a request for another path is answered 503 and closed. It keeps the
+	// rest of MaxConns for upgrades, so idle HTTP clients (which carry no
+	// token and cost a goroutine each) can never take every slot.
+	// Default three quarters of MaxConns.
+	MaxHTTPConns int
 
 	// HandshakeTimeout bounds the whole upgrade. Default 5 s.
 	HandshakeTimeout time.Duration
@@ -98,6 +112,8 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.Workers, max(4, 2*runtime.GOMAXPROCS(0)))
 	def(&o.MaxConns, 10000)
+	def(&o.MaxHTTPConns, max(1, o.MaxConns*3/4))
+	o.MaxHTTPConns = min(o.MaxHTTPConns, o.MaxConns)
 	def(&o.MaxHeaderBytes, 16<<10)
 	def(&o.MaxMessageSize, 64<<10)
 	def(&o.MaxFragments, 64)

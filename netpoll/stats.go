@@ -41,7 +41,8 @@ func (cc *closeCounts) snapshot() map[int]uint64 {
 type counters struct {
 	upgraded       atomic.Uint64
 	rejected       atomic.Uint64 // handshakes answered with an HTTP error
-	rejectedFull   atomic.Uint64 // connections refused at the connection limit
+	rejectedFull   atomic.Uint64 // connections refused at the connection limit (or the HTTP share of it)
+	rejectedPerIP  atomic.Uint64 // connections refused at the per-address limit
 	handshakeTimed atomic.Uint64
 	slowClosed     atomic.Uint64
 	heartbeatTimed atomic.Uint64
@@ -60,6 +61,8 @@ type counters struct {
 // Stats is a snapshot of the transport's counters.
 type Stats struct {
 	Conns            int    `json:"conns"`
+	HTTPConns        int    `json:"http_conns"` // handed to net/http and still open
+	RejectedPerIP    uint64 `json:"rejected_per_ip"`
 	Upgraded         uint64 `json:"upgraded"`
 	Rejected         uint64 `json:"rejected"`
 	RejectedFull     uint64 `json:"rejected_full"`
@@ -83,6 +86,8 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	return Stats{
 		Conns:            s.Conns(),
+		HTTPConns:        s.HTTPConns(),
+		RejectedPerIP:    s.stats.rejectedPerIP.Load(),
 		Upgraded:         s.stats.upgraded.Load(),
 		Rejected:         s.stats.rejected.Load(),
 		RejectedFull:     s.stats.rejectedFull.Load(),

@@ -64,6 +64,7 @@ type Conn struct {
 	closeSent       bool // our close frame was fully written
 	rejecting       bool // a handshake error response is queued; close once flushed
 	closeAfterFlush bool // a failed connection: close right after the close frame
+	overIP          bool // over MaxConnsPerIP at accept: answer 429 once the request is read
 	code            int  // the close code reported to Session.Closed
 
 	mu        sync.Mutex // guards the write queue below

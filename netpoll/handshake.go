@@ -57,6 +57,11 @@ func (w *worker) readHandshake(c *Conn) {
 // dispatch routes a complete request head: the WebSocket paths are
 // upgraded, anything else goes to net/http when a handoff listener exists.
 func (w *worker) dispatch(c *Conn, head, rest []byte) {
+	if c.overIP {
+		w.s.stats.rejectedPerIP.Add(1)
+		w.reject(c, respTooManyFromAddr)
+		return
+	}
 	if !w.s.upgrades(requestPath(head)) {
 		if w.s.httpLn != nil {
 			w.s.handoff(c, append(head, rest...))

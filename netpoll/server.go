@@ -211,25 +211,26 @@ func rawFd(nc net.Conn) (int, error) {
 
 // register counts c against MaxConns (with the connections handed to
 // net/http) and MaxConnsPerIP, and returns the response that refuses it, or
-// nil once it is in.
+// nil once it is in. A connection over MaxConnsPerIP is let in marked
+// overIP, without an address slot: its request is read (within the
+// handshake deadline) and answered 429, because a response written before
+// the request arrived would be lost to the reset that closing a socket
+// with unread bytes sends.
 func (s *Server) register(c *Conn) []byte {
 	addr, perIP := c.addr(), s.lim().MaxConnsPerIP
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closing || s.nconns+s.nhttp >= s.opts.MaxConns:
+	if s.closing || s.nconns+s.nhttp >= s.opts.MaxConns {
 		s.stats.rejectedFull.Add(1)
 		return respServiceUnavailable
-	case perIP > 0 && addr.IsValid() && s.byIP[addr] >= perIP:
-		s.stats.rejectedPerIP.Add(1)
-		return respTooManyFromAddr
 	}
+	c.overIP = perIP > 0 && addr.IsValid() && s.byIP[addr] >= perIP
 	for c.fd >= len(s.conns) {
 		s.conns = append(s.conns, make([]*Conn, max(64, len(s.conns)))...)
 	}
 	s.conns[c.fd] = c
 	s.nconns++
-	if addr.IsValid() {
+	if addr.IsValid() && !c.overIP {
 		s.byIP[addr]++
 	}
 	return nil
@@ -237,7 +238,7 @@ func (s *Server) register(c *Conn) []byte {
 
 func (s *Server) unregister(c *Conn) {
 	s.mu.Lock()
-	if s.removeLocked(c) {
+	if s.removeLocked(c) && !c.overIP {
 		s.releaseAddrLocked(c.addr())
 	}
 	s.mu.Unlock()

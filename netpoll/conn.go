@@ -51,7 +51,8 @@ type Conn struct {
 	id              string // SetID; "" until the handler named it
 	session         Session
 	rbuf            []byte // the request head, until it is complete
-	part            []byte // a frame still arriving; once its header is known, cap is its full size
+	part            []byte // a frame still arriving: what has arrived, in a buffer that doubles up to partLen
+	partLen         int    // part's full size (header and payload), once its header is known
 	partHdr         [maxHeaderSize]byte
 	partH           ws.Header // part's header, once known
 	partHN          int       // part's header length; 0 while the header itself is incomplete

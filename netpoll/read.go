@@ -9,10 +9,12 @@ import (
 
 // read takes what the socket has, up to the read budget, and dispatches every
 // complete frame. Complete frames are parsed in place in the worker's buffer;
-// a frame still arriving moves to a buffer of its own, sized from its header
-// (c.part), which later reads fill in place: the cost of a frame is linear in
-// its bytes however they are cut, and nothing here waits for bytes that have
-// not arrived.
+// a frame still arriving moves to a buffer of its own (c.part), which later
+// reads fill in place, growing it by doubling up to the size the header
+// declares: the cost of a frame is linear in its bytes however they are cut,
+// the memory a partial frame holds is at most twice what the peer sent (a
+// header declaring 64 KiB does not buy 64 KiB of heap for 14 bytes), and
+// nothing here waits for bytes that have not arrived.
 func (w *worker) read(c *Conn) {
 	budget := w.s.opts.ReadBudget
 	for {
@@ -41,10 +43,15 @@ func (w *worker) read(c *Conn) {
 }
 
 // readSome reads into the partial frame's own buffer when its header is
-// known (at most the rest of that frame), else into the worker's buffer
-// behind the few header bytes carried over.
+// known (never past that frame), else into the worker's buffer behind the
+// few header bytes carried over.
 func (w *worker) readSome(c *Conn) (int, error) {
 	if c.partHN > 0 {
+		if len(c.part) == cap(c.part) {
+			nb := make([]byte, len(c.part), min(c.partLen, 2*cap(c.part)))
+			copy(nb, c.part)
+			c.part = nb
+		}
 		return syscall.Read(c.fd, c.part[len(c.part):cap(c.part)])
 	}
 	k := copy(w.buf, c.part)
@@ -75,18 +82,20 @@ func (w *worker) ingest(c *Conn, data []byte) bool {
 
 // keep holds the start of a frame that parse found incomplete (its header
 // was checked if complete). A partial header waits in the Conn itself; once
-// the header is known, the frame gets a buffer of its full size (the size
-// limits were checked before), and what has arrived is unmasked and, for
-// text, validated straight away.
+// the header is known, the frame gets a buffer of its own, twice what has
+// arrived (at least 4 KiB, at most the frame: the size limits were checked
+// before), and what has arrived is unmasked and, for text, validated
+// straight away.
 func (w *worker) keep(c *Conn, rest []byte) bool {
 	h, hn, complete, _ := parseHeader(rest)
 	if !complete {
 		c.part = append(c.partHdr[:0], rest...)
 		return true
 	}
-	c.part = make([]byte, len(rest), hn+int(h.Length))
+	total := hn + int(h.Length)
+	c.part = make([]byte, len(rest), min(total, max(2*len(rest), minPartBuf)))
 	copy(c.part, rest)
-	c.partH, c.partHN, c.partFed = h, hn, 0
+	c.partH, c.partHN, c.partLen, c.partFed = h, hn, total, 0
 	if h.OpCode == ws.OpText {
 		c.text.reset()
 	}
@@ -107,13 +116,17 @@ func (w *worker) advance(c *Conn) bool {
 			return false
 		}
 	}
-	if len(c.part) < cap(c.part) {
+	if len(c.part) < c.partLen {
 		return true
 	}
 	h := c.partH
 	c.part, c.partHN, c.partFed = nil, 0, 0
 	return w.frame(c, h, p, true)
 }
+
+// minPartBuf is the smallest buffer a partial frame gets: small frames cut
+// by a read boundary complete in one more read without growing.
+const minPartBuf = 4 << 10
 
 // isText reports whether a data frame of an open connection carries text:
 // a text frame, or a continuation of a text message.

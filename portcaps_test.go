@@ -182,3 +182,16 @@ func runLowFDChild(dir string) int {
 	}
 	return 0
 }
+
+// TestHTTPOnTheWebSocketPortHasDeadlines: a connection handed to net/http
+// holds its slot under deadlines: the request head must arrive, and an idle
+// keep-alive connection is closed, in bounded time.
+func TestHTTPOnTheWebSocketPortHasDeadlines(t *testing.T) {
+	d := startDaemon(t)
+	if d.srv.tcp == nil {
+		t.Fatal("no HTTP server on the WebSocket port")
+	}
+	if h := d.srv.tcp; h.ReadHeaderTimeout <= 0 || h.IdleTimeout <= 0 || h.ReadTimeout <= 0 {
+		t.Fatalf("timeouts: header %v, idle %v, read %v", h.ReadHeaderTimeout, h.IdleTimeout, h.ReadTimeout)
+	}
+}

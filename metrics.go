@@ -150,6 +150,7 @@ func (s *Server) handshakeFailures(t transportStats) map[string]uint64 {
 	for i, name := range reasonNames {
 		m[name] = s.up.refused[i].Load()
 	}
+	m["per_ip"] += t.RejectedPerIP // refused at accept, before a request was read
 	return m
 }
 

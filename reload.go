@@ -203,7 +203,8 @@ func (s *Server) apply(cfg config.Config) {
 	s.up.cur.Store(newUpgradeSettings(cfg))
 	s.node.Reconfigure(nodeSettings(cfg))
 	s.ws.SetLimits(netpoll.Limits{MaxMessageSize: l.MaxMessageSize, MaxFragments: l.MaxFragments,
-		WriteQueueBytes: l.WriteQueueBytes, MaxHeaderBytes: l.MaxHeaderBytes, HandshakeTimeout: l.HandshakeTimeout})
+		WriteQueueBytes: l.WriteQueueBytes, MaxHeaderBytes: l.MaxHeaderBytes, HandshakeTimeout: l.HandshakeTimeout,
+		MessageTimeout: l.MessageTimeout, MaxConnsPerIP: l.MaxConnectionsPerIP})
 	if s.unixH != nil {
 		s.unixH.set(ipc.NewHandler(s.apiOptions(cfg)))
 	}

@@ -249,7 +249,9 @@ func (s *Server) transportOptions(o Options) netpoll.Options {
 		Subprotocol:      protocol,
 		Workers:          s.cfg.Workers,
 		MaxConns:         maxConns(l.MaxConnections),
+		MaxConnsPerIP:    l.MaxConnectionsPerIP,
 		HandshakeTimeout: l.HandshakeTimeout,
+		MessageTimeout:   l.MessageTimeout,
 		MaxHeaderBytes:   l.MaxHeaderBytes,
 		MaxMessageSize:   l.MaxMessageSize,
 		MaxFragments:     l.MaxFragments,
@@ -268,17 +270,27 @@ func (s *Server) echoPaths() []string {
 	return []string{s.cfg.Conformance.EchoPath}
 }
 
+// fdReserve is the descriptors kept out of limits.max_connections for
+// what is not a client of the WebSocket port: listeners, the epoll set,
+// clients of the Unix publish socket, the broker, logs.
+const fdReserve = 128
+
 // maxConns is the configured limit, or what the open-file limit leaves
-// after a reserve for listeners, the API and logs.
+// after fdReserve; a configured limit above that is lowered to it, so
+// that connections on the port (HTTP ones included: they count too) can
+// never take the descriptors the publish socket and an upgrade with a
+// token need.
 func maxConns(configured int) int {
-	if configured > 0 {
-		return configured
-	}
 	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 1024 {
-		return 1000
+	fit := 1000
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {
+		n := int(min(rl.Cur, 1<<20))
+		fit = max(n-fdReserve, n/2)
 	}
-	return int(min(rl.Cur, 1<<20)) - 128
+	if configured > 0 {
+		return min(configured, fit)
+	}
+	return fit
 }
 
 func (s *Server) bind(o Options) error {

@@ -253,6 +253,11 @@ type Limits struct {
 	WriteQueueBytes int `mapstructure:"write_queue_bytes"`
 	// HandshakeTimeout bounds the whole upgrade. Key: limits.handshake_timeout. Default 5s.
 	HandshakeTimeout time.Duration `mapstructure:"handshake_timeout"`
+	// MessageTimeout bounds how long one inbound message may take to arrive
+	// whole (a frame still arriving, or a fragmented message without its
+	// last frame); past it the connection is closed with 1008.
+	// Key: limits.message_timeout. Default 10s.
+	MessageTimeout time.Duration `mapstructure:"message_timeout"`
 	// MaxHeaderBytes caps the handshake request head. Key: limits.max_header_bytes. Default 16384.
 	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
 	// MaxTokenBytes: longer tokens are refused before parsing. Key: limits.max_token_bytes. Default 4096.

@@ -101,7 +101,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"limits.commands_per_second": 50,
 		"limits.max_channel_length":  255, "limits.max_message_size": 65536,
 		"limits.max_fragments": 64, "limits.write_queue_bytes": 1048576,
-		"limits.handshake_timeout": 5 * time.Second, "limits.max_header_bytes": 16384,
+		"limits.handshake_timeout": 5 * time.Second, "limits.message_timeout": 10 * time.Second, "limits.max_header_bytes": 16384,
 		"limits.max_token_bytes": 4096, "limits.max_publish_bytes": 1048576,
 		"api.key": "", "slow_consumer": "disconnect", "join_leave": false, "channels": []ChannelClass(nil),
 		"history.size": 100, "history.ttl": 5 * time.Minute, "history.max_bytes": 64 << 20,

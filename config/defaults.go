@@ -39,6 +39,7 @@ func defaultLimits() Limits {
 		MaxFragments:      64,
 		WriteQueueBytes:   1 << 20,
 		HandshakeTimeout:  5 * time.Second,
+		MessageTimeout:    10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		MaxTokenBytes:     4 << 10,
 		MaxPublishBytes:   1 << 20,

@@ -95,6 +95,7 @@ func (l Limits) validate(p *problems) {
 	p.atLeast("limits.commands_per_second", l.CommandsPerSecond, 1)
 	p.atLeast("limits.write_queue_bytes", l.WriteQueueBytes, 1)
 	p.duration("limits.handshake_timeout", l.HandshakeTimeout, minTick)
+	p.duration("limits.message_timeout", l.MessageTimeout, minTick)
 	p.between("limits.max_header_bytes", l.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes)
 	p.atLeast("limits.max_token_bytes", l.MaxTokenBytes, 1)
 	p.atLeast("limits.max_publish_bytes", l.MaxPublishBytes, 1)

@@ -138,6 +138,9 @@ func waitConns(srv *Server, n int) bool {
 
 // TestBadVersionsAndKeys: each malformed upgrade gets the exact status
 // gobwas/ws v1.5.0 answers for it, and the connection is closed after it.
+// A key that is not base64 of 16 bytes, and a repeated Sec-WebSocket-Key,
+// Origin, Authorization or Sec-WebSocket-Protocol header, are refused with
+// 400 by the transport's own check (no "last one wins").
 func TestBadVersionsAndKeys(t *testing.T) {
 	srv, _, addr := startServer(t, Options{})
 	valid := upgradeRequest("/ws")
@@ -157,6 +160,12 @@ func TestBadVersionsAndKeys(t *testing.T) {
 		{"HTTP/1.0", strings.Replace(valid, "HTTP/1.1", "HTTP/1.0", 1), "505 "},
 		{"no Upgrade header", strings.Replace(valid, "Upgrade: websocket\r\n", "", 1), "400 "},
 		{"no Host header", strings.Replace(valid, "Host: test\r\n", "", 1), "400 "},
+		{"key of 24 characters, not base64", strings.Replace(valid, key, "Sec-WebSocket-Key: "+strings.Repeat("!", 24)+"\r\n", 1), "400 "},
+		{"key base64 of 18 bytes", strings.Replace(valid, key, "Sec-WebSocket-Key: "+strings.Repeat("A", 24)+"\r\n", 1), "400 "},
+		{"two keys", strings.Replace(valid, key, key+"sec-websocket-key: AAAAAAAAAAAAAAAAAAAAAA==\r\n", 1), "400 "},
+		{"two Origin headers", strings.Replace(valid, key, key+"Origin: https://a.example\r\nOrigin: https://b.example\r\n", 1), "400 "},
+		{"two Authorization headers", strings.Replace(valid, key, key+"Authorization: Bearer a\r\nauthorization: Bearer b\r\n", 1), "400 "},
+		{"two Sec-WebSocket-Protocol headers", strings.Replace(valid, key, key+"Sec-WebSocket-Protocol: fanout.v1\r\nSec-WebSocket-Protocol: bearer.x\r\n", 1), "400 "},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

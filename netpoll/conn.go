@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/gobwas/ws"
 	mepoll "github.com/mailru/easygo/netpoll"
 )
 
@@ -44,18 +45,27 @@ type Conn struct {
 	lastRecv atomic.Int64 // last bytes received from the peer
 	pingSent atomic.Int64 // the outstanding ping, 0 when none
 	nextPing atomic.Int64
+	msgStart atomic.Int64 // when the incomplete inbound message began; 0 when none
 
 	// Worker-owned.
 	id              string // SetID; "" until the handler named it
 	session         Session
-	rbuf            []byte // a partial frame (or request head) carried to the next read
-	msg             []byte // fragments of the message being assembled
-	msgOp           int    // opcode of that message; 0 when none
+	rbuf            []byte // the request head, until it is complete
+	part            []byte // a frame still arriving: what has arrived, in a buffer that doubles up to partLen
+	partLen         int    // part's full size (header and payload), once its header is known
+	partHdr         [maxHeaderSize]byte
+	partH           ws.Header // part's header, once known
+	partHN          int       // part's header length; 0 while the header itself is incomplete
+	partFed         int       // payload bytes of part already unmasked (and checked, for text)
+	text            utf8Check // the text message being received
+	msg             []byte    // fragments of the message being assembled
+	msgOp           int       // opcode of that message; 0 when none
 	fragments       int
 	peerClosed      bool // the peer's close frame was received
 	closeSent       bool // our close frame was fully written
 	rejecting       bool // a handshake error response is queued; close once flushed
 	closeAfterFlush bool // a failed connection: close right after the close frame
+	overIP          bool // over MaxConnsPerIP at accept: answer 429 once the request is read
 	code            int  // the close code reported to Session.Closed
 
 	mu        sync.Mutex // guards the write queue below
@@ -160,6 +170,10 @@ func (c *Conn) RemoteAddr() net.Addr {
 	}
 	return net.TCPAddrFromAddrPort(c.raddr)
 }
+
+// addr is the client's address as the per-address cap counts it: IPv4-mapped
+// addresses unmapped, so that one client counts once.
+func (c *Conn) addr() netip.Addr { return c.raddr.Addr().Unmap() }
 
 // closeSocket releases the descriptor; only the worker running c calls it.
 func (c *Conn) closeSocket() {

@@ -16,10 +16,16 @@
 // (reads, writes, close) happens in one goroutine at a time: one reader and
 // one writer per connection by construction.
 //
-//   - Reads take what the socket has (up to a per-turn budget, for fairness),
-//     parse complete frames in place, and keep a partial frame in a
-//     per-connection buffer until the rest arrives. A client dripping bytes
-//     costs a few bytes of buffer and never blocks a worker.
+//   - Reads take what the socket has (up to a per-turn budget, for fairness)
+//     and parse complete frames in place in the worker's buffer. A frame
+//     still arriving moves to a buffer of its own, sized from its header
+//     (whose length was checked against the limits), which later reads fill
+//     in place: the cost is linear in the bytes received however they are
+//     cut, and a client dripping bytes never blocks a worker. Text is
+//     checked for UTF-8 as it arrives (each fragment, and the received part
+//     of a frame), so invalid text fails with 1007 before the message
+//     completes. A message not whole within Options.MessageTimeout is closed
+//     with 1008 by the sweeper.
 //   - Writes go through a per-connection queue of whole frames. Send appends
 //     (never blocks, never writes) and schedules a flush; the worker writes
 //     with writev, so several queued frames leave in one system call. A write
@@ -44,6 +50,10 @@
 //     holds a few KiB and no goroutine. Path and ExtraPaths upgrade (the
 //     Handler tells them apart); requests for other paths are handed to an
 //     optional net.Listener (HTTPListener) for net/http to serve.
+//   - Caps count sockets, whatever they become: MaxConns and MaxConnsPerIP
+//     count handshakes, WebSockets and the connections handed to net/http
+//     until net/http closes them; those may take MaxHTTPConns at most, so
+//     idle HTTP clients always leave slots for upgrades.
 //   - Probe, for a service manager's watchdog, sends an event on an eventfd
 //     through the epoll set and the run queue, so it answers only while the
 //     event loop and at least one worker do.

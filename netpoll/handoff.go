@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 
 	"go.uber.org/zap"
 )
@@ -23,11 +24,22 @@ func (s *Server) HTTPListener() net.Listener {
 // a net.Conn registered with Go's own poller, so deadlines and blocking
 // reads work there as usual. A raw socket is converted with net.FileConn,
 // which dups it: the transient second descriptor is closed at once.
+//
+// The connection keeps its slot in MaxConns and MaxConnsPerIP until net/http
+// closes it; past MaxHTTPConns it is answered 503 and closed instead, which
+// keeps the rest of the slots for upgrades (net/http's ReadHeaderTimeout
+// and IdleTimeout bound how long an idle one holds its slot).
 func (s *Server) handoff(c *Conn, prefix []byte) {
 	c.state.Store(stateClosed)
 	_ = s.ep.Del(c.fd)
-	s.unregister(c)
+	if !s.toHTTP(c) {
+		s.stats.rejectedFull.Add(1)
+		_, _ = syscall.Write(c.fd, respServiceUnavailable)
+		c.closeSocket()
+		return
+	}
 	s.stats.handedOff.Add(1)
+	addr := c.addr()
 	nc := c.nc
 	if nc == nil {
 		f := os.NewFile(uintptr(c.fd), "fanoutd-http")
@@ -35,13 +47,14 @@ func (s *Server) handoff(c *Conn, prefix []byte) {
 		nc, err = net.FileConn(f)
 		_ = f.Close()
 		if err != nil {
+			s.releaseHTTP(addr)
 			s.log.Warn("handing a connection to net/http failed", zap.Error(err))
 			return
 		}
 	}
-	pc := &prefixConn{Conn: nc, prefix: prefix}
+	pc := &prefixConn{Conn: nc, prefix: prefix, release: func() { s.releaseHTTP(addr) }}
 	if !s.httpLn.offer(pc) {
-		_ = nc.Close()
+		_ = pc.Close()
 	}
 }
 
@@ -92,10 +105,20 @@ func (l *handoffListener) Addr() net.Addr {
 	return &net.TCPAddr{}
 }
 
-// prefixConn replays the request bytes the transport already read.
+// prefixConn replays the request bytes the transport already read, and
+// gives the connection's slot back when net/http closes it.
 type prefixConn struct {
 	net.Conn
-	prefix []byte
+	prefix  []byte
+	release func()
+	once    sync.Once
+}
+
+// Close implements net.Conn; the slot is given back once, whoever closes.
+func (c *prefixConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {

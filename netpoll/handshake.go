@@ -12,6 +12,9 @@ import (
 
 var headEnd = []byte("\r\n\r\n")
 
+// errBadHead: checkHead refused the request.
+var errBadHead = errors.New("netpoll: repeated header or bad Sec-WebSocket-Key")
+
 // readHandshake collects the request head without blocking, capped at
 // Options.MaxHeaderBytes, then upgrades, hands the connection to net/http,
 // or rejects it. The sweeper enforces the handshake deadline.
@@ -54,6 +57,11 @@ func (w *worker) readHandshake(c *Conn) {
 // dispatch routes a complete request head: the WebSocket paths are
 // upgraded, anything else goes to net/http when a handoff listener exists.
 func (w *worker) dispatch(c *Conn, head, rest []byte) {
+	if c.overIP {
+		w.s.stats.rejectedPerIP.Add(1)
+		w.reject(c, respTooManyFromAddr)
+		return
+	}
 	if !w.s.upgrades(requestPath(head)) {
 		if w.s.httpLn != nil {
 			w.s.handoff(c, append(head, rest...))
@@ -89,11 +97,8 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	// never see "handshake" with the cleared deadline.
 	c.state.Store(stateOpen)
 	c.deadline.Store(0)
-	if len(rest) > 0 { // frames sent right behind the request
-		filled := copy(w.grow(len(rest)+512), rest)
-		if used, _, ok := w.parse(c, w.buf[:filled]); ok && used < filled {
-			c.rbuf = append([]byte(nil), w.buf[used:filled]...)
-		}
+	if len(rest) > 0 && w.ingest(c, rest) { // frames sent right behind the request
+		w.trackMessage(c)
 	}
 	if c.pending.Load()&pendClose != 0 { // Accept closed it already
 		c.pending.And(^pendClose)
@@ -169,6 +174,10 @@ func newHandshaker(s *Server) *handshaker {
 // empty) and, on success, the session the handler created.
 func (h *handshaker) upgrade(c *Conn, head []byte) ([]byte, Session, error) {
 	h.c, h.sess, h.handlerRefused = c, nil, false
+	if resp := checkHead(head); resp != nil {
+		h.c = nil
+		return resp, nil, errBadHead
+	}
 	h.req = Request{RemoteAddr: c.RemoteAddr()}
 	h.rd.Reset(head)
 	h.out.Reset()

@@ -35,6 +35,14 @@ func FuzzHandshake(f *testing.F) {
 		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: keep-alive\r\n\r\n",
 		"GET /ws HTTP/1.1\r\nno colon here\r\n\r\n",
 		"\x00\xff junk \r\n\r\n",
+		// checkHead: repeated single headers, and keys of 24 characters
+		// that are not base64 of 16 bytes.
+		upgradeRequest("/ws", "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n"),
+		upgradeRequest("/ws", "Origin: https://a\r\norigin: https://b\r\n"),
+		upgradeRequest("/ws", "Authorization: Bearer a\r\nAUTHORIZATION: Bearer b\r\n"),
+		upgradeRequest("/ws", "Sec-WebSocket-Protocol: fanout.v1\r\nSec-WebSocket-Protocol: bearer.x\r\n"),
+		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n",
+		"GET /ws HTTP/1.1\nHost: x\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!!!\n\n",
 		"",
 	}
 	for _, s := range seeds {

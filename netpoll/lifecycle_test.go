@@ -255,7 +255,7 @@ func TestSweeperNeverKillsAnUpgradedConnection(t *testing.T) {
 	c := &Conn{srv: srv, fd: 1 << 16}
 	c.state.Store(stateHandshake)
 	c.deadline.Store(0)
-	if !srv.register(c) {
+	if srv.register(c) != nil {
 		t.Fatal("register failed")
 	}
 	defer srv.unregister(c)

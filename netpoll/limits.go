@@ -16,6 +16,8 @@ type Limits struct {
 	WriteQueueBytes  int
 	MaxHeaderBytes   int
 	HandshakeTimeout time.Duration
+	MessageTimeout   time.Duration
+	MaxConnsPerIP    int
 }
 
 // limits extracts the reloadable part of o, whose defaults are applied.
@@ -26,6 +28,8 @@ func (o Options) limits() *Limits {
 		WriteQueueBytes:  o.WriteQueueBytes,
 		MaxHeaderBytes:   o.MaxHeaderBytes,
 		HandshakeTimeout: o.HandshakeTimeout,
+		MessageTimeout:   o.MessageTimeout,
+		MaxConnsPerIP:    o.MaxConnsPerIP,
 	}
 }
 
@@ -33,7 +37,8 @@ func (o Options) limits() *Limits {
 func (s *Server) SetLimits(l Limits) {
 	o := s.opts
 	o.MaxMessageSize, o.MaxFragments, o.WriteQueueBytes = l.MaxMessageSize, l.MaxFragments, l.WriteQueueBytes
-	o.MaxHeaderBytes, o.HandshakeTimeout = l.MaxHeaderBytes, l.HandshakeTimeout
+	o.MaxHeaderBytes, o.HandshakeTimeout, o.MessageTimeout = l.MaxHeaderBytes, l.HandshakeTimeout, l.MessageTimeout
+	o.MaxConnsPerIP = l.MaxConnsPerIP
 	s.live.Store(o.withDefaults().limits())
 }
 

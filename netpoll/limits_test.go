@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -28,5 +29,18 @@ func TestSetLimitsAppliesToOpenConnections(t *testing.T) {
 	}
 	if code := h.session(t, 0).waitClosed(t); code != CloseTooBig {
 		t.Fatalf("session closed with %d", code)
+	}
+}
+
+// TestSetLimitsPerIP: a per-address cap turned on by SetLimits applies to
+// the next connection, counting the ones already open.
+func TestSetLimitsPerIP(t *testing.T) {
+	srv, _, addr := startServer(t, Options{})
+	connect(t, addr)
+	srv.SetLimits(Limits{MaxConnsPerIP: 2})
+	connect(t, addr)
+	_, head := connect(t, addr)
+	if !strings.HasPrefix(head, "HTTP/1.1 429 ") {
+		t.Fatalf("third connection from one address under a cap of 2: %q", head)
 	}
 }

@@ -29,9 +29,23 @@ type Options struct {
 	Subprotocol string
 	// Workers is the size of the worker pool. Default 2×GOMAXPROCS, at least 4.
 	Workers int
-	// MaxConns caps connections, handshakes included; over it a new
-	// connection is answered 503 and closed. Default 10,000.
+	// MaxConns caps connections, handshakes included, and the connections
+	// handed to net/http until net/http closes them: every socket accepted
+	// counts, whatever it becomes. Over it a new connection is answered 503
+	// and closed. Default 10,000.
 	MaxConns int
+	// MaxConnsPerIP caps the connections of one client address, counted as
+	// MaxConns counts them (handshakes, WebSockets and handed-off HTTP);
+	// over it a new connection is answered 429 and closed before its
+	// request is read. 0, the default, is no cap (behind a proxy every
+	// client shares its address).
+	MaxConnsPerIP int
+	// MaxHTTPConns caps the connections handed to net/http at once; past it
+	// a request for another path is answered 503 and closed. It keeps the
+	// rest of MaxConns for upgrades, so idle HTTP clients (which carry no
+	// token and cost a goroutine each) can never take every slot.
+	// Default three quarters of MaxConns.
+	MaxHTTPConns int
 
 	// HandshakeTimeout bounds the whole upgrade. Default 5 s.
 	HandshakeTimeout time.Duration
@@ -43,6 +57,13 @@ type Options struct {
 	// MaxFragments caps the frames of one inbound message; over it:
 	// ClosePolicyViolation. Default 64.
 	MaxFragments int
+	// MessageTimeout bounds how long an inbound message may take from its
+	// first byte to its last: a frame still arriving or a fragmented
+	// message waiting for its final frame. Past it the connection is closed
+	// with ClosePolicyViolation (any byte counts as alive for the
+	// heartbeat, so without it a client could hold a partial frame's buffer
+	// forever). The sweeper checks it. Default 10 s.
+	MessageTimeout time.Duration
 	// WriteQueueBytes caps the bytes waiting in one connection's queue; a
 	// frame that does not fit closes the connection with CloseSlowConsumer,
 	// or makes room under a QueueEvent policy. Frames a write is taking at
@@ -91,6 +112,8 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.Workers, max(4, 2*runtime.GOMAXPROCS(0)))
 	def(&o.MaxConns, 10000)
+	def(&o.MaxHTTPConns, max(1, o.MaxConns*3/4))
+	o.MaxHTTPConns = min(o.MaxHTTPConns, o.MaxConns)
 	def(&o.MaxHeaderBytes, 16<<10)
 	def(&o.MaxMessageSize, 64<<10)
 	def(&o.MaxFragments, 64)
@@ -98,6 +121,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ReadBudget, 64<<10)
 	def(&o.LatencySample, 8)
 	dur(&o.HandshakeTimeout, 5*time.Second)
+	dur(&o.MessageTimeout, 10*time.Second)
 	dur(&o.PingInterval, 30*time.Second)
 	dur(&o.PongTimeout, 10*time.Second)
 	dur(&o.CloseTimeout, 3*time.Second)
@@ -107,6 +131,6 @@ func (o Options) withDefaults() Options {
 // sweepEvery is how often the sweeper looks at every connection: a quarter of
 // the shortest deadline it enforces, within [5 ms, 1 s].
 func (o Options) sweepEvery() time.Duration {
-	d := min(o.PingInterval, o.PongTimeout, o.HandshakeTimeout, o.CloseTimeout) / 4
+	d := min(o.PingInterval, o.PongTimeout, o.HandshakeTimeout, o.CloseTimeout, o.MessageTimeout) / 4
 	return min(max(d, 5*time.Millisecond), time.Second)
 }

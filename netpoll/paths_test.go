@@ -68,3 +68,15 @@ func TestFramesMatchGobwas(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckHeadDoesNotAllocate: the duplicate-header and key check runs on
+// every upgrade; like the path match, it costs no allocation.
+func TestCheckHeadDoesNotAllocate(t *testing.T) {
+	head := []byte(upgradeRequest("/ws", "Origin: https://a.example\r\nSec-WebSocket-Protocol: fanout.v1\r\n"))
+	if resp := checkHead(head); resp != nil {
+		t.Fatalf("valid head refused: %q", resp)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = checkHead(head) }); n != 0 {
+		t.Fatalf("checkHead allocates %v times", n)
+	}
+}

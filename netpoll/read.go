@@ -8,14 +8,17 @@ import (
 )
 
 // read takes what the socket has, up to the read budget, and dispatches every
-// complete frame. A partial frame is copied to c.rbuf and completed by a
-// later read: nothing here waits for bytes that have not arrived.
+// complete frame. Complete frames are parsed in place in the worker's buffer;
+// a frame still arriving moves to a buffer of its own (c.part), which later
+// reads fill in place, growing it by doubling up to the size the header
+// declares: the cost of a frame is linear in its bytes however they are cut,
+// the memory a partial frame holds is at most twice what the peer sent (a
+// header declaring 64 KiB does not buy 64 KiB of heap for 14 bytes), and
+// nothing here waits for bytes that have not arrived.
 func (w *worker) read(c *Conn) {
-	filled := copy(w.grow(len(c.rbuf)+512), c.rbuf)
-	c.rbuf = nil
 	budget := w.s.opts.ReadBudget
 	for {
-		n, err := syscall.Read(c.fd, w.buf[filled:])
+		n, err := w.readSome(c)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -27,73 +30,186 @@ func (w *worker) read(c *Conn) {
 			return
 		}
 		c.lastRecv.Store(w.s.now())
-		filled += n
 		budget -= n
-		used, need, ok := w.parse(c, w.buf[:filled])
-		if !ok || c.state.Load() == stateClosed {
+		if !w.consume(c, n) || c.state.Load() == stateClosed {
 			return
 		}
-		filled = copy(w.buf, w.buf[used:filled])
-		w.grow(max(need, filled+1))
 		if budget <= 0 {
 			c.pending.Or(pendRead) // more may be waiting: come back after the others
 			break
 		}
 	}
-	if filled > 0 {
-		c.rbuf = append([]byte(nil), w.buf[:filled]...)
-	}
+	w.trackMessage(c)
 }
 
-// grow makes the read buffer hold at least n bytes and returns it. Frame
-// lengths are checked against the limits before grow is asked for them.
-func (w *worker) grow(n int) []byte {
-	if n > len(w.buf) {
-		nb := make([]byte, max(n, 2*len(w.buf)))
-		copy(nb, w.buf)
-		w.buf = nb
+// readSome reads into the partial frame's own buffer when its header is
+// known (never past that frame), else into the worker's buffer behind the
+// few header bytes carried over.
+func (w *worker) readSome(c *Conn) (int, error) {
+	if c.partHN > 0 {
+		if len(c.part) == cap(c.part) {
+			nb := make([]byte, len(c.part), min(c.partLen, 2*cap(c.part)))
+			copy(nb, c.part)
+			c.part = nb
+		}
+		return syscall.Read(c.fd, c.part[len(c.part):cap(c.part)])
 	}
-	return w.buf
+	k := copy(w.buf, c.part)
+	return syscall.Read(c.fd, w.buf[k:])
+}
+
+// consume handles n bytes that readSome just read.
+func (w *worker) consume(c *Conn, n int) bool {
+	if c.partHN > 0 {
+		c.part = c.part[:len(c.part)+n]
+		return w.advance(c)
+	}
+	filled := len(c.part) + n
+	c.part = nil
+	return w.ingest(c, w.buf[:filled])
+}
+
+// ingest dispatches the complete frames of data and keeps the incomplete
+// one that may end it. data may be the worker's buffer: nothing of it is
+// kept without a copy.
+func (w *worker) ingest(c *Conn, data []byte) bool {
+	used, ok := w.parse(c, data)
+	if !ok || used == len(data) {
+		return ok
+	}
+	return w.keep(c, data[used:])
+}
+
+// keep holds the start of a frame that parse found incomplete (its header
+// was checked if complete). A partial header waits in the Conn itself; once
+// the header is known, the frame gets a buffer of its own, twice what has
+// arrived (at least 4 KiB, at most the frame: the size limits were checked
+// before), and what has arrived is unmasked and, for text, validated
+// straight away.
+func (w *worker) keep(c *Conn, rest []byte) bool {
+	h, hn, complete, _ := parseHeader(rest)
+	if !complete {
+		c.part = append(c.partHdr[:0], rest...)
+		return true
+	}
+	total := hn + int(h.Length)
+	c.part = make([]byte, len(rest), min(total, max(2*len(rest), minPartBuf)))
+	copy(c.part, rest)
+	c.partH, c.partHN, c.partLen, c.partFed = h, hn, total, 0
+	if h.OpCode == ws.OpText {
+		c.text.reset()
+	}
+	return w.advance(c)
+}
+
+// advance unmasks the bytes of the partial frame that arrived since the last
+// call, checks them when they are text, and dispatches the frame once it is
+// whole. Invalid UTF-8 fails the connection here, before the frame (or the
+// message) completes.
+func (w *worker) advance(c *Conn) bool {
+	p := c.part[c.partHN:]
+	if fresh := p[c.partFed:]; len(fresh) > 0 {
+		ws.Cipher(fresh, c.partH.Mask, c.partFed)
+		c.partFed = len(p)
+		if w.isText(c, c.partH) && !c.text.feed(fresh) {
+			w.fail(c, CloseInvalidPayload, "invalid UTF-8")
+			return false
+		}
+	}
+	if len(c.part) < c.partLen {
+		return true
+	}
+	h := c.partH
+	c.part, c.partHN, c.partFed = nil, 0, 0
+	return w.frame(c, h, p, true)
+}
+
+// minPartBuf is the smallest buffer a partial frame gets: small frames cut
+// by a read boundary complete in one more read without growing.
+const minPartBuf = 4 << 10
+
+// isText reports whether a data frame of an open connection carries text:
+// a text frame, or a continuation of a text message.
+func (w *worker) isText(c *Conn, h ws.Header) bool {
+	if c.state.Load() != stateOpen {
+		return false
+	}
+	return h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.msgOp == int(ws.OpText))
+}
+
+// trackMessage records when an incomplete message began, for the sweeper's
+// Options.MessageTimeout, and forgets it once nothing is incomplete.
+func (w *worker) trackMessage(c *Conn) {
+	if len(c.part) == 0 && c.msgOp == 0 {
+		if c.msgStart.Load() != 0 {
+			c.msgStart.Store(0)
+		}
+		return
+	}
+	if c.msgStart.Load() == 0 {
+		c.msgStart.Store(w.s.now())
+	}
 }
 
 // parse dispatches the complete frames at the start of data. It returns the
-// bytes used, the size the next (incomplete) frame needs, and false once the
-// connection stopped reading (failed, or the peer closed).
-func (w *worker) parse(c *Conn, data []byte) (used, need int, ok bool) {
+// bytes used, and false once the connection stopped reading (failed, or the
+// peer closed). Every complete header is checked, even if its payload has
+// not arrived: a frame that breaks a rule is refused before it is buffered.
+func (w *worker) parse(c *Conn, data []byte) (used int, ok bool) {
 	for {
 		h, hn, complete, err := parseHeader(data[used:])
 		if err != nil {
 			w.fail(c, CloseProtocolError, "bad frame length")
-			return used, 0, false
+			return used, false
 		}
 		if !complete {
-			return used, 0, true
+			return used, true
 		}
-		if code := checkFrame(h); code != 0 {
-			w.fail(c, code, "protocol error")
-			return used, 0, false
-		}
-		if h.OpCode.IsData() || h.OpCode == ws.OpContinuation {
-			if int64(len(c.msg))+h.Length > int64(w.s.lim().MaxMessageSize) {
-				w.fail(c, CloseTooBig, "message too big")
-				return used, 0, false
-			}
+		if code, why := w.check(c, h); code != 0 {
+			w.fail(c, code, why)
+			return used, false
 		}
 		total := hn + int(h.Length)
 		if len(data)-used < total {
-			return used, total, true
+			return used, true
 		}
 		payload := data[used+hn : used+total]
 		ws.Cipher(payload, h.Mask, 0)
 		used += total
-		if !w.frame(c, h, payload) {
-			return used, 0, false
+		if !w.frame(c, h, payload, false) {
+			return used, false
 		}
 	}
 }
 
-// frame handles one complete, unmasked frame.
-func (w *worker) frame(c *Conn, h ws.Header, p []byte) bool {
+// check applies the per-frame rules, the message size limit and, on an
+// open connection, the fragmentation order (RFC 6455 §5.4). It returns 0
+// or the close code to fail with, and why.
+func (w *worker) check(c *Conn, h ws.Header) (int, string) {
+	if code := checkFrame(h); code != 0 {
+		return code, "protocol error"
+	}
+	if h.OpCode.IsControl() {
+		return 0, ""
+	}
+	if int64(len(c.msg))+h.Length > int64(w.s.lim().MaxMessageSize) {
+		return CloseTooBig, "message too big"
+	}
+	if c.state.Load() != stateOpen {
+		return 0, "" // closing: data is no longer delivered
+	}
+	switch {
+	case h.OpCode == ws.OpContinuation && c.msgOp == 0:
+		return CloseProtocolError, "continuation without a message"
+	case h.OpCode != ws.OpContinuation && c.msgOp != 0:
+		return CloseProtocolError, "new message inside a fragmented one"
+	}
+	return 0, ""
+}
+
+// frame handles one complete, unmasked frame. fed: its payload went
+// through advance, which checked its text already.
+func (w *worker) frame(c *Conn, h ws.Header, p []byte, fed bool) bool {
 	switch h.OpCode {
 	case ws.OpPing:
 		if c.state.Load() == stateOpen {
@@ -109,7 +225,7 @@ func (w *worker) frame(c *Conn, h ws.Header, p []byte) bool {
 	if c.state.Load() != stateOpen {
 		return true // closing: data is no longer delivered
 	}
-	return w.data(c, h, p)
+	return w.data(c, h, p, fed)
 }
 
 // peerClose answers the peer's close frame with the same code (RFC 6455
@@ -135,43 +251,50 @@ func (w *worker) peerClose(c *Conn, p []byte) {
 	}
 }
 
-// data assembles fragmented messages and delivers complete ones. An
-// unfragmented message is delivered straight from the read buffer.
-func (w *worker) data(c *Conn, h ws.Header, p []byte) bool {
-	if h.OpCode == ws.OpContinuation {
-		if c.msgOp == 0 {
-			w.fail(c, CloseProtocolError, "continuation without a message")
-			return false
-		}
-	} else {
-		if c.msgOp != 0 {
-			w.fail(c, CloseProtocolError, "new message inside a fragmented one")
-			return false
-		}
+// data assembles fragmented messages and delivers complete ones; check has
+// seen to the fragmentation order. An unfragmented message is delivered
+// straight from the read buffer. Text is validated as each fragment
+// arrives (fail fast), an unfragmented frame read at once in one go.
+func (w *worker) data(c *Conn, h ws.Header, p []byte, fed bool) bool {
+	text := h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.msgOp == int(ws.OpText))
+	if h.OpCode != ws.OpContinuation {
 		if h.Fin {
+			if text && !(fed && c.text.complete() || !fed && utf8.Valid(p)) {
+				return w.invalidText(c)
+			}
 			return w.deliver(c, h.OpCode, p)
 		}
 		c.msgOp = int(h.OpCode)
+		if text && !fed {
+			c.text.reset()
+		}
 	}
 	c.fragments++
 	if c.fragments > w.s.lim().MaxFragments {
 		w.fail(c, ClosePolicyViolation, "too many fragments")
 		return false
 	}
+	if text && !fed && !c.text.feed(p) {
+		return w.invalidText(c)
+	}
 	c.msg = append(c.msg, p...)
 	if !h.Fin {
 		return true
+	}
+	if text && !c.text.complete() {
+		return w.invalidText(c)
 	}
 	op, msg := ws.OpCode(c.msgOp), c.msg
 	c.msgOp, c.fragments, c.msg = 0, 0, nil
 	return w.deliver(c, op, msg)
 }
 
+func (w *worker) invalidText(c *Conn) bool {
+	w.fail(c, CloseInvalidPayload, "invalid UTF-8")
+	return false
+}
+
 func (w *worker) deliver(c *Conn, op ws.OpCode, p []byte) bool {
-	if op == ws.OpText && !utf8.Valid(p) {
-		w.fail(c, CloseInvalidPayload, "invalid UTF-8")
-		return false
-	}
 	c.session.Message(op == ws.OpBinary, p)
 	return true // keep parsing even if the session closed: the peer's close frame may follow
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +29,8 @@ type Server struct {
 	mu        sync.RWMutex
 	conns     []*Conn // indexed by fd
 	nconns    int
+	nhttp     int                // handed to net/http, not closed yet: they count in MaxConns
+	byIP      map[netip.Addr]int // sockets per client address, both kinds
 	listeners []listener
 	closing   bool // accepting stopped
 	shutting  bool // ShutdownWith began
@@ -58,6 +61,7 @@ func NewServer(opts Options) (*Server, error) {
 		start:      opts.Now(),
 		quitAccept: make(chan struct{}),
 		stop:       make(chan struct{}),
+		byIP:       map[netip.Addr]int{},
 	}
 	s.live.Store(opts.limits())
 	ep, err := mepoll.EpollCreate(&mepoll.EpollConfig{OnWaitError: func(err error) {
@@ -160,17 +164,20 @@ func (s *Server) admitConn(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
-	s.admit(&Conn{srv: s, nc: nc, fd: fd})
+	c := &Conn{srv: s, nc: nc, fd: fd}
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.raddr = ta.AddrPort()
+	}
+	s.admit(c)
 }
 
 // admit registers a freshly accepted socket and starts its handshake. A
-// connection over the limit is answered 503 with one non-blocking write
-// (it fits an empty send buffer) and closed.
+// connection over a limit is answered (503, or 429 for its address) with
+// one non-blocking write (it fits an empty send buffer) and closed.
 func (s *Server) admit(c *Conn) {
 	c.deadline.Store(s.now() + int64(s.lim().HandshakeTimeout))
-	if !s.register(c) {
-		s.stats.rejectedFull.Add(1)
-		_, _ = syscall.Write(c.fd, respServiceUnavailable)
+	if resp := s.register(c); resp != nil {
+		_, _ = syscall.Write(c.fd, resp)
 		c.closeSocket()
 		return
 	}
@@ -202,27 +209,92 @@ func rawFd(nc net.Conn) (int, error) {
 	return fd, nil
 }
 
-func (s *Server) register(c *Conn) bool {
+// register counts c against MaxConns (with the connections handed to
+// net/http) and MaxConnsPerIP, and returns the response that refuses it, or
+// nil once it is in. A connection over MaxConnsPerIP is let in marked
+// overIP, without an address slot: its request is read (within the
+// handshake deadline) and answered 429, because a response written before
+// the request arrived would be lost to the reset that closing a socket
+// with unread bytes sends.
+func (s *Server) register(c *Conn) []byte {
+	addr, perIP := c.addr(), s.lim().MaxConnsPerIP
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing || s.nconns >= s.opts.MaxConns {
-		return false
+	if s.closing || s.nconns+s.nhttp >= s.opts.MaxConns {
+		s.stats.rejectedFull.Add(1)
+		return respServiceUnavailable
 	}
+	c.overIP = perIP > 0 && addr.IsValid() && s.byIP[addr] >= perIP
 	for c.fd >= len(s.conns) {
 		s.conns = append(s.conns, make([]*Conn, max(64, len(s.conns)))...)
 	}
 	s.conns[c.fd] = c
 	s.nconns++
-	return true
+	if addr.IsValid() && !c.overIP {
+		s.byIP[addr]++
+	}
+	return nil
 }
 
 func (s *Server) unregister(c *Conn) {
 	s.mu.Lock()
-	if c.fd < len(s.conns) && s.conns[c.fd] == c {
-		s.conns[c.fd] = nil
-		s.nconns--
+	if s.removeLocked(c) && !c.overIP {
+		s.releaseAddrLocked(c.addr())
 	}
 	s.mu.Unlock()
+}
+
+// removeLocked takes c out of the registry; false when it was not in it.
+func (s *Server) removeLocked(c *Conn) bool {
+	if c.fd >= len(s.conns) || s.conns[c.fd] != c {
+		return false
+	}
+	s.conns[c.fd] = nil
+	s.nconns--
+	return true
+}
+
+func (s *Server) releaseAddrLocked(addr netip.Addr) {
+	if !addr.IsValid() {
+		return
+	}
+	if s.byIP[addr] <= 1 {
+		delete(s.byIP, addr) // the map stays as small as the addresses connected
+		return
+	}
+	s.byIP[addr]--
+}
+
+// toHTTP moves c's slot from the registry to the count of connections held
+// by net/http; false (and the slot given back) when those are at
+// MaxHTTPConns.
+func (s *Server) toHTTP(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removeLocked(c)
+	if s.nhttp >= s.opts.MaxHTTPConns {
+		s.releaseAddrLocked(c.addr())
+		return false
+	}
+	s.nhttp++
+	return true
+}
+
+// releaseHTTP gives back the slot of a handed-off connection that net/http
+// closed.
+func (s *Server) releaseHTTP(addr netip.Addr) {
+	s.mu.Lock()
+	s.nhttp--
+	s.releaseAddrLocked(addr)
+	s.mu.Unlock()
+}
+
+// HTTPConns is the number of connections handed to net/http and not closed
+// yet; they count against MaxConns with Conns.
+func (s *Server) HTTPConns() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.nhttp
 }
 
 // each calls f for every registered connection, under the registry's read
@@ -341,6 +413,9 @@ func (s *Server) waitEmpty(ctx context.Context) error {
 	}
 	return nil
 }
+
+var respTooManyFromAddr = []byte("HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\n" +
+	"Content-Length: 39\r\nConnection: close\r\n\r\ntoo many connections from this address\n")
 
 var respServiceUnavailable = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n" +
 	"Content-Length: 21\r\nRetry-After: 5\r\nConnection: close\r\n\r\ntoo many connections\n")

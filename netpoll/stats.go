@@ -41,10 +41,12 @@ func (cc *closeCounts) snapshot() map[int]uint64 {
 type counters struct {
 	upgraded       atomic.Uint64
 	rejected       atomic.Uint64 // handshakes answered with an HTTP error
-	rejectedFull   atomic.Uint64 // connections refused at the connection limit
+	rejectedFull   atomic.Uint64 // connections refused at the connection limit (or the HTTP share of it)
+	rejectedPerIP  atomic.Uint64 // connections refused at the per-address limit
 	handshakeTimed atomic.Uint64
 	slowClosed     atomic.Uint64
 	heartbeatTimed atomic.Uint64
+	messageTimed   atomic.Uint64 // open connections closed for a message not completed in time
 	handedOff      atomic.Uint64
 	bytesOut       atomic.Uint64
 	writes         atomic.Uint64 // writev calls that wrote something
@@ -59,12 +61,15 @@ type counters struct {
 // Stats is a snapshot of the transport's counters.
 type Stats struct {
 	Conns            int    `json:"conns"`
+	HTTPConns        int    `json:"http_conns"` // handed to net/http and still open
+	RejectedPerIP    uint64 `json:"rejected_per_ip"`
 	Upgraded         uint64 `json:"upgraded"`
 	Rejected         uint64 `json:"rejected"`
 	RejectedFull     uint64 `json:"rejected_full"`
 	HandshakeTimeout uint64 `json:"handshake_timeout"`
 	SlowConsumer     uint64 `json:"slow_consumer_closed"`
 	HeartbeatTimeout uint64 `json:"heartbeat_timeout"`
+	MessageTimedOut  uint64 `json:"message_timeout"`
 	HandedOff        uint64 `json:"handed_off"`
 	BytesOut         uint64 `json:"bytes_out"`
 	Writes           uint64 `json:"writes"`
@@ -81,12 +86,15 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	return Stats{
 		Conns:            s.Conns(),
+		HTTPConns:        s.HTTPConns(),
+		RejectedPerIP:    s.stats.rejectedPerIP.Load(),
 		Upgraded:         s.stats.upgraded.Load(),
 		Rejected:         s.stats.rejected.Load(),
 		RejectedFull:     s.stats.rejectedFull.Load(),
 		HandshakeTimeout: s.stats.handshakeTimed.Load(),
 		SlowConsumer:     s.stats.slowClosed.Load(),
 		HeartbeatTimeout: s.stats.heartbeatTimed.Load(),
+		MessageTimedOut:  s.stats.messageTimed.Load(),
 		HandedOff:        s.stats.handedOff.Load(),
 		BytesOut:         s.stats.bytesOut.Load(),
 		Writes:           s.stats.writes.Load(),

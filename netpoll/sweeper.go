@@ -6,7 +6,8 @@ import (
 )
 
 // sweep is the one goroutine that keeps time for every connection: heartbeat
-// pings and their timeouts, the handshake deadline and the closing deadline.
+// pings and their timeouts, the handshake deadline, the deadline of a
+// message still arriving, and the closing deadline.
 // One pass costs a few atomic loads per connection.
 func (s *Server) sweep() {
 	t := time.NewTicker(s.opts.sweepEvery())
@@ -33,6 +34,7 @@ func (s *Server) sweepOnce(now int64) {
 			}
 		case stateOpen:
 			s.heartbeat(c, now)
+			s.messageDeadline(c, now)
 		case stateClosing:
 			if d := c.deadline.Load(); d != 0 && now > d {
 				c.schedule(pendKill)
@@ -62,6 +64,19 @@ func (s *Server) heartbeat(c *Conn, now int64) {
 		c.nextPing.Store(now + int64(s.opts.PingInterval))
 		c.Send(pingFrame)
 	}
+}
+
+// messageDeadline closes a connection whose inbound message (a frame still
+// arriving, or a fragmented message without its last frame) began more
+// than Options.MessageTimeout ago. The swap makes one timeout close and
+// count once.
+func (s *Server) messageDeadline(c *Conn, now int64) {
+	began := c.msgStart.Load()
+	if began == 0 || now-began <= int64(s.lim().MessageTimeout) || !c.msgStart.CompareAndSwap(began, 0) {
+		return
+	}
+	s.stats.messageTimed.Add(1)
+	c.Close(ClosePolicyViolation, "message not completed in time")
 }
 
 // jitter spreads first pings uniformly over one interval, so connections

@@ -8,7 +8,7 @@ import (
 // for every connection it runs, so an idle connection holds none.
 type worker struct {
 	s   *Server
-	buf []byte            // read buffer; grows up to one maximal frame
+	buf []byte            // read buffer for whole frames; a frame that does not fit moves to Conn.part
 	iov [64]syscall.Iovec // writev scratch
 	hs  *handshaker
 	// stamped counts the writes that carried event frames, for sampling
@@ -17,7 +17,7 @@ type worker struct {
 }
 
 func newWorker(s *Server) *worker {
-	return &worker{s: s, buf: make([]byte, s.opts.ReadBudget), hs: newHandshaker(s)}
+	return &worker{s: s, buf: make([]byte, max(s.opts.ReadBudget, 4096)), hs: newHandshaker(s)}
 }
 
 func (w *worker) loop() {
@@ -113,7 +113,7 @@ func (w *worker) destroy(c *Conn) {
 	_ = w.s.ep.Del(c.fd)
 	w.s.unregister(c)
 	c.closeSocket()
-	c.rbuf, c.msg = nil, nil
+	c.rbuf, c.msg, c.part, c.partHN = nil, nil, nil, 0
 	if code == 0 {
 		code = CloseAbnormal
 	}

@@ -87,6 +87,16 @@ const cases = {
     ['UTF-16 surrogate half', (ws) => ws.send(Buffer.from([0xed, 0xa0, 0x80]), { binary: false }), [closed(1007)]],
     ['invalid across fragments', (ws) => fragments(ws, [Buffer.from([0xce]), Buffer.from([0xff])], { binary: false }),
       [closed(1007)]],
+    // Fail fast (Autobahn 6.4.1–6.4.4 "strict"): 1007 as soon as the bytes
+    // arrive, in a message that is never finished.
+    ['invalid first fragment, message never finished', (ws) => writeRaw(ws,
+      clientFrame(OP.text, Buffer.from([0xce, 0xba, 0xff]), { fin: false })), [closed(1007)]],
+    ['valid fragment, then one that makes it invalid, never finished', (ws) => writeRaw(ws,
+      clientFrame(OP.text, 'κόσμε', { fin: false }), clientFrame(OP.cont, Buffer.from([0xf4, 0x90]), { fin: false })),
+    [closed(1007)]],
+    ['invalid bytes in the received part of a frame still arriving', (ws) => writeRaw(ws,
+      clientFrame(OP.text, Buffer.concat([Buffer.from('κόσμε'), Buffer.from([0xf4, 0x90, 0x80, 0x80]), bytes(300)]))
+        .subarray(0, 40)), [closed(1007)]],
     ['invalid bytes in binary are data', (ws) => ws.send(Buffer.from([0xff, 0xfe])), [binary([0xff, 0xfe]), closed(1000)]],
   ],
   '7 close handling': [
@@ -116,14 +126,54 @@ const cases = {
   ],
 };
 
+// The fuzzing configuration SECURITY.md documents, as environment
+// variables: the whole Autobahn|Testsuite fuzzing client must pass with it.
+const FUZZ_ENV = {
+  FANOUTD_CONFORMANCE_ENABLED: 'true',
+  FANOUTD_CONFORMANCE_ECHO_PATH: '/echo',
+  FANOUTD_HEARTBEAT_INTERVAL: '10m',
+  FANOUTD_LIMITS_MAX_MESSAGE_SIZE: '16777216',
+  FANOUTD_LIMITS_MAX_FRAGMENTS: '1048576',
+  FANOUTD_LIMITS_WRITE_QUEUE_BYTES: '67108864',
+  FANOUTD_LIMITS_MESSAGE_TIMEOUT: '60s',
+};
+
+// Autobahn 9.3.1 and 9.4.1: a 4 MiB message in 64-byte fragments, sent as
+// 65,536 frames of 64 bytes and an empty final one: 65,537 frames.
+const MIB4 = 4 << 20;
+const sixtyFourByteFragments = (ws, chunk) => {
+  for (let i = 0; i < MIB4 / 64; i++) ws.send(chunk, { fin: false });
+  ws.send(typeof chunk === 'string' ? '' : Buffer.alloc(0), { fin: true });
+};
+const fuzzCases = [
+  ['9.3.1: 4 MiB text as 65,537 frames', (ws) => sixtyFourByteFragments(ws, a(64)), [text(a(MIB4)), closed(1000)]],
+  ['9.4.1: 4 MiB binary as 65,537 frames', (ws) => sixtyFourByteFragments(ws, bytes(64)),
+    [binary(bytes(MIB4)), closed(1000)]],
+];
+
+// Handshakes refused with 400 (raw requests: no client library sends these).
+const KEY = () => randomBytes(16).toString('base64');
+const handshakeCases = [
+  ['a valid key is upgraded (control)', {}, 101],
+  ['24-character key that is not base64', { 'Sec-WebSocket-Key': '!'.repeat(24) }, 400],
+  ['24-character key that is base64 of 18 bytes', { 'Sec-WebSocket-Key': 'A'.repeat(24) }, 400],
+  ['two Sec-WebSocket-Key headers', { 'Sec-WebSocket-Key': [KEY(), KEY()] }, 400],
+  ['two Origin headers', { Origin: ['http://a.example', 'http://b.example'] }, 400],
+  ['two Authorization headers', { Authorization: ['Bearer a', 'Bearer b'] }, 400],
+  ['two Sec-WebSocket-Protocol headers', { 'Sec-WebSocket-Protocol': ['fanout.v1', 'bearer.x'] }, 400],
+];
+
 let bin;
 let echo; // daemon with the echo route on
+let fuzz; // daemon with SECURITY.md's fuzzing configuration
 const daemons = [];
 
 before(async () => {
   bin = await buildDaemon();
   echo = await startDaemon(bin, { secret: SECRET, env: ECHO_ENV });
   daemons.push(echo);
+  fuzz = await startDaemon(bin, { secret: SECRET, env: FUZZ_ENV });
+  daemons.push(fuzz);
 }, { timeout: 55_000 });
 
 after(async () => {
@@ -142,6 +192,26 @@ for (const [family, rows] of Object.entries(cases)) {
     }
   });
 }
+
+describe('9 limits under the documented fuzzing configuration', () => {
+  for (const [name, act, want] of fuzzCases) {
+    test(name, { timeout: 60_000 }, async () => {
+      const got = await runCase(`ws://127.0.0.1:${fuzz.port}/echo`, act, want);
+      // Compare lengths first: a 4 MiB mismatch printed whole helps nobody.
+      assert.deepStrictEqual(got.map((e) => JSON.stringify(e).length), want.map((e) => JSON.stringify(e).length));
+      assert.deepStrictEqual(got, want);
+    });
+  }
+});
+
+describe('handshake: Sec-WebSocket-Key and repeated headers', () => {
+  for (const [name, headers, status] of handshakeCases) {
+    test(name, async () => {
+      const res = await rawUpgrade(echo.port, { path: '/echo', headers });
+      assert.equal(res.statusCode, status);
+    });
+  }
+});
 
 test('the daemon warns at startup that the echo route is on', () => {
   const warn = echo.output().split('\n').find((l) => l.includes('conformance echo route'));

@@ -40,6 +40,12 @@ func Load(src Source) (Config, error) {
 	setDefaults(v)
 	origin := overrides(v, src)
 	cfg, decodeErrs := decode(v, origin)
+	if cfg.Dev && !v.InConfig("log_level") && origin["log_level"] == "" {
+		// Dev mode's default level is debug: a newcomer whose browser is
+		// refused (origin, token, limits) sees why in the terminal. A level
+		// the file, environment or a flag gives wins.
+		cfg.LogLevel = "debug"
+	}
 	errs := append(append(fileErrs, decodeErrs...), cfg.check()...)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err

@@ -234,6 +234,7 @@ func TestFileValues(t *testing.T) {
 func devDefault() Config {
 	c := Default()
 	c.Dev = true
+	c.LogLevel = "debug" // dev mode's default level (TestDevLogsAtDebug)
 	return c
 }
 

@@ -95,3 +95,12 @@ func TestDevLogsAtDebug(t *testing.T) {
 		}
 	}
 }
+
+// TestUnmarkedFlagIsNoKey: a command's own --channels (patterns, not the
+// channels key's classes) is not read as configuration.
+func TestUnmarkedFlagIsNoKey(t *testing.T) {
+	cfg, err := Load(Source{Flags: testFlags(t, "--channels", "project:*"), Environ: []string{"FANOUTD_DEV=true"}})
+	if err != nil || len(cfg.Channels) != 0 {
+		t.Fatalf("Load with an unmarked --channels: %v, channels %v", err, cfg.Channels)
+	}
+}

@@ -53,6 +53,26 @@ func Load(src Source) (Config, error) {
 	return cfg, nil
 }
 
+// Resolve is Load without the validation: defaults < file < environment <
+// flags, decoded, with unknown keys and undecodable values still reported.
+// It is for clients of a daemon (fanoutd publish) that need one key of a
+// configuration that may not be valid where they run: its secret file is
+// unreadable to them, or it has none because the daemon gets it from the
+// environment. Never start a daemon from it.
+func Resolve(src Source) (Config, error) {
+	v := viper.New()
+	fileErrs, err := readFile(v, src.File)
+	if err != nil {
+		return Config{}, err
+	}
+	setDefaults(v)
+	cfg, decodeErrs := decode(v, overrides(v, src))
+	if err := errors.Join(append(fileErrs, decodeErrs...)...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
 // readFile loads the YAML file into v and checks its keys. It must run
 // before setDefaults: at that point v.AllKeys() lists the file's keys only.
 // The first return holds problems with keys, reported together with the

@@ -82,7 +82,10 @@ func testFlags(t *testing.T, args ...string) *pflag.FlagSet {
 	RegisterFlags(fs)
 	fs.String("auth-hmac-secret", "", "")
 	fs.String("heartbeat-interval", "", "")
+	MarkKeyFlag(fs, "auth-hmac-secret")
+	MarkKeyFlag(fs, "heartbeat-interval")
 	fs.String("config", "", "")
+	fs.String("channels", "", "a command's own flag that shares a key's name")
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,12 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func newRootCmd() *cobra.Command {
 	var configFile, pprofAddr string
 	root := &cobra.Command{
 		Use:           "fanoutd",
 		Short:         "Real-time fan-out daemon: WebSockets out, local publishes in",
-		Version:       version,
+		Version:       currentBuild().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -30,7 +27,9 @@ func newRootCmd() *cobra.Command {
 	root.Flags().StringVarP(&configFile, "config", "c", "", "YAML configuration file")
 	root.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060)")
 	config.RegisterFlags(root.Flags())
-	root.AddCommand(newPublishCmd(), newCheckConfigCmd(), newTokenCmd())
+	root.SetVersionTemplate("{{ .Annotations.build }}")
+	root.Annotations = map[string]string{"build": currentBuild().String()}
+	root.AddCommand(newPublishCmd(), newCheckConfigCmd(), newTokenCmd(), newVersionCmd(), newGenCmd())
 	return root
 }
 

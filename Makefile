@@ -45,7 +45,9 @@ DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 PKG_DIR     ?= bin
 DIST        ?= dist
 STAGE        = bin/stage
-RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+# Linux only: the transport is epoll (netpoll/), so the daemon does not build
+# for macOS (darwin would need a kqueue transport).
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
 # nfpm runs from the module proxy at a pinned version, only for `make deb`:
 # it is no dependency of the module, so `go mod download` and CI never fetch it.
 # (v2.45.0 is the last release whose dependencies the module proxy serves.)

@@ -6,7 +6,27 @@
 #   .rpm  rpm reads it (rpm -qpi, rpm -qpl), it installs into an empty test
 #         database (rpm -i --test: file conflicts, scripts' syntax), and its
 #         binary is of the labelled architecture.
+# Both must hold the manual page, the completions, the licence, PROTOCOL.md,
+# SECURITY.md and the example configuration.
 set -eu
+
+# Files every package ships besides the binary and the units (the licence:
+# the Debian copyright file, or the RPM's /usr/share/licenses/).
+WANT='/usr/share/man/man1/fanoutd.1.gz
+/usr/share/bash-completion/completions/fanoutd
+/usr/share/zsh/vendor-completions/_fanoutd
+/usr/share/fish/vendor_completions.d/fanoutd.fish
+/usr/share/doc/fanoutd/PROTOCOL.md
+/usr/share/doc/fanoutd/SECURITY.md
+/usr/share/doc/fanoutd/examples/fanoutd.yaml'
+
+# has_files checks that the listing on stdin holds WANT and $1.
+has_files() {
+	cat >"$tmp/list"
+	for f in $WANT "$1"; do
+		grep -qx "$f" "$tmp/list" || { echo "$pkg: no $f" >&2; exit 1; }
+	done
+}
 
 # elf_machine prints the ELF machine of the file on stdin: amd64, arm64 or
 # the raw number (bytes 18-19, little-endian, of the ELF header).
@@ -28,6 +48,7 @@ for pkg in "$@"; do
 	*.deb)
 		echo "lintian $pkg"
 		lintian --fail-on error,warning --display-level '>=warning' "$pkg"
+		dpkg-deb -c "$pkg" | awk '{ print substr($6, 2) }' | has_files /usr/share/doc/fanoutd/copyright
 		label=$(dpkg-deb -f "$pkg" Architecture)
 		dpkg-deb --fsys-tarfile "$pkg" | tar -xOf - ./usr/bin/fanoutd >"$tmp/fanoutd"
 		got=$(elf_machine <"$tmp/fanoutd")
@@ -35,7 +56,7 @@ for pkg in "$@"; do
 	*.rpm)
 		echo "rpm $pkg"
 		rpm -qpi "$pkg" >/dev/null
-		rpm -qpl "$pkg" | grep -qx /usr/bin/fanoutd
+		rpm -qpl "$pkg" | has_files /usr/share/licenses/fanoutd/LICENSE
 		db="$tmp/rpmdb.$(basename "$pkg")"
 		mkdir -p "$db"
 		rpm --dbpath "$db" --initdb

@@ -7,12 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/fanoutd/fanoutd/config"
 )
 
 const cliSecret = "0123456789abcdef0123456789abcdef"
@@ -191,6 +193,28 @@ func TestDevLogsRefusalsAndUnknownEnvironment(t *testing.T) {
 				t.Fatalf("no %q in the log", want)
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// TestPackagedSocketPath: publish's fallback, the shipped configuration's
+// socket and the README's Go snippet name the same path (the snippet used
+// to say /run/fanoutd/api.sock).
+func TestPackagedSocketPath(t *testing.T) {
+	cfg, err := config.Load(config.Source{File: filepath.Join("..", "..", "systemd", "fanoutd.yaml"), Environ: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Socket != packagedSocket {
+		t.Errorf("the shipped configuration's socket is %s, publish looks for %s", cfg.Socket, packagedSocket)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`ipc\.NewClient\("([^"]+)"\)`).FindAllStringSubmatch(string(readme), -1) {
+		if m[1] != packagedSocket && m[1] != config.Default().Socket {
+			t.Errorf("README: ipc.NewClient(%q), want the packaged %s or the default %s", m[1], packagedSocket, config.Default().Socket)
 		}
 	}
 }

@@ -9,8 +9,14 @@ import (
 func newRootCmd() *cobra.Command {
 	var configFile, pprofAddr string
 	root := &cobra.Command{
-		Use:           "fanoutd",
-		Short:         "Real-time fan-out daemon: WebSockets out, local publishes in",
+		Use:   "fanoutd",
+		Short: "Real-time fan-out daemon: WebSockets out, local publishes in",
+		Long: "fanoutd holds browsers' WebSocket connections, authenticated with a JWT, and fans out the events " +
+			"that local applications publish over its Unix socket (or HTTP) to every subscriber of the channel.\n\n" +
+			"The configuration is, in increasing precedence: built-in defaults, the YAML file (--config), " +
+			"FANOUTD_<KEY> environment variables (auth.hmac_secret is FANOUTD_AUTH_HMAC_SECRET) and the flags " +
+			"below. Every key and its default: /usr/share/doc/fanoutd/examples/fanoutd.yaml in the packages, " +
+			"config/testdata/full.yaml in the source. --dev runs with a random secret and prints a dev token.",
 		Version:       currentBuild().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -216,5 +217,37 @@ func TestPackagedSocketPath(t *testing.T) {
 		if m[1] != packagedSocket && m[1] != config.Default().Socket {
 			t.Errorf("README: ipc.NewClient(%q), want the packaged %s or the default %s", m[1], packagedSocket, config.Default().Socket)
 		}
+	}
+}
+
+// TestGenDocs: the manual pages and completions the packages ship come
+// from the commands, and are the same bytes on every run with the same
+// SOURCE_DATE_EPOCH (the packages are reproducible).
+func TestGenDocs(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1796398054")
+	var first map[string]string
+	for range 2 {
+		dir := t.TempDir()
+		if out, err := run(context.Background(), "gen-docs", "--dir", dir); err != nil {
+			t.Fatalf("gen-docs: %v %s", err, out)
+		}
+		files := map[string]string{}
+		for _, name := range []string{"man1/fanoutd.1", "man1/fanoutd-publish.1", "man1/fanoutd-check-config.1",
+			"man1/fanoutd-token.1", "man1/fanoutd-version.1", "completions/fanoutd.bash", "completions/_fanoutd",
+			"completions/fanoutd.fish"} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[name] = string(b)
+		}
+		if !strings.Contains(files["man1/fanoutd-publish.1"], `\fB--socket\fP`) ||
+			!strings.Contains(files["man1/fanoutd.1"], `"Dec 2026"`) || strings.Contains(files["man1/fanoutd.1"], "gen-docs") {
+			t.Fatalf("fanoutd.1:\n%s", files["man1/fanoutd.1"])
+		}
+		if first != nil && !reflect.DeepEqual(files, first) {
+			t.Fatal("two runs wrote different files")
+		}
+		first = files
 	}
 }

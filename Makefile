@@ -182,11 +182,11 @@ pkg-bin:
 	GOOS=linux GOARCH=$(DEB_ARCH) $(GOBUILD) -o $(STAGE)/linux_$(DEB_ARCH)/fanoutd ./cmd/fanoutd
 	touch -d @$(SOURCE_DATE_EPOCH) $(STAGE)/linux_$(DEB_ARCH)/fanoutd
 
-deb: pkg-docs pkg-bin ## Debian package $(PKG_DIR)/fanoutd_<version>_<arch>.deb for DEB_ARCH (nfpm, fetched on first use)
+deb: pkg-docs pkg-bin ## Debian package bin/fanoutd_<version>_<arch>.deb for DEB_ARCH (default: this machine; nfpm, fetched on first use)
 	@mkdir -p $(PKG_DIR)
 	PKG_VERSION=$(PKG_VERSION) PKG_ARCH=$(DEB_ARCH) $(NFPM) package --config systemd/nfpm.yaml --packager deb --target $(PKG_DIR)/
 
-rpm: pkg-docs pkg-bin ## RPM package $(PKG_DIR)/fanoutd-<version>.<arch>.rpm for DEB_ARCH
+rpm: pkg-docs pkg-bin ## RPM package bin/fanoutd-<version>-1.<arch>.rpm for DEB_ARCH
 	@mkdir -p $(PKG_DIR)
 	PKG_VERSION=$(PKG_VERSION) PKG_ARCH=$(DEB_ARCH) $(NFPM) package --config systemd/nfpm.yaml --packager rpm --target $(PKG_DIR)/
 
@@ -197,7 +197,7 @@ lint-packages: ## build the amd64 .deb and .rpm, then check them (lintian clean,
 	timeout 600 $(MAKE) --no-print-directory deb rpm DEB_ARCH=amd64 PKG_DIR=bin/lint
 	timeout 300 scripts/check-packages.sh bin/lint/*.deb bin/lint/*.rpm
 
-release: pkg-docs ## dist/: binaries (tar.gz) for $(RELEASE_PLATFORMS), a .deb and .rpm per Linux arch, SHA256SUMS
+release: pkg-docs ## dist/: Linux amd64 and arm64 tarballs, a .deb and an .rpm each, SHA256SUMS
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	@set -e; for p in $(RELEASE_PLATFORMS); do \
 		os=$${p%/*}; arch=$${p#*/}; name=fanoutd_$(VERSION)_$${os}_$${arch}; dir=$(STAGE)/$$name; \

@@ -53,7 +53,7 @@ func TestVersionScript(t *testing.T) {
 	check := func(name, wantBin, wantPkg string) {
 		t.Helper()
 		bin, pkg := version()
-		if !regexp.MustCompile("^" + wantBin + "$").MatchString(bin) || !regexp.MustCompile("^" + wantPkg + "$").MatchString(pkg) {
+		if !regexp.MustCompile("^"+wantBin+"$").MatchString(bin) || !regexp.MustCompile("^"+wantPkg+"$").MatchString(pkg) {
 			t.Errorf("%s: %q / %q, want %q / %q", name, bin, pkg, wantBin, wantPkg)
 		}
 	}

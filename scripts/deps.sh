@@ -10,6 +10,8 @@
 set -eu
 
 # One line per prerequisite: command, Debian package, why the tests need it.
+# (On Ubuntu the chromium package installs a snap, which containers cannot
+# run; the browser tests take CHROMIUM_PATH for another Chromium binary.)
 LIST='
 gcc                     gcc            go test -race (the race detector needs cgo)
 make                    make           the build and test targets

@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -122,9 +121,7 @@ func (c Config) validateChannels(p *problems) {
 	case "redis":
 		r := c.Broker.Redis
 		for _, a := range append([]string{r.Address}, append(r.Shards, r.SentinelAddresses...)...) {
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				p.add("broker.redis.address", "must be host:port (got %q)", a)
-			}
+			p.hostPort("broker.redis.address", a)
 		}
 		if (r.SentinelMaster == "") != (len(r.SentinelAddresses) == 0) {
 			p.add("broker.redis.sentinel_master", "needs broker.redis.sentinel_addresses, and the reverse")

@@ -216,7 +216,7 @@ func TestImportsStayOutward(t *testing.T) {
 // FuzzLoadYAML checks that no file makes Load panic or print the secret
 // that the environment supplies.
 func FuzzLoadYAML(f *testing.F) {
-	for _, name := range []string{"full.yaml", "bad.yaml"} {
+	for _, name := range []string{"full.yaml", "example.yaml", "bad.yaml"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

@@ -19,7 +19,10 @@
 // A flag applies only when it was given on the command line (pflag's
 // Changed); its name is the key with dots and underscores written as dashes
 // (--ws-path, --log-level, and --limits-max-connections if a caller defines
-// it). [RegisterFlags] defines the flags fanoutd documents.
+// it and marks it with [MarkKeyFlag]). [RegisterFlags] defines and marks the
+// flags fanoutd documents; unmarked flags are never configuration. A
+// FANOUTD_* variable that names no key is ignored by Load and reported by
+// [UnknownEnvironment]. In dev mode the default log_level is debug.
 //
 // # Errors
 //

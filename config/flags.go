@@ -18,11 +18,26 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("log-level", d.LogLevel, "log level: debug, info, warn or error")
 	fs.Bool("dev", d.Dev, "development mode: random HMAC secret if none is configured, dev token printed")
 	fs.Int("workers", d.Workers, "transport worker pool size; 0 means 2 x GOMAXPROCS (at least 4)")
+	for _, name := range []string{"listen", "socket", "ws-path", "log-level", "dev", "workers"} {
+		MarkKeyFlag(fs, name)
+	}
 }
 
-// applyFlags sets each key named by a flag that was given. Any flag whose
-// folded name matches a key counts, not only those from RegisterFlags, so
-// the command can expose more keys without changing this package.
+// keyFlagAnnotation marks the flags that set a configuration key.
+const keyFlagAnnotation = "fanoutd.config.key"
+
+// MarkKeyFlag declares that the flag name of fs sets the key of the same
+// name (folded: --heartbeat-interval sets heartbeat.interval), so a command
+// can expose more keys than RegisterFlags does. Only marked flags are
+// applied: a subcommand's own flag that happens to share a key's name (the
+// token command's --channels, a list of patterns, vs the channels key, a
+// list of classes) must not be read as configuration.
+func MarkKeyFlag(fs *pflag.FlagSet, name string) {
+	_ = fs.SetAnnotation(name, keyFlagAnnotation, []string{"true"})
+}
+
+// applyFlags sets each key named by a marked flag that was given (see
+// MarkKeyFlag).
 func applyFlags(v *viper.Viper, fs *pflag.FlagSet, origin map[string]string) {
 	if fs == nil {
 		return
@@ -33,6 +48,9 @@ func applyFlags(v *viper.Viper, fs *pflag.FlagSet, origin map[string]string) {
 	}
 	// Visit walks only the flags that were set (Changed).
 	fs.Visit(func(f *pflag.Flag) {
+		if _, marked := f.Annotations[keyFlagAnnotation]; !marked {
+			return
+		}
 		if key, ok := byFlag[flagName(f.Name)]; ok {
 			v.Set(key, f.Value.String())
 			origin[key] = "flag --" + f.Name

@@ -15,7 +15,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-// fullConfig is what testdata/full.yaml must decode to.
+// fullConfig is what testdata/example.yaml must decode to.
 func fullConfig() Config {
 	c := Default()
 	c.Socket = "/run/fanoutd/api.sock"
@@ -57,32 +57,34 @@ func fullConfig() Config {
 	return c
 }
 
-func TestFullExampleRoundTrips(t *testing.T) {
-	got, err := Load(Source{File: filepath.Join("testdata", "full.yaml"), Environ: []string{}})
+func TestExampleRoundTrips(t *testing.T) {
+	got, err := Load(Source{File: filepath.Join("testdata", "example.yaml"), Environ: []string{}})
 	if err != nil {
-		t.Fatalf("Load(full.yaml): %v", err)
+		t.Fatalf("Load(example.yaml): %v", err)
 	}
 	if want := fullConfig(); !reflect.DeepEqual(got, want) {
-		t.Errorf("Load(full.yaml) =\n%+v\nwant\n%+v", got, want)
+		t.Errorf("Load(example.yaml) =\n%+v\nwant\n%+v", got, want)
 	}
 }
 
-// TestFullExampleDocumentsEveryKey keeps the documented example complete as
+// TestExamplesDocumentEveryKey keeps both documented files complete as
 // fields are added to Config.
-func TestFullExampleDocumentsEveryKey(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "full.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := viper.New()
-	v.SetConfigType("yaml")
-	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	var c Config
-	for _, f := range fieldsOf(&c) {
-		if !slices.Contains(v.AllKeys(), f.key) {
-			t.Errorf("testdata/full.yaml does not document %s", f.key)
+func TestExamplesDocumentEveryKey(t *testing.T) {
+	for _, name := range []string{"full.yaml", "example.yaml"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := viper.New()
+		v.SetConfigType("yaml")
+		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		var c Config
+		for _, f := range fieldsOf(&c) {
+			if !slices.Contains(v.AllKeys(), f.key) {
+				t.Errorf("testdata/%s does not document %s", name, f.key)
+			}
 		}
 	}
 }

@@ -40,8 +40,34 @@ func Load(src Source) (Config, error) {
 	setDefaults(v)
 	origin := overrides(v, src)
 	cfg, decodeErrs := decode(v, origin)
+	if cfg.Dev && !v.InConfig("log_level") && origin["log_level"] == "" {
+		// Dev mode's default level is debug: a newcomer whose browser is
+		// refused (origin, token, limits) sees why in the terminal. A level
+		// the file, environment or a flag gives wins.
+		cfg.LogLevel = "debug"
+	}
 	errs := append(append(fileErrs, decodeErrs...), cfg.check()...)
 	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Resolve is Load without the validation: defaults < file < environment <
+// flags, decoded, with unknown keys and undecodable values still reported.
+// It is for clients of a daemon (fanoutd publish) that need one key of a
+// configuration that may not be valid where they run: its secret file is
+// unreadable to them, or it has none because the daemon gets it from the
+// environment. Never start a daemon from it.
+func Resolve(src Source) (Config, error) {
+	v := viper.New()
+	fileErrs, err := readFile(v, src.File)
+	if err != nil {
+		return Config{}, err
+	}
+	setDefaults(v)
+	cfg, decodeErrs := decode(v, overrides(v, src))
+	if err := errors.Join(append(fileErrs, decodeErrs...)...); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil

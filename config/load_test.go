@@ -82,7 +82,10 @@ func testFlags(t *testing.T, args ...string) *pflag.FlagSet {
 	RegisterFlags(fs)
 	fs.String("auth-hmac-secret", "", "")
 	fs.String("heartbeat-interval", "", "")
+	MarkKeyFlag(fs, "auth-hmac-secret")
+	MarkKeyFlag(fs, "heartbeat-interval")
 	fs.String("config", "", "")
+	fs.String("channels", "", "a command's own flag that shares a key's name")
 	if err := fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +237,7 @@ func TestFileValues(t *testing.T) {
 func devDefault() Config {
 	c := Default()
 	c.Dev = true
+	c.LogLevel = "debug" // dev mode's default level (TestDevLogsAtDebug)
 	return c
 }
 

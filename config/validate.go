@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -53,9 +54,7 @@ func (c Config) check() []error {
 }
 
 func (c Config) validateServer(p *problems) {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		p.add("listen", "must be host:port (got %q)", c.Listen)
-	}
+	p.hostPort("listen", c.Listen)
 	if !strings.HasPrefix(c.WSPath, "/") {
 		p.add("ws_path", "must start with \"/\" (got %q)", c.WSPath)
 	}
@@ -251,9 +250,7 @@ func (c Config) validateOps(p *problems) {
 		p.add("drain.close_code", "must be 1012 (service restart) or 1001 (going away) (got %d)", d.CloseCode)
 	}
 	if m := c.Metrics.Listen; m != "" {
-		if _, _, err := net.SplitHostPort(m); err != nil {
-			p.add("metrics.listen", "must be host:port (got %q)", m)
-		}
+		p.hostPort("metrics.listen", m)
 		if !c.Metrics.Enabled {
 			p.add("metrics.listen", "set metrics.enabled: true as well to serve metrics there")
 		}
@@ -290,6 +287,22 @@ type problems []error
 
 func (p *problems) add(key, format string, args ...any) {
 	*p = append(*p, &keyError{key: key, reason: fmt.Sprintf(format, args...), kind: ErrInvalidValue})
+}
+
+// hostPort refuses an address that is not host:port with a numeric port
+// within 0–65535. net.SplitHostPort alone lets "127.0.0.1:99999" through,
+// and the daemon would only fail at bind time, after check-config said OK.
+// Service names ("http") are refused too: the configuration documents
+// numbers, and a name resolves differently from one machine to the next.
+func (p *problems) hostPort(key, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		p.add(key, "must be host:port (got %q)", addr)
+		return
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		p.add(key, "port must be a number from 0 to 65535 (got %q)", port)
+	}
 }
 
 func (p *problems) atLeast(key string, got, low int) {

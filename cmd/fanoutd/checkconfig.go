@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/fanoutd/fanoutd"
+	"github.com/fanoutd/fanoutd/config"
 
 	"github.com/spf13/cobra"
 )
@@ -17,6 +18,11 @@ func newCheckConfigCmd() *cobra.Command {
 			"naming the key. Exits non-zero when the configuration is not valid.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Warnings, not errors: the process may inherit variables
+			// meant for other tools, and Load ignores them.
+			for _, w := range config.UnknownEnvironment(nil) {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
 			cfg, err := loadConfig(file, cmd.Flags())
 			if err != nil {
 				return fmt.Errorf("configuration is not valid:\n%w", err)
@@ -29,5 +35,8 @@ func newCheckConfigCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "config", "c", "", "YAML configuration file")
+	// The daemon's own flags, so that a command line is checked whole
+	// (the error without a secret suggests --dev).
+	config.RegisterFlags(cmd.Flags())
 	return cmd
 }

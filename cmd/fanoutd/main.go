@@ -5,6 +5,8 @@
 //	fanoutd --config /etc/fanoutd/fanoutd.yaml
 //	fanoutd publish --channel project:abc --type story.status.changed --data '{"status":"done"}'
 //	fanoutd check-config --config fanoutd.yaml
+//	fanoutd token --sub alice --channels 'project:*'
+//	fanoutd version
 package main
 
 import (

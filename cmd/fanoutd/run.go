@@ -29,6 +29,9 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	for _, err := range config.UnknownEnvironment(nil) {
+		log.Warn("environment variable ignored", zap.Error(err))
+	}
 	if pprofAddr != "" {
 		stopPprof, err := startPprof(pprofAddr, log)
 		if err != nil {
@@ -42,7 +45,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 		return err
 	}
 	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify,
-		Version: version})
+		Version: currentBuild().Version})
 	if err != nil {
 		return err
 	}

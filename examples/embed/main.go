@@ -5,7 +5,7 @@
 // it publishes in-process (no Unix socket) once a second on channel
 // "clock". Its own HTTP server serves a page that subscribes, and /stats.
 //
-//	go run ./examples/embed
+//	go run ./examples/embed             # free ports; or --ws 127.0.0.1:8090 --http 127.0.0.1:8091
 //	# open the printed page, or connect to the printed WebSocket URL with the token
 //
 // Ctrl-C shuts both servers down: every WebSocket gets close code 1001.
@@ -33,33 +33,47 @@ import (
 )
 
 func main() {
-	wsAddr := flag.String("ws", "127.0.0.1:8090", "address of the WebSocket listener")
-	httpAddr := flag.String("http", "127.0.0.1:8091", "address of the application's own HTTP server")
-	flag.Parse()
-	log, err := zap.NewDevelopment()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := listenAndRun(ctx, *wsAddr, *httpAddr, log); err != nil {
-		log.Error("embed example failed", zap.Error(err))
-		os.Exit(1)
-	}
+	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func listenAndRun(ctx context.Context, wsAddr, httpAddr string, log *zap.Logger) error {
+// runMain is the command with its flags, output and exit code, so that a
+// test runs it. A failure is one line on stderr: a busy port is a user's
+// everyday mistake, not a bug worth a stack trace.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("embed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	wsAddr := fs.String("ws", "127.0.0.1:0", "address of the WebSocket listener (port 0: any free port; the URL is printed)")
+	httpAddr := fs.String("http", "127.0.0.1:0", "address of the application's own HTTP server (port 0: any free port)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := zap.NewDevelopment(zap.AddStacktrace(zap.DPanicLevel))
+	if err != nil {
+		fmt.Fprintln(stderr, "embed:", err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
+	if err := listenAndRun(ctx, *wsAddr, *httpAddr, log, stdout); err != nil {
+		fmt.Fprintln(stderr, "embed:", err)
+		return 1
+	}
+	return 0
+}
+
+func listenAndRun(ctx context.Context, wsAddr, httpAddr string, log *zap.Logger, out io.Writer) error {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	a := app{Secret: hex.EncodeToString(secret), Every: time.Second, Log: log, Out: os.Stdout}
+	a := app{Secret: hex.EncodeToString(secret), Every: time.Second, Log: log, Out: out}
 	var err error
 	if a.WS, err = net.Listen("tcp", wsAddr); err != nil {
-		return err
+		return fmt.Errorf("--ws %s: %w (choose another address, or port 0 for any free one)", wsAddr, err)
 	}
 	if a.HTTP, err = net.Listen("tcp", httpAddr); err != nil {
 		_ = a.WS.Close()
-		return err
+		return fmt.Errorf("--http %s: %w (choose another address, or port 0 for any free one)", httpAddr, err)
 	}
 	return a.run(ctx)
 }

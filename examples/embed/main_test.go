@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +114,58 @@ func get(t *testing.T, ln net.Listener, path string) string {
 		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// TestBusyPortIsAnErrorMessage: with its port taken (by `make demo`, say)
+// the example exits 1 with one line naming the address and the flag, not a
+// logged stack trace.
+func TestBusyPortIsAnErrorMessage(t *testing.T) {
+	busy := listen(t)
+	for _, flagName := range []string{"--ws", "--http"} {
+		var stderr bytes.Buffer
+		code := runMain(context.Background(), []string{flagName, busy.Addr().String()}, io.Discard, &stderr)
+		msg := stderr.String()
+		if code != 1 || !strings.Contains(msg, busy.Addr().String()) || !strings.Contains(msg, flagName) ||
+			strings.Contains(msg, "goroutine") || strings.Count(msg, "\n") != 1 {
+			t.Fatalf("%s on a busy port: exit %d, stderr %q", flagName, code, msg)
+		}
+	}
+}
+
+// TestDefaultPortsAreFree: by default both listeners take a free port, so
+// the example runs beside `make demo` and anything else.
+func TestDefaultPortsAreFree(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- runMain(ctx, nil, out, io.Discard) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "token:") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("nothing printed: %q", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 || strings.Contains(out.String(), ":8090") {
+		t.Fatalf("exit %d, printed %q", code, out.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -1,0 +1,155 @@
+package natsbroker
+
+import (
+	"encoding/base64"
+	"slices"
+	"sync"
+)
+
+// maxBatch bounds the events of one atomic batch (JetStream's own limit is
+// 1,000) so that one slow batch does not hold up a whole burst's answers.
+const maxBatch = 256
+
+// maxIdleQueues: beyond this many channel queues, idle ones are forgotten
+// (their cached position with them; the next publish reads it again).
+const maxIdleQueues = 4096
+
+// pubReq is one Publish waiting for its answer.
+type pubReq struct {
+	eventType string
+	payload   []byte
+	key       string
+	done      chan struct{}
+
+	// Set by the runner before done is closed.
+	offset uint64
+	epoch  string
+	dup    bool
+	err    error
+}
+
+// chanq orders one channel's publishes inside this node: a runner
+// goroutine, started when the queue goes from empty to not, sends what is
+// waiting as one batch, then the next, and ends when the queue is empty.
+// The node therefore never races itself for the channel's compare-and-set;
+// only other nodes can make it fail.
+type chanq struct {
+	name string
+	subj string
+
+	mu      sync.Mutex // guards waiting and running
+	waiting []*pubReq
+	running bool
+
+	// The channel's last stored event as this node last saw it; only the
+	// runner touches these (one at a time), so they need no lock.
+	known  bool
+	gen    uint64 // stream generation the position was read in
+	seq    uint64 // its stream sequence
+	offset uint64
+	epoch  string
+}
+
+// enqueue adds r to channel's queue, making the queue on first use, and
+// returns the queue. Holding b.qmu while adding keeps dropIdleLocked from
+// forgetting a queue that is about to run: one runner per channel.
+func (b *Broker) enqueue(channel string, r *pubReq) *chanq {
+	b.qmu.Lock()
+	defer b.qmu.Unlock()
+	q := b.queues[channel]
+	if q == nil {
+		if len(b.queues) >= maxIdleQueues {
+			b.dropIdleLocked()
+		}
+		q = &chanq{name: channel, subj: b.subject(channel)}
+		b.queues[channel] = q
+	}
+	q.add(b, r)
+	return q
+}
+
+// dropIdleLocked forgets the queues with nothing waiting or running.
+// Called with b.qmu held.
+func (b *Broker) dropIdleLocked() {
+	for name, q := range b.queues {
+		q.mu.Lock()
+		idle := !q.running && len(q.waiting) == 0
+		q.mu.Unlock()
+		if idle {
+			delete(b.queues, name)
+		}
+	}
+}
+
+// add queues r and starts the runner if none runs.
+func (q *chanq) add(b *Broker, r *pubReq) {
+	q.mu.Lock()
+	q.waiting = append(q.waiting, r)
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if start {
+		go q.run(b)
+	}
+}
+
+// withdraw takes r out of the queue if it has not been taken for sending;
+// it reports whether it did (then r was never sent).
+func (q *chanq) withdraw(r *pubReq) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := slices.Index(q.waiting, r)
+	if i < 0 {
+		return false
+	}
+	q.waiting = slices.Delete(q.waiting, i, i+1)
+	return true
+}
+
+// run sends batches until the queue is empty.
+func (q *chanq) run(b *Broker) {
+	for {
+		reqs := q.take()
+		if len(reqs) == 0 {
+			return
+		}
+		b.send(q, reqs)
+		for _, r := range reqs {
+			close(r.done)
+		}
+	}
+}
+
+// take removes the next batch from the queue: up to maxBatch events in
+// order, where an event with an idempotency key goes alone (JetStream
+// refuses a whole atomic batch that holds a duplicate). With nothing
+// waiting it marks the runner stopped.
+func (q *chanq) take() []*pubReq {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for n < len(q.waiting) && n < maxBatch {
+		if q.waiting[n].key != "" {
+			if n == 0 {
+				n = 1
+			}
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		q.running = false
+		return nil
+	}
+	reqs := slices.Clone(q.waiting[:n])
+	q.waiting = slices.Delete(q.waiting, 0, n)
+	return reqs
+}
+
+func (b *Broker) subject(channel string) string {
+	return b.opts.Prefix + ".s." + base64.RawURLEncoding.EncodeToString([]byte(channel))
+}
+
+func (b *Broker) liveSubject(channel string) string {
+	return b.opts.Prefix + ".l." + base64.RawURLEncoding.EncodeToString([]byte(channel))
+}

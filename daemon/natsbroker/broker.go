@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,15 +180,6 @@ func (b *Broker) resync() {
 	if h != nil {
 		h.Resync()
 	}
-}
-
-func parse(h nats.Header, data []byte) daemon.BrokerEvent {
-	offset, _ := strconv.ParseUint(h.Get(hdrOffset), 10, 64)
-	ev := daemon.BrokerEvent{Offset: offset, Epoch: h.Get(hdrEpoch), Type: h.Get(hdrType)}
-	if len(data) > 0 {
-		ev.Payload = data
-	}
-	return ev
 }
 
 func newEpoch() string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -25,8 +24,7 @@ func (b *Broker) last(ctx context.Context, subj string) (seq, offset uint64, epo
 	if err != nil {
 		return 0, 0, "", err
 	}
-	offset, _ = strconv.ParseUint(m.Header.Get(hdrOffset), 10, 64)
-	return m.Sequence, offset, m.Header.Get(hdrEpoch), nil
+	return m.Sequence, lastOffset(m.Header), m.Header.Get(hdrEpoch), nil
 }
 
 // stream returns a handle on the stream, making it first if need be. A
@@ -73,7 +71,7 @@ func (b *Broker) History(ctx context.Context, channel string, after uint64, epoc
 	}
 	var events []daemon.BrokerEvent
 	want := after + 1
-	for range offset - after + 1 { // each fetch returns at least one event or ends the loop
+	for range offset - after + 1 { // each fetch returns at least one message or ends the loop
 		if want > offset {
 			break
 		}
@@ -84,14 +82,19 @@ func (b *Broker) History(ctx context.Context, channel string, after uint64, epoc
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			ev := parse(m.Headers(), m.Data())
-			switch {
-			case ev.Epoch != epoch || ev.Offset < want:
-			case ev.Offset == want:
-				events = append(events, ev)
-				want++
-			default:
-				return nil, false, nil // trimmed: not all kept
+			held, err := unpack(nil, m.Headers(), m.Data())
+			if err != nil {
+				return nil, false, fmt.Errorf("nats history: %w", err)
+			}
+			for _, ev := range held {
+				switch {
+				case ev.Epoch != epoch || ev.Offset < want:
+				case ev.Offset == want:
+					events = append(events, ev)
+					want++
+				default:
+					return nil, false, nil // trimmed: not all kept
+				}
 			}
 		}
 		if n == 0 {

@@ -13,13 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Headers of an atomic batch publish (JetStream ≥ 2.12).
-const (
-	hdrBatchID     = "Nats-Batch-Id"
-	hdrBatchSeq    = "Nats-Batch-Sequence"
-	hdrBatchCommit = "Nats-Batch-Commit"
-)
-
 // casRetries bounds the attempts of one batch that loses the channel's
 // compare-and-set to other nodes (or meets a lost stream).
 const casRetries = 20
@@ -53,8 +46,7 @@ func (b *Broker) Publish(ctx context.Context, channel, eventType string, payload
 }
 
 // send stores reqs, all of channel, at the channel's next offsets: one
-// publish with a compare-and-set for a single event, one atomic batch
-// (whose first message carries the compare-and-set) for several. When
+// message with a compare-and-set, holding one event or a chunk of them. When
 // another node took the offsets meanwhile, the position is read again and
 // the whole batch is numbered again; nothing was stored by the failed
 // attempt, so nothing is delivered at an offset it did not get.
@@ -114,7 +106,7 @@ func (b *Broker) attempt(ctx context.Context, q *chanq, reqs []*pubReq) error {
 		return err
 	}
 	if ack.Duplicate {
-		// Only a lone keyed publish can be a duplicate (see chanq.take).
+		// Only a lone keyed event carries a message id (see chanq.take).
 		offset, epoch, err := b.original(ctx, ack.Sequence)
 		reqs[0].offset, reqs[0].epoch, reqs[0].dup, reqs[0].err = offset, epoch, true, err
 		return nil
@@ -126,42 +118,33 @@ func (b *Broker) attempt(ctx context.Context, q *chanq, reqs []*pubReq) error {
 	return nil
 }
 
-// store sends reqs numbered from q's position and waits for the ack. Only
-// the last message asks for an answer: the others of a batch are plain
-// publishes on the same connection, so the server reads them first.
+// store sends reqs numbered from q's position, as one message with the
+// compare-and-set on the channel's last one, and waits for the ack: a lone
+// event as itself, several as a chunk (chunk.go).
 func (b *Broker) store(ctx context.Context, q *chanq, reqs []*pubReq) (pubAck, error) {
-	var id string
-	if len(reqs) > 1 {
-		id = newEpoch() + newEpoch()
-	}
-	for i, r := range reqs {
-		m := nats.NewMsg(q.subj)
-		m.Header.Set(hdrOffset, strconv.FormatUint(q.offset+1+uint64(i), 10))
-		m.Header.Set(hdrEpoch, q.epoch)
-		m.Header.Set(hdrType, r.eventType)
-		m.Data = r.payload
-		if i == 0 {
-			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(q.seq, 10))
-		}
-		if r.key != "" {
-			m.Header.Set(jetstream.MsgIDHeader, q.name+"\x00"+r.key)
-		}
-		if id != "" {
-			m.Header.Set(hdrBatchID, id)
-			m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		}
-		if i < len(reqs)-1 {
-			if err := b.nc.PublishMsg(m); err != nil {
-				return pubAck{}, err // nothing committed: the batch is incomplete
-			}
-			continue
-		}
-		if id != "" {
-			m.Header.Set(hdrBatchCommit, "1")
+	m := nats.NewMsg(q.subj)
+	m.Header.Set(hdrOffset, strconv.FormatUint(q.offset+1, 10))
+	m.Header.Set(hdrEpoch, q.epoch)
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(q.seq, 10))
+	if len(reqs) == 1 {
+		m.Header.Set(hdrType, reqs[0].eventType)
+		m.Data = reqs[0].payload
+		if k := reqs[0].key; k != "" {
+			m.Header.Set(jetstream.MsgIDHeader, q.name+"\x00"+k)
 		}
 		return b.request(ctx, m)
 	}
-	return pubAck{}, errors.New("natsbroker: empty batch")
+	m.Header.Set(hdrCount, strconv.Itoa(len(reqs)))
+	size := 0
+	for _, r := range reqs {
+		size += chunkSize(r.eventType, r.payload)
+	}
+	body := make([]byte, 0, size)
+	for _, r := range reqs {
+		body = appendEvent(body, r.eventType, r.payload)
+	}
+	m.Data = body
+	return b.request(ctx, m)
 }
 
 // request sends m and reads JetStream's answer. A request that was written
@@ -187,28 +170,15 @@ func (b *Broker) request(ctx context.Context, m *nats.Msg) (pubAck, error) {
 	return ack, nil
 }
 
-// JetStream error codes of atomic batches that leave nothing stored and are
-// worth another try: a batch that lost a message (a reconnect in the
-// middle), or all the stream's batch slots taken by other nodes.
-const (
-	errCodeBatchIncomplete      = 10176
-	errCodeBatchTooManyInflight = 10210
-)
-
-// isWrongLast: the attempt stored nothing and should be made again with a
-// fresh position: the compare-and-set failed (another node took the
-// offset), or the batch was refused as a whole.
+// isWrongLast: the compare-and-set failed (another node took the offset);
+// nothing was stored.
 func isWrongLast(err error) bool {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		return false
 	}
-	switch ae.ErrCode {
-	case int(jetstream.JSErrCodeStreamWrongLastSequence), int(jetstream.JSErrCodeStreamWrongLastSequenceConstant),
-		errCodeBatchIncomplete, errCodeBatchTooManyInflight:
-		return true
-	}
-	return false
+	return ae.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequence) ||
+		ae.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // original reads the position of the message a duplicate id points at.

@@ -6,8 +6,8 @@ import (
 	"sync"
 )
 
-// maxBatch bounds the events of one atomic batch (JetStream's own limit is
-// 1,000) so that one slow batch does not hold up a whole burst's answers.
+// maxBatch bounds the events of one chunk, so that one chunk does not hold
+// up a whole burst's answers (maxChunkBytes bounds its bytes).
 const maxBatch = 256
 
 // maxIdleQueues: beyond this many channel queues, idle ones are forgotten
@@ -120,22 +120,24 @@ func (q *chanq) run(b *Broker) {
 	}
 }
 
-// take removes the next batch from the queue: up to maxBatch events in
-// order, where an event with an idempotency key goes alone (JetStream
-// refuses a whole atomic batch that holds a duplicate). With nothing
-// waiting it marks the runner stopped.
+// take removes the next batch from the queue: up to maxBatch events or
+// maxChunkBytes in order, where an event with an idempotency key goes alone
+// (JetStream deduplicates whole messages). With nothing waiting it marks
+// the runner stopped.
 func (q *chanq) take() []*pubReq {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := 0
+	n, size := 0, 0
 	for n < len(q.waiting) && n < maxBatch {
-		if q.waiting[n].key != "" {
-			if n == 0 {
-				n = 1
-			}
+		r := q.waiting[n]
+		size += chunkSize(r.eventType, r.payload)
+		if n > 0 && (r.key != "" || size > maxChunkBytes) {
 			break
 		}
 		n++
+		if r.key != "" {
+			break
+		}
 	}
 	if n == 0 {
 		q.running = false

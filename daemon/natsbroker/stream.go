@@ -16,14 +16,13 @@ import (
 // which is how nodes receive events (see doc.go).
 func (b *Broker) streamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:               b.opts.Stream,
-		Subjects:           []string{b.opts.Prefix + ".s.>"},
-		MaxMsgsPerSubject:  int64(b.opts.MaxPerChannel),
-		MaxAge:             b.opts.MaxAge,
-		Duplicates:         b.opts.IdempotencyWindow,
-		Discard:            jetstream.DiscardOld,
-		AllowAtomicPublish: true,
-		RePublish:          &jetstream.RePublish{Source: b.opts.Prefix + ".s.>", Destination: b.opts.Prefix + ".l.>"},
+		Name:              b.opts.Stream,
+		Subjects:          []string{b.opts.Prefix + ".s.>"},
+		MaxMsgsPerSubject: int64(b.opts.MaxPerChannel),
+		MaxAge:            b.opts.MaxAge,
+		Duplicates:        b.opts.IdempotencyWindow,
+		Discard:           jetstream.DiscardOld,
+		RePublish:         &jetstream.RePublish{Source: b.opts.Prefix + ".s.>", Destination: b.opts.Prefix + ".l.>"},
 	}
 }
 

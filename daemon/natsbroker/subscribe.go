@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
 )
 
 // Subscribe implements daemon.Broker: the node listens on the channel's
@@ -37,12 +38,22 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (uint64, string,
 
 // deliver runs on the subscription's goroutine (nats.go delivers one
 // subscription's messages in order): the stream's order for the channel.
+// A message that does not parse is not delivered; the node sees the gap in
+// the offsets and fills it from history or says it was missed.
 func (b *Broker) deliver(channel string, m *nats.Msg) {
 	b.mu.Lock()
 	h := b.h
 	b.mu.Unlock()
-	if h != nil {
-		h.Deliver(channel, parse(m.Header, m.Data))
+	if h == nil {
+		return
+	}
+	evs, err := unpack(nil, m.Header, m.Data)
+	if err != nil {
+		b.log.Warn("unreadable event from NATS", zap.String("subject", m.Subject), zap.Error(err))
+		return
+	}
+	for _, ev := range evs {
+		h.Deliver(channel, ev)
 	}
 }
 

@@ -67,6 +67,9 @@ type Broker struct {
 	streamOK bool
 	gen      uint64
 	reason   atomic.Pointer[string] // why not ready; "" or nil when ready
+	// handle is the stream's handle for read calls, valid in handleGen.
+	handle    jetstream.Stream
+	handleGen uint64
 
 	// qmu guards queues; lock order: qmu, then a chanq's mu.
 	qmu    sync.Mutex
@@ -172,13 +175,15 @@ func (b *Broker) reconnected() {
 }
 
 // resync asks the node to catch up from the stream (after a reconnect or a
-// lost stream: positions may have moved or started over).
+// lost stream: positions may have moved or started over), on a goroutine of
+// its own: the caller may be the node itself holding a channel's lock (a
+// History call that found the stream gone), which Resync takes.
 func (b *Broker) resync() {
 	b.mu.Lock()
 	h := b.h
 	b.mu.Unlock()
 	if h != nil {
-		h.Resync()
+		go h.Resync()
 	}
 }
 

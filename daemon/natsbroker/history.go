@@ -13,7 +13,7 @@ import (
 // last returns the channel's last stored event: its stream sequence and
 // position; seq 0 when the channel has none.
 func (b *Broker) last(ctx context.Context, subj string) (seq, offset uint64, epoch string, err error) {
-	s, err := b.stream(ctx)
+	s, gen, err := b.stream(ctx)
 	if err != nil {
 		return 0, 0, "", err
 	}
@@ -22,24 +22,37 @@ func (b *Broker) last(ctx context.Context, subj string) (seq, offset uint64, epo
 		return 0, 0, "", nil
 	}
 	if err != nil {
+		b.streamLost(gen, err)
 		return 0, 0, "", err
 	}
 	return m.Sequence, lastOffset(m.Header), m.Header.Get(hdrEpoch), nil
 }
 
-// stream returns a handle on the stream, making it first if need be. A
-// handle is a name: it stays valid when the stream is recreated.
-func (b *Broker) stream(ctx context.Context) (jetstream.Stream, error) {
+// stream returns a handle on the stream, making the stream first if need
+// be. The handle is kept per generation: reading it costs a round trip.
+func (b *Broker) stream(ctx context.Context) (jetstream.Stream, uint64, error) {
 	gen, err := b.ensureStream(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	s, err := b.js.Stream(ctx, b.opts.Stream)
+	b.smu.Lock()
+	s := b.handle
+	if b.handleGen != gen {
+		s = nil
+	}
+	b.smu.Unlock()
+	if s != nil {
+		return s, gen, nil
+	}
+	s, err = b.js.Stream(ctx, b.opts.Stream)
 	if err != nil {
 		b.streamLost(gen, err)
-		return nil, fmt.Errorf("nats stream: %w", err)
+		return nil, 0, fmt.Errorf("nats stream: %w", err)
 	}
-	return s, nil
+	b.smu.Lock()
+	b.handle, b.handleGen = s, gen
+	b.smu.Unlock()
+	return s, gen, nil
 }
 
 // Position implements daemon.Broker.
@@ -51,7 +64,7 @@ func (b *Broker) Position(ctx context.Context, channel string) (uint64, string, 
 // History implements daemon.Broker: an ordered consumer reads the
 // channel's stored events.
 func (b *Broker) History(ctx context.Context, channel string, after uint64, epoch string) ([]daemon.BrokerEvent, bool, error) {
-	s, err := b.stream(ctx)
+	s, _, err := b.stream(ctx)
 	if err != nil {
 		return nil, false, err
 	}

@@ -183,7 +183,7 @@ func isWrongLast(err error) bool {
 
 // original reads the position of the message a duplicate id points at.
 func (b *Broker) original(ctx context.Context, seq uint64) (uint64, string, error) {
-	s, err := b.js.Stream(ctx, b.opts.Stream)
+	s, _, err := b.stream(ctx)
 	if err != nil {
 		return 0, "", fmt.Errorf("nats publish: %w", err)
 	}

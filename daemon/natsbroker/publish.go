@@ -33,7 +33,10 @@ func (b *Broker) Publish(ctx context.Context, channel, eventType string, payload
 		return 0, "", false, ErrNotConnected
 	}
 	r := &pubReq{eventType: eventType, payload: payload, key: key, done: make(chan struct{})}
-	q := b.enqueue(channel, r)
+	q, lead := b.enqueue(channel, r)
+	if lead {
+		q.lead(b) // answers r among the first batch
+	}
 	select {
 	case <-r.done:
 		return r.offset, r.epoch, r.dup, r.err

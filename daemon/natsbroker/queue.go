@@ -28,9 +28,10 @@ type pubReq struct {
 	err    error
 }
 
-// chanq orders one channel's publishes inside this node: a runner
-// goroutine, started when the queue goes from empty to not, sends what is
-// waiting as one batch, then the next, and ends when the queue is empty.
+// chanq orders one channel's publishes inside this node: one runner at a
+// time (the publisher that found the queue idle, then a goroutine if more
+// came meanwhile) sends what is waiting as one batch, then the next, and
+// stops when the queue is empty.
 // The node therefore never races itself for the channel's compare-and-set;
 // only other nodes can make it fail.
 type chanq struct {
@@ -51,9 +52,10 @@ type chanq struct {
 }
 
 // enqueue adds r to channel's queue, making the queue on first use, and
-// returns the queue. Holding b.qmu while adding keeps dropIdleLocked from
-// forgetting a queue that is about to run: one runner per channel.
-func (b *Broker) enqueue(channel string, r *pubReq) *chanq {
+// returns the queue and whether the caller must lead it (chanq.add).
+// Holding b.qmu while adding keeps dropIdleLocked from forgetting a queue
+// that is about to run: one runner per channel.
+func (b *Broker) enqueue(channel string, r *pubReq) (*chanq, bool) {
 	b.qmu.Lock()
 	defer b.qmu.Unlock()
 	q := b.queues[channel]
@@ -64,8 +66,7 @@ func (b *Broker) enqueue(channel string, r *pubReq) *chanq {
 		q = &chanq{name: channel, subj: b.subject(channel)}
 		b.queues[channel] = q
 	}
-	q.add(b, r)
-	return q
+	return q, q.add(r)
 }
 
 // dropIdleLocked forgets the queues with nothing waiting or running.
@@ -81,16 +82,15 @@ func (b *Broker) dropIdleLocked() {
 	}
 }
 
-// add queues r and starts the runner if none runs.
-func (q *chanq) add(b *Broker, r *pubReq) {
+// add queues r. lead is true when no runner runs: the caller must then
+// run the queue (Broker.lead).
+func (q *chanq) add(r *pubReq) (lead bool) {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.waiting = append(q.waiting, r)
-	start := !q.running
+	lead = !q.running
 	q.running = true
-	q.mu.Unlock()
-	if start {
-		go q.run(b)
-	}
+	return lead
 }
 
 // withdraw takes r out of the queue if it has not been taken for sending;
@@ -106,17 +106,31 @@ func (q *chanq) withdraw(r *pubReq) bool {
 	return true
 }
 
-// run sends batches until the queue is empty.
-func (q *chanq) run(b *Broker) {
-	for {
-		reqs := q.take()
-		if len(reqs) == 0 {
-			return
-		}
-		b.send(q, reqs)
-		for _, r := range reqs {
-			close(r.done)
-		}
+// lead is run by the publisher whose event found the channel idle: it
+// sends the first batch itself, which saves a goroutine hand-off when
+// channels are not contended, and leaves what has queued meanwhile to a
+// runner goroutine, so that its own answer does not wait for the others.
+func (q *chanq) lead(b *Broker) {
+	if reqs := q.take(); len(reqs) > 0 {
+		q.sendAll(b, reqs)
+	}
+	if reqs := q.take(); len(reqs) > 0 {
+		go q.run(b, reqs)
+	}
+}
+
+// run sends reqs, then batch after batch until the queue is empty.
+func (q *chanq) run(b *Broker, reqs []*pubReq) {
+	for len(reqs) > 0 {
+		q.sendAll(b, reqs)
+		reqs = q.take()
+	}
+}
+
+func (q *chanq) sendAll(b *Broker, reqs []*pubReq) {
+	b.send(q, reqs)
+	for _, r := range reqs {
+		close(r.done)
 	}
 }
 

@@ -76,6 +76,13 @@ func TestNATSStreamLostIsRecreated(t *testing.T) {
 			break
 		}
 	}
+	// A client resuming from before the loss is told to refetch: the old
+	// epoch's positions cannot be replayed, and offset 1 now names another
+	// event.
+	w2 := d.dial(token(t, "sam", "*"))
+	if r := w2.subscribeSince("c", first.Offset, first.Epoch); r["recovered"] != false {
+		t.Fatalf("resuming from %+v after the stream was lost: %v, want recovered:false", first, r)
+	}
 	var code int
 	var body string
 	for range 100 {

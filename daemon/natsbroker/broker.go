@@ -37,6 +37,8 @@ type Options struct {
 	Timeout time.Duration
 	// Logger; nil means no logs.
 	Logger *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Handler receives what the broker reads; *daemon.Node implements it.
@@ -107,6 +109,9 @@ func New(o Options) (*Broker, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	b := &Broker{opts: o, log: o.Logger.Named("nats"), queues: map[string]*chanq{},
 		refs: map[string]int{}, subs: map[string]*nats.Subscription{}}

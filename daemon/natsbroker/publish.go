@@ -13,6 +13,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// positionTTL is how long a channel queue trusts the position it keeps
+// without publishing. The compare-and-set catches a stale one, except in
+// one case: the stream was recreated by another node (this one saw no
+// error) and the channel's last sequence in the new stream happens to equal
+// the kept one. Reading the position again after a pause narrows that to
+// publishes within positionTTL of the recreation; a busy channel keeps
+// publishing on one round trip.
+const positionTTL = time.Second
+
 // casRetries bounds the attempts of one batch that loses the channel's
 // compare-and-set to other nodes (or meets a lost stream).
 const casRetries = 20
@@ -94,7 +103,8 @@ func (b *Broker) attempt(ctx context.Context, q *chanq, reqs []*pubReq) error {
 	if err != nil {
 		return err
 	}
-	if !q.known || q.gen != gen {
+	now := b.opts.Now()
+	if !q.known || q.gen != gen || now.Sub(q.at) > positionTTL {
 		seq, offset, epoch, err := b.last(ctx, q.subj)
 		if err != nil {
 			return err
@@ -104,6 +114,7 @@ func (b *Broker) attempt(ctx context.Context, q *chanq, reqs []*pubReq) error {
 		}
 		q.seq, q.offset, q.epoch, q.gen, q.known = seq, offset, epoch, gen, true
 	}
+	q.at = now
 	ack, err := b.store(ctx, q, reqs)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"slices"
 	"sync"
+	"time"
 )
 
 // maxBatch bounds the events of one chunk, so that one chunk does not hold
@@ -45,8 +46,9 @@ type chanq struct {
 	// The channel's last stored event as this node last saw it; only the
 	// runner touches these (one at a time), so they need no lock.
 	known  bool
-	gen    uint64 // stream generation the position was read in
-	seq    uint64 // its stream sequence
+	at     time.Time // when it was last read or moved by a publish
+	gen    uint64    // stream generation the position was read in
+	seq    uint64    // its stream sequence
 	offset uint64
 	epoch  string
 }

@@ -97,3 +97,28 @@ func TestAddMissedMergesInPlace(t *testing.T) {
 		t.Fatalf("%d notices in %d frames", notices, len(q.out))
 	}
 }
+
+// BenchmarkDropOldestWithNotices: one op is an event queued to a full
+// drop-oldest queue, which drops the oldest, plus its missed notice, merged
+// into the waiting one. The cost per op stays flat however long it runs:
+// the queue holds the bound's worth of events and one notice.
+func BenchmarkDropOldestWithNotices(b *testing.B) {
+	const bound, size = 64 << 10, 1 << 10
+	frame := eventFrame(1, 0, size)
+	notice := TextFrame([]byte("missed"))
+	build := func(int) []byte { return notice }
+	var q writeQueue
+	b.ReportAllocs()
+	for b.Loop() {
+		ok, d, _ := q.add(newEntry(frame, 1, PolicyDropOldest), bound)
+		if !ok {
+			b.Fatal("refused")
+		}
+		if d > 0 && !q.addMissed(d, build, bound) {
+			b.Fatal("notice refused")
+		}
+	}
+	if len(q.out) > bound/size+1 {
+		b.Fatalf("%d frames queued", len(q.out))
+	}
+}

@@ -23,6 +23,17 @@ const hdrCount = "Fanoutd-Count"
 // max_payload.
 const maxChunkBytes = 512 << 10
 
+// chunkLimit is the most a chunk's body may hold: maxChunkBytes, or less
+// when the server takes smaller messages (max_payload, less room for the
+// headers). A lone event larger than that is sent alone, and the server
+// refuses it as it would anyway.
+func (b *Broker) chunkLimit() int {
+	if mp := int(b.nc.MaxPayload()) - 4<<10; mp > 0 && mp < maxChunkBytes {
+		return mp
+	}
+	return maxChunkBytes
+}
+
 // errBadChunk: a stored message's body does not parse as its headers say.
 var errBadChunk = errors.New("natsbroker: malformed chunk")
 

@@ -113,10 +113,10 @@ func (q *chanq) withdraw(r *pubReq) bool {
 // channels are not contended, and leaves what has queued meanwhile to a
 // runner goroutine, so that its own answer does not wait for the others.
 func (q *chanq) lead(b *Broker) {
-	if reqs := q.take(); len(reqs) > 0 {
+	if reqs := q.take(b.chunkLimit()); len(reqs) > 0 {
 		q.sendAll(b, reqs)
 	}
-	if reqs := q.take(); len(reqs) > 0 {
+	if reqs := q.take(b.chunkLimit()); len(reqs) > 0 {
 		go q.run(b, reqs)
 	}
 }
@@ -125,7 +125,7 @@ func (q *chanq) lead(b *Broker) {
 func (q *chanq) run(b *Broker, reqs []*pubReq) {
 	for len(reqs) > 0 {
 		q.sendAll(b, reqs)
-		reqs = q.take()
+		reqs = q.take(b.chunkLimit())
 	}
 }
 
@@ -137,17 +137,17 @@ func (q *chanq) sendAll(b *Broker, reqs []*pubReq) {
 }
 
 // take removes the next batch from the queue: up to maxBatch events or
-// maxChunkBytes in order, where an event with an idempotency key goes alone
+// limit bytes (Broker.chunkLimit) in order, where an event with an idempotency key goes alone
 // (JetStream deduplicates whole messages). With nothing waiting it marks
 // the runner stopped.
-func (q *chanq) take() []*pubReq {
+func (q *chanq) take(limit int) []*pubReq {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n, size := 0, 0
 	for n < len(q.waiting) && n < maxBatch {
 		r := q.waiting[n]
 		size += chunkSize(r.eventType, r.payload)
-		if n > 0 && (r.key != "" || size > maxChunkBytes) {
+		if n > 0 && (r.key != "" || size > limit) {
 			break
 		}
 		n++

@@ -11,7 +11,7 @@ FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzD
                 ./ipc:FuzzDecodePublish
 
 .PHONY: help run demo build build-bench test test-go test-node test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
-        install install-host uninstall deb
+        install install-host uninstall deb bench-publishers
 
 BENCH_BIN   ?= bin/fanout-bench
 LOAD_SECRET ?= loadtest-secret-0123456789abcdef0123
@@ -81,6 +81,9 @@ chaos: ## the broker chaos run for 60 s (make test runs it for 15 s)
 
 bench: ## Go benchmarks of the hot paths, with allocations
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+bench-publishers: ## 16 concurrent publishers, memory vs NATS side by side (BENCHMARKS.md)
+	$(GO) test -run='^$$' -bench=ConcurrentPublishers -benchtime=30000x .
 
 loadtest: build build-bench ## fanout-bench against a fresh daemon on 127.0.0.1:18080 (LOAD_ARGS=…)
 	@set -e; sock=$$(mktemp -u /tmp/fanoutd-load.XXXXXX.sock); \

@@ -97,7 +97,8 @@ func TestNATSStreamLostIsRecreated(t *testing.T) {
 }
 
 // TestNATSReadinessSaysWhy: with JetStream gone from the server, /readyz
-// names the reason rather than a bare "down".
+// names the reason rather than a bare "down"; with JetStream back,
+// publishes resume without a daemon restart.
 func TestNATSReadinessSaysWhy(t *testing.T) {
 	n := natstest.Start(t)
 	d := startDaemon(t, onNATS(n))
@@ -109,11 +110,17 @@ func TestNATSReadinessSaysWhy(t *testing.T) {
 	for range 100 {
 		code, body = get(t, "http://"+d.addr+"/readyz")
 		if code == http.StatusServiceUnavailable && strings.Contains(body, "JetStream not enabled") {
-			return
+			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("/readyz with JetStream off: %d %s, want 503 saying JetStream is not enabled", code, body)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "JetStream not enabled") {
+		t.Fatalf("/readyz with JetStream off: %d %s, want 503 saying JetStream is not enabled", code, body)
+	}
+	// JetStream back: the daemon picks up by itself.
+	n.Stop()
+	n.Restart()
+	publishUntilOK(t, d, "c", "2")
 }
 
 // TestNATSConcurrentPublishersOneChannel: 16 publishers on one channel of

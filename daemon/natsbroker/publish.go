@@ -26,7 +26,7 @@ const positionTTL = time.Second
 // compare-and-set to other nodes (or meets a lost stream).
 const casRetries = 20
 
-// pubAck is JetStream's answer to a publish or a batch commit.
+// pubAck is JetStream's answer to a publish.
 type pubAck struct {
 	Stream    string    `json:"stream"`
 	Sequence  uint64    `json:"seq"`
@@ -71,7 +71,12 @@ func (b *Broker) send(q *chanq, reqs []*pubReq) {
 	}
 }
 
+// sendErr makes up to casRetries attempts: again after a lost
+// compare-and-set (with jitter once several were lost), and once again
+// after a lost stream (recreated by the next attempt); any other error, or
+// a stream lost twice, ends it.
 func (b *Broker) sendErr(q *chanq, reqs []*pubReq) error {
+	lost := 0
 	for attempt := range casRetries {
 		if attempt > 1 {
 			// Several nodes fight over the channel: spread their retries.
@@ -80,17 +85,15 @@ func (b *Broker) sendErr(q *chanq, reqs []*pubReq) error {
 		ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
 		err := b.attempt(ctx, q, reqs)
 		cancel()
-		switch {
-		case err == nil:
+		if err == nil {
 			return nil
+		}
+		q.known = false
+		switch {
 		case isWrongLast(err):
-			q.known = false
-			continue
-		case b.streamLost(q.gen, err):
-			q.known = false
-			continue
+		case b.streamLost(q.gen, err) && lost == 0:
+			lost++
 		default:
-			q.known = false
 			return err
 		}
 	}

@@ -137,9 +137,9 @@ func (q *chanq) sendAll(b *Broker, reqs []*pubReq) {
 }
 
 // take removes the next batch from the queue: up to maxBatch events or
-// limit bytes (Broker.chunkLimit) in order, where an event with an idempotency key goes alone
-// (JetStream deduplicates whole messages). With nothing waiting it marks
-// the runner stopped.
+// limit bytes (Broker.chunkLimit) in order, where an event with an
+// idempotency key goes alone (JetStream deduplicates whole messages). With
+// nothing waiting it marks the runner stopped.
 func (q *chanq) take(limit int) []*pubReq {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -9,10 +9,10 @@ FUZZTIME ?= 5s
 # few executions (no input is slow: a 2 s guard inside never fires); its seed
 # corpus still runs with every `go test`.
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
-                ./ipc:FuzzDecodePublish
+                ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack
 
 .PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
-        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages
+        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers
 
 BENCH_BIN   ?= bin/fanout-bench
 LOAD_SECRET ?= loadtest-secret-0123456789abcdef0123
@@ -110,6 +110,9 @@ chaos: ## the broker chaos run for 60 s (make test runs it for 15 s)
 
 bench: ## Go benchmarks of the hot paths, with allocations
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+bench-publishers: ## 16 concurrent publishers, memory vs NATS side by side (BENCHMARKS.md)
+	$(GO) test -run='^$$' -bench=ConcurrentPublishers -benchtime=30000x .
 
 loadtest: build build-bench ## fanout-bench against a fresh daemon on 127.0.0.1:18080 (LOAD_ARGS=…)
 	@set -e; sock=$$(mktemp -u /tmp/fanoutd-load.XXXXXX.sock); \

@@ -16,9 +16,10 @@ import (
 // The seams line up: the core's session is the transport's session, the
 // transport's connection is the core's transport.
 var (
-	_ netpoll.Session  = (*daemon.Session)(nil)
-	_ daemon.Transport = (*netpoll.Conn)(nil)
-	_ netpoll.Handler  = (*upgrader)(nil)
+	_ netpoll.Session        = (*daemon.Session)(nil)
+	_ daemon.Transport       = (*netpoll.Conn)(nil)
+	_ daemon.MissedTransport = (*netpoll.Conn)(nil)
+	_ netpoll.Handler        = (*upgrader)(nil)
 )
 
 // upgrader authenticates WebSocket upgrades and opens their sessions.

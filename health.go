@@ -49,6 +49,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if !s.BrokerUp() {
 			// The link is down, or up without delivering (watchBroker).
 			checks["broker"], ok = "link down or not delivering", false
+			if why, _ := s.broker.(interface{ NotReady() string }); why != nil {
+				if r := why.NotReady(); r != "" {
+					checks["broker"] = r // the broker knows better (JetStream off, stream lost)
+				}
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)

@@ -279,10 +279,20 @@ func (n *Node) deliver(ch *channel, msg []byte, now int64, fl *flushList) {
 // point; the offsets show it).
 func (n *Node) skipped(s *Session, count, policy int) {
 	n.skippedEvents.Add(uint64(count))
-	if policy == PolicyDropOldest {
-		s.t.Queue(n.opts.Frame(missedFrame(count)))
+	if policy != PolicyDropOldest {
+		return
 	}
+	if mt, ok := s.t.(MissedTransport); ok {
+		mt.QueueMissed(count, n.missedNotice)
+		return
+	}
+	s.t.Queue(n.opts.Frame(missedFrame(count)))
 }
+
+// missedNotice is the frame of a missed notice for total events, for
+// MissedTransport.QueueMissed (a method value made once per call site is
+// cheap next to the drop it reports).
+func (n *Node) missedNotice(total int) []byte { return n.opts.Frame(missedFrame(total)) }
 
 func missedFrame(count int) []byte {
 	b := strconv.AppendInt([]byte(`{"type":"missed","count":`), int64(count), 10)

@@ -43,6 +43,18 @@ type TimedTransport interface {
 	QueueEventAt(msg []byte, key uint64, policy int, published int64) (ok, first bool, dropped int)
 }
 
+// MissedTransport is a Transport that merges missed notices: the core
+// sends the notice for a drop-oldest drop with QueueMissed when its
+// transport has it (the epoll transport's *netpoll.Conn does), and with
+// Queue otherwise. While an earlier notice still waits in the queue, the
+// transport rebuilds that one with build(its count + count) instead of
+// queueing another, so a stalled client costs one notice, not one per
+// dropped event. Called with the channel's lock held, right after the
+// QueueEvent that dropped; build must not call back into the transport.
+type MissedTransport interface {
+	QueueMissed(count int, build func(total int) []byte) (ok, first bool)
+}
+
 // Identity is who a connection authenticated as.
 type Identity struct {
 	// Subject is the token's "sub".

@@ -23,6 +23,12 @@ func (f *FrameQueue) Add(frame []byte, key uint64, policy, bound int) (ok bool, 
 	return ok, d + r
 }
 
+// AddMissed is Conn.QueueMissed for this queue: the notice for count
+// dropped events, merged into one that still waits.
+func (f *FrameQueue) AddMissed(count int, build func(total int) []byte, bound int) bool {
+	return f.q.addMissed(count, build, bound)
+}
+
 // Take appends every queued frame, oldest first, to dst and empties the
 // queue.
 func (f *FrameQueue) Take(dst [][]byte) [][]byte {

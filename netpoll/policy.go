@@ -145,3 +145,55 @@ func (q *writeQueue) dropOldest(want, bound int) (dropped int) {
 	q.out = q.out[:j]
 	return dropped
 }
+
+// QueueMissed is Queue for the notice that tells the client count events
+// were dropped for room (QueueEvent's dropped, PolicyDropOldest). While an
+// earlier notice still waits in the queue, that one is replaced in its
+// place by build(its count + count) instead of queueing another: a stalled
+// client holds at most one waiting notice. build must return a new frame
+// each call; it runs with the connection's lock held, so it must not call
+// back into the connection. Call it right after the QueueEvent that
+// dropped, as with Queue.
+func (c *Conn) QueueMissed(count int, build func(total int) []byte) (ok, first bool) {
+	c.mu.Lock()
+	if c.dead || c.closeCode != 0 {
+		c.mu.Unlock()
+		return false, false
+	}
+	first = c.q.empty()
+	if !c.q.addMissed(count, build, c.srv.lim().WriteQueueBytes) {
+		c.overflowLocked()
+		c.mu.Unlock()
+		c.schedule(pendClose)
+		return false, false
+	}
+	c.mu.Unlock()
+	return true, first
+}
+
+// addMissed queues the notice for count events just dropped: build makes
+// its frame for a total. While an earlier notice waits (not yet fixed by a
+// write), that one is rebuilt in its place with the sum instead, so a
+// stalled client holds at most one waiting notice however many drops it
+// suffers, and reads one count for all of them. The notice takes the room
+// the drop left (grant), as a frame without a key does. ok is false when it
+// does not fit.
+func (q *writeQueue) addMissed(count int, build func(total int) []byte, bound int) bool {
+	grant := q.grant
+	q.grant = 0
+	for i := len(q.out) - 1; i >= q.keep; i-- {
+		if e := &q.out[i]; e.notice {
+			total := int(e.count) + count
+			b := build(total)
+			q.bytes += len(b) - len(e.b)
+			e.b, e.count = b, uint32(min(total, 1<<32-1))
+			return true
+		}
+	}
+	e := entry{b: build(count), notice: true, count: uint32(min(count, 1<<32-1))}
+	if len(e.b) > grant && len(e.b) > q.room(bound) {
+		return false
+	}
+	q.push(e)
+	return true
+}

@@ -10,6 +10,8 @@ type entry struct {
 	key    uint64
 	at     int64 // when the event was published (Unix ns; QueueEventAt), 0 when unknown
 	policy uint8
+	notice bool   // a missed notice (QueueMissed), merged with the next one while it waits
+	count  uint32 // for a notice: the dropped events it reports
 }
 
 // writeQueue is a connection's queue of whole frames, guarded by Conn.mu.

@@ -1,21 +1,55 @@
 // Package natsbroker is a daemon.Broker over NATS with JetStream: several
 // fanoutd nodes share channels through a NATS server or cluster.
 //
-// Every channel is a subject, {prefix}.s.{base64url(channel)}, stored in
-// one JetStream stream (Options.Stream) that keeps the last events of each
-// subject (MaxMsgsPerSubject) for Options.MaxAge. A publish is a JetStream
+// # Storage and numbering
+//
+// Every channel is a subject, {prefix}.s.{base64url(channel)}, stored in one
+// JetStream stream (Options.Stream) that keeps the last MaxPerChannel
+// messages of each subject for Options.MaxAge. A stored message holds one
+// event, or a chunk of consecutive events (chunk.go), with the first one's
+// offset and the channel's epoch in headers. A publish is a JetStream
 // publish with a compare-and-set on the subject's last sequence
-// (Nats-Expected-Last-Subject-Sequence), carrying the channel's next offset
-// in a header: the offset is the last message's plus one, so offsets are
-// contiguous per channel and two publishers racing on one channel retry
-// instead of numbering twice. The first message of a chain (a new channel,
-// or one whose messages all expired) starts a new random epoch.
+// (Nats-Expected-Last-Subject-Sequence): offsets are contiguous per channel,
+// and a publish that loses the race stores nothing and is numbered again.
+// The first message of a chain (a new channel, one whose messages all
+// expired, or any channel of a stream that was lost and recreated) starts a
+// new random epoch, so an (epoch, offset) pair never names two events.
 // Idempotency keys are JetStream message ids (Nats-Msg-Id), deduplicated
 // within the stream's Duplicates window.
 //
-// Live events reach the nodes through core NATS subscriptions on the same
-// subjects, only for channels with local subscribers (counted). nats.go
-// reconnects forever (MaxReconnects(-1), RetryOnFailedConnect) and
-// subscribes again; after a reconnect the node catches up from the stream
-// (daemon.Node.Resync).
+// # Ordering inside the node (queue.go)
+//
+// Publishes of one channel join the channel's queue; one runner goroutine
+// per busy channel sends whatever waits as one message (a chunk) with one
+// compare-and-set and one round trip, then the next. The node never races
+// itself for a channel's offsets; only other nodes can make the
+// compare-and-set fail, and then the runner reads the position again and
+// retries (casRetries, with jitter). The runner keeps the channel's last
+// position between publishes, so a publish costs one round trip.
+//
+// # Live delivery equals history
+//
+// The stream republishes every stored message, after storing it and in
+// stored order, on {prefix}.l.{base64url(channel)} (StreamConfig.RePublish).
+// Nodes subscribe to those subjects (core NATS, only for channels with local
+// subscribers), so what a node delivers at (epoch, offset) is exactly what
+// the stream holds there. A publish that lost its compare-and-set was never
+// stored and is never delivered.
+//
+// # Faults
+//
+// nats.go reconnects forever (MaxReconnects(-1), RetryOnFailedConnect) and
+// does not buffer publishes while disconnected (those fail at once: nothing
+// sent). After a reconnect, and whenever a call says the stream or JetStream
+// is gone (stream not found, no responders, JetStream not enabled), the
+// stream is created or updated again (a new generation: every channel
+// queue reads its position again) and the node catches up (Handler.Resync),
+// seeing the new epochs. NotReady says why the broker cannot serve, for
+// /readyz. A publish written to the connection whose answer does not come
+// within Options.Timeout returns *OutcomeUnknownError (OutcomeUnknown()
+// true): it may or may not be stored; a retry with the same idempotency key
+// is safe.
+//
+// Lock order: Broker.qmu, then a chanq's mu; Broker.smu and Broker.mu are
+// taken alone. No lock is held across a NATS round trip.
 package natsbroker

@@ -33,7 +33,19 @@ func Start(t testing.TB) *Server {
 // the stream and its messages survive, as with a real restart.
 func (s *Server) Restart() {
 	s.t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, JetStream: true,
+	s.start(true)
+}
+
+// RestartNoJetStream starts the server again after Stop, on the same port
+// but with JetStream off (a misconfigured server).
+func (s *Server) RestartNoJetStream() {
+	s.t.Helper()
+	s.start(false)
+}
+
+func (s *Server) start(js bool) {
+	s.t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, JetStream: js,
 		StoreDir: s.store, NoLog: true, NoSigs: true})
 	if err != nil {
 		s.t.Fatal(err)
@@ -43,6 +55,14 @@ func (s *Server) Restart() {
 		s.t.Fatal("nats-server not ready within 10 s")
 	}
 	s.srv, s.port, s.URL = srv, srv.Addr().(*net.TCPAddr).Port, srv.ClientURL()
+}
+
+// RestartEmpty starts the server again after Stop, on the same port but
+// with a new, empty store: as after a disk loss, the stream is gone.
+func (s *Server) RestartEmpty() {
+	s.t.Helper()
+	s.store = s.t.TempDir()
+	s.Restart()
 }
 
 // Stop shuts the server down and waits for it.

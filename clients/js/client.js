@@ -477,3 +477,5 @@ function defaultWorkerUrl() {
     return null;
   }
 }
+
+FanoutClient.LOGGED_OUT = LOGGED_OUT;

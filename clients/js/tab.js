@@ -14,7 +14,6 @@
 // lock and is granted it when the tab is gone, however it went.
 
 import { LOGGED_OUT } from './client.js';
-import { Hub } from './hub.js';
 
 // What the hub's own client takes from the first tab: plain data only.
 const OPTS = ['url', 'backoff', 'pingIntervalMs', 'pongTimeoutMs', 'connectTimeoutMs', 'terminalCodes', 'sse'];
@@ -99,13 +98,14 @@ function leader(w, locks, key, got, setPost, hello) {
   setPost((m) => bc.postMessage(m));
   let quit;
   const abort = new AbortController();
-  locks.request(`${key}:leader`, { signal: abort.signal }, () => new Promise((done) => {
+  // The hub's code is loaded only here: a browser with a SharedWorker never needs it in a tab.
+  locks.request(`${key}:leader`, { signal: abort.signal }, () => import('./hub.js').then(({ Hub }) => new Promise((done) => {
     const out = new w.BroadcastChannel(key);
     const hub = new Hub((to, m) => out.postMessage({ ...m, to }), locks);
     out.onmessage = (e) => { if (e.data.from) hub.msg(e.data); };
     quit = () => { hub.stop(); out.close(); done(); };
     out.postMessage({ t: 'leader' }); // every tab, this one too, says hello to the new hub
-  })).catch(() => { /* aborted: detached before it was elected */ });
+  }))).catch(() => { /* aborted: detached before it was elected */ });
   hello();
   return () => {
     abort.abort();

@@ -56,7 +56,7 @@ export function attach(c) {
     else if (m.t === 'token') token(c, r, m.id);
     else if (m.t === 'leader') hello();
   };
-  const elect = () => { detach = leader(w, locks, key, got, (p) => { post = p; }, hello); };
+  const elect = () => { r.mode = 'leader'; detach = leader(w, locks, key, got, (p) => { post = p; }, hello); };
   const start = () => {
     if (c._remote !== r) return;
     if (o.shared === 'leader' || !w.SharedWorker || !o.workerUrl) return elect();
@@ -67,6 +67,7 @@ export function attach(c) {
       return elect();
     }
     const port = sw.port;
+    r.mode = 'worker';
     // The script did not load (or does not answer): an elected tab instead.
     const giveUp = () => {
       if (port.onmessage !== onMessage) return;

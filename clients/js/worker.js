@@ -138,6 +138,7 @@
       else if (m.t === "leader") hello();
     };
     const elect = () => {
+      r.mode = "leader";
       detach = leader(w, locks, key, got, (p) => {
         post = p;
       }, hello);
@@ -152,6 +153,7 @@
         return elect();
       }
       const port = sw.port;
+      r.mode = "worker";
       const giveUp = () => {
         if (port.onmessage !== onMessage) return;
         clearTimeout(wait);

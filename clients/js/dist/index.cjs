@@ -323,6 +323,7 @@ function attach(c) {
     else if (m.t === "leader") hello();
   };
   const elect = () => {
+    r.mode = "leader";
     detach = leader(w, locks, key, got, (p) => {
       post = p;
     }, hello);
@@ -337,6 +338,7 @@ function attach(c) {
       return elect();
     }
     const port = sw.port;
+    r.mode = "worker";
     const giveUp = () => {
       if (port.onmessage !== onMessage) return;
       clearTimeout(wait);

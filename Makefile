@@ -50,7 +50,7 @@ build: ## build bin/fanoutd
 build-bench: ## build bin/fanout-bench (the load generator)
 	$(GO) build -trimpath -o $(BENCH_BIN) ./cmd/fanout-bench
 
-test: fmt-check vet test-go fuzz test-node test-browser ## the whole suite: vet, go test -race, fuzz smoke, Node client tests, Chromium
+test: fmt-check vet test-go fuzz test-node test-browser js-size ## the whole suite: vet, go test -race, fuzz smoke, Node client tests, Chromium
 
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -58,15 +58,17 @@ test-go: ## Go tests with the race detector
 test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws on the echo route, clients/js), and the Node ws baseline's own tests
 	cd test/node && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket test/node/
+	cd clients/js && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/js/test/*.test.mjs
 	cd bench/nodehub && npm ci --silent --no-audit --no-fund
 	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs
 
-test-browser: build ## the dashboard and the SSE route in headless Chromium (Debian's chromium, playwright-core)
+test-browser: build ## the dashboard, the SSE route and the JS client's tabs, hints and React hooks in headless Chromium (Debian's chromium, playwright-core)
 	cd examples/dashboard/test && npm ci --silent --no-audit --no-fund
+	cd clients/js && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test examples/dashboard/test/
 
-js-size: ## the JS client's minified+gzipped size (esbuild)
+js-size: ## the JS client's minified+gzipped size (esbuild); fails when the core is over 5 KB
 	cd clients/js && npm ci --silent --no-audit --no-fund && $(NODE) size.mjs
 
 fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)

@@ -5,7 +5,6 @@
 // or in the elected tab with a direct client of its own.
 
 import { DEFAULT_BACKOFF, backoffDelay } from './backoff.js';
-import { formatPositions, openSSE, sseURL } from './sse.js';
 import { attach } from './tab.js';
 
 /**
@@ -58,7 +57,7 @@ export class FanoutClient {
       connectTimeoutMs: o.connectTimeoutMs ?? 10000,
       terminalCodes: o.terminalCodes ?? TERMINAL_CODES,
       sse: sse && {
-        url: sse.url ?? sseURL(o.url),
+        url: sse.url,
         afterFailures: sse.afterFailures ?? 3,
         idleTimeoutMs: sse.idleTimeoutMs ?? 45000,
       },
@@ -191,6 +190,7 @@ export class FanoutClient {
     ws.onerror = () => { if (!link.opened) this._ended(link, { code: 1006, reason: 'connection failed' }, true); };
   }
 
+  /** The fallback's code is loaded when it is first needed: most pages never need it. */
   _openSSE(token) {
     const link = this._newLink('sse');
     link.send = () => false;
@@ -199,10 +199,13 @@ export class FanoutClient {
     link.ended = (info) => this._ended(link, link.closeInfo ?? info, true);
     link.onOpen = () => { link.opened = true; };
     const s = this._o.sse;
-    openSSE(link, {
-      url: s.url, channels: [...this._subs.keys()], token, fetch: this._o.fetch, idleTimeoutMs: s.idleTimeoutMs,
-      lastEventId: formatPositions([...this._subs].map(([ch, sub]) => [ch, sub.pos])),
-    });
+    import('./sse.js').then(({ formatPositions, openSSE, sseURL }) => {
+      if (this._link !== link) return;
+      openSSE(link, {
+        url: s.url ?? sseURL(this._o.url), channels: [...this._subs.keys()], token, fetch: this._o.fetch,
+        idleTimeoutMs: s.idleTimeoutMs, lastEventId: formatPositions([...this._subs].map(([ch, sub]) => [ch, sub.pos])),
+      });
+    }, (err) => link.ended({ code: 1006, reason: String(err?.message ?? err) }));
   }
 
   /**

@@ -34,7 +34,7 @@ const worker = await measure('worker-src.js', false);
 const react = await measure('react.js', false);
 const line = (name, { min, gz }) => console.log(`@fanoutd/client ${name}: ${min} bytes minified, ${gz} bytes minified+gzipped`);
 line('core (every page)', core.eager);
-if (core.lazy) line('elected-tab hub (loaded where no SharedWorker serves)', core.lazy);
+if (core.lazy) line('lazy chunks (the elected-tab hub, the SSE fallback: loaded only when used)', core.lazy);
 line('worker.js (the SharedWorker)', worker.eager);
 line('react (the subpath, without React)', react.eager);
 if (core.eager.gz > LIMIT) {

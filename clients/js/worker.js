@@ -29,76 +29,6 @@
     }
   });
 
-  // sse.js
-  function sseURL(wsURL) {
-    const u = new URL(wsURL);
-    u.protocol = u.protocol === "wss:" ? "https:" : "http:";
-    u.pathname = "/sse";
-    u.search = "";
-    return u.href;
-  }
-  function formatPositions(positions) {
-    const out = [];
-    for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
-    return out.join(" ");
-  }
-  function openSSE(link, { url, channels, token: token2, lastEventId, fetch, idleTimeoutMs }) {
-    const ctrl = new AbortController();
-    let idle;
-    const arm = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        ctrl.abort();
-        link.ended({ code: 4002, reason: "no heartbeat" });
-      }, idleTimeoutMs);
-    };
-    link.abort = () => {
-      clearTimeout(idle);
-      ctrl.abort();
-    };
-    const u = new URL(url);
-    u.searchParams.set("channels", channels.join(","));
-    const headers = { Accept: "text/event-stream", Authorization: `Bearer ${token2}` };
-    if (lastEventId) headers["Last-Event-ID"] = lastEventId;
-    arm();
-    fetch(u.href, { headers, signal: ctrl.signal, cache: "no-store" }).then(async (res) => {
-      if (res.status !== 200 || !res.body) {
-        clearTimeout(idle);
-        ctrl.abort();
-        return link.ended({ status: res.status, code: 1006, reason: `HTTP ${res.status}` });
-      }
-      link.onOpen();
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = "";
-      let data = [];
-      for (; ; ) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        arm();
-        buf += value;
-        const lines = buf.split(/\r\n|\r|\n/);
-        buf = lines.pop();
-        for (const line of lines) {
-          if (line === "") {
-            if (data.length) link.message(data.join("\n"));
-            data = [];
-          } else if (line.startsWith("data:")) {
-            data.push(line.slice(line[5] === " " ? 6 : 5));
-          }
-        }
-      }
-      clearTimeout(idle);
-      link.ended({ code: 1006, reason: "stream ended" });
-    }).catch((err) => {
-      clearTimeout(idle);
-      link.ended({ code: 1006, reason: String(err?.message ?? err) });
-    });
-  }
-  var init_sse = __esm({
-    "sse.js"() {
-    }
-  });
-
   // tab.js
   function attach(c) {
     const o = c._o;
@@ -229,6 +159,82 @@
     }
   });
 
+  // sse.js
+  var sse_exports = {};
+  __export(sse_exports, {
+    formatPositions: () => formatPositions,
+    openSSE: () => openSSE,
+    sseURL: () => sseURL
+  });
+  function sseURL(wsURL) {
+    const u = new URL(wsURL);
+    u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+    u.pathname = "/sse";
+    u.search = "";
+    return u.href;
+  }
+  function formatPositions(positions) {
+    const out = [];
+    for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
+    return out.join(" ");
+  }
+  function openSSE(link, { url, channels, token: token2, lastEventId, fetch, idleTimeoutMs }) {
+    const ctrl = new AbortController();
+    let idle;
+    const arm = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        ctrl.abort();
+        link.ended({ code: 4002, reason: "no heartbeat" });
+      }, idleTimeoutMs);
+    };
+    link.abort = () => {
+      clearTimeout(idle);
+      ctrl.abort();
+    };
+    const u = new URL(url);
+    u.searchParams.set("channels", channels.join(","));
+    const headers = { Accept: "text/event-stream", Authorization: `Bearer ${token2}` };
+    if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+    arm();
+    fetch(u.href, { headers, signal: ctrl.signal, cache: "no-store" }).then(async (res) => {
+      if (res.status !== 200 || !res.body) {
+        clearTimeout(idle);
+        ctrl.abort();
+        return link.ended({ status: res.status, code: 1006, reason: `HTTP ${res.status}` });
+      }
+      link.onOpen();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      let data = [];
+      for (; ; ) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        arm();
+        buf += value;
+        const lines = buf.split(/\r\n|\r|\n/);
+        buf = lines.pop();
+        for (const line of lines) {
+          if (line === "") {
+            if (data.length) link.message(data.join("\n"));
+            data = [];
+          } else if (line.startsWith("data:")) {
+            data.push(line.slice(line[5] === " " ? 6 : 5));
+          }
+        }
+      }
+      clearTimeout(idle);
+      link.ended({ code: 1006, reason: "stream ended" });
+    }).catch((err) => {
+      clearTimeout(idle);
+      link.ended({ code: 1006, reason: String(err?.message ?? err) });
+    });
+  }
+  var init_sse = __esm({
+    "sse.js"() {
+    }
+  });
+
   // client.js
   function drainHint(reason) {
     try {
@@ -249,7 +255,6 @@
   var init_client = __esm({
     "client.js"() {
       init_backoff();
-      init_sse();
       init_tab();
       import_meta = {};
       TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009]);
@@ -290,7 +295,7 @@
             connectTimeoutMs: o.connectTimeoutMs ?? 1e4,
             terminalCodes: o.terminalCodes ?? TERMINAL_CODES,
             sse: sse && {
-              url: sse.url ?? sseURL(o.url),
+              url: sse.url,
               afterFailures: sse.afterFailures ?? 3,
               idleTimeoutMs: sse.idleTimeoutMs ?? 45e3
             },
@@ -417,6 +422,7 @@
             if (!link.opened) this._ended(link, { code: 1006, reason: "connection failed" }, true);
           };
         }
+        /** The fallback's code is loaded when it is first needed: most pages never need it. */
         _openSSE(token2) {
           const link = this._newLink("sse");
           link.send = () => false;
@@ -430,14 +436,17 @@
             link.opened = true;
           };
           const s = this._o.sse;
-          openSSE(link, {
-            url: s.url,
-            channels: [...this._subs.keys()],
-            token: token2,
-            fetch: this._o.fetch,
-            idleTimeoutMs: s.idleTimeoutMs,
-            lastEventId: formatPositions([...this._subs].map(([ch, sub]) => [ch, sub.pos]))
-          });
+          Promise.resolve().then(() => (init_sse(), sse_exports)).then(({ formatPositions: formatPositions2, openSSE: openSSE2, sseURL: sseURL2 }) => {
+            if (this._link !== link) return;
+            openSSE2(link, {
+              url: s.url ?? sseURL2(this._o.url),
+              channels: [...this._subs.keys()],
+              token: token2,
+              fetch: this._o.fetch,
+              idleTimeoutMs: s.idleTimeoutMs,
+              lastEventId: formatPositions2([...this._subs].map(([ch, sub]) => [ch, sub.pos]))
+            });
+          }, (err) => link.ended({ code: 1006, reason: String(err?.message ?? err) }));
         }
         /**
          * A link has one timer for its whole life: the connect timeout, then the

@@ -39,76 +39,6 @@ var init_backoff = __esm({
   }
 });
 
-// sse.js
-function sseURL(wsURL) {
-  const u = new URL(wsURL);
-  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
-  u.pathname = "/sse";
-  u.search = "";
-  return u.href;
-}
-function formatPositions(positions) {
-  const out = [];
-  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
-  return out.join(" ");
-}
-function openSSE(link, { url, channels, token: token2, lastEventId, fetch, idleTimeoutMs }) {
-  const ctrl = new AbortController();
-  let idle;
-  const arm = () => {
-    clearTimeout(idle);
-    idle = setTimeout(() => {
-      ctrl.abort();
-      link.ended({ code: 4002, reason: "no heartbeat" });
-    }, idleTimeoutMs);
-  };
-  link.abort = () => {
-    clearTimeout(idle);
-    ctrl.abort();
-  };
-  const u = new URL(url);
-  u.searchParams.set("channels", channels.join(","));
-  const headers = { Accept: "text/event-stream", Authorization: `Bearer ${token2}` };
-  if (lastEventId) headers["Last-Event-ID"] = lastEventId;
-  arm();
-  fetch(u.href, { headers, signal: ctrl.signal, cache: "no-store" }).then(async (res) => {
-    if (res.status !== 200 || !res.body) {
-      clearTimeout(idle);
-      ctrl.abort();
-      return link.ended({ status: res.status, code: 1006, reason: `HTTP ${res.status}` });
-    }
-    link.onOpen();
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = "";
-    let data = [];
-    for (; ; ) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      arm();
-      buf += value;
-      const lines = buf.split(/\r\n|\r|\n/);
-      buf = lines.pop();
-      for (const line of lines) {
-        if (line === "") {
-          if (data.length) link.message(data.join("\n"));
-          data = [];
-        } else if (line.startsWith("data:")) {
-          data.push(line.slice(line[5] === " " ? 6 : 5));
-        }
-      }
-    }
-    clearTimeout(idle);
-    link.ended({ code: 1006, reason: "stream ended" });
-  }).catch((err) => {
-    clearTimeout(idle);
-    link.ended({ code: 1006, reason: String(err?.message ?? err) });
-  });
-}
-var init_sse = __esm({
-  "sse.js"() {
-  }
-});
-
 // hub.js
 var hub_exports = {};
 __export(hub_exports, {
@@ -414,6 +344,82 @@ var init_tab = __esm({
   }
 });
 
+// sse.js
+var sse_exports = {};
+__export(sse_exports, {
+  formatPositions: () => formatPositions,
+  openSSE: () => openSSE,
+  sseURL: () => sseURL
+});
+function sseURL(wsURL) {
+  const u = new URL(wsURL);
+  u.protocol = u.protocol === "wss:" ? "https:" : "http:";
+  u.pathname = "/sse";
+  u.search = "";
+  return u.href;
+}
+function formatPositions(positions) {
+  const out = [];
+  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
+  return out.join(" ");
+}
+function openSSE(link, { url, channels, token: token2, lastEventId, fetch, idleTimeoutMs }) {
+  const ctrl = new AbortController();
+  let idle;
+  const arm = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      ctrl.abort();
+      link.ended({ code: 4002, reason: "no heartbeat" });
+    }, idleTimeoutMs);
+  };
+  link.abort = () => {
+    clearTimeout(idle);
+    ctrl.abort();
+  };
+  const u = new URL(url);
+  u.searchParams.set("channels", channels.join(","));
+  const headers = { Accept: "text/event-stream", Authorization: `Bearer ${token2}` };
+  if (lastEventId) headers["Last-Event-ID"] = lastEventId;
+  arm();
+  fetch(u.href, { headers, signal: ctrl.signal, cache: "no-store" }).then(async (res) => {
+    if (res.status !== 200 || !res.body) {
+      clearTimeout(idle);
+      ctrl.abort();
+      return link.ended({ status: res.status, code: 1006, reason: `HTTP ${res.status}` });
+    }
+    link.onOpen();
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    let data = [];
+    for (; ; ) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      arm();
+      buf += value;
+      const lines = buf.split(/\r\n|\r|\n/);
+      buf = lines.pop();
+      for (const line of lines) {
+        if (line === "") {
+          if (data.length) link.message(data.join("\n"));
+          data = [];
+        } else if (line.startsWith("data:")) {
+          data.push(line.slice(line[5] === " " ? 6 : 5));
+        }
+      }
+    }
+    clearTimeout(idle);
+    link.ended({ code: 1006, reason: "stream ended" });
+  }).catch((err) => {
+    clearTimeout(idle);
+    link.ended({ code: 1006, reason: String(err?.message ?? err) });
+  });
+}
+var init_sse = __esm({
+  "sse.js"() {
+  }
+});
+
 // client.js
 function drainHint(reason) {
   try {
@@ -434,7 +440,6 @@ var TERMINAL_CODES, TERMINAL_STATUSES, LOGGED_OUT, FATAL_SUBSCRIBE, CONTROL, WAK
 var init_client = __esm({
   "client.js"() {
     init_backoff();
-    init_sse();
     init_tab();
     TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009]);
     TERMINAL_STATUSES = Object.freeze([400, 401, 403, 404]);
@@ -474,7 +479,7 @@ var init_client = __esm({
           connectTimeoutMs: o.connectTimeoutMs ?? 1e4,
           terminalCodes: o.terminalCodes ?? TERMINAL_CODES,
           sse: sse && {
-            url: sse.url ?? sseURL(o.url),
+            url: sse.url,
             afterFailures: sse.afterFailures ?? 3,
             idleTimeoutMs: sse.idleTimeoutMs ?? 45e3
           },
@@ -601,6 +606,7 @@ var init_client = __esm({
           if (!link.opened) this._ended(link, { code: 1006, reason: "connection failed" }, true);
         };
       }
+      /** The fallback's code is loaded when it is first needed: most pages never need it. */
       _openSSE(token2) {
         const link = this._newLink("sse");
         link.send = () => false;
@@ -614,14 +620,17 @@ var init_client = __esm({
           link.opened = true;
         };
         const s = this._o.sse;
-        openSSE(link, {
-          url: s.url,
-          channels: [...this._subs.keys()],
-          token: token2,
-          fetch: this._o.fetch,
-          idleTimeoutMs: s.idleTimeoutMs,
-          lastEventId: formatPositions([...this._subs].map(([ch, sub]) => [ch, sub.pos]))
-        });
+        Promise.resolve().then(() => (init_sse(), sse_exports)).then(({ formatPositions: formatPositions2, openSSE: openSSE2, sseURL: sseURL2 }) => {
+          if (this._link !== link) return;
+          openSSE2(link, {
+            url: s.url ?? sseURL2(this._o.url),
+            channels: [...this._subs.keys()],
+            token: token2,
+            fetch: this._o.fetch,
+            idleTimeoutMs: s.idleTimeoutMs,
+            lastEventId: formatPositions2([...this._subs].map(([ch, sub]) => [ch, sub.pos]))
+          });
+        }, (err) => link.ended({ code: 1006, reason: String(err?.message ?? err) }));
       }
       /**
        * A link has one timer for its whole life: the connect timeout, then the

@@ -64,7 +64,7 @@ export class FanoutClient {
       window: w,
       isOnline: o.isOnline ?? (() => w.navigator?.onLine !== false),
       // Sharing needs a tab (a document) and a way to reach the others.
-      shared: o.shared ?? !!(w.document && (w.SharedWorker || (w.BroadcastChannel && w.navigator?.locks))),
+      shared: o.shared ?? !!(w.document && w.navigator?.locks && (w.SharedWorker || w.BroadcastChannel)),
       workerUrl: o.workerUrl === undefined ? defaultWorkerUrl() : o.workerUrl,
     };
     /** 'idle' | 'connecting' | 'open' | 'reconnecting' | 'offline' | 'closed' */
@@ -93,8 +93,11 @@ export class FanoutClient {
     this._failures = 0;
     this.transport = 'websocket'; // a new start tries WebSockets again
     this._listen(true);
-    if (this._o.shared) attach(this);
-    else this._open();
+    if (!this._o.shared) this._open();
+    else {
+      this._setState('connecting');
+      attach(this);
+    }
     return this;
   }
 

@@ -25,7 +25,8 @@ const WORKER_WAIT_MS = 3000;
 export function attach(c) {
   const o = c._o;
   const w = o.window;
-  const locks = w.navigator.locks;
+  const locks = w.navigator?.locks;
+  if (!locks) return c._open(); // no Web Locks: no safe way to share
   const key = `fanoutd:${o.url}`;
   const id = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}`;
   let post = () => {};
@@ -45,7 +46,7 @@ export function attach(c) {
   const hello = () => r.post({
     t: 'hello',
     key,
-    opts: Object.fromEntries(OPTS.map((k) => [k, o[k]])),
+    opts: { ...Object.fromEntries(OPTS.map((k) => [k, o[k]])), sse: o.sse || false },
     subs: [...c._subs].map(([ch, s]) => [ch, s.pos]),
     on: o.isOnline(),
   });
@@ -56,7 +57,14 @@ export function attach(c) {
     else if (m.t === 'token') token(c, r, m.id);
     else if (m.t === 'leader') hello();
   };
-  const elect = () => { r.mode = 'leader'; detach = leader(w, locks, key, got, (p) => { post = p; }, hello); };
+  const elect = () => {
+    if (!w.BroadcastChannel) { // no way to reach the other tabs: this one connects on its own
+      c._remote = null;
+      return c._open();
+    }
+    r.mode = 'leader';
+    detach = leader(w, locks, key, got, (p) => { post = p; }, hello);
+  };
   const start = () => {
     if (c._remote !== r) return;
     if (o.shared === 'leader' || !w.SharedWorker || !o.workerUrl) return elect();

@@ -218,7 +218,8 @@ var init_hub = __esm({
 function attach(c) {
   const o = c._o;
   const w = o.window;
-  const locks = w.navigator.locks;
+  const locks = w.navigator?.locks;
+  if (!locks) return c._open();
   const key = `fanoutd:${o.url}`;
   const id = `${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}`;
   let post = () => {
@@ -241,7 +242,7 @@ function attach(c) {
   const hello = () => r.post({
     t: "hello",
     key,
-    opts: Object.fromEntries(OPTS.map((k) => [k, o[k]])),
+    opts: { ...Object.fromEntries(OPTS.map((k) => [k, o[k]])), sse: o.sse || false },
     subs: [...c._subs].map(([ch, s]) => [ch, s.pos]),
     on: o.isOnline()
   });
@@ -253,6 +254,10 @@ function attach(c) {
     else if (m.t === "leader") hello();
   };
   const elect = () => {
+    if (!w.BroadcastChannel) {
+      c._remote = null;
+      return c._open();
+    }
     r.mode = "leader";
     detach = leader(w, locks, key, got, (p) => {
       post = p;
@@ -486,7 +491,7 @@ var init_client = __esm({
           window: w,
           isOnline: o.isOnline ?? (() => w.navigator?.onLine !== false),
           // Sharing needs a tab (a document) and a way to reach the others.
-          shared: o.shared ?? !!(w.document && (w.SharedWorker || w.BroadcastChannel && w.navigator?.locks)),
+          shared: o.shared ?? !!(w.document && w.navigator?.locks && (w.SharedWorker || w.BroadcastChannel)),
           workerUrl: o.workerUrl === void 0 ? defaultWorkerUrl() : o.workerUrl
         };
         this.state = "idle";
@@ -512,8 +517,11 @@ var init_client = __esm({
         this._failures = 0;
         this.transport = "websocket";
         this._listen(true);
-        if (this._o.shared) attach(this);
-        else this._open();
+        if (!this._o.shared) this._open();
+        else {
+          this._setState("connecting");
+          attach(this);
+        }
         return this;
       }
       /** Closes for good (until connect()); subscriptions are kept for the next connect. */

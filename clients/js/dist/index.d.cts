@@ -158,10 +158,12 @@ export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  // The events are `any` so that the DOM's WebSocket (whose handlers take
+  // MessageEvent and CloseEvent) is assignable.
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
+  onerror: ((ev: any) => void) | null;
 }
 
 /** What the client listens to for online, offline and visibilitychange. */
@@ -172,12 +174,8 @@ export interface WindowLike {
   document?: { visibilityState?: string };
 }
 
-/** The SSE fallback's fetch: a streaming body is read. */
-export type FetchLike = (url: string, init: {
-  headers: Record<string, string>;
-  signal: unknown;
-  cache: string;
-}) => Promise<{ status: number; body: unknown }>;
+/** The SSE fallback's fetch: a streaming body is read. `init` is `any` so that the DOM's fetch is assignable. */
+export type FetchLike = (url: string, init: any) => Promise<{ status: number; body: any }>;
 
 /**
  * What getToken gives: a token, or null (or throwing LOGGED_OUT) when the

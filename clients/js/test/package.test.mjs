@@ -58,10 +58,18 @@ test('tsc --strict --noEmit on a consumer, without the DOM library, ESM and Comm
     },
     files: ['consumer.mts', 'consumer.cts'],
   }));
-  try {
-    await run(process.execPath, [tsc, '-p', consumer], { cwd: consumer });
-  } catch (err) {
-    assert.fail(`tsc failed:\n${err.stdout}${err.stderr}`);
+  // And with the DOM library: the browser's WebSocket, fetch and window fit the options.
+  writeFileSync(path.join(consumer, 'dom.mts'), readFileSync(path.join(src, 'dom.mts')));
+  writeFileSync(path.join(consumer, 'tsconfig.dom.json'), JSON.stringify({
+    compilerOptions: { strict: true, noEmit: true, lib: ['es2020', 'dom'], types: [], module: 'nodenext', target: 'es2020' },
+    files: ['dom.mts'],
+  }));
+  for (const project of ['tsconfig.json', 'tsconfig.dom.json']) {
+    try {
+      await run(process.execPath, [tsc, '-p', path.join(consumer, project)], { cwd: consumer });
+    } catch (err) {
+      assert.fail(`tsc -p ${project} failed:\n${err.stdout}${err.stderr}`);
+    }
   }
 });
 

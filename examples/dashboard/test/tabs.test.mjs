@@ -73,7 +73,7 @@ async function startSite() {
     });
     built.set(name, r.outputFiles[0].text);
   };
-  await bundle('/tanstack.js', path.join(here, 'pages', 'tanstack.js'));
+  await bundle('/tanstack.js', path.join(here, 'pages', 'tanstack.jsx'));
   await bundle('/react/app.js', path.join(here, 'pages', 'react-app.jsx'));
   const state = { version: 1 };
   const server = http.createServer((req, res) => {
@@ -226,9 +226,10 @@ test('with sharing off, five tabs are five connections', async () => {
   await step('five connections', () => connections(d, 5));
 });
 
-/** A TCP proxy to 127.0.0.1:port() logging when each connection arrives. */
+/** A TCP proxy to 127.0.0.1:port() logging when each connection arrives, and when the daemon's side ends. */
 async function loggingProxy(port) {
   const arrivals = [];
+  const ends = [];
   const sockets = new Set();
   const server = net.createServer((down) => {
     arrivals.push(Date.now());
@@ -242,6 +243,7 @@ async function loggingProxy(port) {
     down.pipe(up);
     up.pipe(down);
     down.on('close', () => up.destroy());
+    up.on('end', () => ends.push(Date.now()));
     up.on('close', () => down.destroy());
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -249,6 +251,7 @@ async function loggingProxy(port) {
   return {
     port: server.address().port,
     arrivals,
+    ends,
     refuse(on) { server.refusing = on; },
     cut() { for (const s of sockets) s.destroy(); },
   };
@@ -267,8 +270,10 @@ test('a draining daemon\'s reconnect hint is honoured', async () => {
   await step('resubscribed', () => subscribedAll(page, 2));
   const [closed] = await page.evaluate(() => window.log.closes);
   const hint = JSON.parse(closed.reason).reconnect_after_ms;
-  const waited = proxy.arrivals[1] - closed.at;
-  console.log(`Chromium: drain hint ${hint} ms (close ${closed.code}); the next connection came ${waited} ms after the close`);
+  // From the daemon's end of the connection (the tab hears of the close a
+  // little later, through the SharedWorker) to the next connection.
+  const waited = proxy.arrivals[1] - proxy.ends[0];
+  console.log(`Chromium: drain hint ${hint} ms (close ${closed.code}); the next connection came ${waited} ms after the daemon closed`);
   assert.equal(proxy.arrivals.length, 2, 'one attempt, after the hint');
   assert.ok(waited >= hint - 5 && waited < hint + 1000, `reconnected after ${waited} ms for a ${hint} ms hint`);
 });

@@ -164,6 +164,28 @@ describe('offline awareness', () => {
   });
 });
 
+describe('a tab that wakes up', () => {
+  test('visibilitychange to visible cuts a long wait short', async () => {
+    const port = await freePort();
+    const win = new EventTarget();
+    win.document = { visibilityState: 'hidden' };
+    const c = track(new FanoutClient({
+      url: `ws://127.0.0.1:${port}/ws`, getToken: async () => token(), window: win, shared: false, sse: false,
+      backoff: { initialMs: 60000, maxMs: 60000 }, random: () => 0.99,
+    }));
+    const waiting = nextState(c, 'reconnecting');
+    c.connect();
+    assert.ok((await waiting).delayMs > 50000);
+    const d = await start({ args: ['--listen', `127.0.0.1:${port}`] });
+    const opened = nextState(c, 'open', 3000);
+    win.document.visibilityState = 'visible';
+    win.dispatchEvent(new Event('visibilitychange'));
+    await opened;
+    c.close();
+    await stopDaemon(d);
+  });
+});
+
 describe('getToken outcomes', () => {
   for (const [name, outcome] of [['returns null', async () => null], ['throws LOGGED_OUT', async () => { throw LOGGED_OUT; }]]) {
     test(`getToken ${name}: the client stops, closed with loggedOut`, async () => {

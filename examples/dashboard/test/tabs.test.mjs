@@ -203,6 +203,10 @@ for (const [mode, shared] of [['a SharedWorker', true], ['an elected tab', 'lead
       // The connection moved: the other tabs saw a new one open.
       const states = await rest[0].evaluate(() => window.log.states.map((e) => e.state));
       assert.ok(states.lastIndexOf('open') > states.indexOf('open'), `a second connection opened: ${states}`);
+      for (const p of rest) {
+        const subs = await p.evaluate(() => window.log.subscribed.filter((i) => i.channel === 'common'));
+        assert.equal(subs.at(-1).recovered, true, `resumed from the tab's position: ${JSON.stringify(subs)}`);
+      }
     }
     for (const [i, p] of rest.entries()) {
       const evs = await events(p);

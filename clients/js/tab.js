@@ -66,7 +66,7 @@ export function attach(c) {
     detach = leader(w, locks, key, got, (p) => { post = p; }, hello);
   };
   const start = () => {
-    if (c._remote !== r) return;
+    if (c._remote !== r) return release(); // closed before the lock came
     if (o.shared === 'leader' || !w.SharedWorker || !o.workerUrl) return elect();
     let sw;
     try {

@@ -79,7 +79,7 @@
       }, hello);
     };
     const start = () => {
-      if (c._remote !== r) return;
+      if (c._remote !== r) return release();
       if (o.shared === "leader" || !w.SharedWorker || !o.workerUrl) return elect();
       let sw;
       try {

@@ -264,7 +264,7 @@ function attach(c) {
     }, hello);
   };
   const start = () => {
-    if (c._remote !== r) return;
+    if (c._remote !== r) return release();
     if (o.shared === "leader" || !w.SharedWorker || !o.workerUrl) return elect();
     let sw;
     try {

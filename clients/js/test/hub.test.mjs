@@ -15,10 +15,11 @@ import { collector, getStats, lifecycle, publish, stopDaemon, token, waitFor } f
 const { start } = lifecycle();
 
 /** A hub and a way to make tabs attached to it, as worker-src.js wires them. */
-function world(d) {
+function world(d, t) {
   const tabs = new Map();
   const hub = new Hub((ids, m) => { for (const id of ids) queueMicrotask(() => tabs.get(id)?.got(m)); }, null,
     (id) => tabs.delete(id));
+  t.after(() => hub.stop()); // also when the test fails: the hub's connection would retry for ever
   const tab = (id, getToken = async () => token()) => {
     const c = new FanoutClient({ url: d.wsUrl, getToken, shared: false, backoff: { initialMs: 50, maxMs: 100 } });
     // What tab.js's attach does, minus the browser: messages straight to the hub.
@@ -49,9 +50,9 @@ function world(d) {
 const ev = (channel, n) => ({ channel, type: 'tick', payload: { n } });
 const offsets = (items) => items.map((e) => e.offset);
 
-test('one connection; each tab its own channels; a tab behind the others is replayed what it lacks, nobody twice', async () => {
+test('one connection; each tab its own channels; a tab behind the others is replayed what it lacks, nobody twice', async (t) => {
   const d = await start();
-  const { hub, tab } = world(d);
+  const { tab } = world(d, t);
   const a = tab('a');
   const b = tab('b');
   const gotA = collector();
@@ -61,8 +62,8 @@ test('one connection; each tab its own channels; a tab behind the others is repl
   a.subscribe('shared', gotA);
   a.subscribe('only-a', () => assert.fail('only a subscribed there'));
   a.hello();
-  await waitFor(async () => ({ ok: a.state === 'open' }), { what: 'a open' });
-  await waitFor(async () => ({ ok: !!a.position('shared') }), { what: 'a subscribed' });
+  await waitFor(async () => ({ ok: a.state === 'open' }), { what: 'a open', timeoutMs: 10000 });
+  await waitFor(async () => ({ ok: !!a.position('shared') }), { what: 'a subscribed', timeoutMs: 10000 });
   await publish(d.socketPath, [1, 2, 3, 4, 5].map((n) => ev('shared', n)));
   await gotA.until(5);
 
@@ -92,13 +93,12 @@ test('one connection; each tab its own channels; a tab behind the others is repl
     const st = await getStats(d.socketPath);
     return { ok: st.subscriptions === 2, value: st.subscriptions };
   }, { what: 'only-a unsubscribed' });
-  hub.stop();
 });
 
-test('a token from whichever tab can give one; null from a tab ends every tab', async () => {
+test('a token from whichever tab can give one; null from a tab ends every tab', async (t) => {
   const env = { FANOUTD_DRAIN_WINDOW: '10ms', FANOUTD_DRAIN_RECONNECT_AFTER: '20ms' };
   let d = await start({ env });
-  const { hub, tab } = world(d);
+  const { hub, tab } = world(d, t);
   let loggedOut = false;
   let asked = 0;
   const a = tab('a', async () => (loggedOut ? null : token()));
@@ -106,9 +106,9 @@ test('a token from whichever tab can give one; null from a tab ends every tab', 
   const states = collector();
   a.onState(states);
   a.hello();
-  await waitFor(async () => ({ ok: a.state === 'open' }), { what: 'a open' });
+  await waitFor(async () => ({ ok: a.state === 'open' }), { what: 'a open', timeoutMs: 10000 });
   b.hello();
-  await waitFor(async () => ({ ok: b.state === 'open' }), { what: 'b open' });
+  await waitFor(async () => ({ ok: b.state === 'open' }), { what: 'b open', timeoutMs: 10000 });
   const restart = async () => {
     const port = d.port;
     await stopDaemon(d);
@@ -117,12 +117,12 @@ test('a token from whichever tab can give one; null from a tab ends every tab', 
   // The next connection's token: b, the newest tab, is asked first and
   // cannot; a gives it.
   await restart();
-  await waitFor(async () => ({ ok: hub.up.state === 'open' && asked === 1, value: [hub.up.state, asked] }),
-    { what: 'reconnected with a\'s token after asking b', timeoutMs: 5000 });
+  // (b again at each attempt: the first one may come before the new daemon listens.)
+  await waitFor(async () => ({ ok: hub.up.state === 'open' && asked >= 1, value: [hub.up.state, asked] }),
+    { what: 'reconnected with a\'s token after asking b', timeoutMs: 10000 });
   loggedOut = true;
   await restart();
   await waitFor(async () => ({ ok: a.state === 'closed' && b.state === 'closed', value: [a.state, b.state] }),
-    { what: 'every tab closed', timeoutMs: 5000 });
+    { what: 'every tab closed', timeoutMs: 10000 });
   assert.equal(states.items.at(-1).loggedOut, true);
-  hub.stop();
 });

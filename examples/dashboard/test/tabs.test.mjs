@@ -262,15 +262,16 @@ async function loggingProxy(port) {
 }
 
 test('a draining daemon\'s reconnect hint is honoured', async () => {
-  let d = await daemon({ env: { FANOUTD_DRAIN_WINDOW: '100ms', FANOUTD_DRAIN_RECONNECT_AFTER: '700ms' } });
-  const port = d.port;
-  const proxy = await loggingProxy(() => port);
+  const d = await daemon({ env: { FANOUTD_DRAIN_WINDOW: '100ms', FANOUTD_DRAIN_RECONNECT_AFTER: '700ms' } });
+  const next = await daemon(); // listening before the first one stops: the one attempt finds it
+  let target = d;
+  const proxy = await loggingProxy(() => target.port);
   const { open, step } = await context();
   const page = await open();
   await startClient(page, { ws: `ws://127.0.0.1:${proxy.port}/ws`, channels: ['drain'] });
   await step('subscribed', () => subscribedAll(page, 1));
+  target = next;
   await stopDaemon(d);
-  d = await daemon({ port });
   await step('resubscribed', () => subscribedAll(page, 2));
   const [closed] = await page.evaluate(() => window.log.closes);
   const hint = JSON.parse(closed.reason).reconnect_after_ms;

@@ -339,15 +339,40 @@ test('bindQueries with a real TanStack QueryClient: a publish racing the first s
   await step('refetched on the first subscribed', () => page.waitForFunction(() => window.seen.includes(2), null, { timeout: 5000 }));
 });
 
+/**
+ * The daemon's connection events (GET /v1/events, NDJSON) as they come:
+ * {type: connect|subscribe|unsubscribe|disconnect, channel, …}.
+ */
+function connectionEvents(socketPath) {
+  const seen = [];
+  const req = http.request({ socketPath, path: '/v1/events', agent: false }, (res) => {
+    let buf = '';
+    res.setEncoding('utf8');
+    res.on('data', (s) => {
+      buf += s;
+      const lines = buf.split('\n');
+      buf = lines.pop();
+      for (const l of lines) if (l.trim()) seen.push(JSON.parse(l));
+    });
+    res.on('error', () => {});
+  });
+  req.on('error', () => {});
+  req.end();
+  cleanups.push(() => req.destroy());
+  return seen;
+}
+
 test('a React app built with esbuild uses the hooks in strict mode', async () => {
   const d = await daemon();
+  const seen = connectionEvents(d.socketPath);
   const { open, step } = await context();
   const page = await open();
   await page.evaluate(async (ws) => {
     window.APP = { ws };
     await import('/react/app.js');
   }, d.wsUrl);
-  await step('subscribed', () => page.waitForSelector('#state[data-state="open"]', { timeout: 10000 }));
+  await step('open', () => page.waitForSelector('#state[data-state="open"]', { timeout: 10000 }));
+  await page.evaluate(() => window.APP.show());
   await step('fetched', () => page.waitForFunction(() => window.APP.fetches >= 1, null, { timeout: 5000 }));
   await waitFor(async () => {
     const s = await getStats(d.socketPath);
@@ -361,6 +386,10 @@ test('a React app built with esbuild uses the hooks in strict mode', async () =>
   const stats = await getStats(d.socketPath);
   assert.equal(stats.connections, 1);
   assert.equal(stats.subscriptions, 1, 'strict mode\'s double mount left one subscription');
+  // Strict mode mounted every effect twice: the daemon saw one connection
+  // and one subscribe, no unsubscribe and subscribe again.
+  assert.deepEqual(seen.map((e) => [e.type, e.channel ?? '']), [['connect', ''], ['subscribe', 'project:react']],
+    JSON.stringify(seen));
   await page.evaluate(() => window.APP.unmount());
   await waitFor(async () => {
     const s = await getStats(d.socketPath);

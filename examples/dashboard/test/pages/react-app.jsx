@@ -18,25 +18,35 @@ const client = new FanoutClient({
   url: ws, workerUrl: '/react/worker.js', getToken: async () => (await fetch('/token')).text(),
 });
 
-function Live() {
+function Status() {
   const { client: c } = useFanout();
   const [state, setState] = useState(c.state);
-  const [events, setEvents] = useState([]);
   useEffect(() => c.onState((e) => setState(e.state)), [c]);
+  return <p id="state" data-state={state}>{state}</p>;
+}
+
+// Mounted once the connection is open, as a page navigated to later would
+// be: strict mode's second mount then reaches an open connection.
+function Live() {
+  const [events, setEvents] = useState([]);
   useChannel('project:react', (e) => setEvents((xs) => [...xs, e.payload.n]));
   useChannelQueries('project:react', [['stories', 'react']]);
+  return <p id="events" data-count={events.length}>{events.join(',')}</p>;
+}
+
+function App() {
+  const [live, setLive] = useState(false);
+  window.APP.show = () => setLive(true);
   return (
-    <main>
-      <p id="state" data-state={state}>{state}</p>
-      <p id="events" data-count={events.length}>{events.join(',')}</p>
-    </main>
+    <FanoutProvider client={client} queryClient={queryClient}>
+      <main>
+        <Status />
+        {live && <Live />}
+      </main>
+    </FanoutProvider>
   );
 }
 
 const root = createRoot(document.getElementById('root'));
-root.render(
-  <StrictMode>
-    <FanoutProvider client={client} queryClient={queryClient}><Live /></FanoutProvider>
-  </StrictMode>,
-);
+root.render(<StrictMode><App /></StrictMode>);
 window.APP.unmount = () => root.unmount();

@@ -69,7 +69,7 @@ build: ## build bin/fanoutd (static, stripped, version from git)
 build-bench: ## build bin/fanout-bench (the load generator)
 	$(GO) build -trimpath -o $(BENCH_BIN) ./cmd/fanout-bench
 
-test: deps fmt-check vet test-go fuzz test-node test-publishers test-browser lint-packages ## the whole suite: prerequisites, vet, go test -race, fuzz smoke, Node client tests, Chromium, package lint
+test: deps fmt-check vet test-go fuzz test-node test-publishers test-browser js-size lint-packages ## the whole suite: prerequisites, vet, go test -race, fuzz smoke, Node client tests, Chromium, JS size, package lint
 
 deps: ## install the test prerequisites (as root on Debian/Ubuntu) or name the missing ones
 	@scripts/deps.sh
@@ -80,6 +80,7 @@ test-go: ## Go tests with the race detector
 test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws on the echo route, clients/js), and the Node ws baseline's own tests
 	cd test/node && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket test/node/
+	cd clients/js && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket clients/js/test/*.test.mjs
 	cd bench/nodehub && npm ci --silent --no-audit --no-fund
 	$(NODE) --test --experimental-websocket bench/nodehub/test.mjs
@@ -91,11 +92,12 @@ test-publishers: build ## the Node (@fanoutd/publish, its Fastify example) and P
 	cd clients/node/examples/fastify-dashboard && FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket
 	cd clients/python && FANOUTD_BIN=$(CURDIR)/$(BIN) PYTHONPATH=src:tests PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m unittest discover -s tests
 
-test-browser: build ## the dashboard and the SSE route in headless Chromium (Debian's chromium, playwright-core)
+test-browser: build ## the dashboard, the SSE route and the JS client's tabs, hints and React hooks in headless Chromium (Debian's chromium, playwright-core)
 	cd examples/dashboard/test && npm ci --silent --no-audit --no-fund
+	cd clients/js && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test examples/dashboard/test/
 
-js-size: ## the JS client's minified+gzipped size (esbuild)
+js-size: ## the JS client's minified+gzipped size (esbuild); fails when the core is over 5 KB
 	cd clients/js && npm ci --silent --no-audit --no-fund && $(NODE) size.mjs
 
 fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)

@@ -1,4 +1,6 @@
 // Types of @fanoutd/client (hand-written; the code is plain JavaScript).
+// Self-contained: they compile without the DOM library (no lib "dom", no
+// @types/node), so a worker, a server-side render or a test can import them.
 
 /** A place in a channel's stream (PROTOCOL.md §3a). */
 export interface Position {
@@ -23,14 +25,86 @@ export interface SubscribedInfo extends Position {
   recovered?: boolean;
 }
 
-/** A server `error` frame, or an `unsubscribed` frame with a code. */
-export interface ServerError {
-  type: string;
-  id?: string;
-  channel?: string;
-  code: string;
+// ---------------------------------------------------------------- control frames (PROTOCOL.md §3, §3b)
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  connection_id: string;
+  user: string;
+  protocol: string;
+  ping_interval_ms: number;
+  max_subscriptions: number;
+  /** Absent for an anonymous connection. */
+  expires_at?: number;
+}
+
+export interface SubscribedFrame extends SubscribedInfo {
+  type: 'subscribed';
+  id?: string | number;
+  projectId?: string;
+}
+
+export interface UnsubscribedFrame {
+  type: 'unsubscribed';
+  id?: string | number;
+  channel: string;
+  projectId?: string;
+  /** Present when the daemon ended the subscription (forbidden after a refresh, …). */
+  code?: string;
   message?: string;
 }
+
+export interface PongFrame {
+  type: 'pong';
+  id?: string | number;
+}
+
+/** A server `error` frame; `refresh_failed` is the client's own (getToken failed at a refresh). */
+export interface ErrorFrame {
+  type: 'error';
+  id?: string | number;
+  code: 'bad_request' | 'unknown_action' | 'unauthorized' | 'invalid_channel' | 'forbidden'
+    | 'too_many_subscriptions' | 'rate_limited' | 'refresh_failed' | (string & {});
+  message?: string;
+}
+
+export interface ExpiringFrame {
+  type: 'expiring';
+  expires_at: number;
+  expires_in_ms: number;
+}
+
+export interface RefreshedFrame {
+  type: 'refreshed';
+  id?: string | number;
+  expires_at: number;
+}
+
+export interface JoinFrame {
+  type: 'join';
+  channel: string;
+  connection_id: string;
+  user: string;
+  info?: unknown;
+}
+
+export interface LeaveFrame {
+  type: 'leave';
+  channel: string;
+  connection_id: string;
+  user: string;
+}
+
+/**
+ * Events were lost: `count` queued events dropped for a drop-oldest channel
+ * (no channel named), or a channel's events lost between nodes (`channel`).
+ */
+export type MissedFrame =
+  | { type: 'missed'; count: number; channel?: undefined }
+  | { type: 'missed'; channel: string; message?: string; count?: undefined };
+
+/** A subscription refusal as onError sees it. */
+export type ServerError = ErrorFrame | (UnsubscribedFrame & { code: string });
 
 export interface CloseInfo {
   code: number;
@@ -41,7 +115,7 @@ export interface CloseInfo {
 }
 
 export type Transport = 'websocket' | 'sse';
-export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'offline' | 'closed';
 
 export interface StateEvent {
   state: State;
@@ -49,12 +123,14 @@ export interface StateEvent {
   /** reconnecting: the attempt number (1 for the first retry) and the wait before it. */
   attempt?: number;
   delayMs?: number;
-  /** reconnecting and closed: why the last connection ended. */
+  /** reconnecting, offline and closed: why the last connection ended. */
   code?: number;
   reason?: string;
   status?: number;
   /** closed: true when the end was terminal (no reconnect). */
   terminal?: boolean;
+  /** closed: getToken said the session is gone (null or LOGGED_OUT). */
+  loggedOut?: boolean;
   /** open: the daemon's connection id. */
   connectionId?: string;
 }
@@ -77,15 +153,55 @@ export interface SSEOptions {
   idleTimeoutMs?: number;
 }
 
+/** The slice of a WebSocket the client uses (no DOM library needed). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  // The events are `any` so that the DOM's WebSocket (whose handlers take
+  // MessageEvent and CloseEvent) is assignable.
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
+  onerror: ((ev: any) => void) | null;
+}
+
+/** What the client listens to for online, offline and visibilitychange. */
+export interface WindowLike {
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+  navigator?: { onLine?: boolean };
+  document?: { visibilityState?: string };
+}
+
+/** The SSE fallback's fetch: a streaming body is read. `init` is `any` so that the DOM's fetch is assignable. */
+export type FetchLike = (url: string, init: any) => Promise<{ status: number; body: any }>;
+
+/**
+ * What getToken gives: a token, or null (or throwing LOGGED_OUT) when the
+ * session is gone, which stops the client (closed, loggedOut: true). Any
+ * other error is retried with backoff.
+ */
+export type TokenResult = string | null;
+
 export interface ClientOptions {
   /** ws:// or wss:// URL of the daemon's WebSocket route. */
   url: string;
   /** Returns a token: called for every connect, reconnect and refresh. */
-  getToken: () => string | Promise<string>;
+  getToken: () => TokenResult | Promise<TokenResult>;
+  /**
+   * Share one connection among the tabs of this origin (default: true where a
+   * browser tab can: SharedWorker, else an elected tab over BroadcastChannel
+   * and Web Locks). false: this client owns its connection. 'leader': an
+   * elected tab even where a SharedWorker exists.
+   */
+  shared?: boolean | 'leader';
+  /** worker.js's URL. Default: next to this module (new URL('./worker.js', import.meta.url)); null: no SharedWorker. */
+  workerUrl?: string | { href: string } | null;
   /** WebSocket constructor. Default globalThis.WebSocket. */
-  WebSocket?: typeof WebSocket;
+  WebSocket?: new (url: string, protocols: string[]) => WebSocketLike;
   /** fetch, for the SSE fallback. Default globalThis.fetch. */
-  fetch?: typeof fetch;
+  fetch?: FetchLike;
   /** Reconnect delays. Default 0.5 s doubling to 20 s, full jitter. */
   backoff?: Backoff;
   /** Jitter source in [0, 1). Default Math.random. */
@@ -100,8 +216,10 @@ export interface ClientOptions {
   terminalCodes?: readonly number[];
   /** The SSE fallback; false turns it off. */
   sse?: SSEOptions | false;
-  /** What fires `online` (a reconnect wait is cut short). Default globalThis (window). */
-  window?: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
+  /** What fires online, offline and visibilitychange. Default globalThis (window). */
+  window?: WindowLike;
+  /** Whether the network is up. Default: navigator.onLine !== false. */
+  isOnline?: () => boolean;
 }
 
 export interface SubscribeOptions {
@@ -113,9 +231,29 @@ export interface SubscribeOptions {
   onError?: (error: ServerError) => void;
 }
 
+/** Control frames by type, as on() delivers them. */
+export interface ControlFrames {
+  welcome: WelcomeFrame;
+  subscribed: SubscribedFrame;
+  unsubscribed: UnsubscribedFrame;
+  pong: PongFrame;
+  error: ErrorFrame;
+  expiring: ExpiringFrame;
+  refreshed: RefreshedFrame;
+  join: JoinFrame;
+  leave: LeaveFrame;
+  missed: MissedFrame;
+  close: CloseInfo;
+}
+
+/** Any string that is not a control frame's type: an event type. */
+export type EventType<T extends string> = T extends keyof ControlFrames ? never : T;
+
 export const TERMINAL_CODES: readonly number[];
 export const TERMINAL_STATUSES: readonly number[];
 export const DEFAULT_BACKOFF: Readonly<Required<Backoff>>;
+/** Thrown by getToken (like returning null): the session is gone, the client stops. */
+export const LOGGED_OUT: Readonly<{ loggedOut: true }>;
 
 /** The bound of attempt n's wait: min(maxMs, initialMs * factor^n). */
 export function backoffBound(attempt: number, backoff?: Backoff): number;
@@ -124,16 +262,16 @@ export function backoffDelay(attempt: number, backoff?: Backoff, random?: () => 
 
 export class FanoutClient {
   constructor(options: ClientOptions);
+  /** The same value as the LOGGED_OUT export. */
+  static readonly LOGGED_OUT: Readonly<{ loggedOut: true }>;
   readonly state: State;
   readonly transport: Transport;
   connect(): this;
   close(): void;
   subscribe<P = unknown>(channel: string, handler: (event: FanoutEvent<P>) => void, options?: SubscribeOptions): () => void;
-  on(type: 'subscribed', handler: (msg: SubscribedInfo & { type: 'subscribed' }) => void): () => void;
-  on(type: 'close', handler: (info: CloseInfo) => void): () => void;
-  on(type: 'error', handler: (error: ServerError) => void): () => void;
-  on(type: 'missed', handler: (msg: { type: 'missed'; count: number }) => void): () => void;
-  on<P = unknown>(type: string, handler: (event: FanoutEvent<P>) => void): () => void;
+  on<K extends keyof ControlFrames>(type: K, handler: (frame: ControlFrames[K]) => void): () => void;
+  on<P = unknown>(type: '*', handler: (event: FanoutEvent<P>) => void): () => void;
+  on<T extends string, P = unknown>(type: EventType<T>, handler: (event: FanoutEvent<P>) => void): () => void;
   onState(handler: (event: StateEvent) => void): () => void;
   position(channel: string): Position | null;
 }
@@ -145,10 +283,12 @@ export interface QueryClientLike {
 
 export interface QueryBinding {
   channel: string;
-  /** Every key the channel's events can make stale: invalidated on recovered:false and missed. */
+  /** Every key the channel's events can make stale: invalidated on the first subscribed, recovered:false and missed. */
   queryKeys?: readonly (readonly unknown[])[];
   /** The keys each event type invalidates; without it every event invalidates queryKeys. */
   on?: Record<string, (event: FanoutEvent) => readonly (readonly unknown[])[]>;
+  /** The position the application's state is at: resume from it (recovered:true then needs no refetch). */
+  since?: Position;
 }
 
 /** Invalidates queries on a channel's events and gaps; returns a function that ends the binding. */

@@ -18,6 +18,7 @@ type api struct {
 	dir Directory // nil: no read routes
 	// reloader serves POST /v1/reload; nil (always on TCP): 404.
 	reloader Reloader
+	mount    http.Handler // Options.Mount; nil: 404
 	log      *zap.Logger
 	limit    int64
 }
@@ -40,7 +41,11 @@ func (a *api) routes() *http.ServeMux {
 		mux.HandleFunc("POST /v1/reload", a.reload)
 		mux.HandleFunc("/v1/reload", methodNotAllowed("POST"))
 	}
-	mux.HandleFunc("/", notFound)
+	if a.mount != nil {
+		mux.Handle("/", a.mount)
+	} else {
+		mux.HandleFunc("/", notFound)
+	}
 	return mux
 }
 

@@ -26,6 +26,11 @@ type Options struct {
 	// nil answers it 404.
 	Reloader Reloader
 
+	// Mount serves every path the API itself does not, behind the same
+	// authentication (peer allowlist on the Unix socket, bearer key on
+	// TCP): the control plane's routes. nil answers them 404.
+	Mount http.Handler
+
 	// Logger is named "ipc"; nil means no logging.
 	Logger *zap.Logger
 
@@ -111,6 +116,7 @@ func newAPI(opts Options, transport string) *api {
 	a := &api{
 		pub:   opts.Publisher,
 		dir:   opts.Directory,
+		mount: opts.Mount,
 		log:   namedLogger(opts.Logger).With(zap.String("transport", transport)),
 		limit: limit,
 	}

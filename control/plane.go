@@ -1,0 +1,234 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Plane is one node's control plane: it applies actions to its node,
+// sends them to the other nodes and gathers their answers, keeps the
+// revocation list and feeds the taps.
+type Plane struct {
+	o       Options
+	log     *zap.Logger
+	revoked *revocations
+	taps    *taps
+	work    chan envelope // actions to apply, in arrival order
+
+	mu      sync.Mutex
+	peers   map[string]time.Time // node id → last heard of (this node included)
+	waiters map[string]*waiter   // action id → its answers so far
+}
+
+// workQueue bounds the actions received and not yet applied.
+const workQueue = 256
+
+// New returns a Plane; nothing runs until Run.
+func New(o Options) *Plane {
+	if o.Node == nil {
+		panic("control: Options.Node is nil")
+	}
+	o = o.withDefaults()
+	p := &Plane{o: o, log: o.Logger, revoked: newRevocations(), work: make(chan envelope, workQueue),
+		peers: map[string]time.Time{}, waiters: map[string]*waiter{}}
+	p.taps = newTaps(o.TapBuffer, o.MaxTaps)
+	p.peers[o.NodeID] = o.Now()
+	return p
+}
+
+// NodeID names this node in answers.
+func (p *Plane) NodeID() string { return p.o.NodeID }
+
+// Load reads the revocations the Store keeps; Run retries it until it
+// succeeds. The composition root calls it before serving clients (bounded
+// by ctx), so that a restarted daemon refuses revoked users from its first
+// handshake.
+func (p *Plane) Load(ctx context.Context) error {
+	if p.o.Store == nil {
+		return nil
+	}
+	m, err := p.o.Store.Revocations(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	now := p.o.Now()
+	for k, until := range m {
+		p.revoked.add(k, until, now)
+	}
+	return nil
+}
+
+// Run receives the other nodes' messages, applies actions, announces this
+// node and forgets expired revocations, until ctx ends.
+func (p *Plane) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := p.o.Bus.Receive(ctx, p.receive); err != nil && ctx.Err() == nil {
+			p.log.Warn("control bus receive ended", zap.Error(err))
+		}
+	})
+	wg.Go(func() { p.worker(ctx) })
+	p.hello(ctx, "hello")
+	loaded := p.o.Store == nil
+	t := time.NewTicker(p.o.HelloInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			p.hello(sctx, "bye")
+			cancel()
+			wg.Wait()
+			p.taps.closeAll()
+			return
+		case <-t.C:
+			p.hello(ctx, "hello")
+			p.revoked.sweep(p.o.Now())
+			p.forgetPeers()
+			if !loaded {
+				lctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+				loaded = p.Load(lctx) == nil
+				cancel()
+			}
+		}
+	}
+}
+
+// hello announces this node ("hello") or its leaving ("bye").
+func (p *Plane) hello(ctx context.Context, kind string) {
+	b, _ := json.Marshal(envelope{Kind: kind, From: p.o.NodeID})
+	if err := p.o.Bus.Send(ctx, b); err != nil && ctx.Err() == nil {
+		p.log.Debug("control hello not sent", zap.Error(err))
+	}
+}
+
+// forgetPeers drops the nodes not heard of for three hello intervals.
+func (p *Plane) forgetPeers() {
+	cutoff := p.o.Now().Add(-3 * p.o.HelloInterval)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, at := range p.peers {
+		if id != p.o.NodeID && at.Before(cutoff) {
+			delete(p.peers, id)
+		}
+	}
+}
+
+// Peers lists the nodes this one knows of, itself included, sorted.
+func (p *Plane) Peers() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.peers))
+	for id := range p.peers {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// receive handles one bus message, on the bus's receiving goroutine:
+// bookkeeping inline, actions queued to the worker.
+func (p *Plane) receive(msg []byte) {
+	var e envelope
+	if err := json.Unmarshal(msg, &e); err != nil || e.From == "" {
+		p.log.Debug("malformed control message dropped")
+		return
+	}
+	switch e.Kind {
+	case "hello":
+		p.mu.Lock()
+		_, known := p.peers[e.From]
+		p.peers[e.From] = p.o.Now()
+		p.mu.Unlock()
+		if !known && e.From != p.o.NodeID {
+			// A new node: answer at once so it knows of us before its first
+			// action, not one interval later.
+			go p.helloBounded()
+		}
+	case "bye":
+		p.mu.Lock()
+		if e.From != p.o.NodeID {
+			delete(p.peers, e.From)
+		}
+		p.mu.Unlock()
+		p.noteBye(e.From)
+	case "action":
+		if e.Action == nil {
+			return
+		}
+		select {
+		case p.work <- e:
+		default:
+			p.log.Warn("control action dropped: the worker is behind", zap.String("op", e.Action.Op))
+		}
+	case "ack":
+		p.noteAck(e)
+	}
+}
+
+// worker applies queued actions in order and answers each.
+func (p *Plane) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-p.work:
+			n, err := p.apply(ctx, *e.Action)
+			ack := envelope{Kind: "ack", From: p.o.NodeID, ID: e.ID, Applied: n}
+			if err != nil {
+				ack.Error = err.Error()
+			}
+			b, _ := json.Marshal(ack)
+			sctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+			if err := p.o.Bus.Send(sctx, b); err != nil {
+				p.log.Warn("control ack not sent", zap.Error(err))
+			}
+			cancel()
+		}
+	}
+}
+
+// apply carries out a on this node.
+func (p *Plane) apply(ctx context.Context, a Action) (int, error) {
+	n := p.o.Node
+	p.taps.control(a, p.o.NodeID, p.o.Now())
+	switch a.Op {
+	case OpDisconnect:
+		return n.Disconnect(a.By, a.Value, a.Code, a.Reason), nil
+	case OpRevoke:
+		p.revoked.add(revocationKey(a.By, a.Value), a.Until, p.o.Now())
+		return n.Disconnect(a.By, a.Value, CloseRevoked, cmpReason(a.Reason, "revoked")), nil
+	case OpUnrevoke:
+		p.revoked.remove(revocationKey(a.By, a.Value))
+		return 0, nil
+	case OpSubscribe:
+		return n.SubscribeServer(a.By, a.Value, a.Channel), nil
+	case OpUnsubscribe:
+		return n.UnsubscribeServer(a.By, a.Value, a.Channel, cmpReason(a.Reason, "unsubscribed by the server")), nil
+	case OpClearHistory:
+		cctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+		defer cancel()
+		return 0, n.ClearHistory(cctx, a.Channel)
+	}
+	return 0, fmt.Errorf("%w: unknown op %q", ErrBadAction, a.Op)
+}
+
+func cmpReason(r, def string) string {
+	if r == "" {
+		return def
+	}
+	return r
+}
+
+// helloBounded is hello from a goroutine of its own, bounded in time.
+func (p *Plane) helloBounded() {
+	ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
+	defer cancel()
+	p.hello(ctx, "hello")
+}

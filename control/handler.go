@@ -113,7 +113,7 @@ func (p *Plane) revocations(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (p *Plane) nodes(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"node": p.o.NodeID, "nodes": p.Peers()})
+	writeJSON(w, http.StatusOK, map[string]any{"node": p.o.NodeID, "nodes": p.Peers(), "taps": p.taps.open.Load()})
 }
 
 func (p *Plane) connections(w http.ResponseWriter, r *http.Request) {

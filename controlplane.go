@@ -88,6 +88,9 @@ func (c nodeControl) ClearHistory(ctx context.Context, channel string) error {
 // taps see each event published through this node.
 func (s *Server) tapBatch(event func(int) (string, string, []byte, string),
 	done func(int, uint64, string, bool)) func(int, uint64, string, bool) {
+	if !s.ctl.Tapping() {
+		return done // nothing to wrap: publishing allocates nothing for the tap
+	}
 	return func(i int, offset uint64, epoch string, dup bool) {
 		if !dup {
 			ch, typ, payload, _ := event(i)

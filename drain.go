@@ -71,6 +71,7 @@ func (s *Server) drain(ctx context.Context) error {
 		errs = append(errs, s.sockLn.Close())
 	}
 	errs = append(errs, ignoreClosed(s.ws.ShutdownWith(ctx, s.drainOptions(d))))
+	s.ctl.Leave(ctx) // while the broker still carries it
 	s.closeBroker()
 	if s.metricsS != nil { // last: the drain itself can be watched
 		errs = append(errs, ignoreClosed(s.metricsS.Shutdown(ctx)))

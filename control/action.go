@@ -107,6 +107,9 @@ type envelope struct {
 	Applied int `json:"applied,omitempty"`
 	// Error is, in an ack, why the node could not apply the action.
 	Error string `json:"error,omitempty"`
+	// Ask, in a hello, asks every node to answer with a hello at once: a
+	// node that just started learns whom to wait for.
+	Ask bool `json:"ask,omitempty"`
 }
 
 func randomID() string {

@@ -20,6 +20,10 @@ type Plane struct {
 	revoked *revocations
 	taps    *taps
 	work    chan envelope // actions to apply, in arrival order
+	leave   sync.Once
+	// joined is closed when the node first hears its own hello (join).
+	joined     chan struct{}
+	joinedOnce sync.Once
 
 	mu      sync.Mutex
 	peers   map[string]time.Time // node id → last heard of (this node included)
@@ -36,7 +40,8 @@ func New(o Options) *Plane {
 	}
 	o = o.withDefaults()
 	p := &Plane{o: o, log: o.Logger, revoked: newRevocations(), work: make(chan envelope, workQueue),
-		peers: map[string]time.Time{}, waiters: map[string]*waiter{}}
+		joined: make(chan struct{}),
+		peers:  map[string]time.Time{}, waiters: map[string]*waiter{}}
 	p.taps = newTaps(o.TapBuffer, o.MaxTaps)
 	p.peers[o.NodeID] = o.Now()
 	return p
@@ -74,21 +79,19 @@ func (p *Plane) Run(ctx context.Context) {
 		}
 	})
 	wg.Go(func() { p.worker(ctx) })
-	p.hello(ctx, "hello")
+	p.join(ctx)
 	loaded := p.o.Store == nil
 	t := time.NewTicker(p.o.HelloInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			p.hello(sctx, "bye")
-			cancel()
+			p.Leave(context.Background())
 			wg.Wait()
 			p.taps.closeAll()
 			return
 		case <-t.C:
-			p.hello(ctx, "hello")
+			p.hello(ctx, "hello", false)
 			p.revoked.sweep(p.o.Now())
 			p.forgetPeers()
 			if !loaded {
@@ -100,9 +103,45 @@ func (p *Plane) Run(ctx context.Context) {
 	}
 }
 
-// hello announces this node ("hello") or its leaving ("bye").
-func (p *Plane) hello(ctx context.Context, kind string) {
-	b, _ := json.Marshal(envelope{Kind: kind, From: p.o.NodeID})
+// Leave tells the other nodes that this one is going, so that they stop
+// waiting for its answers; once only (Run calls it too, on its way out).
+// The composition root calls it while the bus still works: before it
+// closes the broker.
+func (p *Plane) Leave(ctx context.Context) {
+	p.leave.Do(func() {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		p.hello(sctx, "bye", false)
+	})
+}
+
+// joinTries bounds join's hellos, joinEvery spaces them.
+const (
+	joinTries = 40
+	joinEvery = 50 * time.Millisecond
+)
+
+// join asks the other nodes to say hello until this node hears its own
+// hello back, which proves its subscription to the bus is in place (a
+// hello sent before that is lost, and so are the answers), so that it
+// knows whom to wait for from its first action on.
+func (p *Plane) join(ctx context.Context) {
+	for range joinTries {
+		p.hello(ctx, "hello", true)
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.joined:
+			return
+		case <-time.After(joinEvery):
+		}
+	}
+}
+
+// hello announces this node ("hello") or its leaving ("bye"); ask asks
+// the others to answer with theirs.
+func (p *Plane) hello(ctx context.Context, kind string, ask bool) {
+	b, _ := json.Marshal(envelope{Kind: kind, From: p.o.NodeID, Ask: ask})
 	if err := p.o.Bus.Send(ctx, b); err != nil && ctx.Err() == nil {
 		p.log.Debug("control hello not sent", zap.Error(err))
 	}
@@ -143,12 +182,12 @@ func (p *Plane) receive(msg []byte) {
 	switch e.Kind {
 	case "hello":
 		p.mu.Lock()
-		_, known := p.peers[e.From]
 		p.peers[e.From] = p.o.Now()
 		p.mu.Unlock()
-		if !known && e.From != p.o.NodeID {
-			// A new node: answer at once so it knows of us before its first
-			// action, not one interval later.
+		switch {
+		case e.From == p.o.NodeID:
+			p.joinedOnce.Do(func() { close(p.joined) })
+		case e.Ask:
 			go p.helloBounded()
 		}
 	case "bye":
@@ -230,5 +269,5 @@ func cmpReason(r, def string) string {
 func (p *Plane) helloBounded() {
 	ctx, cancel := context.WithTimeout(context.Background(), p.o.Timeout)
 	defer cancel()
-	p.hello(ctx, "hello")
+	p.hello(ctx, "hello", false)
 }

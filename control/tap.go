@@ -141,6 +141,10 @@ func (t *taps) control(a Action, node string, now time.Time) {
 	t.fanout(a.Channel, tapControl{Kind: "control", Time: now.UTC(), Node: node, Action: a})
 }
 
+// Tapping reports whether a tap is open: publishing skips Event (and
+// the work of calling it) while none is.
+func (p *Plane) Tapping() bool { return p.taps.open.Load() != 0 }
+
 // Event tells the taps of an event published through this node. payload
 // is copied when a tap takes it. It returns at once while no tap is open,
 // and never blocks. Called from publishing goroutines.

@@ -53,12 +53,12 @@ func (s *Session) matches(by, value string) bool {
 // session's lock, and counts those for which f returned true. The control
 // plane's operations are built on it: they come from API goroutines, and
 // the session's lock is what serialises them with its transport.
-func (n *Node) each(by, value string, f func(*Session, time.Time) bool) int {
+func (n *Node) each(by, value string, f func(*registered) bool) int {
 	count := 0
 	for _, e := range n.reg.snapshot() {
 		s := e.s
 		s.ctl.Lock()
-		if !s.closed && (by == "" || s.matches(by, value)) && f(s, e.since) {
+		if !s.closed && !e.closing && (by == "" || s.matches(by, value)) && f(e) {
 			count++
 		}
 		s.ctl.Unlock()
@@ -71,8 +71,9 @@ func (n *Node) each(by, value string, f func(*Session, time.Time) bool) int {
 // Use CloseDisconnected for "reconnect allowed", CloseRevoked for bans.
 // Safe from any goroutine.
 func (n *Node) Disconnect(by, value string, code int, reason string) int {
-	return n.each(by, value, func(s *Session, _ time.Time) bool {
-		s.t.Close(code, reason)
+	return n.each(by, value, func(e *registered) bool {
+		e.closing = true
+		e.s.t.Close(code, reason)
 		return true
 	})
 }
@@ -86,7 +87,8 @@ func (n *Node) Disconnect(by, value string, code int, reason string) int {
 // subscriptions, broker down) reaches its client as "unsubscribed" with the
 // error's code. Safe from any goroutine.
 func (n *Node) SubscribeServer(by, value, channel string) int {
-	return n.each(by, value, func(s *Session, _ time.Time) bool {
+	return n.each(by, value, func(e *registered) bool {
+		s := e.s
 		err := s.subscribe(command{Action: "subscribe", Channel: channel, server: true})
 		if err != nil {
 			s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()}))
@@ -99,7 +101,8 @@ func (n *Node) SubscribeServer(by, value, channel string) int {
 // gets an "unsubscribed" frame with code "server" and reason. It returns
 // how many were subscribed. Safe from any goroutine.
 func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
-	return n.each(by, value, func(s *Session, _ time.Time) bool {
+	return n.each(by, value, func(e *registered) bool {
+		s := e.s
 		i := s.find(channel)
 		if i < 0 {
 			return false
@@ -146,7 +149,8 @@ type remoteAddr interface {
 func (n *Node) Connections(user, channel string) []Connection {
 	now := n.opts.Now()
 	var out []Connection
-	n.each("", "", func(s *Session, since time.Time) bool {
+	n.each("", "", func(e *registered) bool {
+		s, since := e.s, e.since
 		if (user != "" && s.subject != user) || (channel != "" && s.find(channel) < 0) {
 			return false
 		}

@@ -19,18 +19,21 @@ type registry struct {
 
 type registryShard struct {
 	mu sync.Mutex
-	m  map[string]registered
+	m  map[string]*registered
 }
 
 type registered struct {
 	s     *Session
 	since time.Time
+	// closing: the control plane closed it already (a close waits for
+	// the peer's answer); guarded by s.ctl.
+	closing bool
 }
 
 func newRegistry() *registry {
 	r := &registry{}
 	for i := range r.shards {
-		r.shards[i].m = make(map[string]registered)
+		r.shards[i].m = make(map[string]*registered)
 	}
 	return r
 }
@@ -40,7 +43,7 @@ func (r *registry) shard(seq uint64) *registryShard { return &r.shards[seq%regis
 func (r *registry) add(s *Session, now time.Time) {
 	sh := r.shard(s.seq)
 	sh.mu.Lock()
-	sh.m[s.id] = registered{s: s, since: now}
+	sh.m[s.id] = &registered{s: s, since: now}
 	sh.mu.Unlock()
 }
 
@@ -53,8 +56,8 @@ func (r *registry) remove(s *Session) {
 
 // snapshot returns the sessions registered now, the daemon's own
 // (Identity.Internal) left out.
-func (r *registry) snapshot() []registered {
-	var out []registered
+func (r *registry) snapshot() []*registered {
+	var out []*registered
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.Lock()

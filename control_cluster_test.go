@@ -1,0 +1,140 @@
+package fanoutd
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/fanoutd/fanoutd/config"
+	"github.com/fanoutd/fanoutd/control"
+	"github.com/fanoutd/fanoutd/internal/natstest"
+	"github.com/fanoutd/fanoutd/internal/redistest"
+)
+
+// waitNodes waits until every daemon hears all of them on the control bus.
+func waitNodes(t *testing.T, ds ...*testDaemon) {
+	t.Helper()
+	for _, d := range ds {
+		waitFor(t, 10*time.Second, "the nodes to hear each other", func() bool {
+			var n struct {
+				Nodes []string `json:"nodes"`
+			}
+			d.get("/v1/nodes", &n)
+			return len(n.Nodes) == len(ds)
+		})
+	}
+}
+
+// closeWithin is the issue's bound from the answer to the close reaching
+// a client: the answer means every node has already queued the close.
+const closeWithin = time.Second
+
+func TestControlClusterRedis(t *testing.T) {
+	r := redistest.Start(t)
+	controlAcrossNodes(t, onRedis(r))
+}
+
+func TestControlClusterNATS(t *testing.T) {
+	n := natstest.Start(t)
+	controlAcrossNodes(t, onNATS(n))
+}
+
+// controlAcrossNodes runs three daemons on one broker and acts on a user
+// who is connected to all of them, through one node.
+func controlAcrossNodes(t *testing.T, broker func(*config.Config)) {
+	outer := t // the restarted node outlives its subtest
+	nodes := []*testDaemon{startDaemon(t, broker), startDaemon(t, broker), startDaemon(t, broker)}
+	waitNodes(t, nodes...)
+	tok := token(t, "ann", "user:ann")
+	dialAll := func() []*wsClient {
+		var ws []*wsClient
+		for _, d := range nodes {
+			ws = append(ws, d.dial(tok))
+		}
+		return ws
+	}
+	bob := nodes[2].dial(token(t, "bob", "*"))
+
+	t.Run("subscribe and unsubscribe reach every node", func(t *testing.T) {
+		ws := dialAll()
+		r := nodes[0].act(http.MethodPost, "/v1/subscribe", map[string]any{"user": "ann", "channel": "project:c"})
+		if r.Applied != 3 || len(r.Nodes) != 3 || len(r.Missing) != 0 {
+			t.Fatalf("answer %+v, want 3 applied on 3 nodes", r)
+		}
+		for _, w := range ws {
+			if m := w.next(); m["type"] != "subscribed" || m["channel"] != "project:c" {
+				t.Fatalf("got %v, want subscribed", m)
+			}
+		}
+		nodes[1].publish("project:c", "story.created", "1")
+		for _, w := range ws {
+			w.expectEvent("project:c", "story.created")
+		}
+		r = nodes[2].act(http.MethodPost, "/v1/unsubscribe", map[string]any{"user": "ann", "channel": "project:c"})
+		if r.Applied != 3 {
+			t.Fatalf("answer %+v", r)
+		}
+		for _, w := range ws {
+			if m := w.next(); m["type"] != "unsubscribed" || m["code"] != "server" {
+				t.Fatalf("got %v, want unsubscribed", m)
+			}
+		}
+		nodes[0].act(http.MethodPost, "/v1/disconnect", map[string]any{"user": "ann"})
+		for _, w := range ws {
+			w.expectClose(10 * time.Second)
+		}
+	})
+
+	t.Run("disconnect closes the user everywhere", func(t *testing.T) {
+		ws := dialAll()
+		r := nodes[1].act(http.MethodPost, "/v1/disconnect", map[string]any{"user": "ann"})
+		if r.Applied != 3 || len(r.Missing) != 0 {
+			t.Fatalf("answer %+v, want 3 applied", r)
+		}
+		for i, w := range ws {
+			if code := w.expectClose(closeWithin); code != control.CloseDisconnected {
+				t.Fatalf("node %d: close code %d", i, code)
+			}
+		}
+		bob.stillOpen()
+	})
+
+	t.Run("revoke closes and refuses everywhere, across a restart", func(t *testing.T) {
+		ws := dialAll()
+		r := nodes[2].act(http.MethodPost, "/v1/revoke", map[string]any{"user": "ann", "for": "1h"})
+		if r.Applied != 3 || len(r.Missing) != 0 {
+			t.Fatalf("answer %+v, want 3 applied", r)
+		}
+		for i, w := range ws {
+			if code := w.expectClose(closeWithin); code != control.CloseRevoked {
+				t.Fatalf("node %d: close code %d", i, code)
+			}
+		}
+		for i, d := range nodes {
+			if st := d.dialStatus(bearer(tok), ""); st != http.StatusUnauthorized {
+				t.Fatalf("node %d: handshake %d, want 401", i, st)
+			}
+		}
+		start := time.Now()
+		if err := nodes[0].stop(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("stopped in %s", time.Since(start))
+		nodes[0] = startDaemon(outer, broker)
+		if st := nodes[0].dialStatus(bearer(tok), ""); st != http.StatusUnauthorized {
+			t.Fatalf("restarted node: handshake %d, want 401", st)
+		}
+		t.Logf("restarted in %s", time.Since(start))
+		waitNodes(t, nodes...)
+		t.Logf("heard in %s", time.Since(start))
+		nodes[0].act(http.MethodDelete, "/v1/revoke", map[string]any{"user": "ann"})
+		for _, d := range nodes {
+			d.dial(tok).stillOpen()
+		}
+		bob.stillOpen()
+	})
+
+	t.Run("history reads match what subscribers received", func(t *testing.T) {
+		historyMatchesSubscriber(t, nodes[0], nodes[1], "project:hist")
+	})
+}

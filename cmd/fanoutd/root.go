@@ -30,7 +30,7 @@ func newRootCmd() *cobra.Command {
 	root.Flags().StringVarP(&configFile, "config", "c", "", "YAML configuration file")
 	root.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060)")
 	config.RegisterFlags(root.Flags())
-	root.AddCommand(newPublishCmd(), newCheckConfigCmd(), newTokenCmd())
+	root.AddCommand(newPublishCmd(), newCheckConfigCmd(), newTokenCmd(), newCtlCmd())
 	return root
 }
 

@@ -87,6 +87,15 @@ func controlAcrossNodes(t *testing.T, broker func(*config.Config)) {
 
 	t.Run("disconnect closes the user everywhere", func(t *testing.T) {
 		ws := dialAll()
+		var list control.Connections
+		nodes[1].get("/v1/connections?user=ann", &list)
+		seen := map[any]bool{}
+		for _, c := range list.Connections {
+			seen[c["node"]] = true
+		}
+		if len(list.Connections) != 3 || len(seen) != 3 || len(list.Missing) != 0 {
+			t.Fatalf("connections of ann across nodes: %+v", list)
+		}
 		r := nodes[1].act(http.MethodPost, "/v1/disconnect", map[string]any{"user": "ann"})
 		if r.Applied != 3 || len(r.Missing) != 0 {
 			t.Fatalf("answer %+v, want 3 applied", r)

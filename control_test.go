@@ -113,7 +113,7 @@ func TestControlDisconnectByConnectionAndChannel(t *testing.T) {
 	x, y := d.dial(token(t, "x", "*")), d.dial(token(t, "y", "*"))
 	y.subscribe("room:1")
 	var conns []map[string]any
-	d.get("/v1/connections?user=x", &conns)
+	d.get("/v1/connections?user=x&local=1", &conns)
 	if len(conns) != 1 {
 		t.Fatalf("connections of x: %v", conns)
 	}
@@ -303,17 +303,18 @@ func TestControlConnections(t *testing.T) {
 	w.subscribe("room:1")
 	w.subscribe("room:2")
 	d.dial(token(t, "bob", "*"))
-	var conns []map[string]any
-	d.get("/v1/connections?channel=room:2", &conns)
-	if len(conns) != 1 {
-		t.Fatalf("connections on room:2: %v", conns)
+	var all control.Connections
+	d.get("/v1/connections?channel=room:2", &all)
+	if len(all.Connections) != 1 || len(all.Missing) != 0 {
+		t.Fatalf("connections on room:2: %+v", all)
 	}
-	c := conns[0]
+	c := all.Connections[0]
 	if c["user"] != "ann" || fmt.Sprint(c["channels"]) != "[room:1 room:2]" ||
 		!strings.HasPrefix(fmt.Sprint(c["remote_addr"]), "127.0.0.1:") || c["age_seconds"].(float64) < 0 {
 		t.Fatalf("connection %v", c)
 	}
-	d.get("/v1/connections", &conns)
+	var conns []map[string]any
+	d.get("/v1/connections?local=1", &conns)
 	if len(conns) != 2 {
 		t.Fatalf("all connections: %v", conns)
 	}

@@ -3,6 +3,7 @@ package control
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -15,6 +16,9 @@ const (
 	OpSubscribe    = "subscribe"
 	OpUnsubscribe  = "unsubscribe"
 	OpClearHistory = "clear_history"
+	// OpConnections lists every node's connections (of By=user Value,
+	// on Channel, when set): read-only, answered with data.
+	OpConnections = "connections"
 )
 
 // Close codes the clients see (PROTOCOL.md §6).
@@ -73,6 +77,11 @@ func (a *Action) check(now time.Time, maxRevocation time.Duration) error {
 			a.By, a.Value = "channel", a.Channel // every subscriber
 		}
 		return a.needSelector("user", "connection_id")
+	case OpConnections:
+		if a.By != "" && a.By != "user" {
+			return fmt.Errorf("%w: connections are filtered by user and channel only", ErrBadAction)
+		}
+		return nil
 	case OpClearHistory:
 		if a.Channel == "" {
 			return fmt.Errorf("%w: missing channel", ErrBadAction)
@@ -107,6 +116,8 @@ type envelope struct {
 	Applied int `json:"applied,omitempty"`
 	// Error is, in an ack, why the node could not apply the action.
 	Error string `json:"error,omitempty"`
+	// Data is, in an ack, what a read-only action returns.
+	Data json.RawMessage `json:"data,omitempty"`
 	// Ask, in a hello, asks every node to answer with a hello at once: a
 	// node that just started learns whom to wait for.
 	Ask bool `json:"ask,omitempty"`

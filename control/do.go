@@ -27,6 +27,8 @@ type NodeResult struct {
 	Node    string `json:"node"`
 	Applied int    `json:"applied"`
 	Error   string `json:"error,omitempty"`
+	// Data is a read-only action's answer from the node.
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // waiter gathers the answers to one action.
@@ -118,7 +120,7 @@ func (p *Plane) noteAck(e envelope) {
 	if w == nil {
 		return
 	}
-	w.acks[e.From] = NodeResult{Node: e.From, Applied: e.Applied, Error: e.Error}
+	w.acks[e.From] = NodeResult{Node: e.From, Applied: e.Applied, Error: e.Error, Data: e.Data}
 	p.settle(w)
 }
 

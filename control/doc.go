@@ -15,7 +15,7 @@
 //	GET    /v1/revocations                                    the revocations in force
 //	POST   /v1/subscribe   {"user"|"connection_id": "…", "channel": "…"}
 //	POST   /v1/unsubscribe {"user"|"connection_id": "…" (none: every subscriber), "channel": "…", "reason": "…"}
-//	GET    /v1/connections?user=&channel=                     this node's connections
+//	GET    /v1/connections?user=&channel=[&local=1]           every node's connections (local: this one's)
 //	GET    /v1/channels/{channel}/history?since=&epoch=&limit=
 //	DELETE /v1/channels/{channel}/history
 //	GET    /v1/nodes                                          the nodes this one hears

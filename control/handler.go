@@ -116,9 +116,48 @@ func (p *Plane) nodes(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"node": p.o.NodeID, "nodes": p.Peers(), "taps": p.taps.open.Load()})
 }
 
+// connections lists every node's connections, each with its node, or
+// with ?local=1 this node's alone (a bare list).
 func (p *Plane) connections(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	writeJSON(w, http.StatusOK, p.o.Node.Connections(q.Get("user"), q.Get("channel")))
+	if q.Get("local") != "" {
+		writeJSON(w, http.StatusOK, p.o.Node.Connections(q.Get("user"), q.Get("channel")))
+		return
+	}
+	a := Action{Op: OpConnections, Channel: q.Get("channel")}
+	if u := q.Get("user"); u != "" {
+		a.By, a.Value = "user", u
+	}
+	res, err := p.Do(r.Context(), a)
+	if err != nil {
+		writeError(w, errStatus(err), err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, mergeConnections(res))
+}
+
+// Connections is the answer of GET /v1/connections: every node's
+// connections, each naming its node, and the nodes that could not tell.
+type Connections struct {
+	Connections []map[string]any `json:"connections"`
+	Errors      []NodeResult     `json:"errors,omitempty"`
+	Missing     []string         `json:"missing,omitempty"`
+}
+
+func mergeConnections(res Result) Connections {
+	out := Connections{Connections: []map[string]any{}, Missing: res.Missing}
+	for _, n := range res.Nodes {
+		var list []map[string]any
+		if n.Error != "" || json.Unmarshal(n.Data, &list) != nil {
+			out.Errors = append(out.Errors, NodeResult{Node: n.Node, Error: cmpReason(n.Error, "malformed answer")})
+			continue
+		}
+		for _, c := range list {
+			c["node"] = n.Node
+			out.Connections = append(out.Connections, c)
+		}
+	}
+	return out
 }
 
 func (p *Plane) history(w http.ResponseWriter, r *http.Request) {

@@ -218,8 +218,8 @@ func (p *Plane) worker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case e := <-p.work:
-			n, err := p.apply(ctx, *e.Action)
-			ack := envelope{Kind: "ack", From: p.o.NodeID, ID: e.ID, Applied: n}
+			n, data, err := p.apply(ctx, *e.Action)
+			ack := envelope{Kind: "ack", From: p.o.NodeID, ID: e.ID, Applied: n, Data: data}
 			if err != nil {
 				ack.Error = err.Error()
 			}
@@ -233,10 +233,35 @@ func (p *Plane) worker(ctx context.Context) {
 	}
 }
 
-// apply carries out a on this node.
-func (p *Plane) apply(ctx context.Context, a Action) (int, error) {
-	n := p.o.Node
+// maxListBytes bounds one node's answer to OpConnections: a message on
+// the bus (NATS refuses payloads over 1 MiB by default).
+const maxListBytes = 512 << 10
+
+// apply carries out a on this node; data is a read-only action's answer.
+func (p *Plane) apply(ctx context.Context, a Action) (int, json.RawMessage, error) {
+	if a.Op == OpConnections {
+		return p.list(a)
+	}
 	p.taps.control(a, p.o.NodeID, p.o.Now())
+	n, err := p.act(ctx, a)
+	return n, nil, err
+}
+
+// list answers OpConnections from this node.
+func (p *Plane) list(a Action) (int, json.RawMessage, error) {
+	b, err := json.Marshal(p.o.Node.Connections(a.Value, a.Channel))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(b) > maxListBytes {
+		return 0, nil, fmt.Errorf("too many connections to list across nodes (%d bytes): filter by user or channel, or list each node with ?local=1", len(b))
+	}
+	return 0, b, nil
+}
+
+// act carries out an action that changes something on this node.
+func (p *Plane) act(ctx context.Context, a Action) (int, error) {
+	n := p.o.Node
 	switch a.Op {
 	case OpDisconnect:
 		return n.Disconnect(a.By, a.Value, a.Code, a.Reason), nil

@@ -89,7 +89,7 @@ func TestRevocationsExpire(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	p := New(Options{Node: &fakeNode{}, Now: clock})
-	if _, err := p.apply(context.Background(), Action{Op: OpRevoke, By: "jti", Value: "t1", Until: now.Add(time.Minute)}); err != nil {
+	if _, _, err := p.apply(context.Background(), Action{Op: OpRevoke, By: "jti", Value: "t1", Until: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := p.Revoked("ann", "t1"); !ok {

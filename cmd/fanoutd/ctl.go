@@ -105,9 +105,10 @@ func printJSON(w io.Writer, raw json.RawMessage) error {
 
 func (c *ctl) connectionsCmd() *cobra.Command {
 	var user, channel string
+	var local bool
 	cmd := &cobra.Command{
 		Use:   "connections",
-		Short: "List this node's connections: id, user, address, channels, age, queued bytes",
+		Short: "List the connections of every node: id, user, address, channels, age, queued bytes, node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
@@ -117,9 +118,14 @@ func (c *ctl) connectionsCmd() *cobra.Command {
 			if channel != "" {
 				q.Set("channel", channel)
 			}
+			if local {
+				q.Set("local", "1")
+				return c.call(cmd, http.MethodGet, "/v1/connections?"+q.Encode(), nil, localConnectionsTable)
+			}
 			return c.call(cmd, http.MethodGet, "/v1/connections?"+q.Encode(), nil, connectionsTable)
 		},
 	}
+	cmd.Flags().BoolVar(&local, "local", false, "only this daemon's (no broker round trip)")
 	cmd.Flags().StringVar(&user, "user", "", "only this user's")
 	cmd.Flags().StringVar(&channel, "channel", "", "only the subscribers of this channel")
 	return cmd

@@ -22,6 +22,44 @@ func table(w io.Writer, header string, rows [][]string) error {
 }
 
 func connectionsTable(w io.Writer, raw json.RawMessage) error {
+	var all struct {
+		Connections []connection         `json:"connections"`
+		Errors      []control.NodeResult `json:"errors"`
+		Missing     []string             `json:"missing"`
+	}
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return err
+	}
+	rows := make([][]string, 0, len(all.Connections))
+	for _, c := range all.Connections {
+		rows = append(rows, []string{c.ID, orDash(c.User), orDash(c.Remote), orDash(strings.Join(c.Channels, ",")),
+			(time.Duration(c.Age) * time.Second).String(), fmt.Sprint(c.Queue), c.Node})
+	}
+	if err := table(w, "ID\tUSER\tREMOTE\tCHANNELS\tAGE\tQUEUED\tNODE", rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d connection(s)\n", len(all.Connections))
+	for _, e := range all.Errors {
+		fmt.Fprintf(w, "node %s: %s\n", e.Node, e.Error)
+	}
+	if len(all.Missing) > 0 {
+		return fmt.Errorf("%d node(s) did not answer in time: %s", len(all.Missing), strings.Join(all.Missing, ", "))
+	}
+	return nil
+}
+
+// connection is one entry of GET /v1/connections.
+type connection struct {
+	ID       string   `json:"connection_id"`
+	User     string   `json:"user"`
+	Remote   string   `json:"remote_addr"`
+	Channels []string `json:"channels"`
+	Age      float64  `json:"age_seconds"`
+	Queue    int      `json:"queue_bytes"`
+	Node     string   `json:"node"`
+}
+
+func localConnectionsTable(w io.Writer, raw json.RawMessage) error {
 	var cs []struct {
 		ID       string   `json:"connection_id"`
 		User     string   `json:"user"`

@@ -88,9 +88,12 @@ func TestCtl(t *testing.T) {
 			}
 		}
 	}
-	var conns []map[string]any
-	if err := json.Unmarshal([]byte(ctl("--json", "connections")), &conns); err != nil || len(conns) != 1 {
+	var conns control.Connections
+	if err := json.Unmarshal([]byte(ctl("--json", "connections")), &conns); err != nil || len(conns.Connections) != 1 {
 		t.Fatalf("ctl --json connections: %v %v", conns, err)
+	}
+	if got := ctl("connections", "--local"); !strings.Contains(got, "1 connection(s)") || !strings.Contains(got, user) {
+		t.Fatalf("ctl connections --local: %s", got)
 	}
 
 	// The tap sees the next publish.

@@ -1,6 +1,8 @@
 package fanoutd
 
 import (
+	"fmt"
+	"github.com/coder/websocket"
 	"net/http"
 	"testing"
 	"time"
@@ -138,9 +140,36 @@ func controlAcrossNodes(t *testing.T, broker func(*config.Config)) {
 		t.Logf("heard in %s", time.Since(start))
 		nodes[0].act(http.MethodDelete, "/v1/revoke", map[string]any{"user": "ann"})
 		for _, d := range nodes {
-			d.dial(tok).stillOpen()
+			w := d.dial(tok)
+			w.stillOpen()
+			_ = w.c.Close(websocket.StatusNormalClosure, "")
 		}
 		bob.stillOpen()
+	})
+
+	t.Run("a revocation ends on every node, a restarted one too", func(t *testing.T) {
+		start := time.Now()
+		nodes[1].act(http.MethodPost, "/v1/revoke", map[string]any{"user": "ann", "for": "3s"})
+		t.Logf("revoked in %s", time.Since(start))
+		if err := nodes[1].stop(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("stopped in %s", time.Since(start))
+		nodes[1] = startDaemon(outer, broker)
+		t.Logf("restarted in %s", time.Since(start))
+		for i, d := range nodes {
+			if st := d.dialStatus(bearer(tok), ""); st != http.StatusUnauthorized {
+				t.Fatalf("node %d: handshake %d during the revocation, want 401", i, st)
+			}
+		}
+		for i, d := range nodes {
+			waitFor(t, 10*time.Second, fmt.Sprintf("node %d to let ann in again", i), func() bool {
+				var list []control.Revocation
+				d.get("/v1/revocations", &list)
+				return len(list) == 0
+			})
+			d.dial(tok).stillOpen()
+		}
 	})
 
 	t.Run("history reads match what subscribers received", func(t *testing.T) {

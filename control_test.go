@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -363,6 +364,30 @@ func TestControlTap(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("tap on TCP: %d, want 404", resp.StatusCode)
 	}
+
+	// The other routes are on TCP, behind the API key.
+	w := d.dial(token(t, "ann", "*"))
+	for _, key := range []string{"", "wrong", "k-0123456789abcdef"} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+d.addr+"/v1/disconnect", strings.NewReader(`{"user":"ann"}`))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		want := http.StatusUnauthorized
+		if key == "k-0123456789abcdef" {
+			want = http.StatusOK
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("disconnect on TCP with key %q: %d, want %d", key, resp.StatusCode, want)
+		}
+	}
+	if code := w.expectClose(10 * time.Second); code != control.CloseDisconnected {
+		t.Fatalf("close code %d", code)
+	}
 }
 
 // tapOpen reports whether a tap is open, by publishing a probe event.
@@ -372,4 +397,19 @@ func tapOpen(d *testDaemon) bool {
 	}
 	d.get("/v1/nodes", &n)
 	return n.Taps > 0
+}
+
+// TestControlPeerAllowlist: the socket's peer allowlist guards the control
+// routes as it guards publishing.
+func TestControlPeerAllowlist(t *testing.T) {
+	d := startDaemon(t, func(c *config.Config) { c.SocketPeerUIDs = []int{os.Getuid() + 12345} })
+	w := d.dial(token(t, "ann", "*"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := d.ctl().Call(ctx, http.MethodPost, "/v1/disconnect", map[string]any{"user": "ann"}, nil)
+	var ae *control.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusForbidden {
+		t.Fatalf("disconnect from a peer not allowed: %v, want 403", err)
+	}
+	w.stillOpen()
 }

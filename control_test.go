@@ -413,3 +413,27 @@ func TestControlPeerAllowlist(t *testing.T) {
 	}
 	w.stillOpen()
 }
+
+// TestControlMetrics: the plane's counters are scraped.
+func TestControlMetrics(t *testing.T) {
+	d := startDaemon(t, func(c *config.Config) { c.Metrics.Enabled = true })
+	d.act(http.MethodPost, "/v1/disconnect", map[string]any{"user": "nobody"})
+	d.act(http.MethodPost, "/v1/revoke", map[string]any{"user": "mallory", "for": "1h"})
+	fams := scrape(t, "http://"+d.addr+"/metrics")
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"fanoutd_control_actions_total", []string{"op", "disconnect"}, 1},
+		{"fanoutd_control_actions_total", []string{"op", "revoke"}, 1},
+		{"fanoutd_control_actions_total", []string{"op", "subscribe"}, 0},
+		{"fanoutd_control_revocations", nil, 1},
+		{"fanoutd_control_nodes", nil, 1},
+		{"fanoutd_control_tap_lines_dropped_total", nil, 0},
+	} {
+		if got := value(t, fams, c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/fanoutd/fanoutd/daemon/natsbroker"
 	"github.com/fanoutd/fanoutd/daemon/redisbroker"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -45,6 +46,7 @@ func (s *Server) newControl() *control.Plane {
 		o.Bus, o.Store = c, c
 	}
 	p := control.New(o)
+	s.metrics.MustRegister(controlCollector{p})
 	ctx, cancel := context.WithTimeout(context.Background(), controlLoadTimeout)
 	defer cancel()
 	if err := p.Load(ctx); err != nil {
@@ -100,4 +102,32 @@ func (s *Server) tapBatch(event func(int) (string, string, []byte, string),
 			done(i, offset, epoch, dup)
 		}
 	}
+}
+
+// The control plane's metrics, documented in README (Control plane).
+var (
+	descControlActions = desc("control_actions_total", "Control actions applied on this node, by op.", "op")
+	descTapDropped     = desc("control_tap_lines_dropped_total", "Tap lines dropped because a tap fell behind (publishing never waits for a tap).")
+	descRevocations    = desc("control_revocations", "Revocations in force on this node.")
+	descControlNodes   = desc("control_nodes", "Nodes this one hears on the control bus, itself included.")
+)
+
+// controlCollector reads the plane's counters at scrape time.
+type controlCollector struct{ p *control.Plane }
+
+func (c controlCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descControlActions
+	ch <- descTapDropped
+	ch <- descRevocations
+	ch <- descControlNodes
+}
+
+func (c controlCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.p.Stats()
+	for op, n := range st.Actions {
+		ch <- prometheus.MustNewConstMetric(descControlActions, prometheus.CounterValue, float64(n), op)
+	}
+	ch <- prometheus.MustNewConstMetric(descTapDropped, prometheus.CounterValue, float64(st.TapDropped))
+	ch <- prometheus.MustNewConstMetric(descRevocations, prometheus.GaugeValue, float64(st.Revocations))
+	ch <- prometheus.MustNewConstMetric(descControlNodes, prometheus.GaugeValue, float64(st.Nodes))
 }

@@ -19,6 +19,7 @@ type Plane struct {
 	log     *zap.Logger
 	revoked *revocations
 	taps    *taps
+	stats   counters
 	work    chan envelope // actions to apply, in arrival order
 	leave   sync.Once
 	// joined is closed when the node first hears its own hello (join).
@@ -42,7 +43,7 @@ func New(o Options) *Plane {
 	p := &Plane{o: o, log: o.Logger, revoked: newRevocations(), work: make(chan envelope, workQueue),
 		joined: make(chan struct{}),
 		peers:  map[string]time.Time{}, waiters: map[string]*waiter{}}
-	p.taps = newTaps(o.TapBuffer, o.MaxTaps)
+	p.taps = newTaps(o.TapBuffer, o.MaxTaps, &p.stats.tapDropped)
 	p.peers[o.NodeID] = o.Now()
 	return p
 }
@@ -239,6 +240,7 @@ const maxListBytes = 512 << 10
 
 // apply carries out a on this node; data is a read-only action's answer.
 func (p *Plane) apply(ctx context.Context, a Action) (int, json.RawMessage, error) {
+	p.stats.count(a.Op)
 	if a.Op == OpConnections {
 		return p.list(a)
 	}

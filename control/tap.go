@@ -15,9 +15,10 @@ import (
 // tap that falls behind loses lines (each tap has its own bounded queue)
 // and is told how many.
 type taps struct {
-	open   atomic.Int32
-	buffer int
-	max    int
+	open    atomic.Int32
+	buffer  int
+	max     int
+	dropped *atomic.Uint64 // every tap's drops, for metrics
 
 	mu  sync.RWMutex
 	set map[*tap]struct{}
@@ -31,8 +32,8 @@ type tap struct {
 	closed   chan struct{}
 }
 
-func newTaps(buffer, maxTaps int) *taps {
-	return &taps{buffer: buffer, max: maxTaps, set: map[*tap]struct{}{}}
+func newTaps(buffer, maxTaps int, dropped *atomic.Uint64) *taps {
+	return &taps{buffer: buffer, max: maxTaps, dropped: dropped, set: map[*tap]struct{}{}}
 }
 
 // add opens a tap on the comma-separated patterns ("" or "*": every
@@ -86,12 +87,14 @@ func (tp *tap) matches(channel string) bool {
 	})
 }
 
-// offer queues line without waiting; a full queue drops it.
-func (tp *tap) offer(line []byte) {
+// offer queues line without waiting; a full queue drops it (false).
+func (tp *tap) offer(line []byte) bool {
 	select {
 	case tp.lines <- line:
+		return true
 	default:
 		tp.dropped.Add(1)
+		return false
 	}
 }
 
@@ -111,7 +114,9 @@ func (t *taps) fanout(channel string, v any) {
 			}
 			line = append(b, '\n')
 		}
-		tp.offer(line)
+		if !tp.offer(line) {
+			t.dropped.Add(1)
+		}
 	}
 }
 

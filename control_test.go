@@ -417,7 +417,9 @@ func TestControlPeerAllowlist(t *testing.T) {
 // TestControlMetrics: the plane's counters are scraped.
 func TestControlMetrics(t *testing.T) {
 	d := startDaemon(t, func(c *config.Config) { c.Metrics.Enabled = true })
-	d.act(http.MethodPost, "/v1/disconnect", map[string]any{"user": "nobody"})
+	w := d.dial(token(t, "ann", "*"))
+	d.act(http.MethodPost, "/v1/disconnect", map[string]any{"user": "ann"})
+	w.expectClose(10 * time.Second)
 	d.act(http.MethodPost, "/v1/revoke", map[string]any{"user": "mallory", "for": "1h"})
 	fams := scrape(t, "http://"+d.addr+"/metrics")
 	for _, c := range []struct {
@@ -431,6 +433,7 @@ func TestControlMetrics(t *testing.T) {
 		{"fanoutd_control_revocations", nil, 1},
 		{"fanoutd_control_nodes", nil, 1},
 		{"fanoutd_control_tap_lines_dropped_total", nil, 0},
+		{"fanoutd_close_frames_sent_total", []string{"code", "4004"}, 1},
 	} {
 		if got := value(t, fams, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)

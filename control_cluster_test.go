@@ -1,6 +1,8 @@
 package fanoutd
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/coder/websocket"
 	"net/http"
@@ -170,6 +172,47 @@ func controlAcrossNodes(t *testing.T, broker func(*config.Config)) {
 			})
 			d.dial(tok).stillOpen()
 		}
+	})
+
+	t.Run("a tap on one node sees what another publishes", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		lines := make(chan map[string]any, 64)
+		done := make(chan error, 1)
+		go func() {
+			done <- nodes[0].ctl().Tap(ctx, "project:tapped", func(b []byte) error {
+				var m map[string]any
+				if err := json.Unmarshal(b, &m); err != nil {
+					return err
+				}
+				if m["kind"] == "event" {
+					select {
+					case lines <- m:
+					default:
+					}
+				}
+				return nil
+			})
+		}()
+		var from struct {
+			Node string `json:"node"`
+		}
+		nodes[1].get("/v1/nodes", &from)
+		// The other nodes learn of the tap from its node's hello: publish
+		// until an event comes through (bounded).
+		var got map[string]any
+		for i := 0; got == nil && i < 100; i++ {
+			nodes[1].publish("project:tapped", "story.created", fmt.Sprint(i))
+			select {
+			case got = <-lines:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if got == nil || got["node"] != from.Node || got["channel"] != "project:tapped" {
+			t.Fatalf("tapped %v, want an event published through node %s", got, from.Node)
+		}
+		cancel()
+		<-done
 	})
 
 	t.Run("history reads match what subscribers received", func(t *testing.T) {

@@ -108,7 +108,7 @@ func revocationKey(by, value string) string { return by + ":" + value }
 
 // envelope is a message on the bus.
 type envelope struct {
-	Kind   string  `json:"kind"` // "hello", "bye", "action", "ack"
+	Kind   string  `json:"kind"` // "hello", "bye", "action", "ack", "tap"
 	From   string  `json:"from"`
 	ID     string  `json:"id,omitempty"` // the action's, echoed by its acks
 	Action *Action `json:"action,omitempty"`
@@ -118,6 +118,11 @@ type envelope struct {
 	Error string `json:"error,omitempty"`
 	// Data is, in an ack, what a read-only action returns.
 	Data json.RawMessage `json:"data,omitempty"`
+	// Channel is, in a forwarded tap line, the event's channel.
+	Channel string `json:"channel,omitempty"`
+	// Taps are, in a hello, the channel patterns this node's taps follow:
+	// the others forward it the events of matching channels.
+	Taps []string `json:"taps,omitempty"`
 	// Ask, in a hello, asks every node to answer with a hello at once: a
 	// node that just started learns whom to wait for.
 	Ask bool `json:"ask,omitempty"`

@@ -50,7 +50,10 @@
 // # Tap
 //
 // Event is called for every event published through this node; while no
-// tap is open it costs one atomic load. An open tap has a bounded queue of
+// tap is open, here or on another node, it costs two atomic loads. A node
+// announces what its taps follow in its hellos, and the others forward
+// the matching events on the bus from a bounded queue that drops when
+// full. An open tap has a bounded queue of
 // lines: publishing offers a line and moves on, a full queue drops it, and
 // the tap is told {"kind":"dropped","count":N}. A slow tap therefore never
 // slows delivery. Control actions applied here appear as "control" lines.

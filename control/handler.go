@@ -208,7 +208,11 @@ func (p *Plane) tap(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, ErrTooManyTaps.Error())
 		return
 	}
-	defer p.taps.remove(tp)
+	go p.helloBounded() // the other nodes forward what this tap follows
+	defer func() {
+		p.taps.remove(tp)
+		go p.helloBounded() // and stop
+	}()
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(tapWriteTimeout))
 	w.Header().Set("Content-Type", "application/x-ndjson")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,9 +27,15 @@ type Plane struct {
 	joined     chan struct{}
 	joinedOnce sync.Once
 
-	mu      sync.Mutex
-	peers   map[string]time.Time // node id → last heard of (this node included)
-	waiters map[string]*waiter   // action id → its answers so far
+	// forward queues tap lines for other nodes' taps; remoteTapping is
+	// whether any other node has a tap open (remoteTaps non-empty).
+	forward       chan forwarded
+	remoteTapping atomic.Bool
+
+	mu         sync.Mutex
+	remoteTaps map[string][]string  // node id → what its taps follow
+	peers      map[string]time.Time // node id → last heard of (this node included)
+	waiters    map[string]*waiter   // action id → its answers so far
 }
 
 // workQueue bounds the actions received and not yet applied.
@@ -41,8 +48,8 @@ func New(o Options) *Plane {
 	}
 	o = o.withDefaults()
 	p := &Plane{o: o, log: o.Logger, revoked: newRevocations(), work: make(chan envelope, workQueue),
-		joined: make(chan struct{}),
-		peers:  map[string]time.Time{}, waiters: map[string]*waiter{}}
+		joined: make(chan struct{}), forward: make(chan forwarded, forwardQueue), remoteTaps: map[string][]string{},
+		peers: map[string]time.Time{}, waiters: map[string]*waiter{}}
 	p.taps = newTaps(o.TapBuffer, o.MaxTaps, &p.stats.tapDropped)
 	p.peers[o.NodeID] = o.Now()
 	return p
@@ -80,6 +87,7 @@ func (p *Plane) Run(ctx context.Context) {
 		}
 	})
 	wg.Go(func() { p.worker(ctx) })
+	wg.Go(func() { p.forwarder(ctx) })
 	p.join(ctx)
 	loaded := p.o.Store == nil
 	t := time.NewTicker(p.o.HelloInterval)
@@ -142,7 +150,11 @@ func (p *Plane) join(ctx context.Context) {
 // hello announces this node ("hello") or its leaving ("bye"); ask asks
 // the others to answer with theirs.
 func (p *Plane) hello(ctx context.Context, kind string, ask bool) {
-	b, _ := json.Marshal(envelope{Kind: kind, From: p.o.NodeID, Ask: ask})
+	e := envelope{Kind: kind, From: p.o.NodeID, Ask: ask}
+	if kind == "hello" {
+		e.Taps = p.taps.patternList()
+	}
+	b, _ := json.Marshal(e)
 	if err := p.o.Bus.Send(ctx, b); err != nil && ctx.Err() == nil {
 		p.log.Debug("control hello not sent", zap.Error(err))
 	}
@@ -156,6 +168,7 @@ func (p *Plane) forgetPeers() {
 	for id, at := range p.peers {
 		if id != p.o.NodeID && at.Before(cutoff) {
 			delete(p.peers, id)
+			p.noteRemoteTaps(id, nil)
 		}
 	}
 }
@@ -184,6 +197,9 @@ func (p *Plane) receive(msg []byte) {
 	case "hello":
 		p.mu.Lock()
 		p.peers[e.From] = p.o.Now()
+		if e.From != p.o.NodeID {
+			p.noteRemoteTaps(e.From, e.Taps)
+		}
 		p.mu.Unlock()
 		switch {
 		case e.From == p.o.NodeID:
@@ -195,6 +211,7 @@ func (p *Plane) receive(msg []byte) {
 		p.mu.Lock()
 		if e.From != p.o.NodeID {
 			delete(p.peers, e.From)
+			p.noteRemoteTaps(e.From, nil)
 		}
 		p.mu.Unlock()
 		p.noteBye(e.From)
@@ -209,6 +226,8 @@ func (p *Plane) receive(msg []byte) {
 		}
 	case "ack":
 		p.noteAck(e)
+	case "tap":
+		p.tapFromPeer(e)
 	}
 }
 

@@ -190,6 +190,20 @@ func TestSlowTapNeverBlocks(t *testing.T) {
 	if p.taps.open.Load() != 0 {
 		t.Fatal("taps still counted")
 	}
+
+	// Another node's tap: lines queue for the bus, and drop once the queue
+	// is full (nothing sends them here).
+	p.mu.Lock()
+	p.noteRemoteTaps("b", []string{"project:*"})
+	p.mu.Unlock()
+	before := p.Stats().TapDropped
+	for i := range 2 * forwardQueue {
+		p.Event("project:a", "t", nil, uint64(i), "e")
+	}
+	p.Event("user:x", "t", nil, 1, "e") // not followed there: not queued
+	if len(p.forward) != forwardQueue || p.Stats().TapDropped-before != forwardQueue {
+		t.Fatalf("forward queue %d, dropped %d", len(p.forward), p.Stats().TapDropped-before)
+	}
 }
 
 // BenchmarkEventNoTap is the publish path's cost of the tap while none is

@@ -1,6 +1,8 @@
 package control
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"path"
 	"slices"
@@ -77,14 +79,40 @@ func (t *taps) closeAll() {
 
 // matches reports whether the tap follows channel ("" matches every tap:
 // control actions without a channel).
-func (tp *tap) matches(channel string) bool {
-	if len(tp.patterns) == 0 || channel == "" {
+func (tp *tap) matches(channel string) bool { return matchAny(tp.patterns, channel) }
+
+// matchAny reports whether channel matches one of patterns (none: every
+// channel), or is "".
+func matchAny(patterns []string, channel string) bool {
+	if len(patterns) == 0 || channel == "" {
 		return true
 	}
-	return slices.ContainsFunc(tp.patterns, func(p string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool {
 		ok, err := path.Match(p, channel)
 		return p == "*" || (err == nil && ok)
 	})
+}
+
+// patternList is what the open taps follow, for the other nodes (hello):
+// nil when no tap is open, ["*"] when one follows everything.
+func (t *taps) patternList() []string {
+	if t.open.Load() == 0 {
+		return nil
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []string
+	for tp := range t.set {
+		if len(tp.patterns) == 0 {
+			return []string{"*"}
+		}
+		for _, p := range tp.patterns {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // offer queues line without waiting; a full queue drops it (false).
@@ -100,6 +128,12 @@ func (tp *tap) offer(line []byte) bool {
 
 // fanout encodes v once, if any tap follows channel, and offers it.
 func (t *taps) fanout(channel string, v any) {
+	t.fanoutLine(channel, func() []byte { return encodeLine(v) })
+}
+
+// fanoutLine offers the line build makes (once, when a tap follows
+// channel) to every tap that follows channel.
+func (t *taps) fanoutLine(channel string, build func() []byte) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	var line []byte
@@ -108,11 +142,9 @@ func (t *taps) fanout(channel string, v any) {
 			continue
 		}
 		if line == nil {
-			b, err := json.Marshal(v)
-			if err != nil {
+			if line = build(); line == nil {
 				return
 			}
-			line = append(b, '\n')
 		}
 		if !tp.offer(line) {
 			t.dropped.Add(1)
@@ -120,10 +152,20 @@ func (t *taps) fanout(channel string, v any) {
 	}
 }
 
+// encodeLine is v as one NDJSON line; nil if it cannot be encoded.
+func encodeLine(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return append(b, '\n')
+}
+
 // tapEvent is an event line of a tap.
 type tapEvent struct {
 	Kind    string          `json:"kind"` // "event"
 	Time    time.Time       `json:"time"`
+	Node    string          `json:"node"` // where it was published
 	Channel string          `json:"channel"`
 	Type    string          `json:"type"`
 	Offset  uint64          `json:"offset"`
@@ -146,21 +188,99 @@ func (t *taps) control(a Action, node string, now time.Time) {
 	t.fanout(a.Channel, tapControl{Kind: "control", Time: now.UTC(), Node: node, Action: a})
 }
 
-// Tapping reports whether a tap is open: publishing skips Event (and
-// the work of calling it) while none is.
-func (p *Plane) Tapping() bool { return p.taps.open.Load() != 0 }
+// Tapping reports whether a tap is open here or on another node:
+// publishing skips Event (and the work of calling it) while none is.
+func (p *Plane) Tapping() bool { return p.taps.open.Load() != 0 || p.remoteTapping.Load() }
 
-// Event tells the taps of an event published through this node. payload
-// is copied when a tap takes it. It returns at once while no tap is open,
-// and never blocks. Called from publishing goroutines.
+// Event tells the taps of an event published through this node, here and
+// on the nodes whose taps follow its channel (through the bus, from a
+// bounded queue: a full one drops). payload is copied when a tap takes
+// it. It returns at once while no tap is open anywhere, and never blocks.
+// Called from publishing goroutines.
 func (p *Plane) Event(channel, eventType string, payload []byte, offset uint64, epoch string) {
-	if p.taps.open.Load() == 0 {
+	local, remote := p.taps.open.Load() != 0, p.remoteTapping.Load() && p.remoteWants(channel)
+	if !local && !remote {
 		return
 	}
-	var pl json.RawMessage
-	if len(payload) > 0 {
-		pl = json.RawMessage(slices.Clone(payload))
+	var line []byte
+	build := func() []byte {
+		if line == nil {
+			var pl json.RawMessage
+			if len(payload) > 0 {
+				pl = json.RawMessage(slices.Clone(payload))
+			}
+			line = encodeLine(tapEvent{Kind: "event", Time: p.o.Now().UTC(), Node: p.o.NodeID, Channel: channel,
+				Type: eventType, Offset: offset, Epoch: epoch, Payload: pl})
+		}
+		return line
 	}
-	p.taps.fanout(channel, tapEvent{Kind: "event", Time: p.o.Now().UTC(), Channel: channel, Type: eventType,
-		Offset: offset, Epoch: epoch, Payload: pl})
+	if local {
+		p.taps.fanoutLine(channel, build)
+	}
+	if remote {
+		select {
+		case p.forward <- forwarded{channel: channel, line: build()}:
+		default:
+			p.stats.tapDropped.Add(1)
+		}
+	}
+}
+
+// forwarded is a tap line on its way to the other nodes.
+type forwarded struct {
+	channel string
+	line    []byte
+}
+
+// forwardQueue bounds the tap lines waiting for the bus.
+const forwardQueue = 1024
+
+// remoteWants reports whether another node's tap follows channel.
+func (p *Plane) remoteWants(channel string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, patterns := range p.remoteTaps {
+		if matchAny(patterns, channel) {
+			return true
+		}
+	}
+	return false
+}
+
+// noteRemoteTaps records what node's taps follow (none: nil). Called with
+// p.mu held.
+func (p *Plane) noteRemoteTaps(node string, patterns []string) {
+	if len(patterns) == 0 {
+		delete(p.remoteTaps, node)
+	} else {
+		p.remoteTaps[node] = patterns
+	}
+	p.remoteTapping.Store(len(p.remoteTaps) > 0)
+}
+
+// forwarder sends queued tap lines to the other nodes until ctx ends.
+func (p *Plane) forwarder(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case f := <-p.forward:
+			b, _ := json.Marshal(envelope{Kind: "tap", From: p.o.NodeID, Channel: f.channel,
+				Data: json.RawMessage(bytes.TrimSuffix(f.line, []byte("\n")))})
+			sctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
+			if err := p.o.Bus.Send(sctx, b); err != nil {
+				p.stats.tapDropped.Add(1)
+			}
+			cancel()
+		}
+	}
+}
+
+// tapFromPeer hands a line another node forwarded to the local taps.
+func (p *Plane) tapFromPeer(e envelope) {
+	if e.From == p.o.NodeID || p.taps.open.Load() == 0 || len(e.Data) == 0 {
+		return
+	}
+	line := append(slices.Clip([]byte(e.Data)), '\n')
+	p.taps.fanoutLine(e.Channel, func() []byte { return line })
 }

@@ -388,6 +388,22 @@ func TestControlTap(t *testing.T) {
 	if code := w.expectClose(10 * time.Second); code != control.CloseDisconnected {
 		t.Fatalf("close code %d", code)
 	}
+
+	// A shutdown ends the taps rather than waiting for them.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go func() { done <- d.ctl().Tap(ctx2, "*", func([]byte) error { return nil }) }()
+	waitFor(t, 10*time.Second, "the tap", func() bool { return tapOpen(d) })
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.stop() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second): // the drain window is 10 s: a tap that held the API up would take longer
+		t.Fatal("the tap outlived the shutdown's start")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tapOpen reports whether a tap is open, by publishing a probe event.

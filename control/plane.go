@@ -23,6 +23,7 @@ type Plane struct {
 	stats   counters
 	work    chan envelope // actions to apply, in arrival order
 	leave   sync.Once
+	loaded  atomic.Bool // Load succeeded
 	// joined is closed when the node first hears its own hello (join).
 	joined     chan struct{}
 	joinedOnce sync.Once
@@ -74,6 +75,7 @@ func (p *Plane) Load(ctx context.Context) error {
 	for k, until := range m {
 		p.revoked.add(k, until, now)
 	}
+	p.loaded.Store(true)
 	return nil
 }
 
@@ -89,7 +91,6 @@ func (p *Plane) Run(ctx context.Context) {
 	wg.Go(func() { p.worker(ctx) })
 	wg.Go(func() { p.forwarder(ctx) })
 	p.join(ctx)
-	loaded := p.o.Store == nil
 	t := time.NewTicker(p.o.HelloInterval)
 	defer t.Stop()
 	for {
@@ -103,9 +104,11 @@ func (p *Plane) Run(ctx context.Context) {
 			p.hello(ctx, "hello", false)
 			p.revoked.sweep(p.o.Now())
 			p.forgetPeers()
-			if !loaded {
+			if p.o.Store != nil && !p.loaded.Load() {
 				lctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
-				loaded = p.Load(lctx) == nil
+				if err := p.Load(lctx); err != nil {
+					p.log.Warn("revocations not loaded yet", zap.Error(err))
+				}
 				cancel()
 			}
 		}

@@ -17,18 +17,16 @@ type revocations struct {
 
 func newRevocations() *revocations { return &revocations{m: map[string]time.Time{}} }
 
-// add keeps key until until, unless that is past; a later end wins over
-// an earlier one, so that a node that hears of two revocations in any
-// order keeps the longer.
+// add keeps key until until, unless that is past. The latest revocation
+// of a key replaces an earlier one, longer or shorter, as it does in the
+// Store, so that a restarted node agrees with the others.
 func (r *revocations) add(key string, until, now time.Time) {
 	if !until.After(now) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if cur, ok := r.m[key]; !ok || until.After(cur) {
-		r.m[key] = until
-	}
+	r.m[key] = until
+	r.mu.Unlock()
 }
 
 func (r *revocations) remove(key string) {

@@ -22,8 +22,9 @@ type taps struct {
 	max     int
 	dropped *atomic.Uint64 // every tap's drops, for metrics
 
-	mu  sync.RWMutex
-	set map[*tap]struct{}
+	mu     sync.RWMutex
+	set    map[*tap]struct{}
+	closed bool // closeAll ran: no new tap opens
 }
 
 // tap is one stream: the channel patterns it follows and its queue.
@@ -43,7 +44,7 @@ func newTaps(buffer, maxTaps int, dropped *atomic.Uint64) *taps {
 func (t *taps) add(patterns string) *tap {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.set) >= t.max {
+	if t.closed || len(t.set) >= t.max {
 		return nil
 	}
 	tp := &tap{lines: make(chan []byte, t.buffer), closed: make(chan struct{})}
@@ -66,10 +67,11 @@ func (t *taps) remove(tp *tap) {
 	}
 }
 
-// closeAll ends every tap (the plane stops).
+// closeAll ends every tap, and refuses new ones (the daemon stops).
 func (t *taps) closeAll() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.closed = true
 	for tp := range t.set {
 		close(tp.closed)
 		delete(t.set, tp)
@@ -187,6 +189,11 @@ func (t *taps) control(a Action, node string, now time.Time) {
 	}
 	t.fanout(a.Channel, tapControl{Kind: "control", Time: now.UTC(), Node: node, Action: a})
 }
+
+// CloseTaps ends every tap stream and refuses new ones: the composition
+// root calls it as a shutdown begins, so that the API's HTTP server need
+// not wait for them. Safe to call more than once.
+func (p *Plane) CloseTaps() { p.taps.closeAll() }
 
 // Tapping reports whether a tap is open here or on another node:
 // publishing skips Event (and the work of calling it) while none is.

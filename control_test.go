@@ -456,3 +456,37 @@ func TestControlMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestControlStalledTapDropsNotDelays: a tap that stops reading under a
+// burst of publishes loses lines; the publishes and the subscriber's
+// deliveries all go through.
+func TestControlStalledTapDropsNotDelays(t *testing.T) {
+	d := startDaemon(t)
+	w := d.dial(token(t, "ann", "*"))
+	w.subscribe("project:burst")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- d.ctl().Tap(ctx, "project:*", func([]byte) error { <-ctx.Done(); return nil })
+	}()
+	waitFor(t, 10*time.Second, "the tap", func() bool { return tapOpen(d) })
+	// 3,000 lines of over 1 KiB: far more than the tap's queue and the
+	// socket buffers between the daemon and the stalled reader hold.
+	const events = 3000
+	pad := strings.Repeat("x", 1024)
+	for i := range events {
+		payload := json.RawMessage(fmt.Sprintf(`{"i":%d,"pad":%q}`, i, pad))
+		if _, err := d.srv.Publish(ctx, Event{Channel: "project:burst", Type: "story.created", Payload: payload}); err != nil {
+			t.Fatal(err)
+		}
+		if m := w.expectEvent("project:burst", "story.created"); m["payload"].(map[string]any)["i"] != float64(i) {
+			t.Fatalf("event %d: %v", i, m["payload"])
+		}
+	}
+	if st := d.srv.ctl.Stats(); st.TapDropped == 0 {
+		t.Fatalf("the stalled tap dropped nothing of %d lines: %+v", events, st)
+	}
+	cancel()
+	<-done
+}

@@ -219,3 +219,29 @@ func controlAcrossNodes(t *testing.T, broker func(*config.Config)) {
 		historyMatchesSubscriber(t, nodes[0], nodes[1], "project:hist")
 	})
 }
+
+// TestControlClusterRedisShards: with the channels spread over two Redis
+// shards, control messages and revocations live on the first shard, and
+// every node agrees on it.
+func TestControlClusterRedisShards(t *testing.T) {
+	r1, r2 := redistest.Start(t), redistest.Start(t)
+	shards := func(c *config.Config) {
+		c.Broker.Type, c.Broker.Redis.Shards = "redis", []string{r1.Addr, r2.Addr}
+	}
+	a, b := startDaemon(t, shards), startDaemon(t, shards)
+	waitNodes(t, a, b)
+	tok := token(t, "ann", "*")
+	wa, wb := a.dial(tok), b.dial(tok)
+	r := b.act(http.MethodPost, "/v1/revoke", map[string]any{"user": "ann", "for": "1h"})
+	if r.Applied != 2 || len(r.Missing) != 0 {
+		t.Fatalf("answer %+v", r)
+	}
+	for _, w := range []*wsClient{wa, wb} {
+		if code := w.expectClose(closeWithin); code != control.CloseRevoked {
+			t.Fatalf("close code %d", code)
+		}
+	}
+	if st := a.dialStatus(bearer(tok), ""); st != http.StatusUnauthorized {
+		t.Fatalf("handshake %d, want 401", st)
+	}
+}

@@ -120,8 +120,10 @@ func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
 
 // Connection is one live connection as the control plane lists it.
 type Connection struct {
-	ID       string    `json:"connection_id"`
-	User     string    `json:"user"`
+	ID   string `json:"connection_id"`
+	User string `json:"user"`
+	// TokenID is the token's "jti", for a revocation of that token alone.
+	TokenID  string    `json:"token_id,omitempty"`
 	Remote   string    `json:"remote_addr,omitempty"`
 	Channels []string  `json:"channels"`
 	Since    time.Time `json:"connected_at"`
@@ -154,7 +156,7 @@ func (n *Node) Connections(user, channel string) []Connection {
 		if (user != "" && s.subject != user) || (channel != "" && s.find(channel) < 0) {
 			return false
 		}
-		c := Connection{ID: s.id, User: s.subject, Since: since.UTC(), AgeSeconds: now.Sub(since).Seconds(),
+		c := Connection{ID: s.id, User: s.subject, TokenID: s.jti, Since: since.UTC(), AgeSeconds: now.Sub(since).Seconds(),
 			Channels: make([]string, len(s.subs))}
 		for i, sub := range s.subs {
 			c.Channels[i] = sub.ch.name

@@ -18,6 +18,9 @@ func TestDisconnectSelectors(t *testing.T) {
 	subscribe(t, b, fb, "room:1")
 	ftj := &fakeTransport{}
 	n.Connect(ftj, Identity{Subject: "cat", TokenID: "t-9", Channels: []string{"*"}})
+	if cs := n.Connections("cat", ""); len(cs) != 1 || cs[0].TokenID != "t-9" {
+		t.Fatalf("connections of cat: %+v", cs)
+	}
 	fint := &fakeTransport{}
 	n.Connect(fint, Identity{Internal: true, Channels: []string{"*"}})
 

@@ -245,3 +245,24 @@ func TestActionChecks(t *testing.T) {
 		}
 	}
 }
+
+// downBus refuses every message.
+type downBus struct{}
+
+func (downBus) Send(context.Context, []byte) error { return errors.New("broker down") }
+
+func (downBus) Receive(ctx context.Context, _ func([]byte)) error { <-ctx.Done(); return nil }
+
+// TestDoWithTheBusDown: an action that cannot be sent is ErrBus (503),
+// and nothing is applied.
+func TestDoWithTheBusDown(t *testing.T) {
+	node := &fakeNode{}
+	p := New(Options{Node: node, Bus: downBus{}})
+	_, err := p.Do(context.Background(), Action{Op: OpDisconnect, By: "user", Value: "ann"})
+	if !errors.Is(err, ErrBus) || errStatus(err) != 503 {
+		t.Fatalf("Do: %v, want ErrBus", err)
+	}
+	if len(node.calls) != 0 {
+		t.Fatalf("applied: %v", node.calls)
+	}
+}

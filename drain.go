@@ -58,6 +58,7 @@ func (s *Server) drain(ctx context.Context) error {
 		zap.Int("connections", s.ws.Conns()), zap.Duration("window", d.Window), zap.Int("close_code", d.CloseCode))
 	s.ws.StopAccepting()
 	s.node.CloseConnEvents() // streams end, so the API's shutdown need not wait for them
+	s.ctl.CloseTaps()        // so do taps
 	if s.sse != nil {
 		// Event streams end like WebSockets, after what is queued, so the
 		// TCP server's shutdown need not wait for them.
@@ -71,6 +72,7 @@ func (s *Server) drain(ctx context.Context) error {
 		errs = append(errs, s.sockLn.Close())
 	}
 	errs = append(errs, ignoreClosed(s.ws.ShutdownWith(ctx, s.drainOptions(d))))
+	s.ctl.Leave(ctx) // while the broker still carries it
 	s.closeBroker()
 	s.closeJWKS()
 	if s.metricsS != nil { // last: the drain itself can be watched

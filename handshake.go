@@ -161,6 +161,8 @@ func reason(err error) string {
 		return "token expired"
 	case errors.Is(err, jwtauth.ErrTokenTooLong):
 		return "token too long"
+	case errors.Is(err, errRevoked):
+		return "token revoked"
 	}
 	return "invalid token"
 }

@@ -1,7 +1,9 @@
 package fanoutd
 
 import (
+	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
@@ -15,6 +17,9 @@ import (
 // they refresh it).
 type liveAuth struct {
 	v atomic.Pointer[jwtauth.Verifier]
+	// revoked, when set, is the control plane's revocation list: a valid
+	// token of a revoked user or id is refused all the same.
+	revoked func(user, jti string) (time.Time, bool)
 }
 
 var _ daemon.Authenticator = (*liveAuth)(nil)
@@ -25,7 +30,15 @@ func newLiveAuth(v *jwtauth.Verifier) *liveAuth {
 	return a
 }
 
-// Verify checks token with the verifier in force.
-func (a *liveAuth) Verify(token string) (daemon.Identity, error) { return a.v.Load().Verify(token) }
+// Verify checks token with the verifier in force, then the revocations.
+func (a *liveAuth) Verify(token string) (daemon.Identity, error) {
+	id, err := a.v.Load().Verify(token)
+	if err == nil && a.revoked != nil {
+		if until, ok := a.revoked(id.Subject, id.TokenID); ok {
+			return daemon.Identity{}, fmt.Errorf("%w until %s", errRevoked, until.UTC().Format(time.RFC3339))
+		}
+	}
+	return id, err
+}
 
 func (a *liveAuth) set(v *jwtauth.Verifier) { a.v.Store(v) }

@@ -32,8 +32,9 @@ func (s *Server) Publish(ctx context.Context, e Event) (Position, error) {
 	var p Position
 	_, err := s.node.PublishBatch(ctx, 1,
 		func(int) (string, string, []byte, string) { return e.Channel, e.Type, e.Payload, e.IdempotencyKey },
-		func(_ int, offset uint64, epoch string, dup bool) {
-			p = Position{Offset: offset, Epoch: epoch, Duplicate: dup}
-		})
+		s.tapBatch(func(int) (string, string, []byte, string) { return e.Channel, e.Type, e.Payload, e.IdempotencyKey },
+			func(_ int, offset uint64, epoch string, dup bool) {
+				p = Position{Offset: offset, Epoch: epoch, Duplicate: dup}
+			}))
 	return p, err
 }

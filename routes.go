@@ -38,7 +38,9 @@ func (s *Server) tcpRoutes(cfg config.Config) http.Handler {
 	if cfg.API.Key != "" {
 		// Every other path too: without the key, a request learns nothing
 		// (401), as before the TCP listener served anything else.
-		mux.Handle("/", ipc.NewTCPHandler(s.apiOptions(cfg)))
+		o := s.apiOptions(cfg)
+		o.Mount = s.ctl.Handler(false) // no tap on TCP
+		mux.Handle("/", ipc.NewTCPHandler(o))
 	} else {
 		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "not found", http.StatusNotFound)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fanoutd/fanoutd/api"
 	"github.com/fanoutd/fanoutd/config"
+	"github.com/fanoutd/fanoutd/control"
 	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
 	"github.com/fanoutd/fanoutd/ipc"
@@ -39,6 +40,7 @@ type Server struct {
 	notify Notifier
 	now    func() time.Time
 	node   *daemon.Node
+	ctl    *control.Plane // the control plane: disconnect, revoke, tap (controlplane.go)
 	ws     *netpoll.Server
 	up     *upgrader // admits WebSocket upgrades and SSE streams alike
 	auth   *liveAuth
@@ -132,6 +134,8 @@ func New(o Options) (*Server, error) {
 	if startBroker != nil {
 		startBroker(s.node)
 	}
+	s.ctl = s.newControl()
+	s.auth.revoked = s.ctl.Revoked
 	s.ws, err = netpoll.NewServer(s.transportOptions(o))
 	if err != nil {
 		s.closeBroker()
@@ -366,6 +370,7 @@ func (s *Server) apiOptions(cfg config.Config) ipc.Options {
 		APIKey:       cfg.API.Key,
 		PeerUIDs:     cfg.SocketPeerUIDs,
 		PeerGIDs:     cfg.SocketPeerGIDs,
+		Mount:        s.ctl.Handler(true),
 	}
 	if s.load != nil {
 		o.Reloader = reloader{s}
@@ -388,6 +393,7 @@ func (s *Server) Run(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	var sweeper sync.WaitGroup
 	sweeper.Go(func() { s.node.Run(sweepCtx) })
+	sweeper.Go(func() { s.ctl.Run(sweepCtx) })
 	if s.broker != nil {
 		s.brokerOK.Store(true) // until a probe says otherwise
 		sweeper.Go(func() { s.watchBroker(sweepCtx) })
@@ -480,7 +486,7 @@ func (p publisher) CheckEvent(channel, eventType string, payload []byte) error {
 
 func (p publisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte, string),
 	done func(int, uint64, string, bool)) (int, error) {
-	return p.s.node.PublishBatch(ctx, n, event, done)
+	return p.s.node.PublishBatch(ctx, n, event, p.s.tapBatch(event, done))
 }
 
 func (p publisher) Stats() any { return p.s.Stats() }

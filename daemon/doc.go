@@ -46,6 +46,11 @@
 //
 // Publish, Stats and CheckEvent may be called from any goroutine. A
 // session's Message and Closed are called by its transport one at a time.
+// The control plane's operations (control.go: Disconnect, SubscribeServer,
+// UnsubscribeServer, Connections) come from other goroutines; each
+// session's ctl lock serialises them with its transport's calls, and is
+// taken before any hub or channel lock (the registry's own lock is
+// released before it).
 // Locks: hub shard → channel → {history LRU, idempotency, connection
 // events, expiry shard}; the last four never nest. A channel's lock is held
 // while an event is numbered, kept and enqueued to its subscribers, which

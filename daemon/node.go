@@ -23,6 +23,7 @@ type Node struct {
 	expiries   *expiries
 	idem       *idempotency
 	connEvents *connEvents
+	reg        *registry // live sessions, for the control plane
 	// presenceOps feeds runPresence; nil without a PresenceBroker.
 	presenceOps chan presenceOp
 	lru         historyLRU
@@ -58,6 +59,7 @@ func New(opts Options) *Node {
 		expiries: newExpiries(),
 		idem:     newIdempotency(),
 		prefix:   hex.EncodeToString(rnd[:]) + "-",
+		reg:      newRegistry(),
 	}
 	n.live.Store(opts.settings())
 	n.hub = newHub(n.newChannel)
@@ -89,11 +91,13 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		patterns: n.patterns(id),
 		info:     id.Info,
 		internal: id.Internal,
+		jti:      id.TokenID,
 		tokens:   2 * float64(n.set().CommandsPerSecond),
 		refilled: n.opts.Now().UnixNano(),
 	}
 	s.tt, _ = t.(TimedTransport) // once here, not per delivery
 	n.sessions.Add(1)
+	n.reg.add(s, n.opts.Now())
 	n.logConn(s, connEvent{typ: "connect"})
 	if f := n.opts.OnConnect; f != nil && !s.internal {
 		f(s.id, s.subject)

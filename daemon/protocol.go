@@ -15,6 +15,9 @@ type command struct {
 	ID        json.RawMessage `json:"id"`
 	Token     string          `json:"token"` // refresh only; never logged
 	Since     *position       `json:"since"` // subscribe only
+	// server marks a subscribe made by the control plane: the backend
+	// decided, so the token's channels claim is not consulted.
+	server bool
 }
 
 // maxIDBytes caps the request id echoed back in replies.

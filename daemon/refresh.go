@@ -28,6 +28,7 @@ func (s *Session) refresh(cmd command) error {
 		return fmt.Errorf("%w: the token expires before the current one", ErrUnauthorized)
 	}
 	s.patterns = s.node.patterns(id)
+	s.jti = id.TokenID
 	s.revokeForbidden()
 	s.setExpiry(id)
 	s.send(marshalReply(reply{Type: "refreshed", ID: cmd.ID, ExpiresAt: unixSeconds(id)}))

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -26,6 +27,11 @@ type Session struct {
 	// channels, and an empty map alone costs more than a few pointers.
 	subs   []*subscription
 	closed bool
+	jti    string // the token's id (Identity.TokenID), for revocations
+	// ctl serialises the transport's calls (Message, Subscribe, Closed)
+	// with the control plane's (control.go), which come from other
+	// goroutines. Uncontended except while an operator acts.
+	ctl sync.Mutex
 	// Command token bucket: tokens left, refilled by elapsed time.
 	tokens   float64
 	refilled int64 // UnixNano of the last refill
@@ -42,6 +48,8 @@ func (s *Session) ID() string { return s.id }
 // close code 1003; anything else gets a reply, an error frame for a bad
 // command, and the connection stays up.
 func (s *Session) Message(binary bool, payload []byte) {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
 	if s.closed {
 		return
 	}
@@ -85,7 +93,7 @@ func (s *Session) subscribe(cmd command) error {
 	if err != nil {
 		return err
 	}
-	if !permits(s.patterns, name) || (s.node.opts.Authorize != nil && !s.internal && !s.node.opts.Authorize(s.subject, name)) {
+	if !cmd.server && !s.allowed(name) {
 		return ErrForbidden
 	}
 	if i := s.find(name); i >= 0 {
@@ -134,10 +142,13 @@ func (s *Session) unsubscribe(cmd command) error {
 // Closed releases the session's subscriptions; called once by the
 // transport after the connection is gone.
 func (s *Session) Closed(code int) {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
 	if s.closed {
 		return
 	}
 	s.closed = true
+	s.node.reg.remove(s)
 	s.node.expiries.remove(s)
 	for _, sub := range s.subs {
 		s.node.hub.remove(sub)
@@ -168,6 +179,12 @@ func (s *Session) allowCommand() bool {
 	}
 	s.tokens--
 	return true
+}
+
+// allowed reports whether the token's patterns and the Authorize hook let
+// the session subscribe to name.
+func (s *Session) allowed(name string) bool {
+	return permits(s.patterns, name) && (s.node.opts.Authorize == nil || s.internal || s.node.opts.Authorize(s.subject, name))
 }
 
 // find returns the index of the subscription to name, or -1.

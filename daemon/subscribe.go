@@ -17,6 +17,8 @@ type Position struct {
 // knows which channel was refused. Called by the session's transport, one
 // call at a time with Message and Closed.
 func (s *Session) Subscribe(channel string, since *Position) error {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
 	cmd := command{Action: "subscribe", Channel: channel}
 	if since != nil {
 		cmd.Since = &position{Offset: since.Offset, Epoch: since.Epoch}

@@ -59,6 +59,9 @@ type MissedTransport interface {
 type Identity struct {
 	// Subject is the token's "sub".
 	Subject string
+	// TokenID is the token's "jti", "" without one: a revocation can name
+	// one token rather than every token of the user.
+	TokenID string
 	// Channels are the patterns the connection may subscribe to: an exact
 	// name, "prefix*", or "*"; "{sub}" stands for Subject.
 	Channels []string

@@ -52,6 +52,10 @@
 // GET /v1/events (connection events, resumable with ?after=&epoch=) are
 // served when Options.Directory is set.
 //
+// Any other path goes to Options.Mount when it is set (the control plane's
+// routes: disconnect, revoke, history, tap…), behind the same
+// authentication as the routes above; 404 otherwise.
+//
 // Index is the event's 0-based position: array element, non-blank NDJSON
 // line, or 0 for a single object. A Publish error maps to 400 when it has
 // Invalid() returning true, 503 when it has Unavailable() returning true,

@@ -20,6 +20,7 @@ type api struct {
 	reloader Reloader
 	// openapi is the document GET /v1/openapi.yaml serves; nil: 404.
 	openapi []byte
+	mount   http.Handler // Options.Mount; nil: 404
 	log     *zap.Logger
 	limit   int64
 }
@@ -49,7 +50,11 @@ func (a *api) routes() *http.ServeMux {
 		mux.HandleFunc("POST /v1/reload", a.reload)
 		mux.HandleFunc("/v1/reload", methodNotAllowed("POST"))
 	}
-	mux.HandleFunc("/", notFound)
+	if a.mount != nil {
+		mux.Handle("/", a.mount)
+	} else {
+		mux.HandleFunc("/", notFound)
+	}
 	return mux
 }
 

@@ -31,6 +31,11 @@ type Options struct {
 	// composition root passes api.OpenAPI(); ipc does not import it.
 	OpenAPI []byte
 
+	// Mount serves every path the API itself does not, behind the same
+	// authentication (peer allowlist on the Unix socket, bearer key on
+	// TCP): the control plane's routes. nil answers them 404.
+	Mount http.Handler
+
 	// Logger is named "ipc"; nil means no logging.
 	Logger *zap.Logger
 
@@ -117,6 +122,7 @@ func newAPI(opts Options, transport string) *api {
 		pub:     opts.Publisher,
 		dir:     opts.Directory,
 		openapi: opts.OpenAPI,
+		mount:   opts.Mount,
 		log:     namedLogger(opts.Logger).With(zap.String("transport", transport)),
 		limit:   limit,
 	}

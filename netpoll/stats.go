@@ -6,7 +6,7 @@ import "sync/atomic"
 // counts under 0. Each is one the transport or its session sends.
 var countedCloseCodes = [...]int{CloseNormal, CloseGoingAway, CloseProtocolError, CloseUnsupportedData,
 	CloseInvalidPayload, ClosePolicyViolation, CloseTooBig, 1010, CloseInternalError, CloseServiceRestart,
-	1013, 1014, CloseSlowConsumer, CloseHeartbeat, 4003}
+	1013, 1014, CloseSlowConsumer, CloseHeartbeat, 4003, 4004, 4403}
 
 // closeCounts counts the close frames queued, by code: the last slot is
 // every other code.

@@ -10,11 +10,13 @@ import { attach } from './tab.js';
 /**
  * Close codes after which reconnecting cannot help: the client broke the
  * protocol (1002), sent binary (1003), invalid UTF-8 (1007), too many
- * fragments (1008) or too big a message (1009). 4001 (slow), 4002
- * (heartbeat), 4003 (token expired: a new token is fetched) and 1001
- * (restart) reconnect.
+ * fragments (1008) or too big a message (1009), or was revoked by the
+ * server (4403: banned; a handshake is refused until the revocation
+ * ends). 4001 (slow), 4002 (heartbeat), 4003 (token expired: a new token
+ * is fetched), 4004 (disconnected by the server) and 1001 (restart)
+ * reconnect.
  */
-export const TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009]);
+export const TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009, 4403]);
 
 /** HTTP statuses of the SSE route that end the client: reconnecting cannot help. */
 export const TERMINAL_STATUSES = Object.freeze([400, 401, 403, 404]);

@@ -262,7 +262,7 @@
       init_backoff();
       init_tab();
       import_meta = {};
-      TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009]);
+      TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009, 4403]);
       TERMINAL_STATUSES = Object.freeze([400, 401, 403, 404]);
       LOGGED_OUT = Object.freeze({ loggedOut: true });
       FATAL_SUBSCRIBE = /* @__PURE__ */ new Set(["forbidden", "invalid_channel", "too_many_subscriptions", "bad_request"]);

@@ -239,7 +239,7 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 	}
 	// exp is required, so ExpiresAt is set: the connection lasts as long
 	// as a new handshake with this token would succeed.
-	return daemon.Identity{Subject: c.Subject, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway), Info: c.Info}, nil
+	return daemon.Identity{Subject: c.Subject, TokenID: c.ID, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway), Info: c.Info}, nil
 }
 
 // hmacKeyFor returns the HMAC keys in force now: one key, or a

@@ -446,7 +446,7 @@ var init_client = __esm({
   "client.js"() {
     init_backoff();
     init_tab();
-    TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009]);
+    TERMINAL_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009, 4403]);
     TERMINAL_STATUSES = Object.freeze([400, 401, 403, 404]);
     LOGGED_OUT = Object.freeze({ loggedOut: true });
     FATAL_SUBSCRIBE = /* @__PURE__ */ new Set(["forbidden", "invalid_channel", "too_many_subscriptions", "bad_request"]);

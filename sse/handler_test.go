@@ -104,10 +104,10 @@ func next(t *testing.T, ev <-chan string) string {
 	return ""
 }
 
-// TestHandlerAnswersARefusalAsTheAdmitterSaid: the Admitter's
+// TestSSEHandlerAnswersARefusalAsTheAdmitterSaid: the Admitter's
 // *netpoll.HTTPError is the answer, status, headers and reason; any other
 // error is a 500; either way the stream's slot is given back.
-func TestHandlerAnswersARefusalAsTheAdmitterSaid(t *testing.T) {
+func TestSSEHandlerAnswersARefusalAsTheAdmitterSaid(t *testing.T) {
 	a := newFakeAdmitter()
 	h, _, url := serve(t, a, 1)
 	a.refuse = &netpoll.HTTPError{Status: http.StatusTooManyRequests, Reason: "too many connections for this user",
@@ -129,11 +129,11 @@ func TestHandlerAnswersARefusalAsTheAdmitterSaid(t *testing.T) {
 	}
 }
 
-// TestHandlerStreamsUntilShutdownAndReleasesOnce: an admitted stream is a
+// TestSSEHandlerStreamsUntilShutdownAndReleasesOnce: an admitted stream is a
 // session of the node (welcome, subscribed, events with positions), ends
 // with the close event at Shutdown, and gives its admission back once;
 // after Shutdown requests are refused 503 before any admission.
-func TestHandlerStreamsUntilShutdownAndReleasesOnce(t *testing.T) {
+func TestSSEHandlerStreamsUntilShutdownAndReleasesOnce(t *testing.T) {
 	a := newFakeAdmitter()
 	h, node, url := serve(t, a, 10)
 	ev := events(get(t, url+"/sse?channels=c", nil).Body)
@@ -177,9 +177,9 @@ func TestHandlerStreamsUntilShutdownAndReleasesOnce(t *testing.T) {
 	}
 }
 
-// TestHandlerCORSFollowsTheAdmitter: credentials only for a listed Origin,
+// TestSSEHandlerCORSFollowsTheAdmitter: credentials only for a listed Origin,
 // "*" without them when there is no allowlist, nothing otherwise.
-func TestHandlerCORSFollowsTheAdmitter(t *testing.T) {
+func TestSSEHandlerCORSFollowsTheAdmitter(t *testing.T) {
 	tests := []struct {
 		name, origin string
 		open         bool

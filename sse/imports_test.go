@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestImportsStayInward enforces doc.go's "Imports": of fanoutd's packages,
+// TestSSEImportsStayInward enforces doc.go's "Imports": of fanoutd's packages,
 // sse imports only the core and the transport whose queue and vocabulary
 // it shares; the policy it needs from the root comes through Admitter.
-func TestImportsStayInward(t *testing.T) {
+func TestSSEImportsStayInward(t *testing.T) {
 	pkg, err := build.ImportDir(".", 0)
 	if err != nil {
 		t.Fatal(err)

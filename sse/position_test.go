@@ -7,9 +7,9 @@ import (
 	"github.com/fanoutd/fanoutd/daemon"
 )
 
-// TestLastEventIDRoundTrip: what a stream writes as its id, a reconnecting
+// TestSSELastEventIDRoundTrip: what a stream writes as its id, a reconnecting
 // client sends back as Last-Event-ID and resumes every channel from.
-func TestLastEventIDRoundTrip(t *testing.T) {
+func TestSSELastEventIDRoundTrip(t *testing.T) {
 	var p positions
 	p.set("project:a", daemon.Position{Offset: 0, Epoch: "e1"})
 	p.set("project:b", daemon.Position{Offset: 7, Epoch: "e2"})
@@ -31,7 +31,7 @@ func TestLastEventIDRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLastEventIDMalformed(t *testing.T) {
+func TestSSELastEventIDMalformed(t *testing.T) {
 	for _, id := range []string{"a", "a 1", "a x e", "a -1 e", "a 1 e b", "a 18446744073709551616 e"} {
 		if _, err := parseLastEventID(id); !errors.Is(err, errLastEventID) {
 			t.Errorf("%q: %v, want errLastEventID", id, err)

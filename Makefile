@@ -9,7 +9,7 @@ FUZZTIME ?= 5s
 # few executions (no input is slow: a 2 s guard inside never fires); its seed
 # corpus still runs with every `go test`.
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
-                ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack
+                ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./sse:FuzzLastEventID
 
 .PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers

@@ -17,15 +17,13 @@
 //
 // Requests on the TCP listener that are not WebSocket upgrades are handed
 // from the transport to net/http (netpoll.Server.HTTPListener), which serves
-// the SSE route (config.SSE) and, with api.key, the publish API. An SSE
-// stream is admitted by the upgrader's checks (upgrader.admit), is a
-// daemon.Session whose Transport is an sseStream over the
-// http.ResponseWriter, and subscribes its URL's channels with
-// Session.Subscribe. Its handler goroutine writes what the core queues
-// (a netpoll.FrameQueue under the stream's lock, so that the core's calls
-// never block) and heartbeats, and calls the session's Closed when the
-// stream ends; Shutdown ends every stream with 1001 before the TCP server's
-// own shutdown waits for the handlers.
+// the SSE route (config.SSE; package sse) and, with api.key, the publish
+// API. The root only wires the route: sse.New in New, its path in
+// routes.go, its Shutdown in drain (every stream ends with the drain's
+// close code before the TCP server's own shutdown waits for the
+// handlers), its Streams in Stats. A stream is admitted by the upgrader's
+// checks (upgrader.admit, behind sse.Admitter: handshake_sse.go), so a
+// user's WebSockets and streams share one per-user limit.
 //
 // # Operations
 //

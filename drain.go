@@ -62,7 +62,7 @@ func (s *Server) drain(ctx context.Context) error {
 	if s.sse != nil {
 		// Event streams end like WebSockets, after what is queued, so the
 		// TCP server's shutdown need not wait for them.
-		s.sse.shutdown(d.CloseCode, reconnectHint(d.ReconnectAfter, rand.Float64()))
+		s.sse.Shutdown(d.CloseCode, reconnectHint(d.ReconnectAfter, rand.Float64()))
 	}
 	var errs []error
 	for _, h := range s.httpServers() {

@@ -23,6 +23,7 @@ import (
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
 	"github.com/fanoutd/fanoutd/ipc"
 	"github.com/fanoutd/fanoutd/netpoll"
+	"github.com/fanoutd/fanoutd/sse"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -50,7 +51,7 @@ type Server struct {
 	unixH  *swapHandler // its handler, rebuilt by a reload
 	tcp    *http.Server // HTTP on the TCP listener (routes.go); nil when nothing is served there
 	tcpH   *swapHandler // its routes, rebuilt by a reload
-	sse    *sseRoute    // nil when sse.enabled is false
+	sse    *sse.Handler // nil when sse.enabled is false
 	httpLn net.Listener // non-WebSocket requests handed over by the transport
 	devKey []byte
 	// jwks is the auth.jwks_url set in use (nil: none), jwksID its
@@ -143,7 +144,8 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	if cfg.SSE.Enabled {
-		s.sse = newSSERoute(s.up, s.node, cfg.SSE.Heartbeat, cfg.Limits.WriteQueueBytes, cfg.SSE.MaxStreams)
+		s.sse = sse.New(sse.Options{Node: s.node, Admitter: s.up, Heartbeat: cfg.SSE.Heartbeat,
+			QueueBytes: cfg.Limits.WriteQueueBytes, MaxStreams: cfg.SSE.MaxStreams})
 	}
 	if err := s.bind(o); err != nil {
 		_ = s.ws.Shutdown(context.Background(), netpoll.CloseGoingAway, "")
@@ -470,7 +472,7 @@ type Stats struct {
 func (s *Server) Stats() Stats {
 	st := Stats{Stats: s.node.Stats(), PID: os.Getpid(), BrokerUp: s.BrokerUp(), Transport: s.ws.Stats()}
 	if s.sse != nil {
-		st.SSEStreams = s.sse.count()
+		st.SSEStreams = s.sse.Streams()
 	}
 	return st
 }

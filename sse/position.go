@@ -1,28 +1,27 @@
-package fanoutd
+package sse
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 
 	"github.com/fanoutd/fanoutd/daemon"
 )
 
-// ssePositions are an SSE stream's channel positions in subscription
+// positions are an SSE stream's channel positions in subscription
 // order: what each event's id carries, so that Last-Event-ID resumes every
 // channel at once. The id is "channel offset epoch" triples joined by
 // spaces; neither channel names nor epochs contain one.
-type ssePositions struct {
-	list []ssePosition
+type positions struct {
+	list []position
 }
 
-type ssePosition struct {
+type position struct {
 	channel string
 	pos     daemon.Position
 }
 
 // set records channel's position and reports whether the id changed.
-func (p *ssePositions) set(channel string, pos daemon.Position) bool {
+func (p *positions) set(channel string, pos daemon.Position) bool {
 	for i := range p.list {
 		if p.list[i].channel == channel {
 			changed := p.list[i].pos != pos
@@ -30,12 +29,12 @@ func (p *ssePositions) set(channel string, pos daemon.Position) bool {
 			return changed
 		}
 	}
-	p.list = append(p.list, ssePosition{channel: channel, pos: pos})
+	p.list = append(p.list, position{channel: channel, pos: pos})
 	return true
 }
 
 // remove forgets channel and reports whether it was there.
-func (p *ssePositions) remove(channel string) bool {
+func (p *positions) remove(channel string) bool {
 	for i := range p.list {
 		if p.list[i].channel == channel {
 			p.list = append(p.list[:i], p.list[i+1:]...)
@@ -46,7 +45,7 @@ func (p *ssePositions) remove(channel string) bool {
 }
 
 // appendID appends the id to dst.
-func (p *ssePositions) appendID(dst []byte) []byte {
+func (p *positions) appendID(dst []byte) []byte {
 	for i, c := range p.list {
 		if i > 0 {
 			dst = append(dst, ' ')
@@ -59,9 +58,6 @@ func (p *ssePositions) appendID(dst []byte) []byte {
 	}
 	return dst
 }
-
-// errLastEventID is a Last-Event-ID the daemon did not write.
-var errLastEventID = errors.New("malformed Last-Event-ID: want \"channel offset epoch\" triples separated by spaces")
 
 // parseLastEventID reads an id written by appendID; "" is no position.
 func parseLastEventID(id string) (map[string]daemon.Position, error) {

@@ -1,4 +1,4 @@
-package fanoutd
+package sse
 
 import (
 	"bufio"
@@ -14,35 +14,35 @@ import (
 	"github.com/fanoutd/fanoutd/netpoll"
 )
 
-// sseWriteTimeout bounds one write to an SSE client: a client that takes no
+// writeTimeout bounds one write to an SSE client: a client that takes no
 // bytes for this long is gone.
-const sseWriteTimeout = 10 * time.Second
+const writeTimeout = 10 * time.Second
 
-// sseStream is one SSE client as the core's Transport: the core queues
+// stream is one SSE client as the core's Transport: the core queues
 // framed messages from any goroutine, and the stream's own goroutine (the
 // HTTP handler's, in run) writes them as events. The queue is a
 // netpoll.FrameQueue, so slow-consumer policies are the WebSocket ones.
-type sseStream struct {
+type stream struct {
 	w     *bufio.Writer
 	rc    *http.ResponseController
 	bound int // limits.write_queue_bytes
 	wake  chan struct{}
 
-	mu        sync.Mutex
+	mu        sync.Mutex // guards q, closeCode and reason; never held while writing to the client
 	q         netpoll.FrameQueue
 	closeCode int // set once by Close: the stream ends after what is queued
 	reason    string
 
 	// Written by run only.
-	pos   ssePositions
+	pos   positions
 	batch [][]byte
 	line  []byte
 }
 
-var _ daemon.Transport = (*sseStream)(nil)
+var _ daemon.Transport = (*stream)(nil)
 
-func newSSEStream(w http.ResponseWriter, bound int) *sseStream {
-	return &sseStream{
+func newStream(w http.ResponseWriter, bound int) *stream {
+	return &stream{
 		w:     bufio.NewWriterSize(w, 4096),
 		rc:    http.NewResponseController(w),
 		bound: bound,
@@ -51,14 +51,14 @@ func newSSEStream(w http.ResponseWriter, bound int) *sseStream {
 }
 
 // Send implements daemon.Transport.
-func (st *sseStream) Send(msg []byte) bool {
+func (st *stream) Send(msg []byte) bool {
 	ok, _ := st.Queue(msg)
 	st.Flush()
 	return ok
 }
 
 // Queue implements daemon.Transport.
-func (st *sseStream) Queue(msg []byte) (ok, first bool) {
+func (st *stream) Queue(msg []byte) (ok, first bool) {
 	ok, first, _ = st.QueueEvent(msg, 0, netpoll.PolicyDisconnect)
 	return ok, first
 }
@@ -66,7 +66,7 @@ func (st *sseStream) Queue(msg []byte) (ok, first bool) {
 // QueueEvent implements daemon.Transport. A frame that does not fit under
 // the channel's policy closes the stream as slow (4001), dropping what is
 // queued: the client recovers it from history on reconnect.
-func (st *sseStream) QueueEvent(msg []byte, key uint64, policy int) (ok, first bool, dropped int) {
+func (st *stream) QueueEvent(msg []byte, key uint64, policy int) (ok, first bool, dropped int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closeCode != 0 {
@@ -84,7 +84,7 @@ func (st *sseStream) QueueEvent(msg []byte, key uint64, policy int) (ok, first b
 }
 
 // Flush implements daemon.Transport: it wakes the writer.
-func (st *sseStream) Flush() {
+func (st *stream) Flush() {
 	select {
 	case st.wake <- struct{}{}:
 	default:
@@ -93,7 +93,7 @@ func (st *sseStream) Flush() {
 
 // Close implements daemon.Transport: the stream ends after what is queued,
 // with a close event carrying code.
-func (st *sseStream) Close(code int, reason string) {
+func (st *stream) Close(code int, reason string) {
 	st.mu.Lock()
 	if st.closeCode == 0 {
 		st.closeCode, st.reason = code, reason
@@ -105,7 +105,7 @@ func (st *sseStream) Close(code int, reason string) {
 // run writes queued messages and heartbeats until the stream is closed or
 // the client goes away, and returns the close code (1006 for a client
 // that vanished or stopped reading).
-func (st *sseStream) run(ctx context.Context, heartbeat time.Duration) int {
+func (st *stream) run(ctx context.Context, heartbeat time.Duration) int {
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
 	for {
@@ -129,7 +129,7 @@ func (st *sseStream) run(ctx context.Context, heartbeat time.Duration) int {
 
 // drain writes what is queued and, once the stream was closed, the close
 // event; it returns the close code then, 0 while the stream goes on.
-func (st *sseStream) drain() (int, error) {
+func (st *stream) drain() (int, error) {
 	st.mu.Lock()
 	st.batch = st.q.Take(st.batch[:0])
 	code, reason := st.closeCode, st.reason
@@ -146,9 +146,9 @@ func (st *sseStream) drain() (int, error) {
 }
 
 // write sends the pending lines plus extra, under a deadline.
-func (st *sseStream) write(extra []byte) error {
+func (st *stream) write(extra []byte) error {
 	st.line = append(st.line, extra...)
-	_ = st.rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	_ = st.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := st.w.Write(st.line)
 	st.line = st.line[:0]
 	if err == nil {
@@ -160,9 +160,9 @@ func (st *sseStream) write(extra []byte) error {
 	return err
 }
 
-// sseHead is what the stream reads of a message: its type, and the
+// head is what the stream reads of a message: its type, and the
 // position it carries.
-type sseHead struct {
+type head struct {
 	Type      string  `json:"type"`
 	Channel   string  `json:"channel"`
 	Offset    *uint64 `json:"offset"`
@@ -172,9 +172,9 @@ type sseHead struct {
 
 // appendEvent turns one framed message into an SSE event: id (when the
 // positions changed), event (the type) and data (the message's JSON).
-func (st *sseStream) appendEvent(frame []byte) {
+func (st *stream) appendEvent(frame []byte) {
 	p := netpoll.Payload(frame)
-	var h sseHead
+	var h head
 	if p == nil || json.Unmarshal(p, &h) != nil || h.Type == "" {
 		return
 	}
@@ -191,7 +191,7 @@ func (st *sseStream) appendEvent(frame []byte) {
 // track updates the positions from a message and reports a change. A
 // recovered subscribed reply leaves the position where the client was: the
 // replay that follows moves it.
-func (st *sseStream) track(h sseHead) bool {
+func (st *stream) track(h head) bool {
 	switch {
 	case h.Type == "unsubscribed":
 		return st.pos.remove(h.Channel)
@@ -206,7 +206,7 @@ func (st *sseStream) track(h sseHead) bool {
 // appendData writes p as data lines: a payload may hold line breaks (JSON
 // white space), which SSE would take for the end of the field; the client
 // joins data lines with "\n", which is white space too.
-func (st *sseStream) appendData(p []byte) {
+func (st *stream) appendData(p []byte) {
 	for len(p) > 0 {
 		i := bytes.IndexAny(p, "\r\n")
 		if i < 0 {
@@ -222,7 +222,7 @@ func (st *sseStream) appendData(p []byte) {
 
 // appendClose is the last event of a stream: the close code a WebSocket
 // client would have got.
-func (st *sseStream) appendClose(code int, reason string) {
+func (st *stream) appendClose(code int, reason string) {
 	b, _ := json.Marshal(reason)
 	st.line = append(st.line, "event: close\ndata: {\"type\":\"close\",\"code\":"...)
 	st.line = strconv.AppendInt(st.line, int64(code), 10)

@@ -1,44 +1,42 @@
-package fanoutd
+package sse
 
 import (
-	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
-	"github.com/fanoutd/fanoutd/netpoll"
 )
 
-// sseRoute serves GET <sse.path>?channels=a,b: the WebSocket route's
-// events as Server-Sent Events, for clients behind proxies that refuse
-// WebSocket upgrades. A stream is admitted like an upgrade (upgrader.admit:
-// Origin, upgrade rate, per-address and per-user limits, token), is a
-// daemon.Session like a WebSocket, and subscribes the channels of its URL,
-// resuming from Last-Event-ID. Each stream holds its handler's goroutine:
-// the route is a fallback, capped by sse.max_streams.
-type sseRoute struct {
-	up         *upgrader
+// Handler serves GET <sse.path>?channels=a,b: the WebSocket route's events
+// as Server-Sent Events, for clients behind proxies that refuse WebSocket
+// upgrades. A stream is admitted like an upgrade (Admitter: Origin, upgrade
+// rate, per-address and per-user limits, token), is a daemon.Session like a
+// WebSocket, and subscribes the channels of its URL, resuming from
+// Last-Event-ID. Each stream holds its handler's goroutine: the route is a
+// fallback, capped by Options.MaxStreams.
+type Handler struct {
 	node       *daemon.Node
+	admit      Admitter
 	heartbeat  time.Duration
 	bound      int
 	maxStreams int
 
-	mu      sync.Mutex
-	streams map[*sseStream]struct{}
+	mu      sync.Mutex // guards streams and closed; Shutdown holds it while closing streams
+	streams map[*stream]struct{}
 	closed  bool
 }
 
-func newSSERoute(up *upgrader, node *daemon.Node, heartbeat time.Duration, bound, maxStreams int) *sseRoute {
-	return &sseRoute{up: up, node: node, heartbeat: heartbeat, bound: bound,
-		maxStreams: maxStreams, streams: map[*sseStream]struct{}{}}
+// New returns the route's handler; o.Node and o.Admitter are required.
+func New(o Options) *Handler {
+	o = o.withDefaults()
+	return &Handler{node: o.Node, admit: o.Admitter, heartbeat: o.Heartbeat, bound: o.QueueBytes,
+		maxStreams: o.MaxStreams, streams: map[*stream]struct{}{}}
 }
 
 // ServeHTTP answers CORS preflights, admits the request, and streams.
-func (rt *sseRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (rt *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt.cors(w, r)
 	switch r.Method {
 	case http.MethodOptions:
@@ -50,33 +48,32 @@ func (rt *sseRoute) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	channels, since, err := sseParams(r)
+	channels, since, err := params(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	st := newSSEStream(w, rt.bound)
+	st := newStream(w, rt.bound)
 	if !rt.register(st) {
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "too many event streams", http.StatusServiceUnavailable)
 		return
 	}
 	defer rt.unregister(st)
-	req := sseRequest(r)
-	id, addr, ls, err := rt.up.admit(req)
+	id, release, err := rt.admit.AdmitStream(admissionRequest(r))
 	if err != nil {
 		refuse(w, err)
 		return
 	}
-	defer rt.up.limits.release(ls, addr, id.Subject)
+	defer release()
 	rt.serve(w, r, st, id, channels, since)
 }
 
 // serve runs one admitted stream until it ends.
-func (rt *sseRoute) serve(w http.ResponseWriter, r *http.Request, st *sseStream, id daemon.Identity,
+func (rt *Handler) serve(w http.ResponseWriter, r *http.Request, st *stream, id daemon.Identity,
 	channels []string, since map[string]daemon.Position) {
 	// The server's read and write timeouts suit requests, not a stream:
-	// writes get their own deadline (sseWriteTimeout).
+	// writes get their own deadline (writeTimeout).
 	_ = st.rc.SetReadDeadline(time.Time{})
 	_ = st.rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
@@ -104,18 +101,18 @@ func (rt *sseRoute) serve(w http.ResponseWriter, r *http.Request, st *sseStream,
 // is "*" without credentials: any page may read a stream it holds a token
 // for (in the query, or the Authorization header), never on the strength
 // of a cookie (a cookie token needs an allowlist: config validation).
-func (rt *sseRoute) cors(w http.ResponseWriter, r *http.Request) {
+func (rt *Handler) cors(w http.ResponseWriter, r *http.Request) {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return
 	}
 	h := w.Header()
-	switch policy := rt.up.cur.Load().origins; {
-	case policy.listed(o):
+	switch listed, open := rt.admit.CrossOrigin(o); {
+	case listed:
 		h.Set("Access-Control-Allow-Origin", o)
 		h.Set("Access-Control-Allow-Credentials", "true")
 		h.Add("Vary", "Origin")
-	case policy.empty():
+	case open:
 		h.Set("Access-Control-Allow-Origin", "*")
 	default:
 		return
@@ -127,9 +124,9 @@ func (rt *sseRoute) cors(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// register counts a stream against sse.max_streams; false when the route
-// is full or shut down.
-func (rt *sseRoute) register(st *sseStream) bool {
+// register counts a stream against Options.MaxStreams; false when the
+// route is full or shut down.
+func (rt *Handler) register(st *stream) bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.closed || len(rt.streams) >= rt.maxStreams {
@@ -139,22 +136,24 @@ func (rt *sseRoute) register(st *sseStream) bool {
 	return true
 }
 
-func (rt *sseRoute) unregister(st *sseStream) {
+func (rt *Handler) unregister(st *stream) {
 	rt.mu.Lock()
 	delete(rt.streams, st)
 	rt.mu.Unlock()
 }
 
-// count is the number of open streams.
-func (rt *sseRoute) count() int {
+// Streams is the number of open streams (the daemon's sse_streams).
+// Called from any goroutine.
+func (rt *Handler) Streams() int {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return len(rt.streams)
 }
 
-// shutdown refuses new streams and ends every open one with code, after
-// what is queued for it.
-func (rt *sseRoute) shutdown(code int, reason string) {
+// Shutdown refuses new streams (503) and ends every open one with code,
+// after what is queued for it. It does not wait for the handlers: the HTTP
+// server's own shutdown does. Called from any goroutine; idempotent.
+func (rt *Handler) Shutdown(code int, reason string) {
 	rt.mu.Lock()
 	rt.closed = true
 	for st := range rt.streams {
@@ -163,11 +162,11 @@ func (rt *sseRoute) shutdown(code int, reason string) {
 	rt.mu.Unlock()
 }
 
-// sseParams reads the channel list (comma-separated, duplicates dropped)
-// and the positions to resume from: the Last-Event-ID header, which a
+// params reads the channel list (comma-separated, duplicates dropped) and
+// the positions to resume from: the Last-Event-ID header, which a
 // browser's EventSource sends when it reconnects, or the last_event_id
 // query parameter, for a client that opens a new EventSource.
-func sseParams(r *http.Request) ([]string, map[string]daemon.Position, error) {
+func params(r *http.Request) ([]string, map[string]daemon.Position, error) {
 	q := r.URL.Query()
 	var channels []string
 	seen := map[string]bool{}
@@ -185,34 +184,4 @@ func sseParams(r *http.Request) ([]string, map[string]daemon.Position, error) {
 	}
 	since, err := parseLastEventID(last)
 	return channels, since, err
-}
-
-// sseRequest is what admit reads of an HTTP request.
-func sseRequest(r *http.Request) *netpoll.Request {
-	var remote net.Addr = &net.TCPAddr{}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		remote = net.TCPAddrFromAddrPort(ap)
-	}
-	return &netpoll.Request{
-		Path:       r.URL.Path,
-		RawQuery:   r.URL.RawQuery,
-		Host:       r.Host,
-		Origin:     r.Header.Get("Origin"),
-		Auth:       r.Header.Get("Authorization"),
-		Cookie:     strings.Join(r.Header.Values("Cookie"), "; "),
-		RemoteAddr: remote,
-	}
-}
-
-// refuse answers a refused admission with its status, headers and reason.
-func refuse(w http.ResponseWriter, err error) {
-	var he *netpoll.HTTPError
-	if !errors.As(err, &he) {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	for k, v := range he.Header {
-		w.Header()[k] = v
-	}
-	http.Error(w, he.Reason, he.Status)
 }

@@ -5,23 +5,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fanoutd/fanoutd/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // The control routes' part of the contract table (control/, README
 // "Control plane and `fanoutd ctl`"): every documented status of each,
 // produced by the contract fixture's daemons.
 
-// rarelySeenControl are the control answers' properties one daemon does
-// not produce; control_cluster_test.go's three-node tests cover them.
+// rarelySeenControl are the control answers' properties no call here
+// produces.
 var rarelySeenControl = map[string]string{
-	"#/components/schemas/ControlResult/properties/missing":      "needs a node that is known and does not answer (TestControlCluster*)",
-	"#/components/schemas/ControlConnections/properties/missing": "needs a node that is known and does not answer (TestControlCluster*)",
-	"#/components/schemas/ControlConnections/properties/errors":  "needs a node with more than 512 KiB of connections to list",
-	"#/components/schemas/ControlTapKeepalive/properties/kind":   "written after 15 s without a line; no test waits that long",
-	"#/components/schemas/ControlNodeResult/properties/error":    "needs a node that fails to apply an action its bus carried (control's plane tests)",
+	"#/components/schemas/ControlTapKeepalive/properties/kind": "written after 15 s without a line; no test waits that long",
 }
 
 // controlCalls are the control routes' calls; they run after calls()'s,
@@ -79,7 +81,22 @@ func (f *contractFixture) controlCalls() []contractCall {
 			}
 		}
 	}
+	var ghost *ghostPeer
+	answering := func(on bool) func(*testing.T) {
+		return func(t *testing.T) {
+			if ghost == nil {
+				ghost = f.startGhost(t)
+			}
+			ghost.answer.Store(on)
+		}
+	}
 	calls := []contractCall{
+		// What only several nodes produce: a node that answers an error, and
+		// one that does not answer (the action waits 2 s for it).
+		{op: "post /v1/disconnect", via: "ghost", method: "POST", path: "/v1/disconnect", ctype: js, body: `{"user":"nobody"}`, status: 200, before: answering(true)},
+		{op: "get /v1/connections", via: "ghost", method: "GET", path: "/v1/connections", status: 200},
+		{op: "post /v1/disconnect", via: "ghost", method: "POST", path: "/v1/disconnect", ctype: js, body: `{"user":"nobody"}`, status: 200, before: answering(false)},
+		{op: "get /v1/connections", via: "ghost", method: "GET", path: "/v1/connections", status: 200},
 		// Reads.
 		{op: "get /v1/connections", via: "unix", method: "GET", path: "/v1/connections", status: 200, before: carol},
 		{op: "get /v1/connections", via: "tcp", method: "GET", path: "/v1/connections?local=1&user=carol", status: 200},
@@ -198,5 +215,72 @@ func (f *contractFixture) post(t *testing.T, path, body string) {
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST %s: %d", path, resp.StatusCode)
+	}
+}
+
+// ghostPeer is a second node on a daemon's Redis control bus, played by
+// the test with the bus's own messages: it says hello (so the daemon
+// waits for it), and answers each action with an error, or not at all.
+// It produces what only several nodes do: "missing", and a node's
+// "error" (for the connections list, "errors").
+type ghostPeer struct {
+	answer atomic.Bool // true: an error ack; false: silence
+}
+
+// startGhost starts a daemon on a Redis of its own with a ghost peer, and
+// registers its socket as the "ghost" client; it returns once the daemon
+// knows the ghost.
+func (f *contractFixture) startGhost(t *testing.T) *ghostPeer {
+	t.Helper()
+	r := redistest.Start(t)
+	d := startDaemon(t, onRedis(r))
+	f.clients["ghost"], f.bases["ghost"] = unixHTTPClient(d.socket), "http://fanoutd"
+	g := &ghostPeer{}
+	rc := redis.NewClient(&redis.Options{Addr: r.Addr})
+	ctx, cancel := context.WithCancel(context.Background())
+	sub := rc.Subscribe(ctx, "fanoutd:control")
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); _ = sub.Close(); wg.Wait(); _ = rc.Close() })
+	send := func(v map[string]any) {
+		b, _ := json.Marshal(v)
+		_ = rc.Publish(ctx, "fanoutd:control", b).Err()
+	}
+	wg.Go(func() { // hello twice per daemon hello interval, until the test ends
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			send(map[string]any{"kind": "hello", "from": "ghost"})
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	wg.Go(func() {
+		for m := range sub.Channel() {
+			var e struct{ Kind, From, ID string }
+			if json.Unmarshal([]byte(m.Payload), &e) == nil && e.Kind == "action" && g.answer.Load() {
+				send(map[string]any{"kind": "ack", "from": "ghost", "id": e.ID, "error": "the ghost refuses"})
+			}
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var n struct{ Nodes []string }
+		resp, err := f.clients["ghost"].Get(f.bases["ghost"] + "/v1/nodes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&n)
+		_ = resp.Body.Close()
+		if slices.Contains(n.Nodes, "ghost") {
+			return g
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon does not know the ghost: %v", n.Nodes)
+		}
 	}
 }

@@ -82,6 +82,8 @@ func (c nodeControl) History(ctx context.Context, channel string, since uint64, 
 	return c.n.History(ctx, channel, pos, limit)
 }
 
+func (c nodeControl) CheckChannel(channel string) error { return c.n.CheckChannel(channel) }
+
 func (c nodeControl) ClearHistory(ctx context.Context, channel string) error {
 	return c.n.ClearHistory(ctx, channel)
 }

@@ -29,8 +29,9 @@ var statusCodes = map[string]string{
 	"StatusGatewayTimeout": "504", "StatusConflict": "409", "StatusAccepted": "202", "StatusNoContent": "204",
 }
 
-// testStatusConstants: every status the API's handlers name (the ipc
-// package, and the health routes) is documented for some operation.
+// testStatusConstants: every status the API's handlers name (the ipc and
+// control packages, and the health routes) is documented for some
+// operation.
 func (f *contractFixture) testStatusConstants(t *testing.T) {
 	documented := map[string]bool{}
 	for _, statuses := range f.doc.operations() {
@@ -39,7 +40,8 @@ func (f *contractFixture) testStatusConstants(t *testing.T) {
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join("ipc", "*.go"))
-	files = append(files, "health.go")
+	control, _ := filepath.Glob(filepath.Join("control", "*.go"))
+	files = append(append(files, control...), "health.go")
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue

@@ -75,6 +75,7 @@ type contractCall struct {
 	status int
 	lines  int // NDJSON: lines to read before hanging up
 	before func(t *testing.T)
+	during func(t *testing.T) // after the answer's headers, before its body is read
 }
 
 // contractFixture holds the daemons the calls go to.
@@ -236,7 +237,7 @@ func (d *apiDoc) operations() map[string]map[string]bool {
 // document, then checks that every documented status and field was seen.
 func (f *contractFixture) testAnswers(t *testing.T) {
 	seen := map[string]bool{}
-	for _, c := range f.calls() {
+	for _, c := range append(f.calls(), f.controlCalls()...) {
 		name := fmt.Sprintf("%s %s %s via %s", c.method, c.path, http.StatusText(c.status), c.via)
 		if c.before != nil {
 			c.before(t)
@@ -262,7 +263,7 @@ func (f *contractFixture) testAnswers(t *testing.T) {
 	}
 	f.doc.properties("#/components/schemas/Event", all, map[string]bool{})
 	for p := range all {
-		if !f.doc.seen[p] && rarelySeen[p] == "" {
+		if !f.doc.seen[p] && rarelySeen[p] == "" && rarelySeenControl[p] == "" {
 			t.Errorf("%s: documented, but no answer carried it", p)
 		}
 	}
@@ -333,6 +334,9 @@ func (f *contractFixture) do(t *testing.T, name string, c contractCall) int {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		t.Errorf("%s: status %d %s, want %d", name, resp.StatusCode, b, c.status)
 		return resp.StatusCode
+	}
+	if c.during != nil {
+		c.during(t)
 	}
 	method, path, _ := strings.Cut(c.op, " ")
 	rptr, r, err := f.doc.deref("#/paths/" + escape(path) + "/" + method + "/responses/" + strconv.Itoa(resp.StatusCode))

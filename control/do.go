@@ -57,6 +57,9 @@ func (p *Plane) Do(ctx context.Context, a Action) (Result, error) {
 	if err := a.check(p.o.Now(), p.o.MaxRevocation); err != nil {
 		return Result{}, err
 	}
+	if err := p.checkChannel(a); err != nil {
+		return Result{}, err
+	}
 	if err := p.store(ctx, a); err != nil {
 		return Result{}, err
 	}
@@ -74,6 +77,28 @@ func (p *Plane) Do(ctx context.Context, a Action) (Result, error) {
 	case <-sctx.Done():
 	}
 	return p.result(id, a, w), nil
+}
+
+// checkChannel refuses an action on a channel name that no client could
+// subscribe to (ErrBadAction, 400). A listing filtered by such a name is
+// merely empty, as it is with ?local=1, which never reaches Do.
+func (p *Plane) checkChannel(a Action) error {
+	if a.Op == OpConnections {
+		return nil
+	}
+	channels := []string{a.Channel}
+	if a.By == "channel" {
+		channels = append(channels, a.Value)
+	}
+	for _, ch := range channels {
+		if ch == "" {
+			continue
+		}
+		if err := p.o.Node.CheckChannel(ch); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadAction, err)
+		}
+	}
+	return nil
 }
 
 // store keeps a revocation (or its removal) in the Store first: a

@@ -28,8 +28,11 @@
 //	 "missing":["c3"]}
 //
 // "missing" names the nodes that did not answer in time. Errors are
-// {"error":"…"}: 400 for a bad action, 503 when the broker could not keep a
-// revocation or carry the action.
+// {"error":"…"}: 400 for a bad action (a channel name no client could
+// subscribe to included: Node.CheckChannel, once, before the bus), 413 for
+// a body over Options.MaxBodyBytes, 405 with Allow for another method on a
+// control path, 503 when the broker could not keep a revocation or carry
+// the action. api/openapi.yaml describes every route and answer.
 //
 // # Across nodes
 //

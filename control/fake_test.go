@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -10,6 +11,8 @@ type fakeNode struct {
 	mu    sync.Mutex
 	calls []string
 	n     int // what each action reports as applied
+	// refuse is the channel name CheckChannel refuses.
+	refuse string
 }
 
 func (f *fakeNode) record(s string) int {
@@ -38,6 +41,13 @@ func (f *fakeNode) History(context.Context, string, uint64, string, bool, int) (
 }
 
 func (f *fakeNode) ClearHistory(context.Context, string) error { f.record("clear"); return nil }
+
+func (f *fakeNode) CheckChannel(channel string) error {
+	if f.refuse != "" && channel == f.refuse {
+		return errors.New("invalid channel name")
+	}
+	return nil
+}
 
 // hubBus is a broadcast bus shared by several planes in one process, as
 // Redis pub/sub would be.

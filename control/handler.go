@@ -29,7 +29,18 @@ func (p *Plane) Handler(local bool) http.Handler {
 	mux.HandleFunc("GET /v1/nodes", p.nodes)
 	if local {
 		mux.HandleFunc("GET /v1/tap", p.tap)
+		mux.HandleFunc("/v1/tap", methodNotAllowed("GET, HEAD"))
 	}
+	// Another method on a control path is a 405 with Allow and a JSON body,
+	// as on the API's other paths (without these it fell to "/": a 404).
+	mux.HandleFunc("/v1/disconnect", methodNotAllowed("POST"))
+	mux.HandleFunc("/v1/revoke", methodNotAllowed("POST, DELETE"))
+	mux.HandleFunc("/v1/revocations", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/v1/subscribe", methodNotAllowed("POST"))
+	mux.HandleFunc("/v1/unsubscribe", methodNotAllowed("POST"))
+	mux.HandleFunc("/v1/connections", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/v1/channels/{channel}/history", methodNotAllowed("GET, HEAD, DELETE"))
+	mux.HandleFunc("/v1/nodes", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeError(w, http.StatusNotFound, "not found") })
 	return mux
 }
@@ -56,6 +67,12 @@ func (p *Plane) action(op string) http.HandlerFunc {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, p.o.MaxBodyBytes))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&q); err != nil && !errors.Is(err, io.EOF) {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				// 413 like an oversized publish, not "malformed JSON".
+				writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body too large: at most %d bytes", tooLarge.Limit))
+				return
+			}
 			writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
 			return
 		}
@@ -258,6 +275,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// methodNotAllowed answers another method on a control path.
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

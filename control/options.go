@@ -32,6 +32,10 @@ type Node interface {
 	History(ctx context.Context, channel string, since uint64, epoch string, hasSince bool, limit int) (any, error)
 	// ClearHistory forgets channel's history.
 	ClearHistory(ctx context.Context, channel string) error
+	// CheckChannel refuses a channel name no client could subscribe to:
+	// Do answers such an action 400 instead of sending it to every node,
+	// each of which would refuse it alone.
+	CheckChannel(channel string) error
 }
 
 // Bus carries control messages between the nodes that share a broker. The

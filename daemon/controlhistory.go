@@ -176,6 +176,11 @@ func eventJSON(channel string, e BrokerEvent) json.RawMessage {
 	return b
 }
 
+// CheckChannel refuses a channel name a client could not subscribe to
+// (an error with Invalid() true): the control plane checks an action's
+// channel once, before every node is sent it. Safe from any goroutine.
+func (n *Node) CheckChannel(name string) error { return checkName(name, n.set().MaxChannelLength) }
+
 // checkName refuses a channel name a client could not subscribe to.
 func checkName(name string, maxLen int) error {
 	if !validName(name, maxLen, &nameChars) {

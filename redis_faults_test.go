@@ -1,0 +1,229 @@
+package fanoutd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fanoutd/fanoutd/internal/redistest"
+	"github.com/fanoutd/fanoutd/ipc"
+)
+
+// ackLog is a checker's record of every publish answered 200: which
+// payload got which position. A position given twice is a broken promise
+// at once; deliveries are checked against it afterwards.
+type ackLog struct {
+	mu    sync.Mutex
+	byPos map[string]string // "epoch/offset" -> payload
+	byPay map[string]string // payload -> "epoch/offset"
+	twice []string
+}
+
+func newAckLog() *ackLog { return &ackLog{byPos: map[string]string{}, byPay: map[string]string{}} }
+
+func posKey(epoch any, offset any) string { return fmt.Sprintf("%v/%v", epoch, offset) }
+
+func (a *ackLog) add(p ipc.Position, payload string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := posKey(p.Epoch, float64(p.Offset))
+	if prev, ok := a.byPos[k]; ok && prev != payload {
+		a.twice = append(a.twice, fmt.Sprintf("%s given to %s and %s", k, prev, payload))
+	}
+	a.byPos[k], a.byPay[payload] = payload, k
+}
+
+// publishAcked publishes one event (retrying 503s and 504s for up to 15 s)
+// and records its position.
+func publishAcked(t *testing.T, d *testDaemon, acks *ackLog, channel, payload string) ipc.Position {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		pos, err := d.pub.PublishEvents(ctx, []ipc.Event{{Channel: channel, Type: "t",
+			Payload: json.RawMessage(payload), IdempotencyKey: "k" + payload}})
+		cancel()
+		if err == nil {
+			acks.add(pos[0], payload)
+			return pos[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("publish %s still failing after 15 s: %v", payload, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkDeliveries holds one subscriber's frames against the acks: every
+// event arrives at its acknowledged position, at most once; offsets only
+// grow within an epoch; an acknowledged event that never came is excused
+// only by a missed frame.
+func checkDeliveries(t *testing.T, acks *ackLog, frames []map[string]any, want []string) {
+	t.Helper()
+	acks.mu.Lock()
+	defer acks.mu.Unlock()
+	seen := map[string]int{}
+	missed := false
+	last := map[any]float64{}
+	for _, m := range frames {
+		if m["type"] == "missed" {
+			missed = true
+			continue
+		}
+		if m["type"] != "t" {
+			continue
+		}
+		payload := fmt.Sprint(m["payload"])
+		got := posKey(m["epoch"], m["offset"])
+		if acked, ok := acks.byPay[payload]; ok && acked != got {
+			t.Errorf("payload %s delivered at %s, acknowledged at %s", payload, got, acked)
+		}
+		if off := m["offset"].(float64); off <= last[m["epoch"]] {
+			t.Errorf("offset %v of epoch %v after %v: offsets went backwards", off, m["epoch"], last[m["epoch"]])
+		}
+		last[m["epoch"]] = m["offset"].(float64)
+		seen[payload]++
+	}
+	for _, p := range want {
+		switch {
+		case seen[p] > 1:
+			t.Errorf("payload %s delivered %d times", p, seen[p])
+		case seen[p] == 0 && !missed:
+			t.Errorf("payload %s acknowledged, never delivered, and no missed frame", p)
+		}
+	}
+	for _, s := range acks.twice {
+		t.Errorf("position reused: %s", s)
+	}
+}
+
+// readUntilPayload collects frames until the event with payload arrives.
+func readUntilPayload(t *testing.T, w *wsClient, payload string) []map[string]any {
+	t.Helper()
+	var frames []map[string]any
+	for range 10000 {
+		m := w.next()
+		frames = append(frames, m)
+		if m["type"] == "t" && fmt.Sprint(m["payload"]) == payload {
+			return frames
+		}
+	}
+	t.Fatalf("payload %s never came", payload)
+	return nil
+}
+
+// TestRedisRestoredFromOlderSnapshotNeverReusesPositions: Redis saves a
+// snapshot, takes more publishes, is killed and restarts from the
+// snapshot, i.e. without them. No position may be acknowledged twice; a
+// live subscriber sees each event at its position or is told; a client
+// resuming from a position the restore forgot gets recovered:false.
+func TestRedisRestoredFromOlderSnapshotNeverReusesPositions(t *testing.T) {
+	r := redistest.StartPersistent(t)
+	a, b := startDaemon(t, onRedis(r)), startDaemon(t, onRedis(r))
+	acks := newAckLog()
+	w := a.dial(token(t, "u", "*"))
+	w.subscribe("c")
+	var all []string
+	for i := 1; i <= 10; i++ {
+		publishAcked(t, b, acks, "c", fmt.Sprint(i))
+		all = append(all, fmt.Sprint(i))
+	}
+	if rep, err := r.Do("SAVE"); err != nil || rep != "+OK" {
+		t.Fatalf("SAVE: %q %v", rep, err)
+	}
+	var before ipc.Position
+	for i := 11; i <= 30; i++ {
+		before = publishAcked(t, b, acks, "c", fmt.Sprint(i))
+		all = append(all, fmt.Sprint(i))
+	}
+	frames := readUntilPayload(t, w, "30")
+
+	r.Kill()
+	r.Restart() // from the snapshot: offsets 11..30 are forgotten
+	for i := 31; i <= 60; i++ {
+		publishAcked(t, b, acks, "c", fmt.Sprint(i))
+		all = append(all, fmt.Sprint(i))
+	}
+	frames = append(frames, readUntilPayload(t, w, "60")...)
+	checkDeliveries(t, acks, frames, all)
+
+	w2 := a.dial(token(t, "u", "*"))
+	if rep := w2.subscribeSince("c", before.Offset, before.Epoch); rep["recovered"] == true {
+		t.Errorf("resumed from %d/%s, which Redis forgot: %v, want recovered:false", before.Offset, before.Epoch, rep)
+	}
+}
+
+// TestRedisStallPastReadTimeoutPublishesAtMostOnce: Redis sleeps longer
+// than the client's read timeout while events are published. Each publish
+// runs at most once: an event is never stored at two offsets, a first-time
+// idempotency key is never answered duplicate:true, and a publish whose
+// outcome is unknown is a 504 saying so, which the app retries with its key.
+func TestRedisStallPastReadTimeoutPublishesAtMostOnce(t *testing.T) {
+	r := redistest.Start(t)
+	d := startDaemon(t, onRedis(r))
+	w := d.dial(token(t, "u", "*"))
+	w.subscribe("c")
+	d.publish("c", "t", `"warm"`)
+	w.expectEvent("c", "t")
+
+	stalled := make(chan struct{})
+	go func() {
+		defer close(stalled)
+		_, _ = r.Do("DEBUG SLEEP 2.5") // Do gives up after 2 s; Redis sleeps on
+	}()
+	time.Sleep(200 * time.Millisecond)
+	results := make([]error, 2)
+	positions := make([][]ipc.Position, 2)
+	var wg sync.WaitGroup
+	for i, key := range []string{"", "first-time"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			positions[i], results[i] = d.pub.PublishEvents(ctx, []ipc.Event{{Channel: "c", Type: "t",
+				Payload: json.RawMessage(fmt.Sprint(i)), IdempotencyKey: key}})
+		}()
+	}
+	wg.Wait()
+	<-stalled
+	for i, err := range results {
+		var apiErr *ipc.APIError
+		switch {
+		case err == nil:
+			if positions[i][0].Duplicate {
+				t.Errorf("event %d: a first-time key answered duplicate:true", i)
+			}
+		case errors.As(err, &apiErr) && apiErr.Status == 504 && strings.Contains(apiErr.Message, "outcome unknown"):
+		default:
+			t.Errorf("event %d: %v, want 200 or a 504 with outcome unknown", i, err)
+		}
+	}
+	// The app's retry with the same key: never a second copy.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := d.pub.PublishEvents(ctx, []ipc.Event{{Channel: "c", Type: "t", Payload: json.RawMessage("1"),
+		IdempotencyKey: "first-time"}}); err != nil {
+		t.Fatalf("retry after the stall: %v", err)
+	}
+	d.publish("c", "t", `"end"`)
+	count := map[string]int{}
+	for _, m := range readUntilPayload(t, w, "end") {
+		if m["type"] == "t" {
+			count[fmt.Sprint(m["payload"])]++
+		}
+	}
+	for _, p := range []string{"0", "1"} {
+		if count[p] > 1 {
+			t.Errorf("payload %s delivered %d times: a publish ran twice", p, count[p])
+		}
+	}
+	if count["1"] != 1 {
+		t.Errorf("the keyed event arrived %d times, want once (first try or the retry)", count["1"])
+	}
+}

@@ -2,7 +2,6 @@ package redisbroker
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +15,6 @@ import (
 // before newer ones are delivered.
 func (b *Broker) receive(ctx context.Context, h Handler) {
 	defer close(b.done)
-	prefix := b.opts.Prefix + ":c:"
 	broken := false
 	for {
 		msg, err := b.ps.Load().Receive(ctx)
@@ -28,6 +26,7 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 				b.log.Warn("pub/sub link lost; reconnecting", zap.Error(err))
 			}
 			broken = true
+			b.noteErr(err)
 			b.setUp(false)
 			select {
 			case <-ctx.Done():
@@ -38,8 +37,8 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			channel := strings.TrimPrefix(m.Channel, prefix)
-			if m.Kind == "subscribe" {
+			channel := b.channelOf(m.Channel)
+			if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
 				b.confirm(channel)
 				if broken {
 					broken = false
@@ -53,7 +52,9 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 				b.log.Warn("malformed message", zap.String("channel", m.Channel))
 				continue
 			}
-			h.Deliver(strings.TrimPrefix(m.Channel, prefix), ev)
+			channel := b.channelOf(m.Channel)
+			b.seen.note(channel, ev.Epoch, ev.Offset)
+			h.Deliver(channel, ev)
 		case *redis.Pong:
 		}
 	}

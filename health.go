@@ -49,6 +49,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if !s.BrokerUp() {
 			// The link is down, or up without delivering (watchBroker).
 			checks["broker"], ok = "link down or not delivering", false
+			if why := s.brokerNotReady(); why != "" {
+				checks["broker"] += ": " + why
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)

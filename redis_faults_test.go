@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fanoutd/fanoutd/internal/redistest"
 	"github.com/fanoutd/fanoutd/ipc"
+	"github.com/redis/go-redis/v9"
 )
 
 // ackLog is a checker's record of every publish answered 200: which
@@ -226,4 +228,45 @@ func TestRedisStallPastReadTimeoutPublishesAtMostOnce(t *testing.T) {
 	if count["1"] != 1 {
 		t.Errorf("the keyed event arrived %d times, want once (first try or the retry)", count["1"])
 	}
+}
+
+// TestRedisAuthLostAndRestoredHealsItself: Redis starts asking for a
+// password the daemon does not have, and drops its connections. /readyz
+// says why the broker is not ready (Redis's NOAUTH); once the password is
+// lifted the daemon heals on its own: ready again, publishes delivered,
+// with no restart.
+func TestRedisAuthLostAndRestoredHealsItself(t *testing.T) {
+	r := redistest.Start(t)
+	d := startDaemon(t, onRedis(r))
+	w := d.dial(token(t, "u", "*"))
+	w.subscribe("c")
+	waitFor(t, 15*time.Second, "/readyz 200", func() bool {
+		code, _ := get(t, "http://"+d.addr+"/readyz")
+		return code == http.StatusOK
+	})
+	admin := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer func() { _ = admin.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := admin.ConfigSet(ctx, "requirepass", "not-the-daemons").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"normal", "pubsub"} {
+		_ = admin.ClientKillByFilter(ctx, "TYPE", typ, "SKIPME", "yes").Err()
+	}
+	var body string
+	waitFor(t, 20*time.Second, "/readyz 503 naming NOAUTH", func() bool {
+		var code int
+		code, body = get(t, "http://"+d.addr+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "NOAUTH")
+	})
+	if err := admin.ConfigSet(ctx, "requirepass", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "/readyz 200 again", func() bool {
+		code, _ := get(t, "http://"+d.addr+"/readyz")
+		return code == http.StatusOK
+	})
+	d.publish("c", "t", `"after"`)
+	readUntilPayload(t, w, "after")
 }

@@ -182,23 +182,28 @@ func (b *Broker) Up() bool {
 	return b.up
 }
 
-// NotReady says why the broker is not up ("" when it is): the last error
-// of the link or of a publish, such as Redis's "NOAUTH", "LOADING" or
-// "READONLY" answers, for /readyz and the logs.
+// NotReady says why the broker is not ready, "" when nothing failed
+// since the last success: the last error of the link, a publish or a read,
+// such as Redis's "NOAUTH", "LOADING" or "READONLY" answers, for /readyz
+// and the logs.
 func (b *Broker) NotReady() string {
-	if b.Up() {
-		return ""
-	}
 	if w := b.why.Load(); w != nil {
 		return *w
 	}
-	return "pub/sub link not confirmed yet"
+	if !b.Up() {
+		return "pub/sub link not confirmed yet"
+	}
+	return ""
 }
 
 // noteErr keeps err as the reason the broker is not ready, without
-// secrets: Redis's error replies and network errors name none.
+// secrets: Redis's error replies and network errors name none. A nil err
+// is a success, which clears it.
 func (b *Broker) noteErr(err error) {
 	if err == nil {
+		if b.why.Load() != nil {
+			b.why.Store(nil)
+		}
 		return
 	}
 	s := err.Error()

@@ -57,8 +57,8 @@ func (b *Broker) read(ctx context.Context, channel string, after uint64, epoch s
 	seenEpoch, seenOffset := b.seen.get(channel)
 	res, err := historyScript.Run(ctx, b.rdb, []string{b.key("m", channel), b.key("s", channel)},
 		after, epoch, newEpoch(), seenEpoch, seenOffset).Slice()
+	b.noteErr(err)
 	if err != nil {
-		b.noteErr(err)
 		return "", 0, nil, err
 	}
 	if len(res) != 3 {

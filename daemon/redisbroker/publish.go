@@ -249,9 +249,7 @@ func (b *Broker) parsePublished(channel string, res []any) pubResult {
 }
 
 func (b *Broker) answer(r *pubReq, res pubResult) {
-	if res.err != nil {
-		b.noteErr(res.err)
-	}
+	b.noteErr(res.err)
 	r.done <- res
 }
 

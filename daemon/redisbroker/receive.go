@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,6 +29,13 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 			broken = true
 			b.noteErr(err)
 			b.setUp(false)
+			var rerr redis.Error
+			if errors.As(err, &rerr) {
+				// An error reply (NOAUTH, LOADING…) leaves go-redis's
+				// connection open but subscribed to nothing, and it would
+				// never subscribe again: start a new link.
+				b.Restart()
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -40,6 +48,7 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 			channel := b.channelOf(m.Channel)
 			if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
 				b.confirm(channel)
+				b.noteErr(nil)
 				if broken {
 					broken = false
 					b.log.Info("pub/sub link back; catching up")

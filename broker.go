@@ -71,7 +71,12 @@ func maxHistorySize(cfg config.Config) int {
 
 func (s *Server) redisOptions() redisbroker.Options {
 	c := s.cfg.Broker
+	var cluster []string
+	if c.Redis.Cluster {
+		cluster = []string{c.Redis.Address}
+	}
 	return redisbroker.Options{
+		ClusterAddrs:   cluster,
 		Addr:           c.Redis.Address,
 		Password:       c.Redis.Password,
 		SentinelMaster: c.Redis.SentinelMaster,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -125,6 +126,13 @@ func (b *Broker) sendBatch(ctx context.Context, batch []*pubReq) {
 		}
 	}
 	for attempt := 0; len(todo) > 0; attempt++ {
+		if attempt > 0 {
+			// A cluster's slots are moving: give its new map a moment.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			}
+		}
 		todo = b.sendOnce(ctx, todo, attempt+1 >= resends)
 	}
 }

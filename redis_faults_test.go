@@ -32,7 +32,9 @@ func newAckLog() *ackLog {
 	return &ackLog{byPos: map[string]string{}, byPay: map[string]string{}, channel: map[string]string{}}
 }
 
-func posKey(channel, epoch, offset any) string { return fmt.Sprintf("%v/%v/%v", channel, epoch, offset) }
+func posKey(channel, epoch, offset any) string {
+	return fmt.Sprintf("%v/%v/%v", channel, epoch, offset)
+}
 
 func (a *ackLog) add(p ipc.Position, payload string) {
 	a.mu.Lock()

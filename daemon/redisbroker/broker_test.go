@@ -96,3 +96,56 @@ func do(t *testing.T, r *redistest.Server, cmd string) {
 		t.Fatalf("%s: %q %v", cmd, rep, err)
 	}
 }
+
+// TestConcurrentPublishesPipelined: publishes from many goroutines at once
+// (sent together in pipelines) each get their own offset, and together
+// they are exactly 1..N in one epoch.
+func TestConcurrentPublishesPipelined(t *testing.T) {
+	r := redistest.Start(t)
+	b := startBroker(t, r.Addr)
+	const publishers, each = 16, 50
+	offsets := make(chan uint64, publishers*each)
+	epochs := make(chan string, publishers*each)
+	errs := make(chan error, publishers)
+	for p := range publishers {
+		go func() {
+			for i := range each {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				o, e, _, err := b.Publish(ctx, "c", "t", fmt.Appendf(nil, "%d", p*each+i), "")
+				cancel()
+				if err != nil {
+					errs <- err
+					return
+				}
+				offsets <- o
+				epochs <- e
+			}
+			errs <- nil
+		}()
+	}
+	for range publishers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(offsets)
+	close(epochs)
+	got := map[uint64]bool{}
+	for o := range offsets {
+		if got[o] {
+			t.Fatalf("offset %d given twice", o)
+		}
+		got[o] = true
+	}
+	for o := uint64(1); o <= publishers*each; o++ {
+		if !got[o] {
+			t.Fatalf("offset %d missing", o)
+		}
+	}
+	first := <-epochs
+	for e := range epochs {
+		if e != first {
+			t.Fatalf("epochs %s and %s in one run", first, e)
+		}
+	}
+}

@@ -76,6 +76,13 @@ func (b *Broker) Publish(ctx context.Context, channel, eventType string, payload
 			return 0, "", false, fmt.Errorf("redis publish: %w", ctx.Err())
 		}
 		return 0, "", false, &OutcomeUnknownError{ctx.Err()}
+	case <-b.runCtx.Done():
+		if r.state.CompareAndSwap(queued, abandoned) {
+			return 0, "", false, errors.New("redis publish: broker closed")
+		}
+		// Taken: the pipeline that took it answers, whatever happens.
+		res := <-r.done
+		return res.offset, res.epoch, res.dup, res.err
 	}
 }
 
@@ -156,17 +163,16 @@ func (b *Broker) sendOnce(ctx context.Context, reqs []*pubReq, last bool) (again
 // group maps requests to the client of the server that holds their
 // channel: one for a single server, a slot's master in a cluster.
 func (b *Broker) group(ctx context.Context, reqs []*pubReq) (map[redis.Scripter][]*pubReq, error) {
+	if b.cluster == nil {
+		return map[redis.Scripter][]*pubReq{b.rdb: reqs}, nil
+	}
 	out := map[redis.Scripter][]*pubReq{}
 	for _, r := range reqs {
-		var c redis.Scripter = b.rdb
-		if b.cluster != nil {
-			m, err := b.cluster.MasterForKey(ctx, b.key("m", r.channel))
-			if err != nil {
-				return nil, err
-			}
-			c = m
+		m, err := b.cluster.MasterForKey(ctx, b.key("m", r.channel))
+		if err != nil {
+			return nil, err
 		}
-		out[c] = append(out[c], r)
+		out[m] = append(out[m], r)
 	}
 	return out, nil
 }

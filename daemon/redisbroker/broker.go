@@ -80,6 +80,7 @@ type Broker struct {
 	queue   chan *pubReq
 	pipes   sync.WaitGroup // the pipeline goroutines
 	seen    highWater
+	links   *clusterLinks          // sharded pub/sub in a cluster; nil otherwise
 	why     atomic.Pointer[string] // the last reason the link was not up
 
 	mu      sync.Mutex
@@ -123,6 +124,7 @@ func New(o Options) (*Broker, error) {
 		b.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.ClusterAddrs, Password: o.Password,
 			DialTimeout: o.Timeout, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout, MaxRetries: -1})
 		b.rdb, b.owned = b.cluster, true
+		b.links = newClusterLinks(b)
 	case o.SentinelMaster != "":
 		b.rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: o.SentinelMaster,
 			SentinelAddrs: o.SentinelAddrs, Password: o.Password, DialTimeout: o.Timeout,
@@ -146,8 +148,13 @@ func (b *Broker) Start(h Handler) {
 	b.cancel = cancel
 	b.done = make(chan struct{})
 	b.runCtx = ctx
-	b.ps.Store(b.rdb.Subscribe(ctx)) // no channels yet: Subscribe adds them
-	go b.receive(ctx, h)
+	if b.links != nil {
+		b.links.start(ctx, h)
+		close(b.done)
+	} else {
+		b.ps.Store(b.rdb.Subscribe(ctx)) // no channels yet: Subscribe adds them
+		go b.receive(ctx, h)
+	}
 	b.hbDone = make(chan struct{})
 	go func() { defer close(b.hbDone); b.heartbeat(ctx) }()
 	for range pipelines {
@@ -160,7 +167,12 @@ func (b *Broker) Start(h Handler) {
 func (b *Broker) Close() error {
 	if b.cancel != nil {
 		b.cancel()
-		err := b.ps.Load().Close()
+		var err error
+		if b.links != nil {
+			err = b.links.close()
+		} else {
+			err = b.ps.Load().Close()
+		}
 		<-b.done
 		<-b.hbDone
 		b.pipes.Wait()
@@ -234,7 +246,7 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (uint64, string,
 	confirmed := make(chan struct{})
 	b.waiters[channel] = append(b.waiters[channel], confirmed)
 	b.mu.Unlock()
-	if err := b.ps.Load().Subscribe(ctx, b.key("c", channel)); err != nil {
+	if err := b.subscribe(ctx, channel); err != nil {
 		b.undo(channel)
 		return 0, "", fmt.Errorf("redis subscribe: %w", err)
 	}
@@ -269,6 +281,9 @@ func (b *Broker) Unsubscribe(ctx context.Context, channel string) error {
 	if !last {
 		return nil
 	}
+	if b.links != nil {
+		return b.links.unsubscribe(ctx, channel)
+	}
 	return b.ps.Load().Unsubscribe(ctx, b.key("c", channel))
 }
 
@@ -300,6 +315,11 @@ func parseMessage(s string) (daemon.BrokerEvent, bool) {
 // only an end-to-end probe notices. The node catches up (Resync) once the
 // new link confirms.
 func (b *Broker) Restart() {
+	if b.links != nil {
+		b.setUp(false)
+		b.links.restart()
+		return
+	}
 	b.mu.Lock()
 	keys := make([]string, 0, len(b.refs))
 	for ch := range b.refs {
@@ -312,6 +332,23 @@ func (b *Broker) Restart() {
 }
 
 // sharded reports whether channels use sharded pub/sub (SPUBLISH,
-// SSUBSCRIBE). Not yet: in a cluster, classic pub/sub reaches every node
-// through the cluster bus, which is correct at a cost in cluster traffic.
-func (b *Broker) sharded() bool { return false }
+// SSUBSCRIBE): in a cluster (clusterLinks).
+func (b *Broker) sharded() bool { return b.links != nil }
+
+// subscribe sends the subscription of channel on its link.
+func (b *Broker) subscribe(ctx context.Context, channel string) error {
+	if b.links != nil {
+		return b.links.subscribe(ctx, channel, false)
+	}
+	return b.ps.Load().Subscribe(ctx, b.key("c", channel))
+}
+
+// await returns a channel closed when Redis next confirms a subscription
+// of channel.
+func (b *Broker) await(channel string) chan struct{} {
+	c := make(chan struct{})
+	b.mu.Lock()
+	b.waiters[channel] = append(b.waiters[channel], c)
+	b.mu.Unlock()
+	return c
+}

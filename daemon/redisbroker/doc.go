@@ -84,6 +84,10 @@
 // open and subscribed to nothing, so the broker starts a new link then.
 // NotReady says what Redis last answered, for /readyz and the logs.
 //
+// In a Redis Cluster (Options.ClusterAddrs, Redis ≥ 7) live events use
+// sharded pub/sub: SPUBLISH in the script, SSUBSCRIBE on one link per slot
+// master, channels following their slot when it moves (cluster.go).
+//
 // Keys, under Options.Prefix (default "fanoutd"), all with the channel as
 // Redis Cluster hash tag: {p}:m:{channel} (meta hash: epoch, offset, run),
 // {p}:s:{channel} (stream), {p}:i:{channel}:{key} (idempotency),

@@ -149,3 +149,29 @@ func TestConcurrentPublishesPipelined(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPublishParallel: 16 goroutines publishing single events to one
+// channel straight to the broker (no HTTP, no subscriber): what the
+// pipelines carry.
+func BenchmarkPublishParallel(b *testing.B) {
+	r := redistest.Start(b)
+	br, err := New(Options{Addr: r.Addr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	br.Start(nopHandler{})
+	defer func() { _ = br.Close() }()
+	payload := []byte(`{"n":1}`)
+	b.SetParallelism(8) // × GOMAXPROCS 2: 16 publishers
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, _, err := br.Publish(context.Background(), "c", "t", payload, ""); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+}

@@ -2,6 +2,7 @@ package redisbroker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -174,4 +175,39 @@ func BenchmarkPublishParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+}
+
+// TestOneFailingEventSparesItsBatch: an event whose key Redis refuses
+// (a meta key of the wrong type) fails alone, with an ordinary error (it
+// did not run), while events sent in the same script call go through.
+func TestOneFailingEventSparesItsBatch(t *testing.T) {
+	r := redistest.Start(t)
+	do(t, r, "SET fanoutd:m:{bad} x")
+	b := startBroker(t, r.Addr)
+	errs := make(chan error, 9)
+	for i := range 9 {
+		ch := "good"
+		if i == 4 {
+			ch = "bad"
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, _, _, err := b.Publish(ctx, ch, "t", nil, "")
+			if ch == "bad" {
+				var unknown *OutcomeUnknownError
+				if err == nil || errors.As(err, &unknown) {
+					err = fmt.Errorf("bad channel: %v, want a plain error", err)
+				} else {
+					err = nil
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 9 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }

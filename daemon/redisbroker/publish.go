@@ -177,76 +177,152 @@ func (b *Broker) group(ctx context.Context, reqs []*pubReq) (map[redis.Scripter]
 	return out, nil
 }
 
-// sendGroup sends one pipeline to one server.
+// sendGroup sends one pipeline to one server: one script call per chunk
+// of requests (calls), each call numbering several events at once.
 func (b *Broker) sendGroup(ctx context.Context, c redis.Scripter, reqs []*pubReq, last bool) (again []*pubReq) {
-	pipe := c.(interface{ Pipeline() redis.Pipeliner }).Pipeline()
-	cmds := make([]*redis.Cmd, len(reqs))
-	for i, r := range reqs {
-		keys, args := b.publishArgs(r)
-		cmds[i] = pipe.EvalSha(ctx, publishScript.Hash(), keys, args...)
-	}
-	_, execErr := pipe.Exec(ctx)
-	var noScript []int
-	for i, cmd := range cmds {
-		r := reqs[i]
-		res, err := cmd.Slice()
-		if cmd.Err() == nil && cmd.Val() == nil && execErr != nil {
-			// No connection: go-redis fails the pipeline, not its commands.
-			err = execErr
-		}
+	calls := b.calls(reqs)
+	cmds := b.runCalls(ctx, c, calls, false)
+	var noScript [][]*pubReq
+	for i, call := range calls {
+		res, err := cmds[i].Slice()
 		switch {
 		case err == nil:
-			b.answer(r, b.parsePublished(r.channel, res))
+			b.answerCall(call, res)
 		case redis.HasErrorPrefix(err, "NOSCRIPT"):
-			noScript = append(noScript, i)
+			noScript = append(noScript, call)
 		case !last && refusedBeforeRunning(err):
 			if b.cluster != nil {
 				b.cluster.ReloadState(ctx)
 			}
-			again = append(again, r)
+			again = append(again, call...)
 		default:
-			b.answer(r, pubResult{err: classify(err)})
+			b.failCall(call, classify(err))
 		}
 	}
 	if len(noScript) > 0 {
 		// Redis lost its script cache (a restart): EVAL loads it again.
 		// NOSCRIPT proves nothing ran, so sending these again is safe.
-		pipe := c.(interface{ Pipeline() redis.Pipeliner }).Pipeline()
-		evals := make([]*redis.Cmd, len(noScript))
-		for j, i := range noScript {
-			keys, args := b.publishArgs(reqs[i])
-			evals[j] = publishScript.Eval(ctx, pipe, keys, args...)
-		}
-		_, execErr := pipe.Exec(ctx)
-		for j, i := range noScript {
-			res, err := evals[j].Slice()
-			if evals[j].Err() == nil && evals[j].Val() == nil && execErr != nil {
-				err = execErr
-			}
+		cmds := b.runCalls(ctx, c, noScript, true)
+		for i, call := range noScript {
+			res, err := cmds[i].Slice()
 			if err != nil {
-				b.answer(reqs[i], pubResult{err: classify(err)})
+				b.failCall(call, classify(err))
 				continue
 			}
-			b.answer(reqs[i], b.parsePublished(reqs[i].channel, res))
+			b.answerCall(call, res)
 		}
 	}
 	return again
 }
 
-// publishArgs are the publish script's KEYS and ARGV for r.
-func (b *Broker) publishArgs(r *pubReq) ([]string, []any) {
-	size, _ := b.opts.History(r.channel)
-	keys := []string{b.key("m", r.channel), b.key("s", r.channel)}
-	if r.key != "" {
-		keys = append(keys, b.key("i", r.channel)+":"+r.key)
+// maxPerCall bounds the events one script call numbers: Redis runs
+// nothing else meanwhile.
+const maxPerCall = 64
+
+// calls splits reqs into script calls: in a cluster, one per channel (a
+// script's keys must share a slot); otherwise chunks of maxPerCall.
+func (b *Broker) calls(reqs []*pubReq) [][]*pubReq {
+	if b.cluster == nil {
+		var out [][]*pubReq
+		for len(reqs) > 0 {
+			n := min(len(reqs), maxPerCall)
+			out = append(out, reqs[:n:n])
+			reqs = reqs[n:]
+		}
+		return out
 	}
-	seenEpoch, seenOffset := b.seen.get(r.channel)
+	byChan := map[string]int{}
+	var out [][]*pubReq
+	for _, r := range reqs {
+		i, ok := byChan[r.channel]
+		if !ok || len(out[i]) == maxPerCall {
+			i = len(out)
+			byChan[r.channel] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], r)
+	}
+	return out
+}
+
+// runCalls sends the calls in one pipeline (EVAL with the script's text
+// when eval, EVALSHA otherwise) and returns their commands, each failed
+// with the pipeline's error when go-redis did not get to it.
+func (b *Broker) runCalls(ctx context.Context, c redis.Scripter, calls [][]*pubReq, eval bool) []*redis.Cmd {
+	pipe := c.(interface{ Pipeline() redis.Pipeliner }).Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, call := range calls {
+		keys, args := b.publishArgs(call)
+		if eval {
+			cmds[i] = publishScript.Eval(ctx, pipe, keys, args...)
+		} else {
+			cmds[i] = pipe.EvalSha(ctx, publishScript.Hash(), keys, args...)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		for _, cmd := range cmds {
+			if cmd.Err() == nil && cmd.Val() == nil {
+				// No connection: go-redis fails the pipeline, not its commands.
+				cmd.SetErr(err)
+			}
+		}
+	}
+	return cmds
+}
+
+// publishArgs are the publish script's KEYS and ARGV for one call.
+func (b *Broker) publishArgs(call []*pubReq) ([]string, []any) {
 	cmd := "PUBLISH"
 	if b.sharded() {
 		cmd = "SPUBLISH"
 	}
-	return keys, []any{b.key("c", r.channel), r.typ, r.payload, size, b.opts.IdempotencyWindow.Milliseconds(),
-		newEpoch(), b.opts.Now().UnixMilli(), seenEpoch, seenOffset, cmd}
+	keys := make([]string, 0, 2*len(call))
+	args := make([]any, 0, 2+perEvent*len(call))
+	args = append(args, len(call), cmd)
+	now := b.opts.Now().UnixMilli()
+	for _, r := range call {
+		size, _ := b.opts.History(r.channel)
+		keys = append(keys, b.key("m", r.channel), b.key("s", r.channel))
+		nk := 2
+		if r.key != "" {
+			keys = append(keys, b.key("i", r.channel)+":"+r.key)
+			nk = 3
+		}
+		seenEpoch, seenOffset := b.seen.get(r.channel)
+		args = append(args, nk, b.key("c", r.channel), r.typ, r.payload, size,
+			b.opts.IdempotencyWindow.Milliseconds(), newEpoch(), now, seenEpoch, seenOffset)
+	}
+	return keys, args
+}
+
+// answerCall answers each request of a call from the script's per-event
+// results.
+func (b *Broker) answerCall(call []*pubReq, res []any) {
+	for i, r := range call {
+		var one []any
+		if i < len(res) {
+			one, _ = res[i].([]any)
+		}
+		if len(one) != 2 {
+			b.answer(r, pubResult{err: fmt.Errorf("redis publish: malformed answer %v", res)})
+			continue
+		}
+		if flag, _ := one[1].(int64); flag == 2 {
+			// This event's commands failed inside the script: it was
+			// not broadcast (PUBLISH is its last command), and an offset
+			// it may have taken stays empty: subscribers see it missed.
+			msg, _ := one[0].(string)
+			b.answer(r, pubResult{err: fmt.Errorf("redis publish: %s", msg)})
+			continue
+		}
+		b.answer(r, b.parsePublished(r.channel, one))
+	}
+}
+
+func (b *Broker) failCall(call []*pubReq, err error) {
+	for _, r := range call {
+		b.answer(r, pubResult{err: err})
+	}
 }
 
 func (b *Broker) parsePublished(channel string, res []any) pubResult {

@@ -13,7 +13,8 @@ import (
 // TestRedisClusterFailoverLosesNothingSilently: two nodes on a real Redis
 // Cluster (three masters, one replica each) share channels spread over
 // every master's slots. Publishers run through both nodes while a replica
-// takes over its master (CLUSTER FAILOVER). Every publish answered 200
+// takes over its master (CLUSTER FAILOVER), then a master is killed and
+// its replica takes over on its own. Every publish answered 200
 // reaches every subscriber exactly once at its acknowledged position, or
 // the subscriber was told (missed); no position is given twice. Live
 // events use sharded pub/sub, and channels follow their slot to the new
@@ -72,7 +73,13 @@ func TestRedisClusterFailoverLosesNothingSilently(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	cl.Failover(cl.Replica(), 15*time.Second)
-	time.Sleep(3 * time.Second)
+	time.Sleep(2 * time.Second)
+	// A master crashes: its replica takes over once the others notice
+	// (cluster-node-timeout 2 s); links pinned to it must move.
+	cl.Master().Kill()
+	time.Sleep(time.Second)
+	cl.WaitOK(20 * time.Second)
+	time.Sleep(2 * time.Second)
 	close(stop)
 	wg.Wait()
 	// A last event per channel, after which each subscriber has everything.

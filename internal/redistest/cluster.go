@@ -56,14 +56,16 @@ func (c *Cluster) Addrs() []string {
 	return out
 }
 
-// WaitOK waits until every node says cluster_state:ok and knows all
-// nodes' roles settled (one master per replica pair).
+// WaitOK waits until every live node says cluster_state:ok.
 func (c *Cluster) WaitOK(d time.Duration) {
 	c.t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		ok := true
 		for _, s := range c.Nodes {
+			if s.cmd == nil {
+				continue // killed
+			}
 			info, err := s.DoBulk("CLUSTER INFO")
 			if err != nil || !strings.Contains(info, "cluster_state:ok") {
 				ok = false
@@ -87,6 +89,18 @@ func (c *Cluster) Replica() *Server {
 		}
 	}
 	c.t.Fatal("no replica in the cluster")
+	return nil
+}
+
+// Master returns a live node that is a master now.
+func (c *Cluster) Master() *Server {
+	c.t.Helper()
+	for _, s := range c.Nodes {
+		if role, err := s.DoBulk("INFO replication"); s.cmd != nil && err == nil && strings.Contains(role, "role:master") {
+			return s
+		}
+	}
+	c.t.Fatal("no master in the cluster")
 	return nil
 }
 

@@ -66,22 +66,24 @@ type Handler interface {
 // Broker is a daemon.Broker over Redis. Create it with New, hand it to
 // daemon.Options.Broker, then Start it with the node.
 type Broker struct {
-	opts    Options
-	rdb     redis.UniversalClient
-	cluster *redis.ClusterClient         // rdb, in cluster mode; nil otherwise
-	owned   bool                         // rdb was dialled by New: Close closes it
-	ps      atomic.Pointer[redis.PubSub] // replaced by Restart
-	runCtx  context.Context
-	log     *zap.Logger
-	cancel  context.CancelFunc
-	done    chan struct{}
-	hbDone  chan struct{}
-	nodeID  string // names this node in presence entries
-	queue   chan *pubReq
-	pipes   sync.WaitGroup // the pipeline goroutines
-	seen    highWater
-	links   *clusterLinks          // sharded pub/sub in a cluster; nil otherwise
-	why     atomic.Pointer[string] // the last reason the link was not up
+	opts        Options
+	rdb         redis.UniversalClient
+	cluster     *redis.ClusterClient         // rdb, in cluster mode; nil otherwise
+	owned       bool                         // rdb was dialled by New: Close closes it
+	ps          atomic.Pointer[redis.PubSub] // replaced by Restart
+	runCtx      context.Context
+	log         *zap.Logger
+	cancel      context.CancelFunc
+	done        chan struct{}
+	hbDone      chan struct{}
+	nodeID      string // names this node in presence entries
+	queue       chan *pubReq
+	pipes       sync.WaitGroup // the pipeline goroutines
+	seen        highWater
+	links       *clusterLinks          // sharded pub/sub in a cluster; nil otherwise
+	presence    ownPresence            // this node's presence entries, to restore
+	nodeRefresh time.Duration          // how often the liveness key is refreshed
+	why         atomic.Pointer[string] // the last reason the link was not up
 
 	mu      sync.Mutex
 	refs    map[string]int             // Subscribe calls per channel, not undone
@@ -114,6 +116,7 @@ func New(o Options) (*Broker, error) {
 	b := &Broker{opts: o, log: o.Logger.Named("redis"), nodeID: newEpoch(),
 		refs: map[string]int{}, waiters: map[string][]chan struct{}{}, queue: make(chan *pubReq, queueSize)}
 	b.seen.init()
+	b.nodeRefresh = nodeRefresh
 	// MaxRetries -1 everywhere: go-redis would otherwise send a publish
 	// again after a read timeout, and the script would run twice (two
 	// offsets for one event). Reads are retried by the node instead.

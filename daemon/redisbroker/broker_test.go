@@ -211,3 +211,33 @@ func TestOneFailingEventSparesItsBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestPresenceWrittenAgainAfterFlush: Redis loses everything (FLUSHALL);
+// the node's heartbeat notices its liveness key gone and writes its
+// presence entries again, with no restart.
+func TestPresenceWrittenAgainAfterFlush(t *testing.T) {
+	r := redistest.Start(t)
+	b, err := New(Options{Addr: r.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.nodeRefresh = 100 * time.Millisecond
+	b.Start(nopHandler{})
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.SetPresence(ctx, "room", daemon.Client{ConnectionID: "c1", User: "ann"}, true); err != nil {
+		t.Fatal(err)
+	}
+	do(t, r, "FLUSHALL")
+	for {
+		clients, err := b.Presence(ctx, "room")
+		if err == nil && len(clients) == 1 && clients[0].User == "ann" {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("presence after FLUSHALL: %v %v, want ann back", clients, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

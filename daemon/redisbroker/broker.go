@@ -265,10 +265,15 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (uint64, string,
 // undo forgets a Subscribe that failed.
 func (b *Broker) undo(channel string) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	last := false
 	if b.refs[channel]--; b.refs[channel] <= 0 {
 		delete(b.refs, channel)
 		delete(b.waiters, channel)
+		last = true
+	}
+	b.mu.Unlock()
+	if last && b.links != nil {
+		b.links.forget(channel)
 	}
 }
 

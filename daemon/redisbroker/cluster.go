@@ -81,6 +81,13 @@ func (l *clusterLinks) linkFor(ctx context.Context, channel string, resync bool)
 	return k, nil
 }
 
+// forget drops channel after a subscribe that failed.
+func (l *clusterLinks) forget(channel string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.byChan, channel)
+}
+
 // unsubscribe undoes subscribe.
 func (l *clusterLinks) unsubscribe(ctx context.Context, channel string) error {
 	l.mu.Lock()

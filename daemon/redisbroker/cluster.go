@@ -152,7 +152,7 @@ func (l *clusterLinks) receive(k *clusterLink) {
 			broken = true
 			b.noteErr(err)
 			b.setUp(false)
-			go l.rehome(k) // its node may have lost its slots for good
+			l.spawn(func() { l.rehome(k) }) // its node may have lost its slots for good
 			select {
 			case <-l.ctx.Done():
 				return
@@ -174,7 +174,7 @@ func (l *clusterLinks) receive(k *clusterLink) {
 				}
 			case "sunsubscribe":
 				if l.on(channel, k) { // not asked for: the slot moved away
-					go l.move(channel, k)
+					l.spawn(func() { l.move(channel, k) })
 				}
 			}
 		case *redis.Message:
@@ -188,6 +188,13 @@ func (l *clusterLinks) receive(k *clusterLink) {
 			l.h.Deliver(channel, ev)
 		}
 	}
+}
+
+// spawn runs f on a goroutine that close waits for. Called from a
+// receiving goroutine, itself counted, so the count is never zero here.
+func (l *clusterLinks) spawn(f func()) {
+	l.wg.Add(1)
+	go func() { defer l.wg.Done(); f() }()
 }
 
 // on reports whether channel is subscribed on k.
@@ -204,7 +211,11 @@ func (l *clusterLinks) rehome(k *clusterLink) {
 	}
 	defer k.moving.Unlock()
 	l.b.cluster.ReloadState(l.ctx)
-	time.Sleep(200 * time.Millisecond) // the reload is asynchronous
+	select { // the reload is asynchronous
+	case <-l.ctx.Done():
+		return
+	case <-time.After(200 * time.Millisecond):
+	}
 	l.mu.Lock()
 	var chans []string
 	for ch, on := range l.byChan {
@@ -227,7 +238,11 @@ func (l *clusterLinks) rehome(k *clusterLink) {
 func (l *clusterLinks) move(channel string, from *clusterLink) {
 	for attempt := 0; attempt < 50 && l.ctx.Err() == nil; attempt++ {
 		if attempt > 0 {
-			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-l.ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 		l.b.cluster.ReloadState(l.ctx)
 		m, err := l.b.cluster.MasterForKey(l.ctx, l.b.key("m", channel))

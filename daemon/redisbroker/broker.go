@@ -151,6 +151,10 @@ func (b *Broker) Start(h Handler) {
 	b.cancel = cancel
 	b.done = make(chan struct{})
 	b.runCtx = ctx
+	if b.links != nil && !b.shardedPubSubAvailable(ctx) {
+		b.log.Warn("Redis older than 7: classic pub/sub in the cluster (every message crosses the cluster bus)")
+		b.links = nil
+	}
 	if b.links != nil {
 		b.links.start(ctx, h)
 		close(b.done)
@@ -342,6 +346,25 @@ func (b *Broker) Restart() {
 // sharded reports whether channels use sharded pub/sub (SPUBLISH,
 // SSUBSCRIBE): in a cluster (clusterLinks).
 func (b *Broker) sharded() bool { return b.links != nil }
+
+// shardedPubSubAvailable asks one cluster node for its version: sharded
+// pub/sub needs Redis 7. When no node answers it assumes so (Debian and
+// managed services ship 7).
+func (b *Broker) shardedPubSubAvailable(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
+	defer cancel()
+	info, err := b.rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return true
+	}
+	_, v, ok := strings.Cut(info, "redis_version:")
+	if !ok {
+		return true
+	}
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return err != nil || n >= 7
+}
 
 // subscribe sends the subscription of channel on its link.
 func (b *Broker) subscribe(ctx context.Context, channel string) error {

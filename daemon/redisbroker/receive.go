@@ -29,17 +29,20 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 			broken = true
 			b.noteErr(err)
 			b.setUp(false)
+			pause := 200 * time.Millisecond
 			var rerr redis.Error
 			if errors.As(err, &rerr) {
 				// An error reply (NOAUTH, LOADING…) leaves go-redis's
 				// connection open but subscribed to nothing, and it would
-				// never subscribe again: start a new link.
+				// never subscribe again: start a new link, once a second
+				// while Redis keeps refusing.
 				b.Restart()
+				pause = time.Second
 			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(pause):
 			}
 			continue
 		}

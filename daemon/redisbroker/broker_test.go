@@ -241,3 +241,21 @@ func TestPresenceWrittenAgainAfterFlush(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestHistoryOfAnUnusedChannel: a channel nobody published to is at
+// offset 0 of no epoch, and a history from there is complete (nothing to
+// miss), so a node's catch-up tells its subscribers nothing.
+func TestHistoryOfAnUnusedChannel(t *testing.T) {
+	r := redistest.Start(t)
+	b := startBroker(t, r.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	off, epoch, err := b.Position(ctx, "quiet")
+	if err != nil || off != 0 || epoch != "" {
+		t.Fatalf("position %d %q %v, want 0 and no epoch", off, epoch, err)
+	}
+	events, ok, err := b.History(ctx, "quiet", 0, "")
+	if err != nil || !ok || len(events) != 0 {
+		t.Fatalf("history %v %v %v, want complete and empty", events, ok, err)
+	}
+}

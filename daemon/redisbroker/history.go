@@ -26,8 +26,13 @@ func (b *Broker) History(ctx context.Context, channel string, after uint64, epoc
 	if err != nil {
 		return nil, false, fmt.Errorf("redis history: %w", err)
 	}
-	if current != epoch || current == "" || after > offset {
+	if current != epoch || after > offset {
 		return nil, false, nil
+	}
+	if after == offset {
+		// Up to date; also a channel never published to (epoch ""),
+		// which has nothing to miss.
+		return nil, true, nil
 	}
 	_, ttl := b.opts.History(channel)
 	oldest := int64(0)

@@ -12,7 +12,7 @@ FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzD
                 ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./sse:FuzzLastEventID
 
 .PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
-        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers
+        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers
 
 BENCH_BIN   ?= bin/fanout-bench
 LOAD_SECRET ?= loadtest-secret-0123456789abcdef0123
@@ -107,8 +107,12 @@ fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 		$(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
 	done
 
-chaos: ## the broker chaos run for 60 s (make test runs it for 15 s)
+chaos: ## the broker chaos run for 60 s (make test runs it for 15 s), then the Redis fault tests (snapshot restore, stall, NOAUTH, cluster failover)
 	FANOUTD_CHAOS=60s $(GO) test -race -count=1 -run '^TestChaosBrokerBounces$$' -v .
+	$(GO) test -race -count=1 -run '^TestRedis(RestoredFromOlderSnapshot|StallPastReadTimeout|AuthLost|ClusterFailover)' -v .
+
+bench-brokers: ## publishes/s with 16 concurrent publishers, memory and Redis brokers side by side (BENCHMARKS.md)
+	$(GO) test -run='^$$' -bench='^BenchmarkPublishThroughput$$' -benchtime=5s .
 
 bench: ## Go benchmarks of the hot paths, with allocations
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -71,7 +71,12 @@ func maxHistorySize(cfg config.Config) int {
 
 func (s *Server) redisOptions() redisbroker.Options {
 	c := s.cfg.Broker
+	var cluster []string
+	if c.Redis.Cluster {
+		cluster = []string{c.Redis.Address}
+	}
 	return redisbroker.Options{
+		ClusterAddrs:   cluster,
 		Addr:           c.Redis.Address,
 		Password:       c.Redis.Password,
 		SentinelMaster: c.Redis.SentinelMaster,
@@ -114,7 +119,8 @@ func (s *Server) watchBroker(ctx context.Context) {
 			if ok {
 				s.log.Info("broker link proven again")
 			} else {
-				s.log.Warn("broker probe failed; restarting the link", zap.Error(err))
+				s.log.Warn("broker probe failed; restarting the link", zap.Error(err),
+					zap.String("broker_says", s.brokerNotReady()))
 				s.broker.Restart()
 			}
 		}
@@ -134,6 +140,16 @@ func every(ctx context.Context, period time.Duration, f func()) {
 			f()
 		}
 	}
+}
+
+// brokerNotReady is the broker's own word on why it is not ready (such as
+// Redis's "NOAUTH" or "LOADING" answer), when it says: for /readyz and the
+// probe's log line.
+func (s *Server) brokerNotReady() string {
+	if r, ok := s.broker.(interface{ NotReady() string }); ok {
+		return r.NotReady()
+	}
+	return ""
 }
 
 // BrokerUp reports whether the broker link is confirmed and its last

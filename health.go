@@ -49,10 +49,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if !s.BrokerUp() {
 			// The link is down, or up without delivering (watchBroker).
 			checks["broker"], ok = "link down or not delivering", false
-			if why, _ := s.broker.(interface{ NotReady() string }); why != nil {
-				if r := why.NotReady(); r != "" {
-					checks["broker"] = r // the broker knows better (JetStream off, stream lost)
-				}
+			if why := s.brokerNotReady(); why != "" {
+				checks["broker"] += ": " + why // what the broker last heard (NOAUTH, JetStream off, stream lost)
 			}
 		}
 	}

@@ -27,7 +27,10 @@ type Position struct {
 
 // Publish delivers e in-process, on the same path as the publish API
 // (validation, positions, history, idempotency), and returns its position.
-// An invalid event's error has an Invalid() method returning true.
+// An invalid event's error has an Invalid() method returning true; with a
+// broker, one that may have been published anyway (sent, not answered) has
+// an OutcomeUnknown() method returning true: retry it with its
+// IdempotencyKey.
 func (s *Server) Publish(ctx context.Context, e Event) (Position, error) {
 	var p Position
 	_, err := s.node.PublishBatch(ctx, 1,

@@ -129,6 +129,9 @@ func (c Config) validateChannels(p *problems) {
 		if r.SentinelMaster != "" && len(r.Shards) > 0 {
 			p.add("broker.redis.shards", "cannot be combined with Sentinel")
 		}
+		if r.Cluster && (r.SentinelMaster != "" || len(r.Shards) > 0) {
+			p.add("broker.redis.cluster", "cannot be combined with shards or Sentinel")
+		}
 		if c.Broker.Redis.Prefix == "" || strings.ContainsAny(c.Broker.Redis.Prefix, " :") {
 			p.add("broker.redis.prefix", "must be a non-empty word without spaces or colons (got %q)", c.Broker.Redis.Prefix)
 		}

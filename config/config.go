@@ -119,6 +119,10 @@ type RedisBroker struct {
 	// broker.redis.sentinel_master, broker.redis.sentinel_addresses.
 	SentinelMaster    string   `mapstructure:"sentinel_master"`
 	SentinelAddresses []string `mapstructure:"sentinel_addresses"`
+	// Cluster, when true, treats Address as a seed node of a Redis
+	// Cluster: the client finds the other nodes and follows failovers. Not
+	// with Shards or Sentinel. Key: broker.redis.cluster. Default false.
+	Cluster bool `mapstructure:"cluster"`
 }
 
 // History configures the events each channel keeps for recovery.

@@ -108,7 +108,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"idempotency.window": 5 * time.Minute, "idempotency.max_keys": 100_000,
 		"broker.type": "memory", "broker.redis.address": "127.0.0.1:6379", "broker.redis.prefix": "fanoutd",
 		"broker.redis.password": "", "broker.redis.shards": []string(nil), "broker.redis.sentinel_master": "",
-		"broker.redis.sentinel_addresses": []string(nil), "broker.nats.url": "nats://127.0.0.1:4222", "broker.nats.prefix": "fanoutd",
+		"broker.redis.sentinel_addresses": []string(nil), "broker.redis.cluster": false, "broker.nats.url": "nats://127.0.0.1:4222", "broker.nats.prefix": "fanoutd",
 		"broker.nats.stream":  "FANOUTD",
 		"conformance.enabled": false, "conformance.echo_path": "",
 		"drain.window": 10 * time.Second, "drain.close_code": 1001, "drain.reconnect_after": time.Second,

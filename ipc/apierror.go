@@ -16,6 +16,9 @@ type APIError struct {
 	Message   string
 	Published int
 	Events    []InvalidEvent
+	// Outcome is "unknown" when the event after the Published ones may or
+	// may not have been published (504): retry it with its idempotency key.
+	Outcome string
 }
 
 // Error reads like "ipc: 503 Service Unavailable: hub closed (2 published)".
@@ -39,6 +42,11 @@ func (e *APIError) Error() string {
 // caller can tell a transient refusal from a bad request.
 func (e *APIError) Unavailable() bool { return e.Status == http.StatusServiceUnavailable }
 
+// OutcomeUnknown reports whether the failed event may have been published
+// anyway (504, "outcome":"unknown"): retry it with the same idempotency key,
+// which answers duplicate:true if the first try went out.
+func (e *APIError) OutcomeUnknown() bool { return e.Outcome == "unknown" }
+
 // newAPIError reads any of the API's error bodies; a body that is not one
 // (a proxy's HTML page, say) becomes the message, truncated.
 func newAPIError(status int, body []byte) *APIError {
@@ -47,6 +55,7 @@ func newAPIError(status int, body []byte) *APIError {
 		Detail    string         `json:"detail"`
 		Published int            `json:"published"`
 		Events    []InvalidEvent `json:"events"`
+		Outcome   string         `json:"outcome"`
 	}
 	e := &APIError{Status: status}
 	if json.Unmarshal(body, &wire) != nil || wire.Error == "" {
@@ -56,7 +65,7 @@ func newAPIError(status int, body []byte) *APIError {
 		}
 		return e
 	}
-	e.Message, e.Published, e.Events = wire.Error, wire.Published, wire.Events
+	e.Message, e.Published, e.Events, e.Outcome = wire.Error, wire.Published, wire.Events, wire.Outcome
 	if wire.Detail != "" {
 		e.Message += ": " + wire.Detail
 	}

@@ -100,6 +100,13 @@ func TestClientAPIErrors(t *testing.T) {
 			want:   APIError{Status: 503, Message: "hub closed", Published: 2},
 			text:   "ipc: 503 Service Unavailable: hub closed (2 published)",
 		},
+		{
+			name:   "outcome unknown midway",
+			pub:    &fakePublisher{failAt: 1, failErr: &pubError{msg: "no answer", unavailable: true, unknown: true}},
+			events: []Event{{Channel: "a", Type: "t"}, {Channel: "a", Type: "t"}},
+			want:   APIError{Status: 504, Message: "no answer", Published: 1, Outcome: "unknown"},
+			text:   "ipc: 504 Gateway Timeout: no answer (1 published)",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -118,6 +125,9 @@ func TestClientAPIErrors(t *testing.T) {
 			}
 			if err.Error() != tc.text {
 				t.Errorf("Error() = %q, want %q", err.Error(), tc.text)
+			}
+			if apiErr.OutcomeUnknown() != (tc.want.Status == 504) {
+				t.Errorf("OutcomeUnknown() = %v", apiErr.OutcomeUnknown())
 			}
 			if apiErr.Unavailable() != (tc.want.Status == 503) {
 				t.Errorf("Unavailable() = %v", apiErr.Unavailable())

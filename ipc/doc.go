@@ -43,6 +43,11 @@
 //	413 {"error":"body too large","limit":N}
 //	400/503/500 {"error":"…","published":k}       Publish failed at event k;
 //	                                              503 carries Retry-After: 1
+//	504 {"error":"…","published":k,"outcome":"unknown"}
+//	                                              event k was sent to the broker
+//	                                              and no answer came: it may or
+//	                                              may not be published; retry it
+//	                                              with its idempotency key
 //	401 {"error":"unauthorized"}                  TCP only, with WWW-Authenticate: Bearer
 //	403 {"error":"forbidden: …"}                  Unix only, peer not allowed (see Security)
 //	404 {"error":"not found"}
@@ -57,7 +62,8 @@
 // authentication as the routes above; 404 otherwise.
 //
 // Index is the event's 0-based position: array element, non-blank NDJSON
-// line, or 0 for a single object. A Publish error maps to 400 when it has
+// line, or 0 for a single object. A Publish error maps to 504 when it has
+// OutcomeUnknown() returning true (checked first), 400 when it has
 // Invalid() returning true, 503 when it has Unavailable() returning true,
 // and 500 otherwise.
 //

@@ -94,7 +94,10 @@ type pubError struct {
 	msg         string
 	invalid     bool
 	unavailable bool
+	unknown     bool // a broker that got the event and did not answer
 }
+
+func (e *pubError) OutcomeUnknown() bool { return e.unknown }
 
 func (e *pubError) Error() string     { return e.msg }
 func (e *pubError) Invalid() bool     { return e.invalid }

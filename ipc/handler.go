@@ -135,12 +135,22 @@ func (a *api) publishFailed(w http.ResponseWriter, err error, published, total i
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}
-	_ = writeJSON(w, status, publishFailedBody{Error: err.Error(), Published: published})
+	body := publishFailedBody{Error: err.Error(), Published: published}
+	if status == http.StatusGatewayTimeout {
+		body.Outcome = "unknown"
+	}
+	_ = writeJSON(w, status, body)
 }
 
 // publishStatus maps a Publisher error to a status by the behaviours the
 // Publisher documents, so the core's error types need no import here.
 func publishStatus(err error) int {
+	// First: a broker failure that may have published the event is also
+	// Unavailable, and a 503 would invite a blind retry.
+	var unknown interface{ OutcomeUnknown() bool }
+	if errors.As(err, &unknown) && unknown.OutcomeUnknown() {
+		return http.StatusGatewayTimeout
+	}
 	var invalid interface{ Invalid() bool }
 	if errors.As(err, &invalid) && invalid.Invalid() {
 		return http.StatusBadRequest

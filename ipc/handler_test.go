@@ -204,6 +204,7 @@ func TestPublishFailureMidway(t *testing.T) {
 		{"unavailable", &pubError{msg: "hub closed", unavailable: true}, 503, "1"},
 		{"invalid", &pubError{msg: "payload rejected", invalid: true}, 400, ""},
 		{"other", &pubError{msg: "boom"}, 500, ""},
+		{"outcome unknown", &pubError{msg: "no answer", unavailable: true, unknown: true}, 504, ""},
 	}
 	body := "[" + strings.Repeat(`{"channel":"c","type":"t"},`, 3) + `{"channel":"c","type":"t"}]`
 	for _, tc := range cases {
@@ -212,7 +213,11 @@ func TestPublishFailureMidway(t *testing.T) {
 			s := startUnix(t, Options{Publisher: pub})
 			r := s.do(t, http.MethodPost, "/v1/publish", "application/json", body)
 			assertStatus(t, r, tc.status)
-			assertJSON(t, r.body, `{"error":"`+tc.err.msg+`","published":2}`)
+			want := `{"error":"` + tc.err.msg + `","published":2}`
+			if tc.err.unknown {
+				want = `{"error":"` + tc.err.msg + `","published":2,"outcome":"unknown"}`
+			}
+			assertJSON(t, r.body, want)
 			if got := r.header.Get("Retry-After"); got != tc.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tc.retryAfter)
 			}

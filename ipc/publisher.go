@@ -21,7 +21,9 @@ type Publisher interface {
 	// with the same key. It returns how many events were published before
 	// an error. An error that has an `Invalid() bool` method returning true
 	// is the publisher's fault (400); one with `Unavailable() bool`
-	// returning true is a 503; any other a 500. Called from HTTP handler
+	// returning true is a 503; one with `OutcomeUnknown() bool` returning
+	// true (the event may have been published: the broker did not answer)
+	// is a 504, whatever else it says; any other a 500. Called from HTTP handler
 	// goroutines, concurrently.
 	PublishBatch(ctx context.Context, n int, event func(i int) (channel, eventType string, payload []byte, key string),
 		done func(i int, offset uint64, epoch string, duplicate bool)) (int, error)

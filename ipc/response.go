@@ -40,6 +40,9 @@ type (
 	publishFailedBody struct {
 		Error     string `json:"error"`
 		Published int    `json:"published"`
+		// Outcome is "unknown" on a 504: the event at index published
+		// may or may not have gone out.
+		Outcome string `json:"outcome,omitempty"`
 	}
 )
 

@@ -19,16 +19,22 @@ import (
 
 // Options configure a Broker.
 type Options struct {
-	// Addr is the Redis server, host:port. Required unless Client is set.
+	// Addr is the Redis server, host:port. Required unless Client,
+	// ClusterAddrs or the Sentinel fields are set.
 	Addr string
-	// Password for AUTH, with Addr or the Sentinel fields.
+	// Password for AUTH, with Addr, ClusterAddrs or the Sentinel fields.
 	Password string
 	// SentinelMaster, with SentinelAddrs, finds the Redis master through
 	// Redis Sentinel and follows its failovers (instead of Addr).
 	SentinelMaster string
 	SentinelAddrs  []string
+	// ClusterAddrs, when set, are seed nodes of a Redis Cluster (instead
+	// of Addr): a channel's keys share one hash slot ({channel} tags), and
+	// its publishes go to that slot's master.
+	ClusterAddrs []string
 	// Client, when set, is used instead of dialling Addr (for Sentinel,
-	// pass a redis.NewFailoverClient). The Broker does not close it.
+	// pass a redis.NewFailoverClient). The Broker does not close it. Its
+	// MaxRetries must be -1: a retried publish may run twice.
 	Client *redis.Client
 	// Prefix starts every key and pub/sub channel. Default "fanoutd".
 	Prefix string
@@ -38,6 +44,10 @@ type Options struct {
 	// IdempotencyWindow is how long a publish's idempotency key is
 	// remembered. Default 5m.
 	IdempotencyWindow time.Duration
+	// Timeout bounds each read and write on a Redis connection. A publish
+	// sent but not answered within it has an unknown outcome
+	// (OutcomeUnknownError). Default 2s.
+	Timeout time.Duration
 	// Logger; nil means no logs.
 	Logger *zap.Logger
 	// Now is the clock for history ages; nil means time.Now.
@@ -56,16 +66,24 @@ type Handler interface {
 // Broker is a daemon.Broker over Redis. Create it with New, hand it to
 // daemon.Options.Broker, then Start it with the node.
 type Broker struct {
-	opts   Options
-	rdb    *redis.Client
-	owned  bool                         // rdb was dialled by New: Close closes it
-	ps     atomic.Pointer[redis.PubSub] // replaced by Restart
-	runCtx context.Context
-	log    *zap.Logger
-	cancel context.CancelFunc
-	done   chan struct{}
-	hbDone chan struct{}
-	nodeID string // names this node in presence entries
+	opts        Options
+	rdb         redis.UniversalClient
+	cluster     *redis.ClusterClient         // rdb, in cluster mode; nil otherwise
+	owned       bool                         // rdb was dialled by New: Close closes it
+	ps          atomic.Pointer[redis.PubSub] // replaced by Restart
+	runCtx      context.Context
+	log         *zap.Logger
+	cancel      context.CancelFunc
+	done        chan struct{}
+	hbDone      chan struct{}
+	nodeID      string // names this node in presence entries
+	queue       chan *pubReq
+	pipes       sync.WaitGroup // the pipeline goroutines
+	seen        highWater
+	links       *clusterLinks          // sharded pub/sub in a cluster; nil otherwise
+	presence    ownPresence            // this node's presence entries, to restore
+	nodeRefresh time.Duration          // how often the liveness key is refreshed
+	why         atomic.Pointer[string] // the last reason the link was not up
 
 	mu      sync.Mutex
 	refs    map[string]int             // Subscribe calls per channel, not undone
@@ -86,51 +104,85 @@ func New(o Options) (*Broker, error) {
 	if o.IdempotencyWindow <= 0 {
 		o.IdempotencyWindow = 5 * time.Minute
 	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	b := &Broker{opts: o, rdb: o.Client, log: o.Logger.Named("redis"), nodeID: newEpoch(),
-		refs: map[string]int{}, waiters: map[string][]chan struct{}{}}
-	if b.rdb == nil && o.SentinelMaster != "" {
+	b := &Broker{opts: o, log: o.Logger.Named("redis"), nodeID: newEpoch(),
+		refs: map[string]int{}, waiters: map[string][]chan struct{}{}, queue: make(chan *pubReq, queueSize)}
+	b.seen.init()
+	b.nodeRefresh = nodeRefresh
+	// MaxRetries -1 everywhere: go-redis would otherwise send a publish
+	// again after a read timeout, and the script would run twice (two
+	// offsets for one event). Reads are retried by the node instead.
+	switch {
+	case o.Client != nil:
+		b.rdb = o.Client
+	case len(o.ClusterAddrs) > 0:
+		b.cluster = redis.NewClusterClient(&redis.ClusterOptions{Addrs: o.ClusterAddrs, Password: o.Password,
+			DialTimeout: o.Timeout, ReadTimeout: o.Timeout, WriteTimeout: o.Timeout, MaxRetries: -1})
+		b.rdb, b.owned = b.cluster, true
+		b.links = newClusterLinks(b)
+	case o.SentinelMaster != "":
 		b.rdb = redis.NewFailoverClient(&redis.FailoverOptions{MasterName: o.SentinelMaster,
-			SentinelAddrs: o.SentinelAddrs, Password: o.Password, DialTimeout: 2 * time.Second,
-			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
+			SentinelAddrs: o.SentinelAddrs, Password: o.Password, DialTimeout: o.Timeout,
+			ReadTimeout: o.Timeout, WriteTimeout: o.Timeout, MaxRetries: -1})
 		b.owned = true
-	}
-	if b.rdb == nil {
-		if o.Addr == "" {
-			return nil, errors.New("redisbroker: Options.Addr is required")
-		}
-		b.rdb = redis.NewClient(&redis.Options{Addr: o.Addr, Password: o.Password, DialTimeout: 2 * time.Second,
-			ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second})
+	case o.Addr == "":
+		return nil, errors.New("redisbroker: Options.Addr is required")
+	default:
+		b.rdb = redis.NewClient(&redis.Options{Addr: o.Addr, Password: o.Password, DialTimeout: o.Timeout,
+			ReadTimeout: o.Timeout, WriteTimeout: o.Timeout, MaxRetries: -1})
 		b.owned = true
 	}
 	return b, nil
 }
 
-// Start begins reading the pub/sub link and handing events to h. Call it
-// once, before the node serves clients.
+// Start begins reading the pub/sub link and handing events to h, and
+// starts the publish pipelines. Call it once, before the node serves
+// clients.
 func (b *Broker) Start(h Handler) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	b.done = make(chan struct{})
 	b.runCtx = ctx
-	b.ps.Store(b.rdb.Subscribe(ctx)) // no channels yet: Subscribe adds them
-	go b.receive(ctx, h)
+	if b.links != nil && !b.shardedPubSubAvailable(ctx) {
+		b.log.Warn("Redis older than 7: classic pub/sub in the cluster (every message crosses the cluster bus)")
+		b.links = nil
+	}
+	if b.links != nil {
+		b.links.start(ctx, h)
+		close(b.done)
+	} else {
+		b.ps.Store(b.rdb.Subscribe(ctx)) // no channels yet: Subscribe adds them
+		go b.receive(ctx, h)
+	}
 	b.hbDone = make(chan struct{})
 	go func() { defer close(b.hbDone); b.heartbeat(ctx) }()
+	for range pipelines {
+		b.pipes.Add(1)
+		go func() { defer b.pipes.Done(); b.pipeline(ctx) }()
+	}
 }
 
 // Close stops reading and releases the connections.
 func (b *Broker) Close() error {
 	if b.cancel != nil {
 		b.cancel()
-		err := b.ps.Load().Close()
+		var err error
+		if b.links != nil {
+			err = b.links.close()
+		} else {
+			err = b.ps.Load().Close()
+		}
 		<-b.done
 		<-b.hbDone
+		b.pipes.Wait()
 		if b.owned {
 			return errors.Join(err, b.rdb.Close())
 		}
@@ -149,78 +201,44 @@ func (b *Broker) Up() bool {
 	return b.up
 }
 
-func (b *Broker) key(kind, channel string) string { return b.opts.Prefix + ":" + kind + ":" + channel }
-
-// Publish implements daemon.Broker.
-func (b *Broker) Publish(ctx context.Context, channel, eventType string, payload []byte, key string) (uint64, string, bool, error) {
-	size, _ := b.opts.History(channel)
-	idem := ""
-	if key != "" {
-		idem = b.key("i", channel) + ":" + key
+// NotReady says why the broker is not ready, "" when nothing failed
+// since the last success: the last error of the link, a publish or a read,
+// such as Redis's "NOAUTH", "LOADING" or "READONLY" answers, for /readyz
+// and the logs.
+func (b *Broker) NotReady() string {
+	if w := b.why.Load(); w != nil {
+		return *w
 	}
-	res, err := publishScript.Run(ctx, b.rdb,
-		[]string{b.key("m", channel), b.key("s", channel), idem},
-		b.key("c", channel), eventType, payload, size, b.opts.IdempotencyWindow.Milliseconds(),
-		newEpoch(), b.opts.Now().UnixMilli()).Slice()
-	if err != nil {
-		return 0, "", false, fmt.Errorf("redis publish: %w", err)
+	if !b.Up() {
+		return "pub/sub link not confirmed yet"
 	}
-	pos, _ := res[0].(string)
-	dup, _ := res[1].(int64)
-	offset, epoch, err := parsePosition(pos)
-	return offset, epoch, dup == 1, err
+	return ""
 }
 
-// Position implements daemon.Broker.
-func (b *Broker) Position(ctx context.Context, channel string) (uint64, string, error) {
-	vals, err := b.rdb.HMGet(ctx, b.key("m", channel), "offset", "epoch").Result()
-	if err != nil {
-		return 0, "", fmt.Errorf("redis position: %w", err)
-	}
-	offStr, _ := vals[0].(string)
-	epoch, _ := vals[1].(string)
-	if epoch == "" {
-		// Nothing published yet: offset 0 of an epoch the first publish
-		// will set. A client holding "" recovers nothing, as it should.
-		return 0, "", nil
-	}
-	offset, err := strconv.ParseUint(offStr, 10, 64)
-	return offset, epoch, err
-}
-
-// History implements daemon.Broker.
-func (b *Broker) History(ctx context.Context, channel string, after uint64, epoch string) ([]daemon.BrokerEvent, bool, error) {
-	offset, current, err := b.Position(ctx, channel)
-	if err != nil {
-		return nil, false, err
-	}
-	if current != epoch || after > offset {
-		return nil, false, nil
-	}
-	if after == offset {
-		return nil, true, nil
-	}
-	msgs, err := b.rdb.XRange(ctx, b.key("s", channel), strconv.FormatUint(after+1, 10)+"-0", "+").Result()
-	if err != nil {
-		return nil, false, fmt.Errorf("redis history: %w", err)
-	}
-	_, ttl := b.opts.History(channel)
-	oldest := int64(0)
-	if ttl > 0 {
-		oldest = b.opts.Now().Add(-ttl).UnixMilli()
-	}
-	events := make([]daemon.BrokerEvent, 0, len(msgs))
-	want := after + 1
-	for _, m := range msgs {
-		ev, at, ok := parseEntry(m, epoch)
-		if !ok || ev.Offset != want || at < oldest {
-			return nil, false, nil
+// noteErr keeps err as the reason the broker is not ready, without
+// secrets: Redis's error replies and network errors name none. A nil err
+// is a success, which clears it.
+func (b *Broker) noteErr(err error) {
+	if err == nil {
+		if b.why.Load() != nil {
+			b.why.Store(nil)
 		}
-		events = append(events, ev)
-		want++
+		return
 	}
-	// Events published after the position read are fine; a short list is not.
-	return events, want > offset, nil
+	s := err.Error()
+	b.why.Store(&s)
+}
+
+// key names one of channel's keys. The {channel} hash tag puts all of a
+// channel's keys in one Redis Cluster slot, as its scripts require.
+func (b *Broker) key(kind, channel string) string {
+	return b.opts.Prefix + ":" + kind + ":{" + channel + "}"
+}
+
+// channelOf is the channel a pub/sub channel name (key "c") is for.
+func (b *Broker) channelOf(name string) string {
+	name = strings.TrimPrefix(name, b.opts.Prefix+":c:{")
+	return strings.TrimSuffix(name, "}")
 }
 
 // Subscribe implements daemon.Broker: it returns once Redis confirmed the
@@ -235,7 +253,7 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (uint64, string,
 	confirmed := make(chan struct{})
 	b.waiters[channel] = append(b.waiters[channel], confirmed)
 	b.mu.Unlock()
-	if err := b.ps.Load().Subscribe(ctx, b.key("c", channel)); err != nil {
+	if err := b.subscribe(ctx, channel); err != nil {
 		b.undo(channel)
 		return 0, "", fmt.Errorf("redis subscribe: %w", err)
 	}
@@ -251,10 +269,15 @@ func (b *Broker) Subscribe(ctx context.Context, channel string) (uint64, string,
 // undo forgets a Subscribe that failed.
 func (b *Broker) undo(channel string) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	last := false
 	if b.refs[channel]--; b.refs[channel] <= 0 {
 		delete(b.refs, channel)
 		delete(b.waiters, channel)
+		last = true
+	}
+	b.mu.Unlock()
+	if last && b.links != nil {
+		b.links.forget(channel)
 	}
 }
 
@@ -270,6 +293,9 @@ func (b *Broker) Unsubscribe(ctx context.Context, channel string) error {
 	if !last {
 		return nil
 	}
+	if b.links != nil {
+		return b.links.unsubscribe(ctx, channel)
+	}
 	return b.ps.Load().Unsubscribe(ctx, b.key("c", channel))
 }
 
@@ -277,15 +303,6 @@ func newEpoch() string {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
 	return hex.EncodeToString(r[:])
-}
-
-func parsePosition(s string) (uint64, string, error) {
-	off, epoch, ok := strings.Cut(s, "\n")
-	if !ok {
-		return 0, "", fmt.Errorf("redis: malformed position %q", s)
-	}
-	n, err := strconv.ParseUint(off, 10, 64)
-	return n, epoch, err
 }
 
 // parseMessage splits "offset\nepoch\ntype\npayload".
@@ -305,29 +322,16 @@ func parseMessage(s string) (daemon.BrokerEvent, bool) {
 	return ev, true
 }
 
-// parseEntry reads one stream entry of epoch.
-func parseEntry(m redis.XMessage, epoch string) (daemon.BrokerEvent, int64, bool) {
-	id, _, _ := strings.Cut(m.ID, "-")
-	off, err := strconv.ParseUint(id, 10, 64)
-	if err != nil {
-		return daemon.BrokerEvent{}, 0, false
-	}
-	typ, _ := m.Values["t"].(string)
-	payload, _ := m.Values["p"].(string)
-	atStr, _ := m.Values["at"].(string)
-	at, _ := strconv.ParseInt(atStr, 10, 64)
-	ev := daemon.BrokerEvent{Offset: off, Epoch: epoch, Type: typ}
-	if payload != "" {
-		ev.Payload = []byte(payload)
-	}
-	return ev, at, true
-}
-
 // Restart replaces the pub/sub connection with a new one subscribed to
 // every channel in use: for a link that is up but delivers nothing, which
 // only an end-to-end probe notices. The node catches up (Resync) once the
 // new link confirms.
 func (b *Broker) Restart() {
+	if b.links != nil {
+		b.setUp(false)
+		b.links.restart()
+		return
+	}
 	b.mu.Lock()
 	keys := make([]string, 0, len(b.refs))
 	for ch := range b.refs {
@@ -337,4 +341,45 @@ func (b *Broker) Restart() {
 	b.mu.Unlock()
 	old := b.ps.Swap(b.rdb.Subscribe(b.runCtx, keys...))
 	_ = old.Close() // the receiving goroutine moves to the new link
+}
+
+// sharded reports whether channels use sharded pub/sub (SPUBLISH,
+// SSUBSCRIBE): in a cluster (clusterLinks).
+func (b *Broker) sharded() bool { return b.links != nil }
+
+// shardedPubSubAvailable asks one cluster node for its version: sharded
+// pub/sub needs Redis 7. When no node answers it assumes so (Debian and
+// managed services ship 7).
+func (b *Broker) shardedPubSubAvailable(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, b.opts.Timeout)
+	defer cancel()
+	info, err := b.rdb.Info(ctx, "server").Result()
+	if err != nil {
+		return true
+	}
+	_, v, ok := strings.Cut(info, "redis_version:")
+	if !ok {
+		return true
+	}
+	major, _, _ := strings.Cut(v, ".")
+	n, err := strconv.Atoi(major)
+	return err != nil || n >= 7
+}
+
+// subscribe sends the subscription of channel on its link.
+func (b *Broker) subscribe(ctx context.Context, channel string) error {
+	if b.links != nil {
+		return b.links.subscribe(ctx, channel, false)
+	}
+	return b.ps.Load().Subscribe(ctx, b.key("c", channel))
+}
+
+// await returns a channel closed when Redis next confirms a subscription
+// of channel.
+func (b *Broker) await(channel string) chan struct{} {
+	c := make(chan struct{})
+	b.mu.Lock()
+	b.waiters[channel] = append(b.waiters[channel], c)
+	b.mu.Unlock()
+	return c
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -13,11 +12,11 @@ import (
 
 // ControlBus carries the control plane's messages between nodes over a
 // Redis pub/sub channel of its own ("<prefix>:control"), on its own
-// connection, and keeps revocations as keys ("<prefix>:revoked:<key>")
-// that Redis expires when the revocation ends. It implements the control
-// package's Bus and Store without importing it.
+// connection, and keeps revocations in one hash ("<prefix>:revoked", field
+// = revoked key, value = its end), whose ended fields are dropped when read.
+// It implements the control package's Bus and Store without importing it.
 type ControlBus struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
 }
@@ -86,52 +85,47 @@ func (c *ControlBus) read(ctx context.Context, ps *redis.PubSub, f func([]byte))
 	}
 }
 
-func (c *ControlBus) revokedKey(key string) string { return c.prefix + ":revoked:" + key }
+// revokedKey is the hash holding every revocation, field = the revoked key,
+// value = its end in Unix milliseconds. One key, so that on a Redis Cluster
+// it lives in one slot and is read in one call (SCAN and a multi-key MGET
+// do not span a cluster's masters).
+func (c *ControlBus) revokedKey() string { return c.prefix + ":revoked" }
 
-// PutRevocation keeps key until until (Redis expires it then); an end
-// already past deletes it.
+// PutRevocation keeps key until until; an end already past deletes it.
+// Fields outlive their end in Redis (a hash's fields do not expire before
+// Redis 7.4): Revocations skips and deletes the ended ones.
 func (c *ControlBus) PutRevocation(ctx context.Context, key string, until time.Time) error {
-	k := c.revokedKey(key)
+	var err error
 	if !until.After(c.now()) {
-		return c.rdb.Del(ctx, k).Err()
+		err = c.rdb.HDel(ctx, c.revokedKey(), key).Err()
+	} else {
+		err = c.rdb.HSet(ctx, c.revokedKey(), key, strconv.FormatInt(until.UnixMilli(), 10)).Err()
 	}
-	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, k, strconv.FormatInt(until.UnixMilli(), 10), 0)
-		p.PExpireAt(ctx, k, until)
-		return nil
-	})
 	if err != nil {
 		return fmt.Errorf("redis revocation: %w", err)
 	}
 	return nil
 }
 
-// Revocations returns the kept revocations.
+// Revocations returns the revocations in force, and forgets ended ones.
 func (c *ControlBus) Revocations(ctx context.Context) (map[string]time.Time, error) {
-	out := map[string]time.Time{}
-	prefix := c.revokedKey("")
-	iter := c.rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		return nil, fmt.Errorf("redis revocations: %w", err)
-	}
-	if len(keys) == 0 {
-		return out, nil
-	}
-	vals, err := c.rdb.MGet(ctx, keys...).Result()
+	all, err := c.rdb.HGetAll(ctx, c.revokedKey()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis revocations: %w", err)
 	}
-	for i, v := range vals {
-		s, _ := v.(string)
-		ms, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			continue // expired between SCAN and MGET
+	out := make(map[string]time.Time, len(all))
+	now := c.now()
+	var ended []string
+	for k, v := range all {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if until := time.UnixMilli(ms); err == nil && until.After(now) {
+			out[k] = until
+		} else {
+			ended = append(ended, k)
 		}
-		out[strings.TrimPrefix(keys[i], prefix)] = time.UnixMilli(ms)
+	}
+	if len(ended) > 0 {
+		_ = c.rdb.HDel(ctx, c.revokedKey(), ended...).Err() // best effort: the next read skips them again
 	}
 	return out, nil
 }

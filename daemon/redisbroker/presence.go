@@ -3,10 +3,13 @@ package redisbroker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
 
@@ -26,6 +29,7 @@ const (
 func (b *Broker) SetPresence(ctx context.Context, channel string, c daemon.Client, present bool) error {
 	key := b.key("pr", channel)
 	if !present {
+		b.presence.forget(key, c.ConnectionID)
 		return b.rdb.HDel(ctx, key, c.ConnectionID).Err()
 	}
 	c.Node = b.nodeID
@@ -33,7 +37,53 @@ func (b *Broker) SetPresence(ctx context.Context, channel string, c daemon.Clien
 	if err != nil {
 		return err
 	}
+	b.presence.remember(key, c.ConnectionID, v)
 	return b.rdb.HSet(ctx, key, c.ConnectionID, v).Err()
+}
+
+// ownPresence is this node's presence entries, kept to write them again
+// when Redis lost them (heartbeat): key -> connection id -> entry.
+type ownPresence struct {
+	mu sync.Mutex
+	m  map[string]map[string][]byte
+}
+
+func (p *ownPresence) remember(key, id string, v []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[string]map[string][]byte{}
+	}
+	if p.m[key] == nil {
+		p.m[key] = map[string][]byte{}
+	}
+	p.m[key][id] = v
+}
+
+func (p *ownPresence) forget(key, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.m[key], id)
+	if len(p.m[key]) == 0 {
+		delete(p.m, key)
+	}
+}
+
+// restore writes every entry again.
+func (p *ownPresence) restore(ctx context.Context, rdb redis.UniversalClient) error {
+	p.mu.Lock()
+	all := make(map[string][]any, len(p.m))
+	for key, entries := range p.m {
+		for id, v := range entries {
+			all[key] = append(all[key], id, v)
+		}
+	}
+	p.mu.Unlock()
+	var errs []error
+	for key, fields := range all {
+		errs = append(errs, rdb.HSet(ctx, key, fields...).Err())
+	}
+	return errors.Join(errs...)
 }
 
 // Presence implements daemon.PresenceBroker.
@@ -72,12 +122,26 @@ func (b *Broker) Presence(ctx context.Context, channel string) ([]daemon.Client,
 // that its presence entries vanish at once.
 func (b *Broker) heartbeat(ctx context.Context) {
 	key := b.key("node", b.nodeID)
-	t := time.NewTicker(nodeRefresh)
+	t := time.NewTicker(b.nodeRefresh)
 	defer t.Stop()
+	first := true
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if err := b.rdb.Set(rctx, key, "1", nodeTTL).Err(); err != nil && ctx.Err() == nil {
+		// SET … GET: a key that was missing (other than the first time)
+		// means Redis lost this node's keys: write its presence again.
+		err := b.rdb.SetArgs(rctx, key, "1", redis.SetArgs{TTL: nodeTTL, Get: true}).Err()
+		switch {
+		case errors.Is(err, redis.Nil) && !first:
+			b.log.Warn("Redis lost this node's keys; writing its presence again")
+			err = b.presence.restore(rctx, b.rdb)
+		case errors.Is(err, redis.Nil):
+			err = nil
+		}
+		if err != nil && ctx.Err() == nil {
 			b.log.Warn("node heartbeat failed", zap.Error(err))
+		}
+		if err == nil {
+			first = false
 		}
 		cancel()
 		select {

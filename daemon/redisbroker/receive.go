@@ -2,7 +2,7 @@ package redisbroker
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +16,6 @@ import (
 // before newer ones are delivered.
 func (b *Broker) receive(ctx context.Context, h Handler) {
 	defer close(b.done)
-	prefix := b.opts.Prefix + ":c:"
 	broken := false
 	for {
 		msg, err := b.ps.Load().Receive(ctx)
@@ -28,19 +27,31 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 				b.log.Warn("pub/sub link lost; reconnecting", zap.Error(err))
 			}
 			broken = true
+			b.noteErr(err)
 			b.setUp(false)
+			pause := 200 * time.Millisecond
+			var rerr redis.Error
+			if errors.As(err, &rerr) {
+				// An error reply (NOAUTH, LOADING…) leaves go-redis's
+				// connection open but subscribed to nothing, and it would
+				// never subscribe again: start a new link, once a second
+				// while Redis keeps refusing.
+				b.Restart()
+				pause = time.Second
+			}
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(pause):
 			}
 			continue
 		}
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			channel := strings.TrimPrefix(m.Channel, prefix)
-			if m.Kind == "subscribe" {
+			channel := b.channelOf(m.Channel)
+			if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
 				b.confirm(channel)
+				b.noteErr(nil)
 				if broken {
 					broken = false
 					b.log.Info("pub/sub link back; catching up")
@@ -53,7 +64,9 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 				b.log.Warn("malformed message", zap.String("channel", m.Channel))
 				continue
 			}
-			h.Deliver(strings.TrimPrefix(m.Channel, prefix), ev)
+			channel := b.channelOf(m.Channel)
+			b.seen.note(channel, ev.Epoch, ev.Offset)
+			h.Deliver(channel, ev)
 		case *redis.Pong:
 		}
 	}

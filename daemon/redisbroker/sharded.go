@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"strings"
 
 	"github.com/fanoutd/fanoutd/daemon"
 )
@@ -80,6 +81,17 @@ func (s *Sharded) Up() bool {
 		}
 	}
 	return true
+}
+
+// NotReady joins what the shards say about why they are not ready.
+func (s *Sharded) NotReady() string {
+	var whys []string
+	for i, b := range s.shards {
+		if w := b.NotReady(); w != "" {
+			whys = append(whys, s.addrs[i]+": "+w)
+		}
+	}
+	return strings.Join(whys, "; ")
 }
 
 // Restart restarts every shard's pub/sub link.

@@ -21,6 +21,8 @@ type Server struct {
 	t    testing.TB
 	Addr string
 	cmd  *exec.Cmd
+	dir  string   // with StartPersistent: where the RDB file lives
+	args []string // extra arguments for every (re)start
 }
 
 // Start runs redis-server on a free port and waits until it answers PING.
@@ -32,7 +34,30 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// Restart starts the server again on the same port (after Kill), empty.
+// StartPersistent is Start with RDB snapshots on: nothing is saved on its
+// own (save ""), but SAVE or BGSAVE writes dump.rdb in a temporary
+// directory, and Restart loads it, as Redis's default persistence does
+// after a crash: the data set rolls back to the snapshot.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{t: t, Addr: freeAddr(t), dir: t.TempDir()}
+	s.Restart()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// StartWith is Start with extra redis-server arguments (cluster mode, say),
+// kept for every Restart; dir is the working directory ("" for none).
+func StartWith(t testing.TB, dir string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Addr: freeAddr(t), dir: dir, args: args}
+	s.Restart()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// Restart starts the server again on the same port (after Kill): empty,
+// or from its last snapshot with StartPersistent.
 func (s *Server) Restart() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
@@ -40,7 +65,13 @@ func (s *Server) Restart() {
 	if err != nil {
 		s.t.Fatalf("redis-server is required (apt-get install redis-server): %v", err)
 	}
-	s.cmd = exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	// DEBUG (SLEEP, to stall the server) only from loopback, as tests need.
+	args := []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--enable-debug-command", "local"}
+	if s.dir != "" {
+		args = append(args, "--dir", s.dir)
+	}
+	s.cmd = exec.Command(path, append(args, s.args...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // maxBatch bounds the events of one chunk, so that one chunk does not hold
@@ -51,6 +53,12 @@ type chanq struct {
 	seq    uint64    // its stream sequence
 	offset uint64
 	epoch  string
+
+	// The queue's own reply subscription (reply.go); runner only.
+	replySub *nats.Subscription
+	replies  chan *nats.Msg
+	inbox    string
+	reqN     uint64
 }
 
 // enqueue adds r to channel's queue, making the queue on first use, and
@@ -80,6 +88,7 @@ func (b *Broker) dropIdleLocked() {
 		q.mu.Unlock()
 		if idle {
 			delete(b.queues, name)
+			q.closeReplies() // no runner: nobody else touches it
 		}
 	}
 }

@@ -27,6 +27,31 @@
 // retries (casRetries, with jitter). The runner keeps the channel's last
 // position between publishes, so a publish costs one round trip.
 //
+// The runner waits for JetStream's answer on the queue's own reply
+// subscription (reply.go), filled by nats.go's reader goroutine directly;
+// nats.go's Request passes each answer through one more goroutine (its
+// response mux), which on a loaded machine costs more than the work.
+//
+// # What limits throughput
+//
+// Round-trip latency, not CPU. A channel has at most one message in
+// flight: the compare-and-set names the stream sequence of the channel's
+// last message, which only the answer tells, so a channel cannot pipeline.
+// Channels do not wait for each other (each queue's runner sends on its
+// own; nats.go writes what they queued together). One channel's rate is
+// its chunk size per round trip; a publisher that waits for its answer
+// before the next publish, alone on its channel, gets one event per round
+// trip however the broker is built. A round trip is about six goroutine
+// hand-offs across two processes' schedulers (flusher, server reader,
+// stream loop, server writer, reader, runner); measured in
+// BenchmarkPublishers (bench_test.go) it is within ~10% of bare JetStream
+// publishes of the same concurrency, and the root package's
+// BenchmarkConcurrentPublishers shows the process using well under its two
+// cores while NATS publishes run (BENCHMARKS.md). Tried and dropped: a
+// pool of NATS connections for publishes (nats.go's connection lock is
+// held while it writes, but spreading channels over 4 connections did not
+// raise the rate); JetStream atomic batches (fsync per batch).
+//
 // # Live delivery equals history
 //
 // The stream republishes every stored message, after storing it and in

@@ -27,11 +27,6 @@
 // retries (casRetries, with jitter). The runner keeps the channel's last
 // position between publishes, so a publish costs one round trip.
 //
-// The runner waits for JetStream's answer on the queue's own reply
-// subscription (reply.go), filled by nats.go's reader goroutine directly;
-// nats.go's Request passes each answer through one more goroutine (its
-// response mux), which on a loaded machine costs more than the work.
-//
 // # What limits throughput
 //
 // Round-trip latency, not CPU. A channel has at most one message in
@@ -47,10 +42,23 @@
 // BenchmarkPublishers (bench_test.go) it is within ~10% of bare JetStream
 // publishes of the same concurrency, and the root package's
 // BenchmarkConcurrentPublishers shows the process using well under its two
-// cores while NATS publishes run (BENCHMARKS.md). Tried and dropped: a
-// pool of NATS connections for publishes (nats.go's connection lock is
-// held while it writes, but spreading channels over 4 connections did not
-// raise the rate); JetStream atomic batches (fsync per batch).
+// cores while NATS publishes run (BENCHMARKS.md). In CPU, a stored event
+// costs ~50 µs on top of the ~80 µs of the HTTP publish around it (one
+// event per message; chunks share it), about half of it in nats-server
+// (in-process in the benchmarks): the compare-and-set and the republish
+// each read the subject's last message, the store writes each message to
+// its file (write, no fsync: the file store syncs every 2 minutes). The
+// stream's other settings cost nothing per publish: the duplicate window
+// only for events with an idempotency key, AllowDirect only reads.
+//
+// Tried and dropped, measured with no gain: a pool of 4 NATS connections
+// for publishes (nats.go holds its connection lock while it writes, but
+// that wait is not what limits); a reply subscription per channel queue
+// filled by nats.go's reader directly, saving Request's hand-off through
+// its response mux (more CPU per publish, same rate); asynchronous
+// JetStream publishes (every busy channel's runner already has its
+// message in flight, and their acks pass through one more goroutine);
+// JetStream atomic batches (fsync per batch).
 //
 // # Live delivery equals history
 //

@@ -149,7 +149,7 @@ func (b *Broker) store(ctx context.Context, q *chanq, reqs []*pubReq) (pubAck, e
 		if k := reqs[0].key; k != "" {
 			m.Header.Set(jetstream.MsgIDHeader, q.name+"\x00"+k)
 		}
-		return b.request(ctx, q, m)
+		return b.request(ctx, m)
 	}
 	m.Header.Set(hdrCount, strconv.Itoa(len(reqs)))
 	size := 0
@@ -161,13 +161,13 @@ func (b *Broker) store(ctx context.Context, q *chanq, reqs []*pubReq) (pubAck, e
 		body = appendEvent(body, r.eventType, r.payload)
 	}
 	m.Data = body
-	return b.request(ctx, q, m)
+	return b.request(ctx, m)
 }
 
 // request sends m and reads JetStream's answer. A request that was written
 // but got no answer in time is an OutcomeUnknownError.
-func (b *Broker) request(ctx context.Context, q *chanq, m *nats.Msg) (pubAck, error) {
-	resp, err := q.roundTrip(ctx, b.nc, m)
+func (b *Broker) request(ctx context.Context, m *nats.Msg) (pubAck, error) {
+	resp, err := b.nc.RequestMsgWithContext(ctx, m)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return pubAck{}, err // no stream took it: not stored

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
 // maxBatch bounds the events of one chunk, so that one chunk does not hold
@@ -53,12 +51,6 @@ type chanq struct {
 	seq    uint64    // its stream sequence
 	offset uint64
 	epoch  string
-
-	// The queue's own reply subscription (reply.go); runner only.
-	replySub *nats.Subscription
-	replies  chan *nats.Msg
-	inbox    string
-	reqN     uint64
 }
 
 // enqueue adds r to channel's queue, making the queue on first use, and
@@ -88,7 +80,6 @@ func (b *Broker) dropIdleLocked() {
 		q.mu.Unlock()
 		if idle {
 			delete(b.queues, name)
-			q.closeReplies() // no runner: nobody else touches it
 		}
 	}
 }

@@ -43,7 +43,7 @@
 // publishes of the same concurrency, and the root package's
 // BenchmarkConcurrentPublishers shows the process using well under its two
 // cores while NATS publishes run (BENCHMARKS.md). In CPU, a stored event
-// costs ~50 µs on top of the ~80 µs of the HTTP publish around it (one
+// costs ~45 µs on top of the ~70 µs of the HTTP publish around it (one
 // event per message; chunks share it), about half of it in nats-server
 // (in-process in the benchmarks): the compare-and-set and the republish
 // each read the subject's last message, the store writes each message to

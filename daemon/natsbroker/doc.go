@@ -27,6 +27,39 @@
 // retries (casRetries, with jitter). The runner keeps the channel's last
 // position between publishes, so a publish costs one round trip.
 //
+// # What limits throughput
+//
+// Round-trip latency, not CPU. A channel has at most one message in
+// flight: the compare-and-set names the stream sequence of the channel's
+// last message, which only the answer tells, so a channel cannot pipeline.
+// Channels do not wait for each other (each queue's runner sends on its
+// own; nats.go writes what they queued together). One channel's rate is
+// its chunk size per round trip; a publisher that waits for its answer
+// before the next publish, alone on its channel, gets one event per round
+// trip however the broker is built. A round trip is about six goroutine
+// hand-offs across two processes' schedulers (flusher, server reader,
+// stream loop, server writer, reader, runner); measured in
+// BenchmarkPublishers (bench_test.go) it is within ~10% of bare JetStream
+// publishes of the same concurrency, and the root package's
+// BenchmarkConcurrentPublishers shows the process using well under its two
+// cores while NATS publishes run (BENCHMARKS.md). In CPU, a stored event
+// costs ~45 µs on top of the ~70 µs of the HTTP publish around it (one
+// event per message; chunks share it), about half of it in nats-server
+// (in-process in the benchmarks): the compare-and-set and the republish
+// each read the subject's last message, the store writes each message to
+// its file (write, no fsync: the file store syncs every 2 minutes). The
+// stream's other settings cost nothing per publish: the duplicate window
+// only for events with an idempotency key, AllowDirect only reads.
+//
+// Tried and dropped, measured with no gain: a pool of 4 NATS connections
+// for publishes (nats.go holds its connection lock while it writes, but
+// that wait is not what limits); a reply subscription per channel queue
+// filled by nats.go's reader directly, saving Request's hand-off through
+// its response mux (more CPU per publish, same rate); asynchronous
+// JetStream publishes (every busy channel's runner already has its
+// message in flight, and their acks pass through one more goroutine);
+// JetStream atomic batches (fsync per batch).
+//
 // # Live delivery equals history
 //
 // The stream republishes every stored message, after storing it and in

@@ -119,6 +119,7 @@ func newAPI(opts Options, transport string) *api {
 		openapi: opts.OpenAPI,
 		log:     namedLogger(opts.Logger).With(zap.String("transport", transport)),
 		limit:   limit,
+		states:  newStatePool(),
 	}
 	if transport == "unix" {
 		a.reloader = opts.Reloader

@@ -35,6 +35,8 @@ func (a *api) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/publish", a.publish)
 	mux.HandleFunc("/v1/publish", methodNotAllowed("POST"))
+	mux.HandleFunc("POST /v1/publish/stream", a.publishStream)
+	mux.HandleFunc("/v1/publish/stream", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/stats", a.stats)
 	mux.HandleFunc("/v1/stats", methodNotAllowed("GET, HEAD"))
 	if a.dir != nil {

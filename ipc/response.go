@@ -66,6 +66,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 var (
 	jsonContentType = []string{"application/json"}
 	noSniff         = []string{"nosniff"}
+	// ndjsonContentType is the publish stream's answer type.
+	ndjsonContentType = []string{"application/x-ndjson"}
 )
 
 // writeBody sends an already encoded JSON body (ending in a newline).

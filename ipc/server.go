@@ -1,7 +1,10 @@
 package ipc
 
 import (
+	"context"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -86,7 +89,12 @@ func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 	if err != nil {
 		errLog = zap.NewStdLog(l)
 	}
-	return &http.Server{
+	// Publish streams last as long as their publishers: they learn of a
+	// shutdown from this channel in their context (stopOnShutdown), since
+	// Shutdown waits for active requests and cancels none.
+	shutdown := make(chan struct{})
+	var once sync.Once
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -95,7 +103,12 @@ func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errLog,
 		ConnContext:       PeerCredContext,
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), shutdownKey{}, (<-chan struct{})(shutdown))
+		},
 	}
+	srv.RegisterOnShutdown(func() { once.Do(func() { close(shutdown) }) })
+	return srv
 }
 
 func namedLogger(l *zap.Logger) *zap.Logger {

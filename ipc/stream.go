@@ -68,11 +68,8 @@ type streamState struct {
 
 func (a *api) publishStream(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
-	if err := rc.EnableFullDuplex(); err != nil {
-		a.log.Warn("publish stream needs HTTP/1.1", zap.Error(err))
-		writeError(w, http.StatusHTTPVersionNotSupported, "publish stream needs HTTP/1.1")
-		return
-	}
+	// HTTP/2 is full duplex already and says so with an error here.
+	_ = rc.EnableFullDuplex()
 	// The server's read and write timeouts bound one request; a stream
 	// lives as long as its publisher, so they are lifted for it.
 	_ = rc.SetReadDeadline(time.Time{})

@@ -121,25 +121,28 @@ class PublishStream:
 
     def _read_loop(self) -> None:
         try:
-            f = self._sock.makefile("rb")
-            status, headers = _read_head(f)
-            if status != 200:
-                body = f.read(int(headers.get("content-length", "0") or 0))
-                try:
-                    parsed = json.loads(body)
-                except ValueError:
-                    parsed = {"error": body.decode(errors="replace").strip() or "HTTP %d" % status}
-                self._fail(api_error(status, parsed, headers.get("retry-after")))
-                return
-            for line in _chunked_lines(f):
-                if line.strip():
-                    self._ack(json.loads(line))
-            with self._lock:
-                left = len(self._inflight)
-            if left:
-                self._fail(EOFError("stream ended with %d events unacknowledged" % left))
+            with self._sock.makefile("rb") as f:
+                self._read_acks(f)
         except (OSError, ValueError) as e:
             self._fail(e)
+
+    def _read_acks(self, f: Any) -> None:
+        status, headers = _read_head(f)
+        if status != 200:
+            body = f.read(int(headers.get("content-length", "0") or 0))
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = {"error": body.decode(errors="replace").strip() or "HTTP %d" % status}
+            self._fail(api_error(status, parsed, headers.get("retry-after")))
+            return
+        for line in _chunked_lines(f):
+            if line.strip():
+                self._ack(json.loads(line))
+        with self._lock:
+            left = len(self._inflight)
+        if left:
+            self._fail(EOFError("stream ended with %d events unacknowledged" % left))
 
     def _ack(self, ack: Dict[str, Any]) -> None:
         with self._lock:

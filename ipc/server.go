@@ -103,9 +103,13 @@ func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errLog,
 		ConnContext:       PeerCredContext,
-		BaseContext: func(net.Listener) context.Context {
-			return context.WithValue(context.Background(), shutdownKey{}, (<-chan struct{})(shutdown))
-		},
+	}
+	srv.BaseContext = func(ln net.Listener) context.Context {
+		ctx := context.WithValue(context.Background(), shutdownKey{}, (<-chan struct{})(shutdown))
+		if ul, ok := ln.(*UnixListener); ok {
+			ul.enableFastPath(srv, ctx) // fastpath.go: before Serve's first Accept
+		}
+		return ctx
 	}
 	srv.RegisterOnShutdown(func() { once.Do(func() { close(shutdown) }) })
 	return srv

@@ -76,31 +76,39 @@
 // when the publisher ends its body or the server shuts down (NewHTTPServer
 // tells the stream through its context). Client.Stream is the Go side.
 //
-// # Why the publish path stays on net/http
+// # The publish path, and why it has its own HTTP framing
 //
 // Issue 17 measured 45 µs of daemon CPU per single-event publish, ~70% in
-// net/http and ~16% in encoding/json. The JSON share is gone: the body is
-// read whole into a pooled buffer and decoded without reflection
-// (decode_lean.go; anything unusual falls back to encoding/json, so every
-// error stays word for word), payloads are not copied, the per-request
-// state is pooled and the answer is written by hand. BenchmarkPublishHandler
-// does the whole route in ~0.9 µs with 3 allocations (the event's own
-// strings), against ~5 µs and 17 allocations for the decoder alone before.
+// net/http and ~16% in encoding/json. Two changes, each decided from a
+// measurement:
 //
-// What is left, ~19 µs per publish with 16 publishers on the shared 2-core
-// machine (BENCHMARKS.md), is net/http's per-request machinery and the
-// system calls under it: per request a read, a background read that parks
-// and is woken by a deadline when the handler finishes, a write, deadline
-// updates and ~20 allocations for the Request, its header maps and the
-// response (BenchmarkPublishUnix with -cpuprofile: our handler is ~12% of
-// the server's CPU). A hand-written HTTP/1.1 fast path for POST
-// /v1/publish on the Unix socket would remove most of it, but it has to take
-// connections before net/http sees them, which means the composition root
-// handing this package the listener and the current handler together, and
-// redoing the peer check, Shutdown tracking and strict request parsing that
-// net/http gives for free. Publishers that care about per-event cost have
-// the stream instead: ~1.9 µs of daemon CPU per event and ~190,000 events/s
-// from one publisher, an order of magnitude past any request path.
+//   - The body is read whole into a pooled buffer and decoded without
+//     reflection (decode_lean.go; anything unusual falls back to
+//     encoding/json, so every error stays word for word), payloads are not
+//     copied, the per-request state is pooled and the answer is written by
+//     hand. BenchmarkPublishHandler runs the route in ~0.9 µs with 3
+//     allocations (the event's own strings), where the decoder alone took
+//     ~5 µs and 17 allocations. That brought a publish from ~25 to ~19 µs
+//     (BENCHMARKS.md) and no further: a profile of BenchmarkPublishUnix put
+//     the handler at ~12% of the server's CPU, the rest being net/http's
+//     per-request machinery (a background read per request that parks and
+//     is woken by a deadline, the Request and its header maps, the response
+//     writer) and the system calls under it. No setting of http.Server
+//     removes those.
+//   - So the Unix socket has a fast path (fastpath.go): a plain POST
+//     /v1/publish is framed by hand and run through the server's own
+//     Handler with a Request and a writer reused for the connection's life,
+//     one read and one write per request; anything else hands the
+//     connection to net/http for good. Routing, the peer check, reloads and
+//     every status and field stay the handler's. With it a publish costs
+//     ~10–14 µs of daemon CPU, and BenchmarkPublishUnix went from ~55 to
+//     ~17 µs per round trip (client included) and from 37 to 14
+//     allocations. It is switched on by NewHTTPServer when Serve is given a
+//     *UnixListener (in BaseContext), so callers change nothing; TCP stays
+//     on net/http.
+//
+// Publishers that care about per-event cost have the stream: ~1.9 µs of
+// daemon CPU per event and ~190,000 events/s from one publisher.
 //
 // # Security
 //

@@ -193,7 +193,7 @@ func (fp *fastPath) serve(c net.Conn) {
 			fp.handOff(&prefixConn{Conn: c, r: fc.br})
 			return
 		}
-		if !fc.serveOne(fp.srv.Handler, head) {
+		if !fc.serveOne(fp.srv, head) {
 			_ = c.Close()
 			return
 		}
@@ -298,7 +298,7 @@ func (fc *fastConn) header(name, value []byte) (string, []string) {
 
 // serveOne reads the body, runs the handler and writes its answer. false:
 // the connection must be closed.
-func (fc *fastConn) serveOne(h http.Handler, headLen int) (ok bool) {
+func (fc *fastConn) serveOne(srv *http.Server, headLen int) (ok bool) {
 	if _, err := fc.br.Discard(headLen); err != nil {
 		return false
 	}
@@ -313,11 +313,15 @@ func (fc *fastConn) serveOne(h http.Handler, headLen int) (ok bool) {
 	fc.body.Reset(fc.buf)
 	fc.w.reset()
 	defer func() {
-		if recover() != nil {
-			ok = false // as net/http does: drop the connection
+		if v := recover(); v != nil {
+			// As net/http does: log, and drop the connection unanswered.
+			if srv.ErrorLog != nil {
+				srv.ErrorLog.Printf("ipc: panic serving a fast publish: %v", v)
+			}
+			ok = false
 		}
 	}()
-	h.ServeHTTP(&fc.w, fc.req)
+	srv.Handler.ServeHTTP(&fc.w, fc.req)
 	if cap(fc.buf) > fastMaxBody {
 		fc.buf = nil
 	}

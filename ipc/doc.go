@@ -145,10 +145,13 @@
 //
 // # Concurrency
 //
-// Handlers hold no mutable state of their own: each request decodes into
-// its own buffers (about twice the body limit at most: the JSON reader's
-// buffer and the kept payloads) and calls the Publisher from its request
-// goroutine, so the Publisher must be safe for concurrent use. Events of one
+// Handlers hold no mutable state of their own: each request takes a
+// publishState from the handler's pool (the body, read whole and bounded by
+// the limit, the decoded batch and the answer; buffers over 64 KiB are not
+// kept) and calls the Publisher from its request goroutine, so the
+// Publisher must be safe for concurrent use. The fast path runs one
+// goroutine per connection, like net/http; its only lock (fastPath.mu)
+// guards the set of connections Close must wake. Events of one
 // request are published sequentially, in order, with the request's context:
 // a client that hangs up mid-batch may cancel the rest. Two requests are not
 // ordered relative to each other. Client is safe for concurrent use.

@@ -166,3 +166,26 @@ func TestFastPathShutdown(t *testing.T) {
 		t.Error("the idle fast connection is still open after Shutdown")
 	}
 }
+
+// FuzzFastPathHead: the head parser takes untrusted bytes; whatever it
+// accepts has a Host header (empty is valid, as for net/http) and a Content-Length within the fast path's bounds.
+func FuzzFastPathHead(f *testing.F) {
+	f.Add([]byte("POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"))
+	f.Add([]byte("POST /v1/publish HTTP/1.1\r\nhost: x\r\ncontent-length: +3\r\n"))
+	f.Add([]byte("POST /v1/publish HTTP/1.1\r\nHost: x\r\n Folded: y\r\nContent-Length: 1\r\n"))
+	f.Add([]byte("POST /v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n"))
+	f.Fuzz(func(t *testing.T, head []byte) {
+		fc := &fastConn{req: &http.Request{Header: http.Header{}}}
+		if !fc.parseHead(head) {
+			return
+		}
+		if _, host := fc.req.Header["Host"]; fc.req.ContentLength < 0 || fc.req.ContentLength > fastMaxBody || !host {
+			t.Fatalf("accepted %q: length %d host %q", head, fc.req.ContentLength, fc.req.Host)
+		}
+		for k, vs := range fc.req.Header {
+			if !validName([]byte(k)) || len(vs) != 1 || !validValue([]byte(vs[0])) {
+				t.Fatalf("accepted %q with header %q: %q", head, k, vs)
+			}
+		}
+	})
+}

@@ -61,7 +61,22 @@ type Options struct {
 // from ListenUnix; the handler is safe for concurrent requests.
 func NewHandler(opts Options) http.Handler {
 	a := newAPI(opts, "unix")
-	return newPeerAuth(opts.PeerUIDs, opts.PeerGIDs, a.routes(), a.log)
+	return answerEarly(newPeerAuth(opts.PeerUIDs, opts.PeerGIDs, a.routes(), a.log))
+}
+
+// answerEarly lets an answer go out before a body of unknown length
+// (chunked) has been read. net/http otherwise reads up to 256 KiB of an
+// unread body before writing any answer, so a publish stream refused by
+// the peer check, the key check or a 404/405 would get its answer only
+// when the publisher gave up: the publisher waits for the answer before
+// sending more, and the server waits for more before answering.
+func answerEarly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2: full duplex already
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // NewTCPHandler returns the API for a TCP listener. Every request must carry
@@ -72,10 +87,10 @@ func NewHandler(opts Options) http.Handler {
 func NewTCPHandler(opts Options) http.Handler {
 	if opts.APIKey == "" {
 		namedLogger(opts.Logger).Warn("TCP handler has no API key; refusing every request")
-		return http.HandlerFunc(notFound)
+		return answerEarly(http.HandlerFunc(notFound))
 	}
 	a := newAPI(opts, "tcp")
-	return newBearerAuth(opts.APIKey, a.routes(), a.log)
+	return answerEarly(newBearerAuth(opts.APIKey, a.routes(), a.log))
 }
 
 // NewHTTPServer wraps h in an http.Server with timeouts suited to a local

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -187,4 +188,17 @@ func asStreamError(err error, out **StreamError) bool {
 	se, ok := err.(*StreamError)
 	*out = se
 	return ok
+}
+
+// TestClientStreamRefused: a stream the daemon refuses outright (here the
+// peer check) is an *APIError from Stream, not a stream.
+func TestClientStreamRefused(t *testing.T) {
+	s := startUnix(t, Options{PeerUIDs: []int{1 << 30}})
+	c := NewClient(s.path)
+	defer c.Close()
+	st, err := c.Stream(t.Context(), StreamOptions{})
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden || st != nil {
+		t.Fatalf("Stream = %v, %v; want a 403 APIError", st, err)
+	}
 }

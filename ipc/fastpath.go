@@ -20,8 +20,8 @@ import (
 // a deadline, header maps rebuilt per request, a response writer with its
 // own buffers). It reads one request head from the connection's buffer and,
 // only when it is a plain one (POST /v1/publish HTTP/1.1, a Host, a
-// Content-Length of at most fastMaxBody, no Transfer-Encoding, Expect,
-// Connection or Upgrade header, no repeated header, every byte of the head
+// Content-Length of at most fastMaxBody, no Transfer-Encoding, Expect or
+// Upgrade header, no Connection header but "keep-alive", no repeated header, every byte of the head
 // valid), calls the server's own Handler with a Request and a
 // ResponseWriter reused for the connection's life. Anything else hands the
 // connection, bytes already read included, to net/http for good, through
@@ -257,8 +257,14 @@ func (fc *fastConn) parseHead(head []byte) bool {
 			return false
 		}
 		switch key {
-		case "Transfer-Encoding", "Expect", "Connection", "Upgrade", "Trailer", "Te":
+		case "Transfer-Encoding", "Expect", "Upgrade", "Trailer", "Te":
 			return false
+		case "Connection":
+			// keep-alive is HTTP/1.1's default (Node's agent sends it
+			// anyway); close, upgrade and hop-by-hop lists are net/http's.
+			if !equalFoldASCII("keep-alive", []byte(val[0])) {
+				return false
+			}
 		case "Content-Length":
 			n, err := strconv.Atoi(val[0])
 			if err != nil || n < 0 || n > fastMaxBody || val[0][0] == '+' {

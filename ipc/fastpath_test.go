@@ -66,7 +66,7 @@ func TestFastPathAnswers(t *testing.T) {
 	s := startUnix(t, Options{})
 	r := dialRaw(t, s.path)
 	ev := `{"channel":"c","type":"t"}`
-	r.send(publishReq(ev) + publishReq(ev, "X-Trace: 1") + publishReq(`{"type":"t"}`))
+	r.send(publishReq(ev) + publishReq(ev, "Connection: keep-alive") + publishReq(`{"type":"t"}`))
 	for i, want := range []string{
 		`{"published":1,"positions":[{"channel":"c","offset":1,"epoch":"e1"}]}`,
 		`{"published":1,"positions":[{"channel":"c","offset":2,"epoch":"e1"}]}`,
@@ -104,6 +104,7 @@ func TestFastPathDeclines(t *testing.T) {
 		{"no host", strings.Replace(publishReq(ev), "Host: fanoutd\r\n", "", 1), 400},
 		{"bad header", publishReq(ev, "Bad Name: x"), 400},
 		{"conflicting lengths", publishReq(ev, "Content-Length: 3"), 400},
+		{"connection close", publishReq(ev, "Connection: close"), 200},
 		{"HTTP/1.0", strings.Replace(publishReq(ev), "HTTP/1.1", "HTTP/1.0", 1), 200},
 		{"body over the fast limit", publishReq(`{"channel":"c","type":"t","payload":"` + strings.Repeat("x", fastMaxBody) + `"}`), 200},
 	}

@@ -176,4 +176,13 @@
 //	c := ipc.NewClient("/run/fanoutd/publish.sock")
 //	defer c.Close()
 //	err := c.Publish(ctx, "project:abc", "build.finished", map[string]any{"ok": true})
+//
+// Publishing continuously, on one stream (Send blocks while Window events
+// await their ack; Close waits for all of them):
+//
+//	st, err := c.Stream(ctx, ipc.StreamOptions{Window: 4096})
+//	…
+//	_, err = st.Send(ctx, ipc.Event{Channel: "project:abc", Type: "tick", Payload: raw})
+//	…
+//	err = st.Close() // *ipc.StreamError when events were refused
 package ipc

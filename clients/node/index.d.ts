@@ -101,7 +101,8 @@ export interface Stats {
 
 /**
  * A persistent publish stream: events are pipelined on one request and
- * acked one by one, in order. publish() waits for room in the window.
+ * acked one by one, in order. publish() queues events beyond the window;
+ * await ready() before publishing to apply backpressure.
  */
 export class PublishStream {
   /** Events acknowledged so far. */

@@ -2,8 +2,9 @@
 // long request whose body is NDJSON (one event per line, written without
 // waiting) and whose answer is one ack line per event, in order. Lines
 // queued in the same turn of the event loop go out as one chunk. The
-// window caps events sent and not yet acknowledged: publish() waits for
-// room before writing, and ready() lets a producer wait for room itself.
+// window caps events sent and not yet acknowledged: publish() queues what
+// does not fit (sent in order as acks free room), and ready() lets a
+// producer wait for room, which is the backpressure.
 
 import { randomUUID } from 'node:crypto';
 import { ConnectionError, apiError } from './errors.js';

@@ -22,6 +22,9 @@ const figures = {
   'RSS / conn KiB': (r) => r.daemon?.rss_per_conn_bytes / 1024,
   'conns/s': (r) => r.connect_rate,
   threads: (r) => r.daemon?.threads,
+  // bench/pubbench reports (the publish and publish-stream scenarios)
+  'publishes/s': (r) => r.events_per_second,
+  'daemon CPU µs / publish': (r) => r.daemon_cpu_us_per_event,
 };
 
 const median = (xs) => {
@@ -38,6 +41,7 @@ for (const [scenario, servers] of Object.entries(runs)) {
   console.log(`|---|${names.map(() => '---').join('|')}|---|`);
   for (const [name, get] of Object.entries(figures)) {
     const meds = {};
+    if (names.every((n) => !servers[n].some((r) => Number.isFinite(get(r))))) continue; // not this scenario's figure
     const cells = names.map((n) => {
       const xs = servers[n].map(get).filter((x) => typeof x === 'number' && Number.isFinite(x));
       if (!xs.length) return '–';

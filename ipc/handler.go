@@ -1,12 +1,14 @@
 package ipc
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"mime"
 	"net/http"
 	"slices"
+	"sync"
 
 	"go.uber.org/zap"
 )
@@ -23,6 +25,8 @@ type api struct {
 	mount   http.Handler // Options.Mount; nil: 404
 	log     *zap.Logger
 	limit   int64
+	// states pools the publish requests' buffers (publishState).
+	states *sync.Pool
 }
 
 // routes builds a private mux: the default mux is process-global and two
@@ -32,6 +36,8 @@ func (a *api) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/publish", a.publish)
 	mux.HandleFunc("/v1/publish", methodNotAllowed("POST"))
+	mux.HandleFunc("POST /v1/publish/stream", a.publishStream)
+	mux.HandleFunc("/v1/publish/stream", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/stats", a.stats)
 	mux.HandleFunc("/v1/stats", methodNotAllowed("GET, HEAD"))
 	if a.dir != nil {
@@ -59,8 +65,12 @@ func (a *api) routes() *http.ServeMux {
 }
 
 func (a *api) publish(w http.ResponseWriter, r *http.Request) {
-	body := http.MaxBytesReader(w, r.Body, a.limit)
-	b, err := decodeBody(body, isNDJSON(r.Header.Get("Content-Type")), a.limit)
+	st := a.states.Get().(*publishState)
+	defer func() {
+		st.trim()
+		a.states.Put(st)
+	}()
+	b, err := a.decodeRequest(st, r)
 	if err != nil {
 		a.decodeFailed(w, err)
 		return
@@ -70,19 +80,42 @@ func (a *api) publish(w http.ResponseWriter, r *http.Request) {
 		_ = writeJSON(w, http.StatusBadRequest, invalidBody{Error: "invalid event", Events: problems})
 		return
 	}
-	positions := make([]Position, len(b.events))
-	n, err := a.publishAll(r.Context(), b, positions)
+	n, err := a.publishAll(r.Context(), st, b)
 	if err != nil {
 		a.publishFailed(w, err, n, len(b.events))
 		return
 	}
-	_ = writeJSON(w, http.StatusOK, publishedBody{Published: n, Positions: positions})
+	st.out = append(appendPublished(st.out[:0], n, st.positions), '\n')
+	writeBody(w, http.StatusOK, st.out)
+}
+
+// decodeRequest reads the body whole into st and decodes it: with the lean
+// decoder when it can, else with decodeBody over the same bytes, which is
+// also what words every error.
+func (a *api) decodeRequest(st *publishState, r *http.Request) (*batch, error) {
+	body, err := st.readBody(r.Body, a.limit, r.ContentLength)
+	if err != nil {
+		return nil, classify(err, 0)
+	}
+	ndjson := isNDJSON(r.Header.Get("Content-Type"))
+	st.reset(lineCap(a.limit))
+	if st.d.decodeLean(body, ndjson) {
+		return st.batch(), nil
+	}
+	return decodeBody(bytes.NewReader(body), ndjson, a.limit)
 }
 
 // isNDJSON: only an explicit NDJSON type selects the line form. Anything
 // else, including no type, text/plain and the form type curl -d sends, is
-// parsed as JSON, and a body that is not JSON gets "malformed JSON".
+// parsed as JSON, and a body that is not JSON gets "malformed JSON". The
+// usual spellings are compared first: ParseMediaType allocates.
 func isNDJSON(contentType string) bool {
+	switch contentType {
+	case "application/json", "":
+		return false
+	case "application/x-ndjson", "application/ndjson":
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && (mt == "application/x-ndjson" || mt == "application/ndjson")
 }
@@ -117,15 +150,15 @@ func (a *api) check(b *batch) []InvalidEvent {
 }
 
 // publishAll publishes in request order and stops at the first failure,
-// returning how many events went out before it; positions receives each
-// event's place in its channel.
-func (a *api) publishAll(ctx context.Context, b *batch, positions []Position) (int, error) {
-	return a.pub.PublishBatch(ctx, len(b.events), func(i int) (string, string, []byte, string) {
-		e := &b.events[i]
-		return e.channel, e.typ, b.payload(e), e.key
-	}, func(i int, offset uint64, epoch string, duplicate bool) {
-		positions[i] = Position{Channel: b.events[i].channel, Offset: offset, Epoch: epoch, Duplicate: duplicate}
-	})
+// returning how many events went out before it; st.positions receives each
+// event's place in its channel. b is st's own batch or one decodeBody made.
+func (a *api) publishAll(ctx context.Context, st *publishState, b *batch) (int, error) {
+	st.d.b = *b
+	if cap(st.positions) < len(b.events) {
+		st.positions = make([]Position, len(b.events))
+	}
+	st.positions = st.positions[:len(b.events)]
+	return a.pub.PublishBatch(ctx, len(b.events), st.eventFn, st.doneFn)
 }
 
 func (a *api) publishFailed(w http.ResponseWriter, err error, published, total int) {

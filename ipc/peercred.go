@@ -30,6 +30,9 @@ type peerCredKey struct{}
 // with the overflow uid (65534) rather than an error, which must never pass
 // for an identity.
 func PeerCredContext(ctx context.Context, c net.Conn) context.Context {
+	if w, ok := c.(interface{ unixConn() net.Conn }); ok {
+		c = w.unixConn() // a connection the publish fast path handed over
+	}
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return ctx

@@ -64,6 +64,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return err
 }
 
+// The header values of every JSON answer, shared so that writeBody sets
+// them without allocating; net/http only reads them.
+var (
+	jsonContentType = []string{"application/json"}
+	noSniff         = []string{"nosniff"}
+	// ndjsonContentType is the publish stream's answer type.
+	ndjsonContentType = []string{"application/x-ndjson"}
+)
+
+// writeBody sends an already encoded JSON body (ending in a newline).
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = noSniff
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a write error means the client went away
+}
+
 func writeError(w http.ResponseWriter, status int, msg string) {
 	// A write error means the client went away; there is nobody to tell.
 	_ = writeJSON(w, status, errorBody{Error: msg})

@@ -1,7 +1,10 @@
 package ipc
 
 import (
+	"context"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,7 +66,22 @@ type Options struct {
 // from ListenUnix; the handler is safe for concurrent requests.
 func NewHandler(opts Options) http.Handler {
 	a := newAPI(opts, "unix")
-	return newPeerAuth(opts.PeerUIDs, opts.PeerGIDs, a.routes(), a.log)
+	return answerEarly(newPeerAuth(opts.PeerUIDs, opts.PeerGIDs, a.routes(), a.log))
+}
+
+// answerEarly lets an answer go out before a body of unknown length
+// (chunked) has been read. net/http otherwise reads up to 256 KiB of an
+// unread body before writing any answer, so a publish stream refused by
+// the peer check, the key check or a 404/405 would get its answer only
+// when the publisher gave up: the publisher waits for the answer before
+// sending more, and the server waits for more before answering.
+func answerEarly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			_ = http.NewResponseController(w).EnableFullDuplex() // HTTP/2: full duplex already
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // NewTCPHandler returns the API for a TCP listener. Every request must carry
@@ -74,10 +92,10 @@ func NewHandler(opts Options) http.Handler {
 func NewTCPHandler(opts Options) http.Handler {
 	if opts.APIKey == "" {
 		namedLogger(opts.Logger).Warn("TCP handler has no API key; refusing every request")
-		return http.HandlerFunc(notFound)
+		return answerEarly(http.HandlerFunc(notFound))
 	}
 	a := newAPI(opts, "tcp")
-	return newBearerAuth(opts.APIKey, a.routes(), a.log)
+	return answerEarly(newBearerAuth(opts.APIKey, a.routes(), a.log))
 }
 
 // NewHTTPServer wraps h in an http.Server with timeouts suited to a local
@@ -91,7 +109,12 @@ func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 	if err != nil {
 		errLog = zap.NewStdLog(l)
 	}
-	return &http.Server{
+	// Publish streams last as long as their publishers: they learn of a
+	// shutdown from this channel in their context (stopOnShutdown), since
+	// Shutdown waits for active requests and cancels none.
+	shutdown := make(chan struct{})
+	var once sync.Once
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -101,6 +124,15 @@ func NewHTTPServer(h http.Handler, log *zap.Logger) *http.Server {
 		ErrorLog:          errLog,
 		ConnContext:       PeerCredContext,
 	}
+	srv.BaseContext = func(ln net.Listener) context.Context {
+		ctx := context.WithValue(context.Background(), shutdownKey{}, (<-chan struct{})(shutdown))
+		if ul, ok := ln.(*UnixListener); ok {
+			ul.enableFastPath(srv, ctx) // fastpath.go: before Serve's first Accept
+		}
+		return ctx
+	}
+	srv.RegisterOnShutdown(func() { once.Do(func() { close(shutdown) }) })
+	return srv
 }
 
 func namedLogger(l *zap.Logger) *zap.Logger {
@@ -125,6 +157,7 @@ func newAPI(opts Options, transport string) *api {
 		mount:   opts.Mount,
 		log:     namedLogger(opts.Logger).With(zap.String("transport", transport)),
 		limit:   limit,
+		states:  newStatePool(),
 	}
 	if transport == "unix" {
 		a.reloader = opts.Reloader

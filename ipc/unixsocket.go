@@ -1,15 +1,18 @@
 package ipc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,6 +33,29 @@ type UnixListener struct {
 
 	once     sync.Once
 	closeErr error
+
+	// fast is the publish fast path (fastpath.go), set once by
+	// NewHTTPServer's BaseContext when a server starts serving this
+	// listener; nil: Accept is the socket's.
+	fast atomic.Pointer[fastPath]
+}
+
+// Accept returns the connections net/http is to serve: all of them, or,
+// with the fast path on, those the fast path hands over.
+func (l *UnixListener) Accept() (net.Conn, error) {
+	if fp := l.fast.Load(); fp != nil {
+		return fp.accept()
+	}
+	return l.Listener.Accept()
+}
+
+// enableFastPath turns the fast path on for srv; a second server on the
+// same listener gets none.
+func (l *UnixListener) enableFastPath(srv *http.Server, base context.Context) {
+	fp := newFastPathIdle(srv, base, l.Listener)
+	if l.fast.CompareAndSwap(nil, fp) {
+		go fp.acceptLoop()
+	}
 }
 
 // DefaultSocketMode is the socket's mode when ListenUnixOptions.Mode is
@@ -175,6 +201,9 @@ func (l *UnixListener) Path() string { return l.path }
 func (l *UnixListener) Close() error {
 	l.once.Do(func() {
 		l.closeErr = errors.Join(removeIfSame(l.path, l.info), l.Listener.Close())
+		if fp := l.fast.Load(); fp != nil {
+			fp.close()
+		}
 	})
 	return l.closeErr
 }

@@ -99,10 +99,28 @@ export interface Stats {
   [key: string]: unknown;
 }
 
+/**
+ * A persistent publish stream: events are pipelined on one request and
+ * acked one by one, in order. publish() queues events beyond the window;
+ * await ready() before publishing to apply backpressure.
+ */
+export class PublishStream {
+  /** Events acknowledged so far. */
+  readonly acked: number;
+  /** Resolves at the event's ack; rejects with ApiError (refused) or ConnectionError (stream broke). */
+  publish(channel: string, type: string, payload?: unknown, options?: { idempotencyKey?: string }): Promise<Position>;
+  /** Resolves when the window has room. */
+  ready(): Promise<void>;
+  /** Ends the body; resolves when every event is acked, rejects if the stream broke. */
+  close(): Promise<void>;
+}
+
 export class Publisher {
   constructor(options: PublisherOptions);
   publish(channel: string, type: string, payload?: unknown, options?: PublishOptions): Promise<Position>;
   publishBatch(events: PublishEvent[], options?: CallOptions): Promise<Published>;
+  /** Opens a persistent publish stream (POST /v1/publish/stream); window caps events in flight (default 4096). */
+  stream(options?: { window?: number }): PublishStream;
   stats(options?: CallOptions): Promise<Stats>;
   channels(options?: CallOptions): Promise<ChannelCount[]>;
   presence(channel: string, options?: CallOptions): Promise<PresenceClient[]>;

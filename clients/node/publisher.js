@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, FanoutError, apiError } from './errors.js';
 import { createTransport } from './transport.js';
+import { PublishStream } from './stream.js';
 
 const DEFAULTS = { timeoutMs: 5000, retries: 3, backoffMs: 100, maxBackoffMs: 2000 };
 
@@ -47,6 +48,13 @@ export class Publisher {
     const body = JSON.stringify(events.map(wireEvent));
     return this.#withRetries(options, (timeoutMs) => this.#call('POST', '/v1/publish', { body, timeoutMs, signal: options.signal }));
   }
+
+  /**
+   * Opens a persistent publish stream (POST /v1/publish/stream) for
+   * publishing continuously: events are pipelined and acked one by one.
+   * window caps the events in flight (4096). See PublishStream.
+   */
+  stream({ window } = {}) { return new PublishStream(this.#t, { window }); }
 
   /** GET /v1/stats: the daemon's counters. Retried like a publish (reading is idempotent). */
   stats(options = {}) { return this.#get('/v1/stats', options); }

@@ -37,6 +37,18 @@ export function createTransport({ socketPath, url, apiKey }) {
       }
       return exchange(mod, opts, body, timeoutMs, stream);
     },
+    // openStream starts a long request with a chunked body on a
+    // connection of its own (not the agent's: it is held for the stream's
+    // life) and returns node's ClientRequest; the caller writes and ends it.
+    openStream(path, contentType) {
+      const opts = {
+        method: 'POST', agent: false, path: prefix + path,
+        headers: { ...headers, Accept: 'application/x-ndjson', 'Content-Type': contentType },
+      };
+      if (socketPath) opts.socketPath = socketPath;
+      else Object.assign(opts, { protocol: base.protocol, hostname: base.hostname, port: base.port });
+      return mod.request(opts);
+    },
   };
 }
 

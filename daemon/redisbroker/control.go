@@ -19,6 +19,10 @@ type ControlBus struct {
 	rdb    redis.UniversalClient
 	prefix string
 	now    func() time.Time
+	// sharded reports whether the broker's channels use sharded pub/sub
+	// (a Redis Cluster on Redis 7): the control channel does too, so that
+	// a control message goes to one master, not across the cluster bus.
+	sharded func() bool
 }
 
 var (
@@ -29,7 +33,7 @@ var (
 // Control returns the broker's control bus; every node on the same Redis
 // and prefix hears the others.
 func (b *Broker) Control() *ControlBus {
-	return &ControlBus{rdb: b.rdb, prefix: b.opts.Prefix, now: b.opts.Now}
+	return &ControlBus{rdb: b.rdb, prefix: b.opts.Prefix, now: b.opts.Now, sharded: b.sharded}
 }
 
 // Control is the first shard's control bus: control messages and
@@ -40,7 +44,11 @@ func (c *ControlBus) channel() string { return c.prefix + ":control" }
 
 // Send publishes msg to every node's Receive.
 func (c *ControlBus) Send(ctx context.Context, msg []byte) error {
-	if err := c.rdb.Publish(ctx, c.channel(), msg).Err(); err != nil {
+	send := c.rdb.Publish
+	if c.sharded() {
+		send = c.rdb.SPublish
+	}
+	if err := send(ctx, c.channel(), msg).Err(); err != nil {
 		return fmt.Errorf("redis control send: %w", err)
 	}
 	return nil
@@ -55,7 +63,11 @@ const controlBuffer = 1024
 // not answer.
 func (c *ControlBus) Receive(ctx context.Context, f func([]byte)) error {
 	for ctx.Err() == nil {
-		ps := c.rdb.Subscribe(ctx, c.channel())
+		subscribe := c.rdb.Subscribe
+		if c.sharded() {
+			subscribe = c.rdb.SSubscribe
+		}
+		ps := subscribe(ctx, c.channel())
 		if _, err := ps.Receive(ctx); err != nil {
 			_ = ps.Close()
 			select {

@@ -2,9 +2,11 @@
 // --noEmit` on it (make test-publishers) fails when index.d.ts and the
 // library's API drift apart.
 import {
-  ApiError, AuthError, InvalidEventsError, Publisher, TimeoutError, UnavailableError, mintToken,
+  ApiError, AuthError, InvalidEventsError, Publisher, PublishStream, TimeoutError, UnavailableError, mintToken,
   type ConnectionEvent, type Position, type Published, type PublishEvent,
 } from '@fanoutd/publish';
+
+export type StreamType = PublishStream;
 
 async function main(): Promise<void> {
   const unix = new Publisher({ socketPath: '/run/fanoutd/fanoutd.sock', timeoutMs: 2000, retries: 2 });
@@ -26,6 +28,11 @@ async function main(): Promise<void> {
   }
   for (const c of await unix.channels()) console.log(c.channel, c.subscribers, c.offset, c.epoch);
   for (const c of await unix.presence('room')) console.log(c.connection_id, c.user, c.info, c.node);
+  const s = unix.stream({ window: 64 });
+  await s.ready();
+  const streamed: Position = await s.publish('project:abc', 't', { n: 1 }, { idempotencyKey: 'k2' });
+  await s.close();
+  console.log(streamed.offset, s.acked);
   const stats = await unix.stats();
   console.log(stats.published + stats.connections, stats.broker_up, n);
   const token: string = mintToken('s'.repeat(32), { sub: 'alice', channels: ['project:*'], ttlSeconds: 60, info: { name: 'A' } });

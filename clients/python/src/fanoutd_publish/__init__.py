@@ -18,6 +18,7 @@ from .errors import (
     UnavailableError,
 )
 from .publisher import Position, Published, Publisher
+from .stream import PublishStream
 from .token import mint_token
 from .transport import UnixHTTPConnection
 
@@ -31,6 +32,7 @@ __all__ = [
     "PayloadTooLargeError",
     "Position",
     "Published",
+    "PublishStream",
     "Publisher",
     "UnavailableError",
     "UnixHTTPConnection",

@@ -14,11 +14,14 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar
 from urllib.parse import quote, urlencode
 
 from .errors import ApiError, FanoutConnectionError, FanoutError, FanoutTimeoutError, api_error
 from .transport import Transport
+
+if TYPE_CHECKING:
+    from .stream import PublishStream
 
 T = TypeVar("T")
 
@@ -77,6 +80,12 @@ class Publisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def stream(self, window: int = 4096) -> "PublishStream":
+        """Opens a persistent publish stream (POST /v1/publish/stream) for
+        publishing continuously: events are pipelined and acked one by one,
+        in order; window caps the events in flight. See PublishStream."""
+        return self._t.open_stream("/v1/publish/stream", self.timeout, window)
 
     def close(self) -> None:
         """Nothing is held between requests; kept for symmetry and `with`."""

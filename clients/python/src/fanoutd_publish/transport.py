@@ -9,10 +9,13 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
-from typing import Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 from .errors import FanoutConnectionError, FanoutError, FanoutTimeoutError
+
+if TYPE_CHECKING:
+    from .stream import PublishStream
 
 #: The largest answer read; the API's largest is a list of invalid events.
 MAX_RESPONSE_BYTES = 4 << 20
@@ -54,6 +57,17 @@ class Transport:
             self._scheme, self._host, self._port = u.scheme, u.hostname, u.port
             self._prefix = u.path.rstrip("/")
             self._headers["Authorization"] = "Bearer " + str(api_key)
+
+    def open_stream(self, path: str, timeout: Optional[float], window: int) -> "PublishStream":
+        """Starts a publish stream (see stream.py); network failures become
+        FanoutConnectionError."""
+        from .stream import open_stream
+
+        host = None if self._socket_path is not None else (self._scheme, self._host, self._port)
+        try:
+            return open_stream(self._socket_path, host, self._prefix + path, self._headers, timeout, window)
+        except OSError as e:
+            raise FanoutConnectionError("fanoutd: %s: %s" % (type(e).__name__, e)) from e
 
     def connection(self, timeout: Optional[float]) -> http.client.HTTPConnection:
         if self._socket_path is not None:

@@ -85,6 +85,9 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 		return
 	}
 	w.s.stats.upgraded.Add(1)
+	if c.deflate.Load() {
+		w.s.stats.deflate.Add(1)
+	}
 	c.session = sess
 	if ce := w.s.log.Check(zap.DebugLevel, "upgraded"); ce != nil {
 		// The fd and the session's id side by side: the transport's lines

@@ -131,18 +131,23 @@ func (deflateCount) Deflate() bool { return true }
 // slice for the result, as netpoll.Compressor.Frame does. The frame header
 // is not rewritten: the cost measured is the deflate and the copy.
 func flateFrame() func([]byte) []byte {
+	type deflater struct {
+		w   *flate.Writer
+		buf bytes.Buffer
+	}
 	pool := sync.Pool{New: func() any {
-		w, _ := flate.NewWriter(nil, flate.BestSpeed)
-		return w
+		d := &deflater{}
+		d.w, _ = flate.NewWriter(&d.buf, flate.BestSpeed)
+		return d
 	}}
 	return func(frame []byte) []byte {
-		var b bytes.Buffer
-		w := pool.Get().(*flate.Writer)
-		w.Reset(&b)
-		_, _ = w.Write(frame)
-		_ = w.Flush()
-		pool.Put(w)
-		return bytes.Clone(b.Bytes())
+		d := pool.Get().(*deflater)
+		defer pool.Put(d)
+		d.buf.Reset()
+		d.w.Reset(&d.buf)
+		_, _ = d.w.Write(frame)
+		_ = d.w.Flush()
+		return bytes.Clone(d.buf.Bytes())
 	}
 }
 

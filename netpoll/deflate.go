@@ -2,6 +2,7 @@ package netpoll
 
 import (
 	"bytes"
+	stdflate "compress/flate"
 	"errors"
 	"io"
 	"sync"
@@ -24,10 +25,15 @@ import (
 // so no connection keeps an inflater, or its 32 KiB window, between
 // messages: inflaters come from a pool for the length of one message.
 //
-// klauspost/compress/flate rather than compress/flate: the same format, a
-// few times faster at the low levels (its level 1 is a dedicated fast
-// encoder), and its writers and readers reset without allocating, which is
-// what pooling needs.
+// Compression uses klauspost/compress/flate (already in the module graph):
+// the same format as compress/flate, and at level 1 it took 1.4-1.6x less
+// CPU per message here (5-7 µs against 9 µs for a 200-byte event, 9 µs
+// against 12-14 µs for 2 KB, writer reset included, which a pool of writers
+// pays for every event). Inflation uses compress/flate, whose reader reset
+// and inflate of a small message took 10-15% less CPU than klauspost's
+// (~3 µs). Both are pooled and allocate nothing per message once warm; the
+// inflater's input is a flate.Reader, so it is not wrapped in a new 4 KiB
+// bufio.Reader for every message.
 
 // rsv1 is the "compressed" bit of a frame header's Rsv field (RFC 7692 §6).
 const rsv1 = 0x4
@@ -131,6 +137,16 @@ func (f *inflater) Read(p []byte) (int, error) {
 	return f.tail.Read(p)
 }
 
+// ReadByte makes the input a flate.Reader, which the inflater reads byte
+// by byte as it is; any other reader it wraps in a new bufio.Reader (4 KiB)
+// at every Reset, that is for every message.
+func (f *inflater) ReadByte() (byte, error) {
+	if b, err := f.src.ReadByte(); err == nil {
+		return b, nil
+	}
+	return f.tail.ReadByte()
+}
+
 // inflate appends the inflated form of the compressed message p to dst,
 // never letting dst hold more than limit bytes of it: a message inflating
 // past limit returns errInflatedTooBig having read at most limit+1 bytes.
@@ -140,12 +156,12 @@ func (s *Server) inflate(dst, p []byte, limit int) ([]byte, error) {
 	f, _ := s.inflaters.Get().(*inflater)
 	if f == nil {
 		f = &inflater{}
-		f.r = flate.NewReader(f)
+		f.r = stdflate.NewReader(f)
 	}
 	defer s.inflaters.Put(f)
 	f.src.Reset(p)
 	f.tail.Reset(deflateTail)
-	if err := f.r.(flate.Resetter).Reset(f, nil); err != nil {
+	if err := f.r.(stdflate.Resetter).Reset(f, nil); err != nil {
 		return dst, err
 	}
 	start := len(dst)

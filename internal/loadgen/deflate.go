@@ -2,11 +2,10 @@ package loadgen
 
 import (
 	"bytes"
+	"compress/flate"
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/klauspost/compress/flate"
 )
 
 // deflateOffer is the permessage-deflate offer Chromium makes; --deflate
@@ -38,6 +37,15 @@ func (m multi) Read(p []byte) (int, error) {
 		return n, err
 	}
 	return m.b.Read(p)
+}
+
+// ReadByte makes multi a flate.Reader: otherwise the inflater wraps it in
+// a new 4 KiB bufio.Reader at every Reset, that is for every message.
+func (m multi) ReadByte() (byte, error) {
+	if b, err := m.a.ReadByte(); err == nil {
+		return b, nil
+	}
+	return m.b.ReadByte()
 }
 
 var inflaters = sync.Pool{New: func() any {

@@ -61,8 +61,8 @@ type Conn struct {
 	text            utf8Check // the text message being received
 	msg             []byte    // fragments of the message being assembled
 	msgOp           int       // opcode of that message; 0 when none
-	msgZ            bool      // that message is compressed (RSV1 on its first frame)
 	fragments       int
+	msgZ            bool // the message being assembled is compressed (RSV1 on its first frame)
 	peerClosed      bool // the peer's close frame was received
 	closeSent       bool // our close frame was fully written
 	rejecting       bool // a handshake error response is queued; close once flushed

@@ -11,7 +11,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish
 
-.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
+.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench bench-deflate loadtest compare vet fmt-check clean \
         install install-host uninstall deb
 
 BENCH_BIN   ?= bin/fanout-bench
@@ -95,6 +95,9 @@ loadtest: build build-bench ## fanout-bench against a fresh daemon on 127.0.0.1:
 	FANOUTD_AUTH_HMAC_SECRET=$(LOAD_SECRET) $(BIN) --listen 127.0.0.1:18080 --socket $$sock --log-level warn & pid=$$!; \
 	trap "kill $$pid" EXIT; for i in $$(seq 50); do [ -S $$sock ] && break; sleep 0.1; done; \
 	FANOUTD_AUTH_HMAC_SECRET=$(LOAD_SECRET) $(BENCH_BIN) --url ws://127.0.0.1:18080/ws --socket $$sock $(LOAD_ARGS)
+
+bench-deflate: ## permessage-deflate side by side: wire bytes, CPU and RSS per connection, plain vs --deflate (BENCHMARKS.md)
+	bench/deflate.sh
 
 compare: ## BENCHMARKS.md's scenarios on fanoutd and the Node ws hub (RUNS=3)
 	bench/compare.sh

@@ -8,7 +8,7 @@ FUZZTIME ?= 5s
 # config's FuzzLoadYAML is left out: Go's fuzzing engine stalls on it after a
 # few executions (no input is slow: a 2 s guard inside never fires); its seed
 # corpus still runs with every `go test`.
-FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
+FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./netpoll:FuzzInflate ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish
 
 .PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench bench-deflate loadtest compare vet fmt-check clean \

@@ -45,9 +45,10 @@ const rsv1 = 0x4
 var deflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 
 // deflateParams is what the server accepts and answers: no context takeover
-// either way, default (32 KiB) windows. An offer that limits the server's
-// window (server_max_window_bits < 15) is declined, since the compressor
-// uses the full window; a client_max_window_bits offer is accepted without a
+// either way, default (32 KiB) windows. wsflate declines an offer carrying
+// server_max_window_bits whatever its value, which is right for values
+// under 15 (Go's flate writers cannot bound their window) and costs nothing
+// that browsers offer; a client_max_window_bits offer is accepted without a
 // value, as the inflater handles any window.
 var deflateParams = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
 

@@ -60,6 +60,7 @@ func TestDeflateNegotiation(t *testing.T) {
 		{name: "firefox offer", offer: "Sec-WebSocket-Extensions: permessage-deflate\r\n", want: true},
 		{name: "client asks no context takeover", offer: "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n", want: true},
 		{name: "small server window declined", offer: "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n"},
+		{name: "any server window declined", offer: "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=15\r\n"},
 		{name: "second offer taken", offer: "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10, permessage-deflate\r\n", want: true},
 		{name: "unknown parameter declined", offer: "Sec-WebSocket-Extensions: permessage-deflate; foo=1\r\n"},
 		{name: "other extension ignored", offer: "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n"},

@@ -188,6 +188,14 @@ func (s *Server) inflate(dst, p []byte, limit int) ([]byte, error) {
 	}
 }
 
+// deflatedBound is the most compressed bytes a message within limit can
+// take: deflate stores incompressible data in blocks of at most 64 KiB with
+// 5 bytes of header each, plus a few bytes of framing, so a message at the
+// limit may arrive slightly larger than it. The inflated size is what the
+// limit is about (inflate checks it); this only keeps the compressed bytes
+// bounded as they arrive.
+func deflatedBound(limit int64) int64 { return limit + 5*(limit>>16+1) + 16 }
+
 // growTo returns dst with capacity exactly n (append would round it up,
 // past the limit the caller keeps to).
 func growTo(dst []byte, n int) []byte {

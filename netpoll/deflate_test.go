@@ -30,6 +30,16 @@ func deflateRaw(t testing.TB, p []byte) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
 }
 
+// stored deflates p without compression (stored blocks): the compressed
+// form is a few bytes longer than p, as an incompressible message's is.
+func stored(p []byte) []byte {
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.NoCompression)
+	_, _ = w.Write(p)
+	_ = w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
 // inflateRaw is deflateRaw's inverse, with the standard library's reader.
 func inflateRaw(t testing.TB, p []byte) []byte {
 	t.Helper()
@@ -95,6 +105,10 @@ func TestDeflateNegotiation(t *testing.T) {
 // session inflated; the limit applies to the inflated size.
 func TestDeflateInbound(t *testing.T) {
 	big := bytes.Repeat([]byte(`{"status":"ok","value":12},`), 30) // 810 bytes, compresses well
+	noise := make([]byte, 1024)
+	for i := range noise {
+		noise[i] = byte(i*7919 + i*i*31)
+	}
 	zbig := deflateRaw(t, big)
 	cases := []struct {
 		name string
@@ -110,6 +124,8 @@ func TestDeflateInbound(t *testing.T) {
 			frame(true, ws.OpPing, nil, true),
 			frame(true, ws.OpContinuation, zbig[20:], true)}, want: "false:" + string(big)},
 		{name: "uncompressed still accepted", send: [][]byte{text("plain")}, want: "false:plain"},
+		{name: "incompressible at the limit (larger compressed)", send: [][]byte{zframe(true, ws.OpBinary, stored(noise))},
+			want: "true:" + string(noise)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -200,7 +200,11 @@ func (w *worker) check(c *Conn, h ws.Header) (int, string) {
 	if h.OpCode.IsControl() {
 		return 0, ""
 	}
-	if int64(len(c.msg))+h.Length > int64(w.s.lim().MaxMessageSize) {
+	limit := int64(w.s.lim().MaxMessageSize)
+	if compressed(c, h) {
+		limit = deflatedBound(limit)
+	}
+	if int64(len(c.msg))+h.Length > limit {
 		return CloseTooBig, "message too big"
 	}
 	if c.state.Load() != stateOpen {

@@ -8,11 +8,11 @@ FUZZTIME ?= 5s
 # config's FuzzLoadYAML is left out: Go's fuzzing engine stalls on it after a
 # few executions (no input is slow: a 2 s guard inside never fires); its seed
 # corpus still runs with every `go test`.
-FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
+FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./netpoll:FuzzInflate ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./sse:FuzzLastEventID
 
 .PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
-        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers
+        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers bench-deflate
 
 BENCH_BIN   ?= bin/fanout-bench
 LOAD_SECRET ?= loadtest-secret-0123456789abcdef0123
@@ -125,6 +125,9 @@ loadtest: build build-bench ## fanout-bench against a fresh daemon on 127.0.0.1:
 	FANOUTD_AUTH_HMAC_SECRET=$(LOAD_SECRET) $(BIN) --listen 127.0.0.1:18080 --socket $$sock --log-level warn & pid=$$!; \
 	trap "kill $$pid" EXIT; for i in $$(seq 50); do [ -S $$sock ] && break; sleep 0.1; done; \
 	FANOUTD_AUTH_HMAC_SECRET=$(LOAD_SECRET) $(BENCH_BIN) --url ws://127.0.0.1:18080/ws --socket $$sock $(LOAD_ARGS)
+
+bench-deflate: ## permessage-deflate side by side: wire bytes, CPU and RSS per connection, plain vs --deflate (BENCHMARKS.md)
+	bench/deflate.sh
 
 compare: ## BENCHMARKS.md's scenarios on fanoutd and the Node ws hub (RUNS=3)
 	bench/compare.sh

@@ -15,25 +15,33 @@ import (
 // client's side is in the same process, so ns/op bounds the server's cost
 // from above; allocs/op covers both sides.
 func BenchmarkHandshake(b *testing.B) {
-	d := startDaemonB(b)
-	req := []byte(wstest.UpgradeRequest("/ws", "Authorization: Bearer "+tokenB(b, "bench", "*")+"\r\n"))
-	buf := make([]byte, 4096)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		nc, err := net.Dial("tcp", d.addr)
-		if err != nil {
-			b.Fatal(err)
+	for _, offer := range []string{"", deflateOffer} {
+		name := "plain"
+		if offer != "" {
+			name = "deflate" // Chromium's permessage-deflate offer, accepted
 		}
-		if _, err := nc.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		br := bufio.NewReaderSize(nc, 512)
-		status, err := br.ReadString('\n')
-		if err != nil || !strings.Contains(status, " 101 ") {
-			b.Fatalf("upgrade: %q %v", status, err)
-		}
-		_, _ = io.ReadAtLeast(br, buf, 1)
-		_ = nc.Close()
+		b.Run(name, func(b *testing.B) {
+			d := startDaemonB(b)
+			req := []byte(wstest.UpgradeRequest("/ws", "Authorization: Bearer "+tokenB(b, "bench", "*")+"\r\n", offer))
+			buf := make([]byte, 4096)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				nc, err := net.Dial("tcp", d.addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := nc.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				br := bufio.NewReaderSize(nc, 512)
+				status, err := br.ReadString('\n')
+				if err != nil || !strings.Contains(status, " 101 ") {
+					b.Fatalf("upgrade: %q %v", status, err)
+				}
+				_, _ = io.ReadAtLeast(br, buf, 1)
+				_ = nc.Close()
+			}
+		})
 	}
 }

@@ -12,18 +12,31 @@ import (
 // that serves the real route; only the session differs. It never touches
 // the core: echo connections subscribe to nothing and count in the
 // transport's stats only.
-type echoSession struct{ c *netpoll.Conn }
+//
+// On a connection that negotiated permessage-deflate, every answer goes
+// compressed (whatever its size, unlike events): the route exists to
+// exercise the transport, and a conformance client then checks the
+// compressed path in both directions.
+type echoSession struct {
+	c *netpoll.Conn
+	z *netpoll.Compressor // nil: answers go uncompressed
+}
 
 var _ netpoll.Session = echoSession{}
 
 // Message copies the payload into a new frame: it is only valid during the
 // call, and the frame may wait in the write queue.
 func (s echoSession) Message(binary bool, payload []byte) {
+	f := netpoll.TextFrame(payload)
 	if binary {
-		s.c.Send(netpoll.BinaryFrame(payload))
-		return
+		f = netpoll.BinaryFrame(payload)
 	}
-	s.c.Send(netpoll.TextFrame(payload))
+	if s.z != nil && len(payload) > 0 {
+		if z, err := s.z.Frame(f); err == nil {
+			f = z
+		}
+	}
+	s.c.Send(f)
 }
 
 func (echoSession) Closed(int) {}
@@ -44,6 +57,9 @@ func (u *upgrader) acceptEcho(c *netpoll.Conn, r *netpoll.Request) (netpoll.Sess
 		ce.Write(zap.Stringer("remote", c.RemoteAddr()))
 	}
 	var sess netpoll.Session = echoSession{c: c}
+	if c.Deflate() {
+		sess = echoSession{c: c, z: u.compressor}
+	}
 	if !ls.tracking() {
 		return sess, nil
 	}

@@ -16,10 +16,11 @@ import (
 // The seams line up: the core's session is the transport's session, the
 // transport's connection is the core's transport.
 var (
-	_ netpoll.Session        = (*daemon.Session)(nil)
-	_ daemon.Transport       = (*netpoll.Conn)(nil)
-	_ daemon.MissedTransport = (*netpoll.Conn)(nil)
-	_ netpoll.Handler        = (*upgrader)(nil)
+	_ netpoll.Session         = (*daemon.Session)(nil)
+	_ daemon.Transport        = (*netpoll.Conn)(nil)
+	_ daemon.MissedTransport  = (*netpoll.Conn)(nil)
+	_ daemon.DeflateTransport = (*netpoll.Conn)(nil)
+	_ netpoll.Handler         = (*upgrader)(nil)
 )
 
 // upgrader authenticates WebSocket upgrades and opens their sessions.
@@ -30,7 +31,10 @@ type upgrader struct {
 	limits   *connLimits
 	log      *zap.Logger
 	echoPath string // conformance.echo_path; "" when the echo route is off
-	refused  refusals
+	// compressor, when set, compresses the echo route's answers to the
+	// connections that negotiated permessage-deflate.
+	compressor *netpoll.Compressor
+	refused    refusals
 }
 
 // upgradeSettings are the reloadable parts of an upgrade's checks, one

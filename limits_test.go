@@ -79,29 +79,50 @@ func contextTimeout() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
 
-// TestDeflateOfferIsDeclined: permessage-deflate is never negotiated, so no
-// inflated size needs bounding: an offer gets a 101 without the extension
-// and the connection works uncompressed.
-func TestDeflateOfferIsDeclined(t *testing.T) {
-	d := startDaemon(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{
-		Subprotocols:    []string{"fanout.v1", "bearer." + token(t, "dee", "*")},
-		CompressionMode: websocket.CompressionContextTakeover,
-	})
-	if err != nil {
-		t.Fatal(err)
+// TestDeflateOffer: a permessage-deflate offer (coder/websocket's, with
+// context takeover) is answered without context takeover either way, and
+// an independent client implementation inflates the events it gets, small
+// (plain) and large (compressed) alike; with compression.negotiate off the
+// offer is declined and the connection works uncompressed.
+func TestDeflateOffer(t *testing.T) {
+	for _, negotiate := range []bool{true, false} {
+		t.Run(fmt.Sprint("negotiate=", negotiate), func(t *testing.T) {
+			d := startDaemon(t, func(c *config.Config) { c.Compression.Negotiate = negotiate })
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, resp, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{
+				Subprotocols:    []string{"fanout.v1", "bearer." + token(t, "dee", "*")},
+				CompressionMode: websocket.CompressionContextTakeover,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = c.CloseNow() }()
+			want := ""
+			if negotiate {
+				want = "permessage-deflate;server_no_context_takeover;client_no_context_takeover"
+			}
+			if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != want {
+				t.Fatalf("101 accepted extensions %q, want %q", ext, want)
+			}
+			w := &wsClient{t: t, c: c}
+			if m := w.next(); m["type"] != "welcome" {
+				t.Fatalf("got %v, want welcome", m)
+			}
+			w.subscribe("z:1")
+			d.publish("z:1", "plain", `{"n":1}`)
+			w.expectEvent("z:1", "plain")
+			d.publish("z:1", "big", dashboardJSON(4000))
+			if m := w.expectEvent("z:1", "big"); len(m["payload"].(map[string]any)["hosts"].([]any)) < 50 {
+				t.Fatalf("payload lost hosts: %v", m)
+			}
+			compressed := uint64(0)
+			if negotiate {
+				compressed = 1
+			}
+			if got := d.srv.Stats().CompressedEvents; got != compressed {
+				t.Fatalf("compressed_events = %d, want %d", got, compressed)
+			}
+		})
 	}
-	defer func() { _ = c.CloseNow() }()
-	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
-		t.Fatalf("101 accepted extensions %q, want none", ext)
-	}
-	w := &wsClient{t: t, c: c}
-	if m := w.next(); m["type"] != "welcome" {
-		t.Fatalf("got %v, want welcome", m)
-	}
-	w.subscribe("z:1")
-	d.publish("z:1", "plain", `{"n":1}`)
-	w.expectEvent("z:1", "plain")
 }

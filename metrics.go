@@ -64,6 +64,8 @@ var (
 	descReady         = desc("ready", "1 while the daemon serves and is not draining (what /readyz answers 200 to).")
 	descBrokerUp      = desc("broker_up", "1 while the broker link is up and its last end-to-end probe came back; absent with the in-memory broker.")
 	descBrokerGaps    = desc("broker_gaps_total", "Breaks in a channel's sequence between nodes that the broker's history could not fill (subscribers got \"missed\").")
+	descDeflateUp     = desc("deflate_upgrades_total", "WebSocket upgrades that negotiated permessage-deflate.")
+	descCompressed    = desc("compressed_events_total", "Events compressed for the subscribers that negotiated permessage-deflate: once per event, however many got it.")
 )
 
 // statsCollector turns the Server's counters into metrics at scrape time.
@@ -76,7 +78,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descConnections, descTransport, descSubscriptions, descChannels,
 		descPublishes, descDeliveries, descQueueDrops, descSlowCloses, descHeartbeat, descCloseCodes, descUpgrades,
 		descHandshakeFail, descHistoryBytes, descHistoryEvict, descBytesOut, descWrites, descLatency, descReloads,
-		descReady, descBrokerUp, descBrokerGaps} {
+		descReady, descBrokerUp, descBrokerGaps, descDeflateUp, descCompressed} {
 		ch <- d
 	}
 }
@@ -113,6 +115,8 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descCloseCodes, v, label)
 	}
 	counter(descUpgrades, t.Upgraded)
+	counter(descDeflateUp, t.DeflateUpgraded)
+	counter(descCompressed, n.CompressedEvents)
 	for reason, v := range s.handshakeFailures(t) {
 		counter(descHandshakeFail, v, reason)
 	}

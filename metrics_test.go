@@ -111,6 +111,8 @@ func TestMetricsScrapedAndParsed(t *testing.T) {
 		{"fanoutd_handshake_failures_total", []string{"reason", "token"}, 1},
 		{"fanoutd_handshake_failures_total", []string{"reason", "origin"}, 0},
 		{"fanoutd_upgrades_total", nil, 2},
+		{"fanoutd_deflate_upgrades_total", nil, 0},
+		{"fanoutd_compressed_events_total", nil, 0},
 		{"fanoutd_ready", nil, 1},
 		{"fanoutd_build_info", []string{"version", "dev"}, 1},
 	} {

@@ -19,7 +19,10 @@ import (
 // the heartbeat (the sweeper's period and every client's welcome derive
 // from it), the connection cap (it sizes the run queue), the echo route
 // (a transport path), the metrics address and the broker (the link and
-// its positions are the daemon's whole state). A reload reports a change
+// its positions are the daemon's whole state), and whether and how hard
+// permessage-deflate compresses (the transport and the compressor are built
+// once; compression.mode and min_bytes are channel settings and reload as
+// those do). A reload reports a change
 // to one of them and leaves it as it was.
 var restartKeys = map[string]bool{
 	"listen": true, "ws_path": true, "socket": true, "socket_mode": true, "socket_group": true,
@@ -28,6 +31,7 @@ var restartKeys = map[string]bool{
 	"metrics.listen": true, "broker.type": true, "broker.redis.address": true, "broker.redis.prefix": true,
 	"broker.redis.password": true, "broker.redis.shards": true, "broker.redis.sentinel_master": true,
 	"broker.redis.sentinel_addresses": true, "broker.nats.url": true, "broker.nats.prefix": true, "broker.nats.stream": true, "sse.enabled": true, "sse.path": true, "sse.heartbeat": true, "sse.max_streams": true,
+	"compression.negotiate": true, "compression.level": true,
 }
 
 // tcpKeys turn on HTTP routes on the TCP listener: a reload can change

@@ -44,16 +44,20 @@ type Server struct {
 	ctl    *control.Plane // the control plane: disconnect, revoke, tap (controlplane.go)
 	ws     *netpoll.Server
 	up     *upgrader // admits WebSocket upgrades and SSE streams alike
-	auth   *liveAuth
-	wsLn   net.Listener
-	sockLn net.Listener
-	unix   *http.Server // the publish API on the Unix socket
-	unixH  *swapHandler // its handler, rebuilt by a reload
-	tcp    *http.Server // HTTP on the TCP listener (routes.go); nil when nothing is served there
-	tcpH   *swapHandler // its routes, rebuilt by a reload
-	sse    *sse.Handler // nil when sse.enabled is false
-	httpLn net.Listener // non-WebSocket requests handed over by the transport
-	devKey []byte
+	// compressor makes the one permessage-deflate frame of an event that
+	// every connection which negotiated it gets; nil when
+	// compression.negotiate is off.
+	compressor *netpoll.Compressor
+	auth       *liveAuth
+	wsLn       net.Listener
+	sockLn     net.Listener
+	unix       *http.Server // the publish API on the Unix socket
+	unixH      *swapHandler // its handler, rebuilt by a reload
+	tcp        *http.Server // HTTP on the TCP listener (routes.go); nil when nothing is served there
+	tcpH       *swapHandler // its routes, rebuilt by a reload
+	sse        *sse.Handler // nil when sse.enabled is false
+	httpLn     net.Listener // non-WebSocket requests handed over by the transport
+	devKey     []byte
 	// jwks is the auth.jwks_url set in use (nil: none), jwksID its
 	// settings; changed by New and Reload under reloadMu.
 	jwks   *jwtauth.RemoteJWKS
@@ -129,6 +133,10 @@ func New(o Options) (*Server, error) {
 		OnConnect:    o.Hooks.OnConnect,
 		OnDisconnect: o.Hooks.OnDisconnect,
 		Broker:       s.broker,
+	}
+	if cfg.Compression.Negotiate {
+		s.compressor = netpoll.NewCompressor(cfg.Compression.Level)
+		opts.Compress = s.compressFrame
 	}
 	opts.ApplySettings(nodeSettings(cfg)) // the reloadable part, as Reload builds it
 	s.node = daemon.New(opts)
@@ -244,7 +252,7 @@ func (s *Server) transportOptions(o Options) netpoll.Options {
 	l := s.cfg.Limits
 	s.up = &upgrader{node: s.node, auth: s.auth, log: s.log.Named("ws"),
 		limits:   newConnLimits(l.MaxConnectionsPerIP, l.MaxConnectionsPerUser, l.UpgradeRate),
-		echoPath: s.cfg.Conformance.EchoPath}
+		echoPath: s.cfg.Conformance.EchoPath, compressor: s.compressor}
 	s.up.cur.Store(newUpgradeSettings(s.cfg))
 	return netpoll.Options{
 		Handler:          s.up,
@@ -264,6 +272,7 @@ func (s *Server) transportOptions(o Options) netpoll.Options {
 		WriteQueueBytes:  l.WriteQueueBytes,
 		PingInterval:     s.cfg.Heartbeat.Interval,
 		PongTimeout:      s.cfg.Heartbeat.Timeout,
+		Deflate:          s.cfg.Compression.Negotiate,
 	}
 }
 
@@ -521,4 +530,14 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// compressFrame is the core's Options.Compress: nil (send it plain) for
+// what the compressor cannot take, which the core never gives it.
+func (s *Server) compressFrame(frame []byte) []byte {
+	z, err := s.compressor.Frame(frame)
+	if err != nil {
+		return nil
+	}
+	return z
 }

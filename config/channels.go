@@ -12,13 +12,16 @@ import (
 // ChannelClass overrides the channel defaults for every channel whose name
 // starts with Prefix; the longest matching prefix wins. A field left out of
 // the file keeps the daemon-wide value (history.size, history.ttl,
-// slow_consumer, join_leave).
+// slow_consumer, join_leave, compression.mode, compression.min_bytes).
 type ChannelClass struct {
 	Prefix       string         `mapstructure:"prefix"`
 	HistorySize  *int           `mapstructure:"history_size"`
 	HistoryTTL   *time.Duration `mapstructure:"history_ttl"`
 	SlowConsumer string         `mapstructure:"slow_consumer"`
 	JoinLeave    *bool          `mapstructure:"join_leave"`
+	// Compression is off, on or auto (see Compression.Mode).
+	Compression         string `mapstructure:"compression"`
+	CompressionMinBytes *int   `mapstructure:"compression_min_bytes"`
 }
 
 // SlowConsumerPolicies are the values of slow_consumer.
@@ -63,7 +66,7 @@ func decodeClass(item any, c *ChannelClass) error {
 	for _, k := range keys {
 		i := slices.IndexFunc(reflect.VisibleFields(t), func(f reflect.StructField) bool { return f.Tag.Get(keyTag) == k })
 		if i < 0 {
-			return fmt.Errorf("unknown key %q (want prefix, history_size, history_ttl, slow_consumer, join_leave)", k)
+			return fmt.Errorf("unknown key %q (want prefix, history_size, history_ttl, slow_consumer, join_leave, compression, compression_min_bytes)", k)
 		}
 		dst := v.Field(i)
 		if dst.Kind() == reflect.Pointer {
@@ -112,7 +115,14 @@ func (c Config) validateChannels(p *problems) {
 		if cl.SlowConsumer != "" && !slices.Contains(SlowConsumerPolicies, cl.SlowConsumer) {
 			p.add(key, "slow_consumer must be one of %s (got %q)", strings.Join(SlowConsumerPolicies, ", "), cl.SlowConsumer)
 		}
+		if cl.Compression != "" && !slices.Contains(CompressionModes, cl.Compression) {
+			p.add(key, "compression must be one of %s (got %q)", strings.Join(CompressionModes, ", "), cl.Compression)
+		}
+		if m := cl.CompressionMinBytes; m != nil && (*m < 1 || *m > maxCompressionMin) {
+			p.add(key, "compression_min_bytes must be between 1 and %d (got %d)", maxCompressionMin, *m)
+		}
 	}
+	c.validateCompression(p)
 	if c.Idempotency.Window < time.Second || c.Idempotency.Window > 24*time.Hour {
 		p.add("idempotency.window", "must be between 1s and 24h (got %s)", c.Idempotency.Window)
 	}
@@ -170,4 +180,21 @@ func validSubjectToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// maxCompressionMin bounds compression.min_bytes: a larger threshold is
+// off in all but name (events are at most 1 MiB).
+const maxCompressionMin = 1 << 20
+
+func (c Config) validateCompression(p *problems) {
+	z := c.Compression
+	if !slices.Contains(CompressionModes, z.Mode) {
+		p.add("compression.mode", "must be one of %s (got %q)", strings.Join(CompressionModes, ", "), z.Mode)
+	}
+	if z.MinBytes < 1 || z.MinBytes > maxCompressionMin {
+		p.add("compression.min_bytes", "must be between 1 and %d (got %d)", maxCompressionMin, z.MinBytes)
+	}
+	if z.Level < 1 || z.Level > 9 {
+		p.add("compression.level", "must be between 1 and 9 (got %d)", z.Level)
+	}
 }

@@ -72,6 +72,7 @@ type Config struct {
 	Status      Status      `mapstructure:"status"`
 	Broker      Broker      `mapstructure:"broker"`
 	SSE         SSE         `mapstructure:"sse"`
+	Compression Compression `mapstructure:"compression"`
 }
 
 // Broker selects how several daemons share channels.
@@ -372,3 +373,32 @@ type SSE struct {
 	// over it: 503. Key: sse.max_streams. Default 1000.
 	MaxStreams int `mapstructure:"max_streams"`
 }
+
+// Compression configures permessage-deflate (RFC 7692) on the WebSocket
+// routes. The daemon compresses an event once, for every subscriber that
+// negotiated it, never per connection (see netpoll's deflate.go); the
+// defaults suit dashboards: their small ticks go out as they are, their
+// snapshots and lists (the bytes that matter) go out compressed.
+type Compression struct {
+	// Negotiate accepts the permessage-deflate offers of clients (every
+	// browser makes one). Key: compression.negotiate. Default true.
+	Negotiate bool `mapstructure:"negotiate"`
+	// Mode is what channels do by default: off (send events as they are),
+	// on (compress every event), or auto (compress events whose frame is
+	// at least MinBytes). Key: compression.mode. Default auto; channels
+	// override it per prefix.
+	Mode string `mapstructure:"mode"`
+	// MinBytes is auto's threshold. Deflate saves nothing on a 40-byte
+	// event (the frame may even grow) and costs the browser an inflate per
+	// message. Key: compression.min_bytes, 1 to 1 MiB. Default 512.
+	MinBytes int `mapstructure:"min_bytes"`
+	// Level is the flate level, 1 (fastest) to 9 (smallest). Each event is
+	// compressed once under its channel's lock, so the level is paid once
+	// per event, not per subscriber; 1 gets most of the gain on JSON. Key:
+	// compression.level. Default 1.
+	Level int `mapstructure:"level"`
+}
+
+// CompressionModes are the values of compression.mode and of a channel
+// class's compression.
+var CompressionModes = []string{"off", "on", "auto"}

@@ -67,6 +67,12 @@ func envString(v any) string {
 			if c.JoinLeave != nil {
 				items[i]["join_leave"] = *c.JoinLeave
 			}
+			if c.Compression != "" {
+				items[i]["compression"] = c.Compression
+			}
+			if c.CompressionMinBytes != nil {
+				items[i]["compression_min_bytes"] = *c.CompressionMinBytes
+			}
 		}
 		b, _ := json.Marshal(items)
 		return string(b)
@@ -114,6 +120,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"drain.window": 10 * time.Second, "drain.close_code": 1001, "drain.reconnect_after": time.Second,
 		"metrics.enabled": false, "metrics.listen": "", "health.enabled": true, "status.enabled": false,
 		"sse.enabled": true, "sse.path": "/sse", "sse.heartbeat": 15 * time.Second, "sse.max_streams": 1000,
+		"compression.negotiate": true, "compression.mode": "auto", "compression.min_bytes": 512, "compression.level": 1,
 		"auth.hmac_secrets": []HMACSecret(nil), "auth.jwks_url": "", "auth.jwks_refresh": 15 * time.Minute,
 		"auth.jwks_ca_file": "", "status.allowed_hosts": []string(nil),
 	}

@@ -24,9 +24,10 @@ func Default() Config {
 		Idempotency:  Idempotency{Window: 5 * time.Minute, MaxKeys: 100_000},
 		Broker: Broker{Type: "memory", Redis: RedisBroker{Address: "127.0.0.1:6379", Prefix: "fanoutd"},
 			NATS: NATSBroker{URL: "nats://127.0.0.1:4222", Prefix: "fanoutd", Stream: "FANOUTD"}},
-		Drain:  Drain{Window: 10 * time.Second, CloseCode: 1001, ReconnectAfter: time.Second},
-		Health: Health{Enabled: true},
-		SSE:    SSE{Enabled: true, Path: "/sse", Heartbeat: 15 * time.Second, MaxStreams: 1000},
+		Drain:       Drain{Window: 10 * time.Second, CloseCode: 1001, ReconnectAfter: time.Second},
+		Health:      Health{Enabled: true},
+		SSE:         SSE{Enabled: true, Path: "/sse", Heartbeat: 15 * time.Second, MaxStreams: 1000},
+		Compression: Compression{Negotiate: true, Mode: "auto", MinBytes: 512, Level: 1},
 	}
 }
 

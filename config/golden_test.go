@@ -38,10 +38,10 @@ func fullConfig() Config {
 	c.Auth.ExpiryWarning = 2 * time.Minute
 	c.SlowConsumer = "disconnect"
 	c.JoinLeave = false
-	ten, thirty, yes := 10, 30*time.Second, true
+	ten, thirty, yes, kib := 10, 30*time.Second, true, 1024
 	c.Channels = []ChannelClass{
-		{Prefix: "metrics:", HistorySize: &ten, HistoryTTL: &thirty, SlowConsumer: "latest"},
-		{Prefix: "project:", JoinLeave: &yes},
+		{Prefix: "metrics:", HistorySize: &ten, HistoryTTL: &thirty, SlowConsumer: "latest", Compression: "off"},
+		{Prefix: "project:", JoinLeave: &yes, CompressionMinBytes: &kib},
 	}
 	c.History = History{Size: 200, TTL: 10 * time.Minute, MaxBytes: 128 << 20}
 	c.Idempotency = Idempotency{Window: 10 * time.Minute, MaxKeys: 50_000}
@@ -54,6 +54,7 @@ func fullConfig() Config {
 	c.Health = Health{Enabled: true}
 	c.Status = Status{Enabled: false, AllowedHosts: []string{"fanoutd.internal.example.com"}}
 	c.SSE = SSE{Enabled: true, Path: "/events", Heartbeat: 20 * time.Second, MaxStreams: 500}
+	c.Compression = Compression{Negotiate: true, Mode: "auto", MinBytes: 512, Level: 3}
 	return c
 }
 

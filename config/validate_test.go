@@ -96,6 +96,13 @@ var validateCases = []struct {
 	{"history max bytes small", func(c *Config) { c.History.MaxBytes = 1000 }, "history.max_bytes: must be at least 1 MiB (got 1000)"},
 	{"channel class without prefix", func(c *Config) { c.Channels = []ChannelClass{{SlowConsumer: "latest"}} }, "channels[0]: prefix is required"},
 	{"channel class twice", func(c *Config) { c.Channels = []ChannelClass{{Prefix: "a:"}, {Prefix: "a:"}} }, `channels[1]: prefix "a:" is listed twice`},
+	{"compression.mode unknown", func(c *Config) { c.Compression.Mode = "gzip" }, `compression.mode: must be one of off, on, auto (got "gzip")`},
+	{"compression.mode off", func(c *Config) { c.Compression.Mode = "off" }, ""},
+	{"compression.min_bytes zero", func(c *Config) { c.Compression.MinBytes = 0 }, "compression.min_bytes: must be between 1 and 1048576 (got 0)"},
+	{"compression.level 0", func(c *Config) { c.Compression.Level = 0 }, "compression.level: must be between 1 and 9 (got 0)"},
+	{"compression.level 9", func(c *Config) { c.Compression.Level = 9 }, ""},
+	{"channel class bad compression", func(c *Config) { c.Channels = []ChannelClass{{Prefix: "a:", Compression: "yes"}} }, `channels[0]: compression must be one of off, on, auto (got "yes")`},
+	{"channel class bad compression_min_bytes", func(c *Config) { z := -1; c.Channels = []ChannelClass{{Prefix: "a:", CompressionMinBytes: &z}} }, "channels[0]: compression_min_bytes must be between 1 and 1048576 (got -1)"},
 	{"channel class bad policy", func(c *Config) { c.Channels = []ChannelClass{{Prefix: "a:", SlowConsumer: "x"}} }, `channels[0]: slow_consumer must be one of disconnect, drop-oldest, latest (got "x")`},
 	{"broker unknown", func(c *Config) { c.Broker.Type = "kafka" }, `broker.type: must be memory, redis or nats (got "kafka")`},
 	{"redis broker", func(c *Config) { c.Broker.Type = "redis" }, ""},
@@ -158,7 +165,7 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 	for _, key := range []string{"listen:", "ws_path:", "log_level:", "workers:", "heartbeat.interval:", "heartbeat.timeout:",
 		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
-		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:",
+		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:", "compression.mode:", "compression.min_bytes:", "compression.level:",
 		"idempotency.window:", "broker.redis.address:", "api.key:", "conformance.echo_path:", "drain.window:", "drain.reconnect_after:",
 		"drain.close_code:", "metrics.listen:"} {
 		want = append(want, key)

@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // countTransport is the cheapest possible Transport, so that benchmarks
@@ -114,5 +118,95 @@ func BenchmarkDecodeCommand(b *testing.B) {
 				_, _ = decodeCommand(msg)
 			}
 		})
+	}
+}
+
+// deflateCount is a countTransport that negotiated compression.
+type deflateCount struct{ *countTransport }
+
+func (deflateCount) Deflate() bool { return true }
+
+// flateFrame is a real Options.Compress for the benchmark (the transport's
+// Compressor cannot be imported here): pooled writers, level 1, and a new
+// slice for the result, as netpoll.Compressor.Frame does. The frame header
+// is not rewritten: the cost measured is the deflate and the copy.
+func flateFrame() func([]byte) []byte {
+	type deflater struct {
+		w   *flate.Writer
+		buf bytes.Buffer
+	}
+	pool := sync.Pool{New: func() any {
+		d := &deflater{}
+		d.w, _ = flate.NewWriter(&d.buf, flate.BestSpeed)
+		return d
+	}}
+	return func(frame []byte) []byte {
+		d := pool.Get().(*deflater)
+		defer pool.Put(d)
+		d.buf.Reset()
+		d.w.Reset(&d.buf)
+		_, _ = d.w.Write(frame)
+		_ = d.w.Flush()
+		return bytes.Clone(d.buf.Bytes())
+	}
+}
+
+// dashPayload is a 2 KB dashboard-like JSON object: repeated keys, small
+// numbers and status strings.
+var dashPayload = func() []byte {
+	var b strings.Builder
+	b.WriteString(`{"hosts":[`)
+	for i := 0; b.Len() < 2000; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"host":"web-%d","cpu":%d.%d,"mem":%d,"status":"ok"}`, i, i%97, i%10, 1000+i*7)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}()
+
+// BenchmarkBroadcastDeflate compares a fan-out where every subscriber
+// negotiated compression with the same fan-out uncompressed: compression
+// happens once per event, so per delivery the two converge as subscribers
+// grow (allocations per delivery: the same).
+func BenchmarkBroadcastDeflate(b *testing.B) {
+	for _, mode := range []string{"plain", "deflate"} {
+		for _, subscribers := range []int{1, 100, 10000} {
+			b.Run(fmt.Sprintf("%s/%d", mode, subscribers), func(b *testing.B) {
+				o := Options{MaxSubscriptions: 1, CommandsPerSecond: 1 << 30}
+				if mode == "deflate" {
+					o.Compress = flateFrame()
+					o.DefaultChannel.CompressMin = 512
+				}
+				n := New(o)
+				sub := []byte(`{"action":"subscribe","channel":"bench"}`)
+				sessions := make([]*Session, subscribers)
+				for i := range sessions {
+					var t Transport = &countTransport{}
+					if mode == "deflate" {
+						t = deflateCount{&countTransport{}}
+					}
+					sessions[i] = n.Connect(t, Identity{Subject: "u", Channels: []string{"*"}})
+					sessions[i].Message(false, sub)
+				}
+				ctx := context.Background()
+				before := n.Stats().Delivered
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := n.Publish(ctx, "bench", "tick", dashPayload); err != nil {
+						b.Fatal(err)
+					}
+				}
+				deliveries := n.Stats().Delivered - before
+				if mode == "deflate" && n.Stats().CompressedEvents != n.Stats().Published {
+					b.Fatalf("compressed %d events of %d", n.Stats().CompressedEvents, n.Stats().Published)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(deliveries), "ns/delivery")
+				for _, s := range sessions {
+					s.Closed(1000)
+				}
+			})
+		}
 	}
 }

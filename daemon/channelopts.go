@@ -33,6 +33,17 @@ type ChannelOptions struct {
 	// JoinLeave sends "join" and "leave" frames to the channel's
 	// subscribers when others subscribe and unsubscribe.
 	JoinLeave bool
+	// CompressMin: events whose frame is at least this many bytes are sent
+	// compressed to the connections that negotiated compression (see
+	// Options.Compress), compressed once for all of them; 0 compresses
+	// nothing, 1 everything. Below a few hundred bytes deflate saves little
+	// or nothing and costs both ends CPU.
+	CompressMin int
+}
+
+// compresses reports whether an event frame of size bytes goes compressed.
+func (o *ChannelOptions) compresses(size int) bool {
+	return o.CompressMin > 0 && size >= o.CompressMin
 }
 
 // ChannelClass applies Options to every channel whose name starts with

@@ -11,6 +11,13 @@
 // Transport.Send, which only enqueues: no socket write happens under a hub
 // lock. A publish to a channel without subscribers encodes nothing.
 //
+// Compression follows the same rule: when a subscriber whose transport
+// negotiated it (DeflateTransport) gets an event its channel compresses
+// (ChannelOptions.CompressMin), the event is compressed once with
+// Options.Compress and that frame goes to every such subscriber of the
+// delivery, the plain one to the others (lazyFrame). Nothing is kept per
+// connection; history keeps the plain frame.
+//
 // # Positions, history and recovery
 //
 // Each channel numbers its events (offset, within an epoch that is new

@@ -44,6 +44,7 @@ type Node struct {
 	histEvictions atomic.Uint64
 	skippedEvents atomic.Uint64
 	gaps          atomic.Uint64
+	compressed    atomic.Uint64 // events compressed (once each, see lazyFrame)
 
 	subStarWarned atomic.Bool // warnSubStar logged once
 }
@@ -96,6 +97,9 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		refilled: n.opts.Now().UnixNano(),
 	}
 	s.tt, _ = t.(TimedTransport) // once here, not per delivery
+	if dt, ok := t.(DeflateTransport); ok {
+		s.deflate = dt.Deflate()
+	}
 	n.sessions.Add(1)
 	n.reg.add(s, n.opts.Now())
 	n.logConn(s, connEvent{typ: "connect"})
@@ -251,13 +255,18 @@ func (n *Node) keep(ch *channel, msg []byte, now int64) {
 func (n *Node) deliver(ch *channel, msg []byte, now int64, fl *flushList) {
 	var ok, failed uint64
 	policy := ch.opts.SlowConsumer
+	z := lazyFrame{plain: msg, compress: n.opts.Compress != nil && ch.opts.compresses(len(msg))}
 	for _, sub := range ch.subs {
 		var queued, first bool
 		var dropped int
+		m := msg
+		if sub.s.deflate && z.compress {
+			m = z.get(n)
+		}
 		if tt := sub.s.tt; tt != nil {
-			queued, first, dropped = tt.QueueEventAt(msg, ch.id, policy, now)
+			queued, first, dropped = tt.QueueEventAt(m, ch.id, policy, now)
 		} else {
-			queued, first, dropped = sub.s.t.QueueEvent(msg, ch.id, policy)
+			queued, first, dropped = sub.s.t.QueueEvent(m, ch.id, policy)
 		}
 		if dropped > 0 {
 			n.skipped(sub.s, dropped, policy)
@@ -337,6 +346,9 @@ type Stats struct {
 	// Gaps counts breaks in a channel's sequence between nodes that could
 	// not be filled from the broker's history; subscribers got "missed".
 	Gaps uint64 `json:"gaps"`
+	// CompressedEvents counts the events compressed for the subscribers
+	// that negotiated compression: once per event, however many got it.
+	CompressedEvents uint64 `json:"compressed_events"`
 }
 
 // Stats returns the node's counters; Goroutines is the whole process's.
@@ -355,5 +367,6 @@ func (n *Node) Stats() Stats {
 		HistoryEvictions: n.histEvictions.Load(),
 		Skipped:          n.skippedEvents.Load(),
 		Gaps:             n.gaps.Load(),
+		CompressedEvents: n.compressed.Load(),
 	}
 }

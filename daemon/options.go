@@ -18,6 +18,15 @@ type Options struct {
 	// scratch buffer, while the result sits in queues until written.
 	// nil means a copy of the JSON itself.
 	Frame func(msg []byte) []byte
+	// Compress returns the compressed form of a frame Frame built, valid
+	// for every transport that reports Deflate() true (see
+	// DeflateTransport), or nil to send it as it is. The core calls it at
+	// most once per event and channel (not per subscriber), lazily, when
+	// the first subscriber that negotiated compression gets the event, and
+	// only for channels whose ChannelOptions.CompressMin the event reaches.
+	// It is called with the channel's lock held and must not block; it
+	// returns a new slice. nil means no compression.
+	Compress func(frame []byte) []byte
 	// MaxSubscriptions per session. Default 128.
 	MaxSubscriptions int
 	// CommandsPerSecond a session may send (burst: twice that); over it a

@@ -17,6 +17,7 @@ type Session struct {
 	node     *Node
 	t        Transport
 	tt       TimedTransport // t when it takes publish times, else nil
+	deflate  bool           // t negotiated compression (DeflateTransport)
 	id       string
 	seq      uint64 // the id's number, which spreads sessions over shards
 	subject  string

@@ -55,6 +55,15 @@ type MissedTransport interface {
 	QueueMissed(count int, build func(total int) []byte) (ok, first bool)
 }
 
+// DeflateTransport is a Transport that may be sent the frames
+// Options.Compress makes; the epoll transport's *netpoll.Conn implements
+// it. The core asks once, when the session is created.
+type DeflateTransport interface {
+	// Deflate reports whether the connection negotiated compression. It
+	// must not change over the connection's life.
+	Deflate() bool
+}
+
 // Identity is who a connection authenticated as.
 type Identity struct {
 	// Subject is the token's "sub".

@@ -39,6 +39,7 @@ type Conn struct {
 	pending atomic.Uint32
 	queued  atomic.Bool
 	state   atomic.Uint32
+	deflate atomic.Bool // permessage-deflate was negotiated (Deflate)
 
 	// Deadlines and liveness, in Server.now() nanoseconds; read by the sweeper.
 	deadline atomic.Int64 // handshake or closing deadline
@@ -61,6 +62,7 @@ type Conn struct {
 	msg             []byte    // fragments of the message being assembled
 	msgOp           int       // opcode of that message; 0 when none
 	fragments       int
+	msgZ            bool // the message being assembled is compressed (RSV1 on its first frame)
 	peerClosed      bool // the peer's close frame was received
 	closeSent       bool // our close frame was fully written
 	rejecting       bool // a handshake error response is queued; close once flushed

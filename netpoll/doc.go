@@ -42,6 +42,12 @@
 //     frames) are never dropped or replaced, nor is a frame a write has
 //     started on: the queue fixes the frames a writev points at until the
 //     worker accounts for what it wrote (see writeQueue).
+//   - permessage-deflate (Options.Deflate, deflate.go) is negotiated with no
+//     context takeover either way, so a frame made by a Compressor is valid
+//     for every connection that negotiated it and no connection keeps a
+//     compressor or an inflater: inbound compressed messages are assembled
+//     like others, then inflated by a pooled reader into a buffer that
+//     never grows past MaxMessageSize (1009 beyond it).
 //   - One sweeper goroutine sends heartbeat pings (the first one jittered),
 //     closes connections that did not answer in time, and enforces the
 //     handshake and close deadlines: no timer per connection.

@@ -108,11 +108,15 @@ var pingFrame = AppendFrame(nil, ws.OpPing, nil)
 
 // checkFrame applies RFC 6455's per-frame rules for frames from a client.
 // It returns 0 when the frame is acceptable, or the close code to fail with.
-func checkFrame(h ws.Header) int {
+// deflate: permessage-deflate was negotiated, so RSV1 may mark the first
+// frame of a data message as compressed (RFC 7692 §6), never a control
+// frame or a continuation.
+func checkFrame(h ws.Header, deflate bool) int {
 	switch {
 	case !h.Masked: // §5.1: a server MUST close on an unmasked client frame
 		return CloseProtocolError
-	case h.Rsv != 0: // no extension was negotiated (§5.2)
+	case h.Rsv == rsv1 && deflate && !h.OpCode.IsControl() && h.OpCode != ws.OpContinuation:
+	case h.Rsv != 0: // no (other) extension was negotiated (§5.2)
 		return CloseProtocolError
 	case h.OpCode.IsReserved():
 		return CloseProtocolError

@@ -2,6 +2,8 @@ package netpoll
 
 import (
 	"bytes"
+	"compress/flate"
+	"io"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -35,6 +37,34 @@ func FuzzParseHeader(f *testing.F) {
 		}
 		if _, _, ok, _ := parseHeader(b[:n-1]); ok {
 			t.Fatal("a truncated header parsed as complete")
+		}
+	})
+}
+
+// FuzzInflate feeds the inbound inflater untrusted bytes: it must never
+// panic, never hold more than the limit plus one byte, and agree with the
+// standard library's inflater on what it accepts within the limit.
+func FuzzInflate(f *testing.F) {
+	for _, seed := range [][]byte{
+		deflateRaw(f, []byte("hello")), deflateRaw(f, bytes.Repeat([]byte(`{"k":1}`), 100)),
+		deflateRaw(f, make([]byte, 1<<16)), {0}, {0xff, 0xff}, {},
+	} {
+		f.Add(seed)
+	}
+	s := &Server{}
+	const limit = 4096
+	f.Fuzz(func(t *testing.T, p []byte) {
+		out, err := s.inflate(nil, p, limit)
+		if cap(out) > limit+1 {
+			t.Fatalf("buffer grew to %d for a limit of %d", cap(out), limit)
+		}
+		if err != nil {
+			return
+		}
+		std, serr := io.ReadAll(io.LimitReader(flate.NewReader(io.MultiReader(bytes.NewReader(p),
+			bytes.NewReader(deflateTail))), limit+1))
+		if serr != nil || !bytes.Equal(std, out) {
+			t.Fatalf("inflate %q, standard library %q (%v)", out, std, serr)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"go.uber.org/zap"
 )
 
@@ -84,6 +85,9 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 		return
 	}
 	w.s.stats.upgraded.Add(1)
+	if c.deflate.Load() {
+		w.s.stats.deflate.Add(1)
+	}
 	c.session = sess
 	if ce := w.s.log.Check(zap.DebugLevel, "upgraded"); ce != nil {
 		// The fd and the session's id side by side: the transport's lines
@@ -151,8 +155,10 @@ type handshaker struct {
 	c    *Conn
 	req  Request
 	sess Session
-	rd   bytes.Reader
-	out  bytes.Buffer
+	// flate negotiates permessage-deflate; reset for each upgrade.
+	flate wsflate.Extension
+	rd    bytes.Reader
+	out   bytes.Buffer
 	// handlerRefused: the last upgrade's error was the Handler's, which
 	// counts its own refusals; otherwise gobwas/ws refused the request.
 	handlerRefused bool
@@ -166,7 +172,9 @@ func newHandshaker(s *Server) *handshaker {
 		OnHeader:        h.onHeader,
 		ProtocolCustom:  h.onProtocol,
 		OnBeforeUpgrade: h.onBeforeUpgrade,
+		Negotiate:       h.negotiate,
 	}
+	h.flate.Parameters = deflateParams
 	return h
 }
 
@@ -181,6 +189,7 @@ func (h *handshaker) upgrade(c *Conn, head []byte) ([]byte, Session, error) {
 	h.req = Request{RemoteAddr: c.RemoteAddr()}
 	h.rd.Reset(head)
 	h.out.Reset()
+	h.flate.Reset()
 	_, err := h.up.Upgrade(h)
 	resp := bytes.Clone(h.out.Bytes())
 	if len(resp) == 0 {
@@ -249,6 +258,11 @@ func (h *handshaker) onProtocol(v []byte) (string, bool) {
 }
 
 func (h *handshaker) onBeforeUpgrade() (ws.HandshakeHeader, error) {
+	// The extensions were negotiated while the headers were read: the
+	// handler sees the outcome in Accept (Conn.Deflate).
+	if _, ok := h.flate.Accepted(); ok {
+		h.c.deflate.Store(true)
+	}
 	sess, err := h.s.opts.Handler.Accept(h.c, &h.req)
 	if err == nil {
 		h.sess = sess

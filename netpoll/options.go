@@ -85,6 +85,12 @@ type Options struct {
 	// for every write would cost more than the histogram is worth. Default
 	// 8; 1 samples every write.
 	LatencySample int
+	// Deflate accepts permessage-deflate offers (RFC 7692) with no context
+	// takeover either way (see deflate.go): the connection may then be sent
+	// frames made by a Compressor, and its compressed messages are inflated
+	// within MaxMessageSize. Off by default: a transport that never sends
+	// compressed frames gains nothing from it.
+	Deflate bool
 }
 
 func (o Options) withDefaults() Options {

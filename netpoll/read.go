@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"errors"
 	"syscall"
 	"unicode/utf8"
 
@@ -128,13 +129,20 @@ func (w *worker) advance(c *Conn) bool {
 // by a read boundary complete in one more read without growing.
 const minPartBuf = 4 << 10
 
-// isText reports whether a data frame of an open connection carries text:
-// a text frame, or a continuation of a text message.
+// isText reports whether a data frame of an open connection carries text
+// to check as it arrives: a text frame, or a continuation of a text
+// message, uncompressed (compressed text is checked once inflated).
 func (w *worker) isText(c *Conn, h ws.Header) bool {
-	if c.state.Load() != stateOpen {
+	if c.state.Load() != stateOpen || compressed(c, h) {
 		return false
 	}
 	return h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.msgOp == int(ws.OpText))
+}
+
+// compressed reports whether a data frame belongs to a compressed message:
+// RSV1 on its first frame (checkFrame allowed it only if negotiated).
+func compressed(c *Conn, h ws.Header) bool {
+	return h.Rsv&rsv1 != 0 || (h.OpCode == ws.OpContinuation && c.msgZ)
 }
 
 // trackMessage records when an incomplete message began, for the sweeper's
@@ -186,13 +194,17 @@ func (w *worker) parse(c *Conn, data []byte) (used int, ok bool) {
 // open connection, the fragmentation order (RFC 6455 §5.4). It returns 0
 // or the close code to fail with, and why.
 func (w *worker) check(c *Conn, h ws.Header) (int, string) {
-	if code := checkFrame(h); code != 0 {
+	if code := checkFrame(h, c.deflate.Load()); code != 0 {
 		return code, "protocol error"
 	}
 	if h.OpCode.IsControl() {
 		return 0, ""
 	}
-	if int64(len(c.msg))+h.Length > int64(w.s.lim().MaxMessageSize) {
+	limit := int64(w.s.lim().MaxMessageSize)
+	if compressed(c, h) {
+		limit = deflatedBound(limit)
+	}
+	if int64(len(c.msg))+h.Length > limit {
 		return CloseTooBig, "message too big"
 	}
 	if c.state.Load() != stateOpen {
@@ -256,6 +268,9 @@ func (w *worker) peerClose(c *Conn, p []byte) {
 // straight from the read buffer. Text is validated as each fragment
 // arrives (fail fast), an unfragmented frame read at once in one go.
 func (w *worker) data(c *Conn, h ws.Header, p []byte, fed bool) bool {
+	if compressed(c, h) {
+		return w.dataDeflated(c, h, p)
+	}
 	text := h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.msgOp == int(ws.OpText))
 	if h.OpCode != ws.OpContinuation {
 		if h.Fin {
@@ -298,3 +313,56 @@ func (w *worker) deliver(c *Conn, op ws.OpCode, p []byte) bool {
 	c.session.Message(op == ws.OpBinary, p)
 	return true // keep parsing even if the session closed: the peer's close frame may follow
 }
+
+// dataDeflated assembles a compressed message as data does an
+// uncompressed one (the size limit has bounded its compressed bytes), then
+// inflates it whole and checks its text.
+func (w *worker) dataDeflated(c *Conn, h ws.Header, p []byte) bool {
+	if h.OpCode != ws.OpContinuation {
+		if h.Fin {
+			return w.inflate(c, h.OpCode, p)
+		}
+		c.msgOp, c.msgZ = int(h.OpCode), true
+	}
+	c.fragments++
+	if c.fragments > w.s.lim().MaxFragments {
+		w.fail(c, ClosePolicyViolation, "too many fragments")
+		return false
+	}
+	c.msg = append(c.msg, p...)
+	if !h.Fin {
+		return true
+	}
+	op, msg := ws.OpCode(c.msgOp), c.msg
+	c.msgOp, c.msgZ, c.fragments, c.msg = 0, false, 0, nil
+	return w.inflate(c, op, msg)
+}
+
+// inflate delivers the inflated form of a compressed message, or fails
+// the connection: 1009 when it inflates past MaxMessageSize (the limit
+// applies to what comes out; nothing past it is held), 1007 when it is
+// not valid deflate data or not UTF-8 text. The worker's buffer for it is
+// kept for the next message unless a large one grew it.
+func (w *worker) inflate(c *Conn, op ws.OpCode, p []byte) bool {
+	out, err := w.s.inflate(w.zbuf[:0], p, w.s.lim().MaxMessageSize)
+	if cap(out) <= maxKeptInflateBuf {
+		w.zbuf = out[:0]
+	} else {
+		w.zbuf = nil
+	}
+	switch {
+	case errors.Is(err, errInflatedTooBig):
+		w.fail(c, CloseTooBig, "message too big")
+		return false
+	case err != nil:
+		w.fail(c, CloseInvalidPayload, "invalid compressed data")
+		return false
+	case op == ws.OpText && !utf8.Valid(out):
+		return w.invalidText(c)
+	}
+	return w.deliver(c, op, out)
+}
+
+// maxKeptInflateBuf is the largest inflate buffer a worker keeps between
+// messages.
+const maxKeptInflateBuf = 64 << 10

@@ -40,6 +40,8 @@ type Server struct {
 
 	probe prober
 
+	inflaters sync.Pool // *inflater, held for one compressed message at a time
+
 	wg         sync.WaitGroup // workers and the sweeper
 	acceptWG   sync.WaitGroup
 	quitAccept chan struct{} // closed by Shutdown: accept loops return

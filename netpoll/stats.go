@@ -40,6 +40,7 @@ func (cc *closeCounts) snapshot() map[int]uint64 {
 
 type counters struct {
 	upgraded       atomic.Uint64
+	deflate        atomic.Uint64 // upgrades that negotiated permessage-deflate
 	rejected       atomic.Uint64 // handshakes answered with an HTTP error
 	rejectedFull   atomic.Uint64 // connections refused at the connection limit (or the HTTP share of it)
 	rejectedPerIP  atomic.Uint64 // connections refused at the per-address limit
@@ -60,10 +61,12 @@ type counters struct {
 
 // Stats is a snapshot of the transport's counters.
 type Stats struct {
-	Conns            int    `json:"conns"`
-	HTTPConns        int    `json:"http_conns"` // handed to net/http and still open
-	RejectedPerIP    uint64 `json:"rejected_per_ip"`
-	Upgraded         uint64 `json:"upgraded"`
+	Conns         int    `json:"conns"`
+	HTTPConns     int    `json:"http_conns"` // handed to net/http and still open
+	RejectedPerIP uint64 `json:"rejected_per_ip"`
+	Upgraded      uint64 `json:"upgraded"`
+	// DeflateUpgraded counts the upgrades that negotiated permessage-deflate.
+	DeflateUpgraded  uint64 `json:"deflate_upgraded"`
 	Rejected         uint64 `json:"rejected"`
 	RejectedFull     uint64 `json:"rejected_full"`
 	HandshakeTimeout uint64 `json:"handshake_timeout"`
@@ -89,6 +92,7 @@ func (s *Server) Stats() Stats {
 		HTTPConns:        s.HTTPConns(),
 		RejectedPerIP:    s.stats.rejectedPerIP.Load(),
 		Upgraded:         s.stats.upgraded.Load(),
+		DeflateUpgraded:  s.stats.deflate.Load(),
 		Rejected:         s.stats.rejected.Load(),
 		RejectedFull:     s.stats.rejectedFull.Load(),
 		HandshakeTimeout: s.stats.handshakeTimed.Load(),

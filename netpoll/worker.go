@@ -11,6 +11,9 @@ type worker struct {
 	buf []byte            // read buffer for whole frames; a frame that does not fit moves to Conn.part
 	iov [64]syscall.Iovec // writev scratch
 	hs  *handshaker
+	// zbuf receives inflated messages; the session gets them as it gets
+	// the read buffer's, valid only during Session.Message.
+	zbuf []byte
 	// stamped counts the writes that carried event frames, for sampling
 	// the latency one in Options.LatencySample.
 	stamped uint64

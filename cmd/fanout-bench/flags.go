@@ -40,6 +40,8 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (fl
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "events per second, all channels together")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "events per publish request (1: single-event requests)")
 	fs.IntVar(&c.Payload, "payload", c.Payload, "bytes of each event's payload JSON")
+	fs.StringVar(&c.PayloadStyle, "payload-style", c.PayloadStyle, "payload filling: pad (a string of x) or json (dashboard-like records; use it for compression figures)")
+	fs.BoolVar(&c.Deflate, "deflate", false, "offer permessage-deflate as Chromium does and inflate compressed events")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "publishing time (max 10m)")
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "wait after the last publish for stragglers")
 	fs.Float64Var(&c.ConnectRate, "connect-rate", c.ConnectRate, "new connections per second (0: as fast as possible)")

@@ -31,6 +31,11 @@ type daemonStats struct {
 	Published   uint64 `json:"published"`
 	Delivered   uint64 `json:"delivered"`
 	Dropped     uint64 `json:"dropped"`
+	Compressed  uint64 `json:"compressed_events"`
+	Transport   struct {
+		BytesOut uint64 `json:"bytes_out"`
+		Deflate  uint64 `json:"deflate_upgraded"`
+	} `json:"transport"`
 }
 
 func (a *apiClient) stats(ctx context.Context) (daemonStats, error) {

@@ -70,7 +70,7 @@ func (w *worker) open(ctx context.Context, k int) (*client, error) {
 }
 
 func (w *worker) subscribe(c *client, channel int) error {
-	if err := handshake(c.nc, c.fr.br, w.spec.Target, w.spec.Token); err != nil {
+	if err := handshake(c.nc, c.fr.br, w.spec.Target, w.spec.Token, w.spec.Deflate); err != nil {
 		return err
 	}
 	msg := `{"action":"subscribe","channel":"` + ChannelName(channel) + `","id":"1"}`
@@ -122,6 +122,12 @@ func (w *worker) frame(c *client, h ws.Header, p []byte) error {
 	case ws.OpText:
 		if !h.Fin {
 			return fmt.Errorf("%w: fragmented text message", ErrProtocol)
+		}
+		if h.Rsv&rsv1 != 0 {
+			if !w.spec.Deflate {
+				return fmt.Errorf("%w: compressed frame without negotiation", ErrProtocol)
+			}
+			return w.inflateEvent(c, p)
 		}
 		w.event(c, p)
 	case ws.OpPing:

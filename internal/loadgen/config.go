@@ -56,7 +56,19 @@ type Config struct {
 
 	PID   int    // daemon pid for /proc; 0 = the "pid" of /v1/stats
 	Label string // free text copied into the report
+
+	// Deflate offers permessage-deflate in every handshake (as browsers
+	// do) and inflates the compressed frames received.
+	Deflate bool
+	// PayloadStyle is how the payload is filled to its size: "pad" (one
+	// string of x, which deflate squeezes to nothing: not for compression
+	// figures) or "json" (dashboard-like records: keys that repeat, small
+	// numbers, status strings).
+	PayloadStyle string
 }
+
+// PayloadStyles are the values of PayloadStyle.
+var PayloadStyles = []string{"pad", "json"}
 
 // DefaultConfig is the flags' defaults.
 func DefaultConfig() Config {
@@ -72,6 +84,7 @@ func DefaultConfig() Config {
 		Drain:              2 * time.Second,
 		ConnectConcurrency: 256,
 		ConnectTimeout:     2 * time.Minute,
+		PayloadStyle:       "pad",
 	}
 }
 
@@ -120,6 +133,9 @@ func (c Config) validateSizes(bad func(string, ...any)) {
 	}
 	if !(c.Rate > 0 && c.Rate <= MaxRate) {
 		bad("--rate %v: want >0 and <= %d events/s", c.Rate, MaxRate)
+	}
+	if c.PayloadStyle != "pad" && c.PayloadStyle != "json" {
+		bad("--payload-style %q: want pad or json", c.PayloadStyle)
 	}
 	if c.Payload < MinPayload || c.Payload > MaxPayload {
 		bad("--payload %d: want %d..%d bytes", c.Payload, MinPayload, MaxPayload)

@@ -165,3 +165,18 @@ func BenchmarkReceivePath(b *testing.B) {
 		h.Record((time.Now().UnixNano() - ts) / 1000)
 	}
 }
+
+func TestJSONPayload(t *testing.T) {
+	for _, size := range []int{MinPayload, 100, 200, 2048, 64 << 10} {
+		p := appendJSONPayload(nil, 1700000000000000000, 42, size)
+		if len(p) != size {
+			t.Errorf("size %d: got %d bytes", size, len(p))
+		}
+		if !json.Valid(p) {
+			t.Fatalf("size %d: not JSON: %s", size, p)
+		}
+		if ts, seq, ok := parseEvent(p); !ok || ts != 1700000000000000000 || seq != 42 {
+			t.Fatalf("size %d: parseEvent = %d %d %v", size, ts, seq, ok)
+		}
+	}
+}

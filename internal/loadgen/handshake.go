@@ -20,13 +20,17 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // response is read into the connection's own small reader, with no extra
 // buffer per connection. A non-101 answer wraps ErrUpgrade and names the
 // status, which is how a full daemon (503) or a bad token (401) shows up.
-func handshake(nc net.Conn, br *bufio.Reader, t Target, token string) error {
+func handshake(nc net.Conn, br *bufio.Reader, t Target, token string, deflate bool) error {
 	var raw [16]byte
 	_, _ = rand.Read(raw[:])
 	key := base64.StdEncoding.EncodeToString(raw[:])
 	req := "GET " + t.Path + " HTTP/1.1\r\nHost: " + t.Host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key +
-		"\r\nAuthorization: Bearer " + token + "\r\n\r\n"
+		"\r\nAuthorization: Bearer " + token + "\r\n"
+	if deflate {
+		req += deflateOffer
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(nc, req); err != nil {
 		return fmt.Errorf("send upgrade: %w", err)
 	}

@@ -71,7 +71,7 @@ func TestHandshake(t *testing.T) {
 			}
 			defer func() { _ = nc.Close() }()
 			br := bufio.NewReaderSize(nc, 1024)
-			err = handshake(nc, br, Target{Addr: addr, Host: "bench.test", Path: "/ws?x=1"}, "TOKEN")
+			err = handshake(nc, br, Target{Addr: addr, Host: "bench.test", Path: "/ws?x=1"}, "TOKEN", false)
 			req := <-reqs
 			if req == nil || req.Header.Get("Authorization") != "Bearer TOKEN" || req.Host != "bench.test" ||
 				req.URL.String() != "/ws?x=1" || req.Header.Get("Upgrade") != "websocket" {

@@ -78,6 +78,9 @@ func (r *run) measureConnected(ctx context.Context) {
 type windowSample struct {
 	daemonCPU, selfCPU float64
 	delivered          uint64
+	bytesOut           uint64
+	compressed         uint64
+	deflateConns       uint64
 	at                 time.Time
 }
 
@@ -89,6 +92,7 @@ func (r *run) sample(ctx context.Context) windowSample {
 	s.selfCPU, _ = Proc{}.CPUSeconds()
 	if st, err := r.api.stats(ctx); err == nil {
 		s.delivered = st.Delivered
+		s.bytesOut, s.compressed, s.deflateConns = st.Transport.BytesOut, st.Compressed, st.Transport.Deflate
 	}
 	return s
 }
@@ -100,7 +104,7 @@ func (r *run) publishAndDrain(ctx context.Context) error {
 	c := r.cfg
 	r.pub = &publisher{
 		api: r.api, pacer: Pacer{Rate: c.Rate, Duration: c.Duration}, batch: c.Batch,
-		payload: c.Payload, channels: c.Channels, subs: r.subs, now: r.o.Now,
+		payload: c.Payload, json: c.PayloadStyle == "json", channels: c.Channels, subs: r.subs, now: r.o.Now,
 	}
 	s0 := r.sample(ctx)
 	windowDone := make(chan time.Duration, 1)
@@ -168,6 +172,11 @@ func (r *run) window(s0, s1 windowSample) {
 	d := &r.rep.Daemon
 	d.CPUSeconds = s1.daemonCPU - s0.daemonCPU
 	d.Delivered = int64(s1.delivered - s0.delivered)
+	if d.Delivered > 0 {
+		d.BytesOutPerDelivery = float64(s1.bytesOut-s0.bytesOut) / float64(d.Delivered)
+	}
+	d.CompressedEvents = int64(s1.compressed - s0.compressed)
+	d.DeflateConns = int64(s1.deflateConns)
 	r.rep.Generator.PublisherCPUSeconds = s1.selfCPU - s0.selfCPU
 	r.rep.Generator.WindowCPUSeconds = r.rep.Generator.PublisherCPUSeconds
 }

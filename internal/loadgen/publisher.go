@@ -30,6 +30,7 @@ type publisher struct {
 	pacer    Pacer
 	batch    int
 	payload  int
+	json     bool // PayloadStyle "json"
 	channels int
 	subs     *Subscribers
 	now      func() time.Time
@@ -114,14 +115,14 @@ func (p *publisher) send(ctx context.Context, seq, count int64) {
 // body is one event object (batch 1) or a JSON array of count events.
 func (p *publisher) body(b []byte, seq, count, ts int64) []byte {
 	if p.batch == 1 {
-		return appendEvent(b, ChannelOf(seq, p.channels), ts, seq, p.payload)
+		return appendEvent(b, ChannelOf(seq, p.channels), ts, seq, p.payload, p.json)
 	}
 	b = append(b, '[')
 	for i := range count {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendEvent(b, ChannelOf(seq+i, p.channels), ts, seq+i, p.payload)
+		b = appendEvent(b, ChannelOf(seq+i, p.channels), ts, seq+i, p.payload, p.json)
 	}
 	return append(b, ']')
 }

@@ -16,6 +16,8 @@ type Report struct {
 	Rate            float64 `json:"rate"`
 	Batch           int     `json:"batch"`
 	PayloadBytes    int     `json:"payload_bytes"`
+	PayloadStyle    string  `json:"payload_style"`
+	Deflate         bool    `json:"deflate"` // the subscribers offered permessage-deflate
 	DurationSeconds float64 `json:"duration_seconds"`
 
 	// Connection phase: from the first dial to the last "subscribed".
@@ -78,7 +80,16 @@ type DaemonReport struct {
 	CPUSecondsPer1kDeliveries float64 `json:"cpu_seconds_per_1k_deliveries"`
 	CPUSecondsPer1mDeliveries float64 `json:"cpu_seconds_per_1m_deliveries"`
 	Delivered                 int64   `json:"delivered"` // /v1/stats "delivered" over the window
-	ProcError                 string  `json:"proc_error,omitempty"`
+	// BytesOutPerDelivery is the transport's bytes written over the window
+	// per delivery: frames on the wire, compressed or not (pongs and
+	// handshakes are outside the window).
+	BytesOutPerDelivery float64 `json:"bytes_out_per_delivery"`
+	// CompressedEvents are the events the daemon compressed in the window
+	// (once each, however many subscribers got them).
+	CompressedEvents int64 `json:"compressed_events"`
+	// DeflateConns are the connections that negotiated permessage-deflate.
+	DeflateConns int64  `json:"deflate_conns"`
+	ProcError    string `json:"proc_error,omitempty"`
 }
 
 // GeneratorReport is the generator's own cost, so a reader can tell

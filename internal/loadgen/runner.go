@@ -152,6 +152,7 @@ func (r *run) launch(ctx context.Context) error {
 			ReadBuffer:         readBufferFor(c.Payload),
 			Lifetime:           lifetime,
 			ProgressEvery:      250 * time.Millisecond,
+			Deflate:            c.Deflate,
 		}
 		if err := newLineWriter(w.Stdin()).write(spec); err != nil {
 			return fmt.Errorf("%w: worker %d: send spec: %w", ErrWorker, id, err)
@@ -180,6 +181,7 @@ func (r *run) newReport() *Report {
 	return &Report{
 		Label: c.Label, Conns: c.Conns, Channels: c.Channels, Procs: c.Procs, SourceIPs: c.SourceIPs,
 		Rate: c.Rate, Batch: c.Batch, PayloadBytes: c.Payload, DurationSeconds: c.Duration.Seconds(),
+		Deflate: c.Deflate, PayloadStyle: c.PayloadStyle,
 		TargetEvents: Pacer{Rate: c.Rate, Duration: c.Duration}.Total(),
 	}
 }

@@ -77,6 +77,26 @@ func TestRunInProcess(t *testing.T) {
 	}
 }
 
+// TestRunDeflate: subscribers that offer permessage-deflate get the
+// events compressed (json payloads over the daemon's 512-byte threshold),
+// inflate them, and every one is counted.
+func TestRunDeflate(t *testing.T) {
+	d := startDaemon(t)
+	cfg := d.config(20, 2, 2, 50, time.Second)
+	cfg.Deflate, cfg.PayloadStyle, cfg.Payload = true, "json", 1000
+	rep, err := Run(context.Background(), cfg, Options{Launcher: pipeLauncher{}, Progress: logWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logReport(t, rep)
+	if !rep.OK() || rep.Daemon.DeflateConns != 20 || rep.Daemon.CompressedEvents == 0 {
+		t.Fatalf("not clean or not compressed: %+v", rep)
+	}
+	if rep.Daemon.BytesOutPerDelivery >= 1000 {
+		t.Errorf("%.0f bytes per delivery of a 1000-byte payload: not compressed", rep.Daemon.BytesOutPerDelivery)
+	}
+}
+
 // TestRefusedConnectionsAreNotExpected lets the daemon refuse 10 of 50
 // connections (503): they are reported as connect failures, and the
 // expected deliveries count only the 40 subscribers, so nothing is "lost".

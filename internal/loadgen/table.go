@@ -18,7 +18,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("label", "%s", r.Label)
 	}
 	row("setup", "%d conns, %d channels, %d procs, %d source IPs", r.Conns, r.Channels, r.Procs, r.SourceIPs)
-	row("load", "%g events/s × %.0fs, batch %d, payload %d B", r.Rate, r.DurationSeconds, r.Batch, r.PayloadBytes)
+	row("load", "%g events/s × %.0fs, batch %d, payload %d B (%s)", r.Rate, r.DurationSeconds, r.Batch, r.PayloadBytes, r.PayloadStyle)
+	if r.Deflate {
+		row("deflate", "offered; %d conns negotiated it, %d events compressed", r.Daemon.DeflateConns, r.Daemon.CompressedEvents)
+	}
 	row("connect", "%d ok, %d failed in %.2fs (%.0f conns/s)", r.Connected, r.ConnectFailures, r.ConnectSeconds, r.ConnectRate)
 	counts(row, "  connect error", r.ConnectErrors)
 	row("published", "%d of %d target, %d accepted, in %.2fs (%.0f events/s)",
@@ -56,6 +59,7 @@ func (r *Report) daemonRows(row func(string, string, ...any)) {
 	if d.ProcError != "" {
 		row("daemon /proc", "%s", d.ProcError)
 	}
+	row("wire bytes", "%.1f per delivery", d.BytesOutPerDelivery)
 	row("daemon rss", "%s before, %s connected, %s per conn",
 		mib(d.RSSBeforeBytes), mib(d.RSSAfterConnectBytes), kib(d.RSSPerConnBytes))
 	row("daemon threads", "%d (goroutines %d, connections %d)", d.Threads, d.Goroutines, d.Connections)

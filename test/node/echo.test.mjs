@@ -5,11 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
 import { buildDaemon, rawUpgrade, removeTempDirs, startDaemon, stopDaemon } from './helpers.mjs';
 import {
-  binary, clientFrame, closePayload, closed, pong, runCase, text, writeRaw,
+  binary, clientFrame, closePayload, closed, pong, runCase, text, writeRaw, zbinary, ztext,
 } from './strict-client.mjs';
 
 const SECRET = randomBytes(32).toString('hex');
@@ -126,6 +127,53 @@ const cases = {
   ],
 };
 
+// permessage-deflate (Autobahn 12 and 13 in spirit: the suite itself does
+// not install here): `ws` offers the extension as browsers do, compresses
+// what it sends, and the echo route answers compressed. The server
+// negotiates no context takeover either way, so each message stands alone.
+const deflated = (s) => zlib.deflateRawSync(Buffer.from(s), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+const json2k = JSON.stringify(Array.from({ length: 40 }, (_, i) => ({ host: `web-${i}`, cpu: i % 7, status: 'ok' })));
+const deflateCases = [
+  ...[1, 125, 126, 1000, LIMIT].map((n) => [`compressed text of ${n} bytes`, (ws) => ws.send(a(n), { compress: true }),
+    [ztext(a(n)), closed(1000)]]),
+  ...[1, 300, LIMIT].map((n) => [`compressed binary of ${n} bytes`, (ws) => ws.send(bytes(n), { compress: true }),
+    [zbinary(bytes(n)), closed(1000)]]),
+  ['compressed 2 KB JSON', (ws) => ws.send(json2k, { compress: true }), [ztext(json2k), closed(1000)]],
+  ['uncompressed text answered compressed', (ws) => ws.send('plain', { compress: false }), [ztext('plain'), closed(1000)]],
+  ['three equal messages (no context carried between them)', (ws) => {
+    for (let i = 0; i < 3; i++) ws.send(json2k, { compress: true });
+  }, [ztext(json2k), ztext(json2k), ztext(json2k), closed(1000)]],
+  ['fragmented compressed text', (ws) => fragments(ws, ['Hello, ', 'κόσμε ', 'world'], { compress: true }),
+    [ztext('Hello, κόσμε world'), closed(1000)]],
+  ['fragmented compressed binary with a ping between', (ws) => {
+    ws.send(bytes(500), { fin: false, compress: true });
+    ws.ping('p');
+    ws.send(bytes(500), { fin: true, compress: true });
+  }, [pong('p'), zbinary(bytes(1000)), closed(1000)]],
+  ['inflates past max_message_size', (ws) => ws.send(a(LIMIT + 1), { compress: true }), [closed(1009)]],
+  ['deflate bomb: 64 MiB of zeros in a small frame', (ws) => writeRaw(ws,
+    clientFrame(OP.binary, deflated(Buffer.alloc(64 << 20)), { rsv: 4 })), [closed(1009)]],
+  ['RSV1 on a ping', (ws) => writeRaw(ws, clientFrame(OP.ping, 'x', { rsv: 4 })), [closed(1002)]],
+  ['RSV1 on a close', (ws) => writeRaw(ws, clientFrame(OP.close, closePayload(1000), { rsv: 4 })), [closed(1002)]],
+  ['RSV1 on a continuation', (ws) => writeRaw(ws, clientFrame(OP.text, deflated('ab'), { fin: false, rsv: 4 }),
+    clientFrame(OP.cont, Buffer.from([0]), { rsv: 4 })), [closed(1002)]],
+  ['not deflate data', (ws) => writeRaw(ws, clientFrame(OP.text, Buffer.from([0xff, 0xff, 0xff]), { rsv: 4 })),
+    [closed(1007)]],
+  ['inflated text not UTF-8', (ws) => writeRaw(ws, clientFrame(OP.text, deflated(Buffer.from([0xce, 0xff])), { rsv: 4 })),
+    [closed(1007)]],
+];
+
+// What browsers and `ws` offer, and what the daemon answers.
+const NO_TAKEOVER = 'permessage-deflate;server_no_context_takeover;client_no_context_takeover';
+const extensionCases = [
+  ['Chromium: client_max_window_bits', 'permessage-deflate; client_max_window_bits', NO_TAKEOVER],
+  ['Firefox: no parameters', 'permessage-deflate', NO_TAKEOVER],
+  ['client asks for no context takeover itself', 'permessage-deflate; client_no_context_takeover', NO_TAKEOVER],
+  ['a smaller server window is declined', 'permessage-deflate; server_max_window_bits=10', undefined],
+  ['the next offer is taken', 'permessage-deflate; server_max_window_bits=10, permessage-deflate', NO_TAKEOVER],
+  ['an unknown parameter is declined', 'permessage-deflate; x=1', undefined],
+];
+
 // The fuzzing configuration SECURITY.md documents, as environment
 // variables: the whole Autobahn|Testsuite fuzzing client must pass with it.
 const FUZZ_ENV = {
@@ -192,6 +240,23 @@ for (const [family, rows] of Object.entries(cases)) {
     }
   });
 }
+
+describe('12-13 permessage-deflate', () => {
+  for (const [name, act, want] of deflateCases) {
+    test(name, async () => {
+      const got = await runCase(echoUrl(), act, want, { deflate: true });
+      assert.deepStrictEqual(got.map((e) => JSON.stringify(e).slice(0, 200)), want.map((e) => JSON.stringify(e).slice(0, 200)));
+      assert.deepStrictEqual(got, want);
+    });
+  }
+  for (const [name, offer, answer] of extensionCases) {
+    test(`negotiation: ${name}`, async () => {
+      const res = await rawUpgrade(echo.port, { path: '/echo', headers: { 'Sec-WebSocket-Extensions': offer } });
+      assert.equal(res.statusCode, 101);
+      assert.equal(res.headers['sec-websocket-extensions'], answer);
+    });
+  }
+});
 
 describe('9 limits under the documented fuzzing configuration', () => {
   for (const [name, act, want] of fuzzCases) {

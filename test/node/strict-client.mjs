@@ -45,6 +45,9 @@ export const text = (s) => ({ text: s });
 export const binary = (b) => ({ binary: Buffer.from(b).toString('hex') });
 export const pong = (s) => ({ pong: Buffer.from(s).toString('hex') });
 export const closed = (code) => ({ close: code });
+// A message that arrived compressed (RSV1), inflated by `ws`.
+export const ztext = (s) => ({ ztext: s });
+export const zbinary = (b) => ({ zbinary: Buffer.from(b).toString('hex') });
 
 /**
  * Opens a `ws` client on url, runs act(ws) and resolves with the log of
@@ -53,12 +56,18 @@ export const closed = (code) => ({ close: code });
  * before it have arrived, the client closes with 1000 itself (unless act
  * began a close); any other code must come from the server. Rejects when
  * the connection does not close within the case timeout.
+ *
+ * deflate: offer permessage-deflate as `ws` does by default (with
+ * client_max_window_bits), compressing every message the case sends with
+ * `compress: true` whatever its size; messages that arrive compressed are
+ * logged as ztext/zbinary, so a case says which replies must be.
  */
-export function runCase(url, act, want) {
+export function runCase(url, act, want, { deflate = false } = {}) {
   const replies = want.length - 1;
   const clientCloses = want.at(-1).close === 1000;
   const log = [];
-  const ws = new WsClient(url, { perMessageDeflate: false });
+  const ws = new WsClient(url, { perMessageDeflate: deflate ? { threshold: 0 } : false });
+  let inflated = false; // the message being received went through the inflater
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       ws.terminate();
@@ -71,7 +80,12 @@ export function runCase(url, act, want) {
       log.push(entry);
       closeIfDone();
     };
-    ws.on('message', (data, isBinary) => record(isBinary ? binary(data) : text(data.toString('utf8'))));
+    ws.on('message', (data, isBinary) => {
+      const z = inflated;
+      inflated = false;
+      if (z) record(isBinary ? zbinary(data) : ztext(data.toString('utf8')));
+      else record(isBinary ? binary(data) : text(data.toString('utf8')));
+    });
     ws.on('pong', (data) => record(pong(data)));
     ws.on('error', (err) => log.push({ error: err.message }));
     ws.on('close', (code) => {
@@ -81,6 +95,13 @@ export function runCase(url, act, want) {
     });
     ws.on('open', () => {
       if (ws.protocol !== '') log.push({ subprotocol: ws.protocol });
+      const pmd = ws._extensions['permessage-deflate'];
+      if (pmd) {
+        // The receiver calls the extension's decompress for each frame of
+        // a compressed message only: the way to tell what came compressed.
+        const decompress = pmd.decompress.bind(pmd);
+        pmd.decompress = (data, fin, cb) => { inflated = true; decompress(data, fin, cb); };
+      }
       act(ws);
       closeIfDone();
     });

@@ -18,7 +18,7 @@ import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { tcpProxy } from '../../../clients/js/test/helpers.mjs';
 import {
-  buildDaemon, claims, makeTempDir, mintJWT, publish, removeTempDirs, startDaemon, stopDaemon,
+  buildDaemon, claims, getStats, makeTempDir, mintJWT, publish, removeTempDirs, startDaemon, stopDaemon,
 } from '../../../test/node/helpers.mjs';
 import { startServer } from '../server.mjs';
 
@@ -165,6 +165,42 @@ test('the dashboard renders live changes and catches up after a network drop and
   const after = await page.evaluate(() => window.dashboard.latencies.at(-1));
   console.log(`publish → render latency after the restart: ${after.ms} ms`);
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+});
+
+test('Chromium negotiates permessage-deflate and the dashboard renders compressed events', async () => {
+  // compression.mode on: every event goes compressed, the dashboard's small
+  // ADR-004 events included (with the default, auto, they are under the
+  // 512-byte threshold and go plain).
+  const socketPath = path.join(makeTempDir(), 'z.sock');
+  const d = await daemon(socketPath, undefined, { FANOUTD_COMPRESSION_MODE: 'on' });
+  const server = await startServer({ wsUrl: `ws://127.0.0.1:${d.port}/ws`, socketPath, secret: SECRET, publishEveryMs: 0 });
+  cleanups.push(() => server.close());
+  const change = changer(server);
+  const { page, step } = await newPage();
+  // The handshake as Chromium saw it: what it offered, what it was answered.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const handshakes = [];
+  cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => handshakes.push({ offer: e.request.headers['Sec-WebSocket-Extensions'] }));
+  cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+    const h = e.response.headers;
+    handshakes.push({ answer: h['Sec-WebSocket-Extensions'] ?? h['sec-websocket-extensions'] });
+  });
+
+  await page.goto(server.url);
+  await step('connect', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 10000 }));
+  await step('first render', () => page.waitForSelector(storyStatus('1-1', 'backlog')));
+  assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-1', status: 'review' }), true);
+  await step('compressed change renders', () => page.waitForSelector(storyStatus('1-1', 'review'), { timeout: 5000 }));
+
+  const offer = handshakes.find((h) => h.offer)?.offer ?? '';
+  const answer = handshakes.find((h) => h.answer)?.answer ?? '';
+  console.log(`Chromium offered "${offer}", fanoutd answered "${answer}"`);
+  assert.match(offer, /permessage-deflate/);
+  assert.equal(answer, 'permessage-deflate;server_no_context_takeover;client_no_context_takeover');
+  const stats = await getStats(socketPath);
+  assert.ok(stats.transport.deflate_upgraded >= 1, `deflate_upgraded = ${stats.transport.deflate_upgraded}`);
+  assert.ok(stats.compressed_events >= 1, `compressed_events = ${stats.compressed_events}`);
 });
 
 test('with a Redis broker the page catches up after its daemon restarts (recovered:true)', async () => {

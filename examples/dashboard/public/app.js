@@ -33,7 +33,11 @@ const queryClient = {
 };
 
 const { wsUrl } = await (await fetch('/config')).json();
-const client = new FanoutClient({ url: wsUrl, getToken: async () => (await fetch('/token')).text() });
+// The tabs of the dashboard share one connection (the client's default);
+// ?shared=off gives this tab its own, which DevTools shows in the page's
+// own network panel rather than the SharedWorker's.
+const shared = new URLSearchParams(location.search).get('shared') !== 'off';
+const client = new FanoutClient({ url: wsUrl, getToken: async () => (await fetch('/token')).text(), shared });
 
 client.onState(({ state: s, transport }) => {
   const el = $('#conn');

@@ -187,7 +187,9 @@ test('Chromium negotiates permessage-deflate and the dashboard renders compresse
     handshakes.push({ answer: h['Sec-WebSocket-Extensions'] ?? h['sec-websocket-extensions'] });
   });
 
-  await page.goto(server.url);
+  // The page's own connection (not the SharedWorker's), so that the page's
+  // DevTools session sees the handshake.
+  await page.goto(`${server.url}?shared=off`);
   await step('connect', () => page.waitForSelector('#conn[data-state="open"]', { timeout: 10000 }));
   await step('first render', () => page.waitForSelector(storyStatus('1-1', 'backlog')));
   assert.equal(await change('story.status.changed', 'atlas', { storyId: '1-1', status: 'review' }), true);

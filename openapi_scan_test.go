@@ -39,7 +39,7 @@ func (f *contractFixture) testStatusConstants(t *testing.T) {
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join("ipc", "*.go"))
-	files = append(files, "health.go")
+	files = append(files, filepath.Join("ops", "health.go"))
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue

@@ -93,6 +93,8 @@ type Ops struct {
 	// probeNanos is the last hub probe's duration, 0 before the first.
 	probeNanos atomic.Int64
 	probeFails atomic.Uint64
+	// ticks counts PublishStatus's ticks; only its goroutine touches it.
+	ticks uint64
 }
 
 // New builds the surface and its Prometheus registry.

@@ -117,7 +117,20 @@ func (p *Ops) PublishStatus(ctx context.Context) {
 	}
 }
 
+// probeEvery is how often PublishStatus probes the hub for the console's
+// latency chart; the watchdog's and the broker watch's probes count too.
+const probeEvery = 5
+
 func (p *Ops) tick(ctx context.Context) {
+	if p.ticks++; p.ticks%probeEvery == 1 {
+		// Before the snapshot: the probe's session is gone when it returns,
+		// so the numbers sampled never include it.
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := p.ProbeHub(pctx); err != nil && ctx.Err() == nil {
+			p.log.Debug("hub probe failed", zap.Error(err))
+		}
+		cancel()
+	}
 	st := p.snapshot()
 	p.history.add(st.Sample)
 	b, _ := json.Marshal(st)

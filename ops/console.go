@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
 	"go.uber.org/zap"
@@ -100,7 +101,7 @@ func (p *Ops) page(w http.ResponseWriter, _ *http.Request) {
 	b, _ := json.Marshal(st)
 	v := consoleView{Status: st, Config: set.Config, Token: p.o.MintStatusToken(), WSPath: set.WSPath,
 		Nonce: newNonce(), Initial: string(b), Started: p.o.Started.UTC().Format("2006-01-02 15:04:05 UTC"),
-		Uptime: p.o.Now().Sub(p.o.Started).Truncate(1e9).String()}
+		Uptime: p.o.Now().Sub(p.o.Started).Truncate(time.Second).String()}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	// Only this response's own script, a WebSocket and fetches back to this

@@ -92,7 +92,7 @@ test-publishers: build ## the Node (@fanoutd/publish, its Fastify example) and P
 	cd clients/node/examples/fastify-dashboard && FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test --experimental-websocket
 	cd clients/python && FANOUTD_BIN=$(CURDIR)/$(BIN) PYTHONPATH=src:tests PYTHONDONTWRITEBYTECODE=1 $(PYTHON) -m unittest discover -s tests
 
-test-browser: build ## the dashboard, the SSE route and the JS client's tabs, hints and React hooks in headless Chromium (Debian's chromium, playwright-core)
+test-browser: build ## the dashboard, the admin console, the SSE route and the JS client's tabs, hints and React hooks in headless Chromium (Debian's chromium, playwright-core)
 	cd examples/dashboard/test && npm ci --silent --no-audit --no-fund
 	cd clients/js && npm ci --silent --no-audit --no-fund
 	FANOUTD_BIN=$(CURDIR)/$(BIN) $(NODE) --test examples/dashboard/test/

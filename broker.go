@@ -109,7 +109,7 @@ const brokerProbeEvery = 5 * time.Second
 func (s *Server) watchBroker(ctx context.Context) {
 	every(ctx, brokerProbeEvery, func() {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		err := s.probeHub(pctx)
+		err := s.ops.ProbeHub(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return

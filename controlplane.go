@@ -9,6 +9,7 @@ import (
 	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/fanoutd/fanoutd/daemon/natsbroker"
 	"github.com/fanoutd/fanoutd/daemon/redisbroker"
+	"github.com/fanoutd/fanoutd/ops"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -46,7 +47,7 @@ func (s *Server) newControl() *control.Plane {
 		o.Bus, o.Store = c, c
 	}
 	p := control.New(o)
-	s.metrics.MustRegister(controlCollector{p})
+	s.ops.Registry().MustRegister(controlCollector{p})
 	ctx, cancel := context.WithTimeout(context.Background(), controlLoadTimeout)
 	defer cancel()
 	if err := p.Load(ctx); err != nil {
@@ -108,10 +109,10 @@ func (s *Server) tapBatch(event func(int) (string, string, []byte, string),
 
 // The control plane's metrics, documented in README (Control plane).
 var (
-	descControlActions = desc("control_actions_total", "Control actions applied on this node, by op.", "op")
-	descTapDropped     = desc("control_tap_lines_dropped_total", "Tap lines dropped because a tap fell behind (publishing never waits for a tap).")
-	descRevocations    = desc("control_revocations", "Revocations in force on this node.")
-	descControlNodes   = desc("control_nodes", "Nodes this one hears on the control bus, itself included.")
+	descControlActions = ops.Desc("control_actions_total", "Control actions applied on this node, by op.", "op")
+	descTapDropped     = ops.Desc("control_tap_lines_dropped_total", "Tap lines dropped because a tap fell behind (publishing never waits for a tap).")
+	descRevocations    = ops.Desc("control_revocations", "Revocations in force on this node.")
+	descControlNodes   = ops.Desc("control_nodes", "Nodes this one hears on the control bus, itself included.")
 )
 
 // controlCollector reads the plane's counters at scrape time.

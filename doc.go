@@ -36,10 +36,10 @@
 // instant of the swaps, one request may see one part old and another
 // new); keys that need a restart are reported (reload.go). Shutdown drains (drain.go): the
 // listeners close, accepted publishes finish, then the clients are closed
-// over drain.window with a reconnect hint. Each Server has its own
-// Prometheus registry (metrics.go), read at scrape time from the counters
-// the core and the transport keep anyway; /healthz, /readyz and the
-// status page (health.go, status.go) sit on the TCP listener's HTTP
+// over drain.window with a reconnect hint. The operations surface is
+// package ops (its own Prometheus registry per Server, /healthz, /readyz,
+// the admin console, the hub probe), wired in operations.go, where the
+// Server is its Source; its routes sit on the TCP listener's HTTP
 // hand-off (routes.go). Reloads are serialised by one mutex, which nothing
 // on a client's or a publish's path ever takes.
 package fanoutd

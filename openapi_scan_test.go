@@ -41,7 +41,7 @@ func (f *contractFixture) testStatusConstants(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join("ipc", "*.go"))
 	control, _ := filepath.Glob(filepath.Join("control", "*.go"))
-	files = append(append(files, control...), "health.go")
+	files = append(append(files, control...), filepath.Join("ops", "health.go"))
 	for _, name := range files {
 		if strings.HasSuffix(name, "_test.go") {
 			continue

@@ -489,6 +489,8 @@ func (f *contractFixture) calls() []contractCall {
 		{op: "get /metrics", via: "tcp-nokey", method: "GET", path: "/metrics", status: 200,
 			before: func(*testing.T) { f.notReady.Store(false) }},
 		{op: "get /", via: "tcp-nokey", method: "GET", path: "/", status: 200},
+		{op: "get /status/history.json", via: "tcp-nokey", method: "GET", path: "/status/history.json", status: 200},
+		{op: "get /status/tables.json", via: "tcp-nokey", method: "GET", path: "/status/tables.json", status: 200, before: clients},
 	}
 	// Every /v1/ route answers 401 on TCP without the key, and 403 to a
 	// peer the socket's allowlist refuses.

@@ -27,13 +27,16 @@ func (s *Server) tcpRoutes(cfg config.Config) http.Handler {
 		mux.Handle(cfg.SSE.Path, s.sse) // more specific than "/": the API key does not apply
 	}
 	if metricsOnTCP(cfg) {
-		mux.Handle("GET /metrics", s.metricsHandler())
+		mux.Handle("GET /metrics", s.ops.Metrics())
 	}
 	if cfg.Health.Enabled {
 		s.healthRoutes(mux)
 	}
 	if cfg.Status.Enabled {
-		mux.Handle("GET /{$}", s.status)
+		c := s.ops.Console()
+		mux.Handle("GET /{$}", c)
+		mux.Handle("GET /status/history.json", c)
+		mux.Handle("GET /status/tables.json", c)
 	}
 	if cfg.API.Key != "" {
 		// Every other path too: without the key, a request learns nothing
@@ -50,8 +53,8 @@ func (s *Server) tcpRoutes(cfg config.Config) http.Handler {
 }
 
 func (s *Server) healthRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /healthz", s.ops.Healthz)
+	mux.HandleFunc("GET /readyz", s.ops.Readyz)
 }
 
 // metricsRoutes is what metrics.listen serves: /metrics while
@@ -60,7 +63,7 @@ func (s *Server) healthRoutes(mux *http.ServeMux) {
 func (s *Server) metricsRoutes(cfg config.Config) http.Handler {
 	mux := http.NewServeMux()
 	if cfg.Metrics.Enabled {
-		mux.Handle("GET /metrics", s.metricsHandler())
+		mux.Handle("GET /metrics", s.ops.Metrics())
 	}
 	s.healthRoutes(mux)
 	mux.HandleFunc("/", http.NotFound)

@@ -23,13 +23,11 @@ import (
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
 	"github.com/fanoutd/fanoutd/ipc"
 	"github.com/fanoutd/fanoutd/netpoll"
+	"github.com/fanoutd/fanoutd/ops"
 	"github.com/fanoutd/fanoutd/sse"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
-
-// transportStats is the transport's counters, as the metrics read them.
-type transportStats = netpoll.Stats
 
 // Server is one running fanoutd: listeners bound by New, served by Run.
 type Server struct {
@@ -71,12 +69,10 @@ type Server struct {
 	serving  atomic.Bool      // Run serves the listeners
 	draining atomic.Bool      // Shutdown began: not ready any more
 
-	metrics   *prometheus.Registry // this Server's own, never the default one
-	metricsLn net.Listener         // metrics.listen; nil when unset
+	ops       *ops.Ops     // console, metrics, health, probe (operations.go)
+	metricsLn net.Listener // metrics.listen; nil when unset
 	metricsH  *swapHandler
 	metricsS  *http.Server
-	readiness []ReadinessCheck
-	status    *statusPage
 	version   string
 	started   time.Time
 
@@ -97,7 +93,7 @@ func New(o Options) (*Server, error) {
 		log = zap.NewNop()
 	}
 	s := &Server{cfg: cfg, log: log, level: o.Level, load: o.LoadConfig, notify: o.Notifier, now: o.Now,
-		readiness: o.ReadinessChecks, version: cmp.Or(o.Version, "dev")}
+		version: cmp.Or(o.Version, "dev")}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -108,8 +104,6 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.started = s.now()
-	s.metrics = newRegistry(s)
-	s.status = &statusPage{s: s}
 	s.live.Store(&cfg)
 	v, jwks, err := s.verifier(cfg, o.DevKey, o.Now)
 	if err != nil {
@@ -143,6 +137,7 @@ func New(o Options) (*Server, error) {
 	if startBroker != nil {
 		startBroker(s.node)
 	}
+	s.ops = s.newOps(o)
 	s.ctl = s.newControl()
 	s.auth.revoked = s.ctl.Revoked
 	s.ws, err = netpoll.NewServer(s.transportOptions(o))
@@ -368,7 +363,7 @@ func (s *Server) MetricsAddr() net.Addr {
 
 // Metrics is the Server's own Prometheus registry, for an embedding
 // application to serve or gather as it likes (Gather).
-func (s *Server) Metrics() *prometheus.Registry { return s.metrics }
+func (s *Server) Metrics() *prometheus.Registry { return s.ops.Registry() }
 
 // apiOptions is the publish API's configuration from cfg.
 func (s *Server) apiOptions(cfg config.Config) ipc.Options {
@@ -410,7 +405,7 @@ func (s *Server) Run(ctx context.Context) error {
 		sweeper.Go(func() { s.watchBroker(sweepCtx) })
 	}
 	if s.cfg.Status.Enabled {
-		sweeper.Go(func() { s.publishStatus(sweepCtx) })
+		sweeper.Go(func() { s.ops.PublishStatus(sweepCtx) })
 	}
 	defer sweeper.Wait()
 	defer stopSweep()

@@ -12,13 +12,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { tcpProxy } from '../../../clients/js/test/helpers.mjs';
 import {
-  buildDaemon, claims, getStats, makeTempDir, mintJWT, publish, removeTempDirs, startDaemon, stopDaemon,
+  buildDaemon, claims, getStats, makeTempDir, mintJWT, publish, removeTempDirs, startDaemon, stopDaemon, unixRequest,
 } from '../../../test/node/helpers.mjs';
 import { startServer } from '../server.mjs';
 
@@ -275,26 +276,79 @@ test('a real EventSource resumes every channel with Last-Event-ID', async () => 
   assert.equal(got.at(-1).id, `project:es1 3 ${epoch1} project:es2 2 ${epoch2}`);
 });
 
-test('the status page updates itself live as clients connect', async () => {
+test('the admin console: every number live, charts full after a reload, tables, Host check', async () => {
   const socketPath = path.join(makeTempDir(), 's.sock');
   const d = await daemon(socketPath, undefined, { FANOUTD_STATUS_ENABLED: 'true' });
-  const { page, logs } = await newPage();
+  const { page, step } = await newPage();
+  const text = (id) => page.textContent(`#${id}`);
+  const num = async (id) => Number((await text(id)).replace(/[^0-9.]/g, ''));
+  // changes waits until #id no longer reads what it read before f ran.
+  const changes = async (ids, f) => {
+    const before = {};
+    for (const id of ids) before[id] = await text(id);
+    await f();
+    for (const id of ids) {
+      await step(`#${id} changes from ${before[id]}`, () => page.waitForFunction(([id, was]) =>
+        document.getElementById(id).textContent !== was, [id, before[id]], { timeout: 8000 }));
+    }
+  };
   await page.goto(`http://127.0.0.1:${d.port}/`);
-  try {
-    await page.waitForSelector('#live[data-state="open"]', { timeout: 10000 });
-    // The page's own WebSocket is one connection.
-    await page.waitForFunction(() => Number(document.getElementById('connections').textContent) >= 1, null, { timeout: 5000 });
-    const before = Number(await page.textContent('#connections'));
-    const tok = mintJWT(SECRET, claims('viewer', ['*'], 3600));
-    await page.evaluate(({ port, tok }) => {
-      window.extra = [1, 2, 3].map(() => new WebSocket(`ws://127.0.0.1:${port}/ws`, ['fanout.v1', `bearer.${tok}`]));
-    }, { port: d.port, tok });
-    await page.waitForFunction((want) => Number(document.getElementById('connections').textContent) === want,
-      before + 3, { timeout: 5000 });
-    const points = await page.getAttribute('#chart-connections polyline', 'points');
-    assert.ok(points.split(' ').length >= 2, `the chart has points: ${points}`);
-    await page.screenshot({ path: path.join(artifacts, 'status.png'), fullPage: true });
-  } catch (err) {
-    throw new Error(`${err.message}\nbrowser console:\n${logs.join('\n')}`);
+  await step('the console goes live', () => page.waitForSelector('#live[data-state="open"]', { timeout: 10000 }));
+  // The page's own WebSocket is one connection.
+  await page.waitForFunction(() => Number(document.getElementById('connections').textContent) >= 1, null, { timeout: 5000 });
+  const before = Number(await page.textContent('#connections'));
+  const tok = mintJWT(SECRET, claims('viewer', ['*'], 3600));
+  await changes(['connections', 'subscriptions', 'channels', 'transport', 'upgraded', 'uptime'], () => page.evaluate(({ port, tok }) => {
+    window.extra = [1, 2, 3].map(() => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, ['fanout.v1', `bearer.${tok}`]);
+      ws.onopen = () => ws.send(JSON.stringify({ action: 'subscribe', channel: 'project:console' }));
+      return ws;
+    });
+  }, { port: d.port, tok }));
+  await page.waitForFunction((want) => Number(document.getElementById('connections').textContent) === want,
+    before + 3, { timeout: 5000 });
+  const points = await page.getAttribute('#chart-connections polyline', 'points');
+  assert.ok(points.split(' ').length >= 2, `the chart has points: ${points}`);
+
+  // Publishing moves the totals and the rates.
+  const ev = (n) => ({ channel: 'project:console', type: 'tick', payload: { n } });
+  await changes(['published', 'delivered', 'publish-rate', 'delivery-rate', 'bytes-out'],
+    () => publish(socketPath, Array.from({ length: 40 }, (_, i) => ev(i))));
+  // A close with a code, through the control API: the total and the table.
+  await changes(['closes-total'], () => unixRequest(socketPath, { method: 'POST', path: '/v1/disconnect',
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'viewer', code: 4004, reason: 'session changed' }) }));
+  await step('4004 in the close codes', () => page.waitForFunction(() => /4004/.test(document.getElementById('close-codes').textContent), null, { timeout: 8000 }));
+  // A refused upgrade: the total and the reason.
+  await changes(['refused-total'], () => page.evaluate(({ port }) => { new WebSocket(`ws://127.0.0.1:${port}/ws`, ['fanout.v1', 'bearer.not-a-token']); }, { port: d.port }));
+  await step('token in the refusals', () => page.waitForFunction(() => /token/.test(document.getElementById('refusals').textContent), null, { timeout: 8000 }));
+  assert.notEqual(await text('probe-ms'), '–', 'the hub probe latency is shown');
+
+  // Tables: the console's own connection and the channel, with search.
+  await step('the channels table', () => page.waitForFunction(() => /project:console/.test(document.getElementById('chan-table').textContent), null, { timeout: 8000 }));
+  await step('the connections table', () => page.waitForFunction(() => /fanoutd-status-page/.test(document.getElementById('conn-table').textContent), null, { timeout: 8000 }));
+  await page.fill('#conn-search', 'no-such-user');
+  assert.match(await text('conn-table'), /no connection matches/);
+  await page.fill('#conn-search', '');
+
+  // After a reload the charts start from the daemon's window, before any
+  // live event could have arrived.
+  const kept = await num('connections');
+  await page.reload();
+  await step('the charts are full after a reload', () => page.waitForFunction(() => Number(document.body.dataset.history) >= 3 &&
+    document.querySelector('#chart-throughput polyline').getAttribute('points').split(' ').length >= 2, null, { timeout: 5000 }));
+  // The window came from the daemon (GET /status/history.json), not from
+  // live events, which arrive one a second.
+  assert.ok(Number(await page.getAttribute('body', 'data-history')) >= 3);
+  assert.ok(kept >= 1);
+  await page.screenshot({ path: path.join(artifacts, 'status.png'), fullPage: true });
+
+  // The Host check still applies to the page and its data.
+  for (const p of ['/', '/status/history.json', '/status/tables.json']) {
+    const code = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: d.port, path: p, headers: { Host: `evil.example:${d.port}` } }, (res) => {
+        res.resume(); resolve(res.statusCode);
+      }).on('error', reject);
+    });
+    assert.equal(code, 421, `${p} with a foreign Host`);
   }
 });

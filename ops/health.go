@@ -1,7 +1,8 @@
-package fanoutd
+package ops
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -23,40 +24,39 @@ type ReadinessCheck struct {
 // probe that hangs is a failed probe.
 const readyTimeout = 2 * time.Second
 
-// ready reports whether the daemon serves: Run started serving its
-// listeners (bound by New) and Shutdown has not begun.
-func (s *Server) ready() bool { return s.serving.Load() && !s.draining.Load() }
-
-// healthz answers 200 while the process answers HTTP at all: liveness.
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+// Healthz answers 200 while the process answers HTTP at all: liveness.
+func (p *Ops) Healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when the daemon serves and every readiness check
+// Readyz answers 200 when the daemon serves and every readiness check
 // passes, 503 otherwise, with each check's outcome. A check's error text
 // is the application's: keep secrets out of it.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+func (p *Ops) Readyz(w http.ResponseWriter, r *http.Request) {
+	src := p.o.Source
 	checks := map[string]string{"listeners": "ok"}
 	ok := true
 	switch {
-	case s.draining.Load():
+	case src.Draining():
 		checks["listeners"], ok = "draining", false
-	case !s.serving.Load():
+	case !src.Serving():
 		checks["listeners"], ok = "starting", false
 	}
-	if s.broker != nil {
+	if present, up, why := src.Broker(); present {
 		checks["broker"] = "ok"
-		if !s.BrokerUp() {
-			// The link is down, or up without delivering (watchBroker).
+		if !up {
+			// The link is down, or up without delivering (the broker watch),
+			// with what the broker last heard when it says (NOAUTH, JetStream
+			// off, stream lost).
 			checks["broker"], ok = "link down or not delivering", false
-			if why := s.brokerNotReady(); why != "" {
-				checks["broker"] += ": " + why // what the broker last heard (NOAUTH, JetStream off, stream lost)
+			if why != "" {
+				checks["broker"] += ": " + why
 			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
-	for _, c := range s.readiness {
+	for _, c := range p.o.Readiness {
 		checks[c.Name] = "ok"
 		if err := c.Check(ctx); err != nil {
 			checks[c.Name], ok = err.Error(), false
@@ -70,4 +70,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		Ready  bool              `json:"ready"`
 		Checks map[string]string `json:"checks"`
 	}{ok, checks})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,17 +1,15 @@
-package fanoutd
+package ops
 
 import (
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
-
-	"github.com/fanoutd/fanoutd/config"
 )
 
-// hostAllowed reports whether the status page answers a request whose Host
+// hostAllowed reports whether the console answers a request whose Host
 // header is host, on a listener configured at listen and bound at bound.
-// The page hands out a token, and DNS rebinding (a page of evil.example
+// The console hands out a token, and DNS rebinding (a page of evil.example
 // whose name is made to resolve to this daemon) would read it in the
 // visitor's browser: the Host it sends is then evil.example, never one of
 // the daemon's own names. Accepted, without regard to case, a trailing dot
@@ -56,7 +54,7 @@ func hostAllowed(host, listen string, bound net.Addr, allowed []string) bool {
 	})
 }
 
-// statusHostAllowed is hostAllowed under the configuration in force.
-func (s *Server) statusHostAllowed(host string, cfg config.Config) bool {
-	return hostAllowed(host, cfg.Listen, s.Addr(), cfg.Status.AllowedHosts)
+// hostAllowed is hostAllowed under settings st.
+func (st Settings) hostAllowed(host string) bool {
+	return hostAllowed(host, st.Listen, st.Bound, st.AllowedHosts)
 }

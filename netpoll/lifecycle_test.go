@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanoutd/fanoutd/internal/fdcount"
 	"github.com/gobwas/ws"
 )
 
@@ -173,43 +174,6 @@ func TestSocketsStayNonBlockingOneFdEach(t *testing.T) {
 	}
 }
 
-// countPortFds counts this process's descriptors on TCP sockets whose
-// local or remote port is addr's: the listener, the server's connections
-// and the test's clients.
-func countPortFds(t *testing.T, addr string) int {
-	t.Helper()
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := strconv.Atoi(port)
-	hexPort := fmt.Sprintf(":%04X", p)
-	inodes := map[string]bool{}
-	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
-		b, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) > 9 && (strings.HasSuffix(f[1], hexPort) || strings.HasSuffix(f[2], hexPort)) {
-				inodes["socket:["+f[9]+"]"] = true
-			}
-		}
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range ents {
-		if link, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && inodes[link] {
-			n++
-		}
-	}
-	return n
-}
-
 func nonBlocking(t *testing.T, fd int) bool {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fd))
@@ -299,4 +263,14 @@ func TestSweeperNeverKillsAnUpgradedConnection(t *testing.T) {
 	if n := srv.Stats().HandshakeTimeout; n != 1 {
 		t.Fatalf("handshake timeouts %d after a passed deadline, want 1", n)
 	}
+}
+
+// countPortFds counts this process's descriptors on addr's sockets.
+func countPortFds(t *testing.T, addr string) int {
+	t.Helper()
+	n, err := fdcount.OnPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -47,6 +47,11 @@ type Conn struct {
 	nextPing atomic.Int64
 	msgStart atomic.Int64 // when the incomplete inbound message began; 0 when none
 
+	// Flush coalescing (see coalescer): when Flush last scheduled a write,
+	// and whether a deferred flush waits for the coalescer's timer.
+	lastFlush atomic.Int64
+	deferred  atomic.Bool
+
 	// Worker-owned.
 	id              string // SetID; "" until the handler named it
 	session         Session
@@ -145,8 +150,19 @@ func (c *Conn) QueueEventAt(frame []byte, key uint64, policy int, published int6
 	return true, first, dropped + replaced
 }
 
-// Flush schedules a worker to write the queue. Safe from any goroutine.
-func (c *Conn) Flush() { c.schedule(pendWrite) }
+// Flush schedules a worker to write the queue: at once when the
+// connection was not flushed within Options.FlushDelay, otherwise when that
+// delay has passed, together with whatever is queued until then (see
+// coalescer). Send, Close, pings and replies never wait. Safe from any
+// goroutine.
+func (c *Conn) Flush() {
+	k := c.srv.coalesce
+	if k.delay == 0 {
+		c.schedule(pendWrite)
+		return
+	}
+	k.flush(c, c.srv.now())
+}
 
 // Close starts the closing handshake with code and reason: frames already
 // queued are sent first, then the close frame; the socket is closed once the

@@ -79,8 +79,9 @@ func (c command) channel(maxLen int) (string, error) {
 	return name, nil
 }
 
-// reply is every server message but events. Replies are rare next to
-// events, so encoding/json is used for them.
+// reply is every server message but events. It and the welcome and
+// subscribed replies encode themselves (replyencode.go); the rarer ones go
+// through encoding/json.
 type reply struct {
 	Type      string          `json:"type"`
 	ID        json.RawMessage `json:"id,omitempty"`
@@ -123,6 +124,9 @@ func errorReply(id json.RawMessage, err error) []byte {
 var internalReply = []byte(`{"type":"error","code":"internal","message":"reply encoding failed"}`)
 
 func marshalReply(v any) []byte {
+	if a, ok := v.(jsonAppender); ok {
+		return a.appendJSON(make([]byte, 0, 160))
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return internalReply

@@ -26,6 +26,7 @@ const (
 	pendWrite                    // the queue may be flushable
 	pendClose                    // a close was requested (Close or overflow)
 	pendKill                     // a deadline passed: close the socket now
+	pendHup                      // the peer hung up or the socket failed: read to EOF
 )
 
 // Conn is one client connection. Send and Close are safe from any goroutine;
@@ -234,6 +235,9 @@ func (c *Conn) onEvent(ev mepoll.EpollEvent) {
 	var bits uint32
 	if ev&(mepoll.EPOLLIN|mepoll.EPOLLRDHUP|mepoll.EPOLLHUP|mepoll.EPOLLERR) != 0 {
 		bits |= pendRead
+	}
+	if ev&(mepoll.EPOLLRDHUP|mepoll.EPOLLHUP|mepoll.EPOLLERR) != 0 {
+		bits |= pendHup
 	}
 	if ev&mepoll.EPOLLOUT != 0 {
 		bits |= pendWrite

@@ -11,6 +11,9 @@ type worker struct {
 	buf []byte            // read buffer for whole frames; a frame that does not fit moves to Conn.part
 	iov [64]syscall.Iovec // writev scratch
 	hs  *handshaker
+	// hup: the turn's events include a hang-up, so read must go on to
+	// EOF even after a short read (see read).
+	hup bool
 	// stamped counts the writes that carried event frames, for sampling
 	// the latency one in Options.LatencySample.
 	stamped uint64
@@ -52,6 +55,7 @@ func (w *worker) run(c *Conn) {
 }
 
 func (w *worker) handle(c *Conn, bits uint32) {
+	w.hup = bits&pendHup != 0
 	if bits&pendKill != 0 {
 		w.destroy(c)
 		return

@@ -22,6 +22,9 @@ const figures = {
   'RSS / conn KiB': (r) => r.daemon?.rss_per_conn_bytes / 1024,
   'conns/s': (r) => r.connect_rate,
   threads: (r) => r.daemon?.threads,
+  'CPU µs / new conn (outside)': (r) => r.outside?.connect_cpu_us_per_conn,
+  'RSS / conn KiB (outside)': (r) => r.outside?.rss_per_conn_bytes / 1024,
+  'idle CPU % of a core (outside)': (r) => r.outside?.idle_cpu_percent,
 };
 
 const median = (xs) => {

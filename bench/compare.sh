@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 SERVERS=${SERVERS:-"fanoutd nodehub"}
 SCENARIOS=${SCENARIOS:-"idle broadcast broadcast-single personal connect"}
-OUT=bench/results
+OUT=${OUT:-bench/results}
 export FANOUTD_AUTH_HMAC_SECRET=${FANOUTD_AUTH_HMAC_SECRET:-benchmark-secret-0123456789abcdef01234}
 mkdir -p "$OUT" bin
 go build -trimpath -o bin/fanoutd ./cmd/fanoutd

@@ -17,6 +17,10 @@ type command struct {
 	Since     *position       `json:"since"` // subscribe only
 }
 
+// errNotObject answers a message that is not a JSON object with fields of
+// the right types.
+var errNotObject = fmt.Errorf("%w: not a JSON object with string fields", ErrBadRequest)
+
 // maxIDBytes caps the request id echoed back in replies.
 const maxIDBytes = 128
 
@@ -24,8 +28,16 @@ const maxIDBytes = 128
 // returned even with an error so that the error reply can carry it.
 func decodeCommand(p []byte) (command, error) {
 	var c command
-	if err := json.Unmarshal(p, &c); err != nil {
-		return command{}, fmt.Errorf("%w: not a JSON object with string fields", ErrBadRequest)
+	if !json.Valid(p) {
+		return command{}, errNotObject
+	}
+	if ok, bad := c.decodeFast(p); bad {
+		return command{}, errNotObject
+	} else if !ok {
+		c = command{}
+		if err := json.Unmarshal(p, &c); err != nil {
+			return command{}, errNotObject
+		}
 	}
 	if string(c.ID) == "null" {
 		c.ID = nil // "id": null is no id

@@ -15,7 +15,8 @@ import (
 )
 
 // restartKeys are the keys a running daemon cannot take anew: the
-// listeners and their paths, the socket file, the worker pool, dev mode,
+// listeners and their paths, the socket file, the worker pool, the flush
+// delay (the transport's coalescer takes it once), dev mode,
 // the heartbeat (the sweeper's period and every client's welcome derive
 // from it), the connection cap (it sizes the run queue), the echo route
 // (a transport path), the metrics address and the broker (the link and
@@ -26,7 +27,7 @@ import (
 // to one of them and leaves it as it was.
 var restartKeys = map[string]bool{
 	"listen": true, "ws_path": true, "socket": true, "socket_mode": true, "socket_group": true,
-	"workers": true, "dev": true, "heartbeat.interval": true, "heartbeat.timeout": true,
+	"workers": true, "flush_delay": true, "dev": true, "heartbeat.interval": true, "heartbeat.timeout": true,
 	"limits.max_connections": true, "conformance.enabled": true, "conformance.echo_path": true,
 	"metrics.listen": true, "broker.type": true, "broker.redis.address": true, "broker.redis.prefix": true,
 	"broker.redis.password": true, "broker.redis.shards": true, "broker.redis.sentinel_master": true,

@@ -257,6 +257,7 @@ func (s *Server) transportOptions(o Options) netpoll.Options {
 		ExtraPaths:       s.echoPaths(),
 		Subprotocol:      protocol,
 		Workers:          s.cfg.Workers,
+		FlushDelay:       s.cfg.FlushDelay,
 		MaxConns:         maxConns(l.MaxConnections),
 		MaxConnsPerIP:    l.MaxConnectionsPerIP,
 		HandshakeTimeout: l.HandshakeTimeout,

@@ -25,6 +25,9 @@ const figures = {
   // bench/pubbench reports (the publish and publish-stream scenarios)
   'publishes/s': (r) => r.events_per_second,
   'daemon CPU µs / publish': (r) => r.daemon_cpu_us_per_event,
+  'CPU µs / new conn (outside)': (r) => r.outside?.connect_cpu_us_per_conn,
+  'RSS / conn KiB (outside)': (r) => r.outside?.rss_per_conn_bytes / 1024,
+  'idle CPU % of a core (outside)': (r) => r.outside?.idle_cpu_percent,
 };
 
 const median = (xs) => {

@@ -55,6 +55,7 @@ func fullConfig() Config {
 	c.Status = Status{Enabled: false, AllowedHosts: []string{"fanoutd.internal.example.com"}}
 	c.SSE = SSE{Enabled: true, Path: "/events", Heartbeat: 20 * time.Second, MaxStreams: 500}
 	c.Compression = Compression{Negotiate: true, Mode: "auto", MinBytes: 512, Level: 3}
+	c.FlushDelay = 5 * time.Millisecond
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 const (
 	minTick           = 100 * time.Millisecond
 	maxWorkers        = 1024
+	maxFlushDelay     = 100 * time.Millisecond // a write held longer than this is a latency bug, not a saving
 	minHeaderBytes    = 1 << 10
 	maxHeaderBytes    = 1 << 20
 	maxChannelLength  = 1024
@@ -62,6 +63,9 @@ func (c Config) validateServer(p *problems) {
 		p.add("log_level", "must be one of debug, info, warn, error (got %q)", c.LogLevel)
 	}
 	p.between("workers", c.Workers, 0, maxWorkers)
+	if c.FlushDelay < 0 || c.FlushDelay > maxFlushDelay {
+		p.add("flush_delay", "must be between 0 and %s (got %s)", maxFlushDelay, c.FlushDelay)
+	}
 	validateSocketMode(p, c.SocketMode)
 }
 

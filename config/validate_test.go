@@ -50,6 +50,9 @@ var validateCases = []struct {
 	{"workers negative", func(c *Config) { c.Workers = -1 }, "workers: must be between 0 and 1024 (got -1)"},
 	{"workers too many", func(c *Config) { c.Workers = 1025 }, "workers: must be between 0 and 1024 (got 1025)"},
 	{"workers max", func(c *Config) { c.Workers = 1024 }, ""},
+	{"flush_delay negative", func(c *Config) { c.FlushDelay = -time.Millisecond }, "flush_delay: must be between 0 and 100ms (got -1ms)"},
+	{"flush_delay too long", func(c *Config) { c.FlushDelay = 101 * time.Millisecond }, "flush_delay: must be between 0 and 100ms (got 101ms)"},
+	{"flush_delay max", func(c *Config) { c.FlushDelay = 100 * time.Millisecond }, ""},
 	{"socket_mode other-writable", func(c *Config) { c.SocketMode = 0o662 }, "socket_mode: must not let others write to the socket (got 0662)"},
 	{"socket_mode world", func(c *Config) { c.SocketMode = 0o777 }, "socket_mode: must not let others write to the socket (got 0777)"},
 	{"socket_mode not a permission", func(c *Config) { c.SocketMode = 0o1660 }, `socket_mode: must be a permission mode within 0777 (got 01660); write it as a quoted octal string, e.g. "0660"`},
@@ -162,7 +165,7 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 	if err == nil {
 		t.Fatal("Validate() = nil")
 	}
-	for _, key := range []string{"listen:", "ws_path:", "log_level:", "workers:", "heartbeat.interval:", "heartbeat.timeout:",
+	for _, key := range []string{"listen:", "ws_path:", "log_level:", "workers:", "flush_delay:", "heartbeat.interval:", "heartbeat.timeout:",
 		"limits.max_connections:", "limits.max_subscriptions:", "limits.max_channel_length:", "limits.max_message_size:",
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
 		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:", "compression.mode:", "compression.min_bytes:", "compression.level:",

@@ -20,6 +20,10 @@ type command struct {
 	server bool
 }
 
+// errNotObject answers a message that is not a JSON object with fields of
+// the right types.
+var errNotObject = fmt.Errorf("%w: not a JSON object with string fields", ErrBadRequest)
+
 // maxIDBytes caps the request id echoed back in replies.
 const maxIDBytes = 128
 
@@ -27,8 +31,16 @@ const maxIDBytes = 128
 // returned even with an error so that the error reply can carry it.
 func decodeCommand(p []byte) (command, error) {
 	var c command
-	if err := json.Unmarshal(p, &c); err != nil {
-		return command{}, fmt.Errorf("%w: not a JSON object with string fields", ErrBadRequest)
+	if !json.Valid(p) {
+		return command{}, errNotObject
+	}
+	if ok, bad := c.decodeFast(p); bad {
+		return command{}, errNotObject
+	} else if !ok {
+		c = command{}
+		if err := json.Unmarshal(p, &c); err != nil {
+			return command{}, errNotObject
+		}
 	}
 	if string(c.ID) == "null" {
 		c.ID = nil // "id": null is no id
@@ -82,8 +94,9 @@ func (c command) channel(maxLen int) (string, error) {
 	return name, nil
 }
 
-// reply is every server message but events. Replies are rare next to
-// events, so encoding/json is used for them.
+// reply is every server message but events. It and the welcome and
+// subscribed replies encode themselves (replyencode.go); the rarer ones go
+// through encoding/json.
 type reply struct {
 	Type      string          `json:"type"`
 	ID        json.RawMessage `json:"id,omitempty"`
@@ -126,6 +139,9 @@ func errorReply(id json.RawMessage, err error) []byte {
 var internalReply = []byte(`{"type":"error","code":"internal","message":"reply encoding failed"}`)
 
 func marshalReply(v any) []byte {
+	if a, ok := v.(jsonAppender); ok {
+		return a.appendJSON(make([]byte, 0, 160))
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return internalReply

@@ -65,8 +65,13 @@ func benchBroadcast(b *testing.B, send func(c *Conn, frame []byte, published int
 
 // benchConns connects n clients that discard what they read.
 func benchConns(b *testing.B, n int) (*Server, []*Conn) {
+	return benchConnsWith(b, n, Options{})
+}
+
+// benchConnsWith is benchConns with o's FlushDelay.
+func benchConnsWith(b *testing.B, n int, o Options) (*Server, []*Conn) {
 	b.Helper()
-	srv, h, addr := startServer(b, Options{PingInterval: time.Hour, MaxConns: n + 10, WriteQueueBytes: 64 << 20})
+	srv, h, addr := startServer(b, Options{PingInterval: time.Hour, MaxConns: n + 10, WriteQueueBytes: 64 << 20, FlushDelay: o.FlushDelay})
 	for i := range n {
 		c := dialRaw(b, addr)
 		c.Write([]byte(upgradeRequest("/ws")))

@@ -26,6 +26,7 @@ const (
 	pendWrite                    // the queue may be flushable
 	pendClose                    // a close was requested (Close or overflow)
 	pendKill                     // a deadline passed: close the socket now
+	pendHup                      // the peer hung up or the socket failed: read to EOF
 )
 
 // Conn is one client connection. Send and Close are safe from any goroutine;
@@ -47,6 +48,11 @@ type Conn struct {
 	pingSent atomic.Int64 // the outstanding ping, 0 when none
 	nextPing atomic.Int64
 	msgStart atomic.Int64 // when the incomplete inbound message began; 0 when none
+
+	// Flush coalescing (see coalescer): when Flush last scheduled a write,
+	// and whether a deferred flush waits for the coalescer's timer.
+	lastFlush atomic.Int64
+	deferred  atomic.Bool
 
 	// Worker-owned.
 	id              string // SetID; "" until the handler named it
@@ -147,8 +153,19 @@ func (c *Conn) QueueEventAt(frame []byte, key uint64, policy int, published int6
 	return true, first, dropped + replaced
 }
 
-// Flush schedules a worker to write the queue. Safe from any goroutine.
-func (c *Conn) Flush() { c.schedule(pendWrite) }
+// Flush schedules a worker to write the queue: at once when the
+// connection was not flushed within Options.FlushDelay, otherwise when that
+// delay has passed, together with whatever is queued until then (see
+// coalescer). Send, Close, pings and replies never wait. Safe from any
+// goroutine.
+func (c *Conn) Flush() {
+	k := c.srv.coalesce
+	if k.delay == 0 {
+		c.schedule(pendWrite)
+		return
+	}
+	k.flush(c, c.srv.now())
+}
 
 // Close starts the closing handshake with code and reason: frames already
 // queued are sent first, then the close frame; the socket is closed once the
@@ -220,6 +237,9 @@ func (c *Conn) onEvent(ev mepoll.EpollEvent) {
 	var bits uint32
 	if ev&(mepoll.EPOLLIN|mepoll.EPOLLRDHUP|mepoll.EPOLLHUP|mepoll.EPOLLERR) != 0 {
 		bits |= pendRead
+	}
+	if ev&(mepoll.EPOLLRDHUP|mepoll.EPOLLHUP|mepoll.EPOLLERR) != 0 {
+		bits |= pendHup
 	}
 	if ev&mepoll.EPOLLOUT != 0 {
 		bits |= pendWrite

@@ -32,7 +32,13 @@
 //     that would block leaves the rest queued until EPOLLOUT. The queue is
 //     bounded in bytes; a connection over it is closed with CloseSlowConsumer.
 //     Control frames (pong, close) go through the same queue, so they can
-//     never land inside another frame.
+//     never land inside another frame. With Options.FlushDelay, Flush (the
+//     publish path) writes a connection at once when it was not written
+//     within the delay, and otherwise leaves it to one timer that releases
+//     every waiting connection together (see coalescer): fewer, fuller
+//     writes for busy connections, no delay for idle ones. A short read
+//     ends a turn's reading (the socket is drained; the next bytes raise a
+//     new edge), except after EPOLLRDHUP, when it reads on to the EOF.
 //   - Slow consumers: QueueEvent queues an event frame with a key (its
 //     channel) and a policy for when it does not fit: PolicyDisconnect
 //     (close, as Send does), PolicyDropOldest (drop the oldest queued event

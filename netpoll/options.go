@@ -80,6 +80,14 @@ type Options struct {
 	// ReadBudget is how many bytes one worker turn reads from a connection
 	// before moving on to others. Default 64 KiB.
 	ReadBudget int
+	// FlushDelay is how long a connection's event frames may wait so that
+	// one writev carries several: a connection not flushed within
+	// FlushDelay is flushed at once, one flushed more recently is flushed
+	// when FlushDelay has passed since. It applies to Flush (published
+	// events); Send, replies, pings and close frames never wait. It trades
+	// at most FlushDelay of latency for fewer system calls under load
+	// (see coalescer). 0, the default, flushes at once.
+	FlushDelay time.Duration
 	// LatencySample is how many writes that carry event frames make one
 	// sample of the publish→write latency (WriteLatency): reading the clock
 	// for every write would cost more than the histogram is worth. Default

@@ -19,11 +19,12 @@ import (
 func (w *worker) read(c *Conn) {
 	budget := w.s.opts.ReadBudget
 	for {
-		n, err := w.readSome(c)
+		n, asked, err := w.readSome(c)
 		if err == syscall.EINTR {
 			continue
 		}
 		if err == syscall.EAGAIN {
+			w.s.stats.emptyReads.Add(1)
 			break
 		}
 		if err != nil || n == 0 {
@@ -39,6 +40,13 @@ func (w *worker) read(c *Conn) {
 			c.pending.Or(pendRead) // more may be waiting: come back after the others
 			break
 		}
+		if n < asked && !w.hup {
+			// A short read drained the socket: the next bytes raise a new
+			// edge-triggered EPOLLIN, so reading on would only find EAGAIN.
+			// A FIN that came with the data raised EPOLLRDHUP (w.hup), and
+			// then the loop reads on to the EOF.
+			break
+		}
 	}
 	w.trackMessage(c)
 }
@@ -46,17 +54,20 @@ func (w *worker) read(c *Conn) {
 // readSome reads into the partial frame's own buffer when its header is
 // known (never past that frame), else into the worker's buffer behind the
 // few header bytes carried over.
-func (w *worker) readSome(c *Conn) (int, error) {
+// It returns how many bytes it asked for too.
+func (w *worker) readSome(c *Conn) (n, asked int, err error) {
 	if c.partHN > 0 {
 		if len(c.part) == cap(c.part) {
 			nb := make([]byte, len(c.part), min(c.partLen, 2*cap(c.part)))
 			copy(nb, c.part)
 			c.part = nb
 		}
-		return syscall.Read(c.fd, c.part[len(c.part):cap(c.part)])
+		n, err = syscall.Read(c.fd, c.part[len(c.part):cap(c.part)])
+		return n, cap(c.part) - len(c.part), err
 	}
 	k := copy(w.buf, c.part)
-	return syscall.Read(c.fd, w.buf[k:])
+	n, err = syscall.Read(c.fd, w.buf[k:])
+	return n, len(w.buf) - k, err
 }
 
 // consume handles n bytes that readSome just read.

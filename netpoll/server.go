@@ -17,14 +17,16 @@ import (
 // Server is the epoll WebSocket transport. Create it with NewServer, feed it
 // listeners with Serve, stop it with Shutdown.
 type Server struct {
-	opts    Options // the reloadable limits are in live, not here
-	live    atomic.Pointer[Limits]
-	log     *zap.Logger
-	ep      *mepoll.Epoll
-	runq    runq
-	stats   counters
-	latency latencyHist
-	start   time.Time // origin of the nanosecond clock used for deadlines
+	opts Options // the reloadable limits are in live, not here
+	live atomic.Pointer[Limits]
+	log  *zap.Logger
+	ep   *mepoll.Epoll
+	runq runq
+	// coalesce holds back the flushes of busy connections (FlushDelay).
+	coalesce *coalescer
+	stats    counters
+	latency  latencyHist
+	start    time.Time // origin of the nanosecond clock used for deadlines
 
 	mu        sync.RWMutex
 	conns     []*Conn // indexed by fd
@@ -60,6 +62,7 @@ func NewServer(opts Options) (*Server, error) {
 		opts:       opts,
 		log:        opts.Logger,
 		runq:       newRunq(opts.MaxConns, opts.Workers),
+		coalesce:   newCoalescer(opts.FlushDelay),
 		start:      opts.Now(),
 		quitAccept: make(chan struct{}),
 		stop:       make(chan struct{}),
@@ -358,6 +361,7 @@ func (s *Server) ShutdownWith(ctx context.Context, o ShutdownOptions) error {
 		s.each(func(c *Conn) { c.schedule(pendKill) })
 		_ = s.waitEmpty(context.Background())
 	}
+	s.coalesce.stop()
 	close(s.stop)
 	for range s.opts.Workers {
 		s.runq <- nil

@@ -51,6 +51,7 @@ type counters struct {
 	handedOff      atomic.Uint64
 	bytesOut       atomic.Uint64
 	writes         atomic.Uint64 // writev calls that wrote something
+	emptyReads     atomic.Uint64 // reads of an open connection that found nothing (EAGAIN); not exported, for tests
 	dropped        atomic.Uint64 // event frames dropped for room (PolicyDropOldest, PolicyLatest)
 	conflated      atomic.Uint64 // event frames replaced by a newer one of their key (PolicyLatest)
 	headerTooLarge atomic.Uint64 // handshakes answered 431

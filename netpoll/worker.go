@@ -14,6 +14,9 @@ type worker struct {
 	// zbuf receives inflated messages; the session gets them as it gets
 	// the read buffer's, valid only during Session.Message.
 	zbuf []byte
+	// hup: the turn's events include a hang-up, so read must go on to
+	// EOF even after a short read (see read).
+	hup bool
 	// stamped counts the writes that carried event frames, for sampling
 	// the latency one in Options.LatencySample.
 	stamped uint64
@@ -55,6 +58,7 @@ func (w *worker) run(c *Conn) {
 }
 
 func (w *worker) handle(c *Conn, bits uint32) {
+	w.hup = bits&pendHup != 0
 	if bits&pendKill != 0 {
 		w.destroy(c)
 		return

@@ -5,13 +5,15 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fanoutd/fanoutd/internal/jsonscan"
 )
 
 // Every connection sends at least one command (its subscribe), so the
 // command is decoded by hand: encoding/json's reflection cost ~8
 // allocations and a visible share of a new connection's CPU. json.Valid
 // (a scanner, no reflection) checks the bytes first, so the scanner below
-// may assume well-formed JSON. The result is encoding/json's exactly: a
+// and internal/jsonscan may assume well-formed JSON. The result is encoding/json's exactly: a
 // message with a name that encoding/json would match only case-insensitively
 // or through escapes ("Action", "\u0061ction") is handed to encoding/json.
 
@@ -22,18 +24,18 @@ var commandFields = [...]string{"action", "channel", "projectId", "id", "token",
 // decodeFast fills c from p, valid JSON; ok false means p must go to
 // encoding/json (an unusual spelling), err a value of the wrong type.
 func (c *command) decodeFast(p []byte) (ok bool, err bool) {
-	i := skipSpace(p, 0)
+	i := jsonscan.SkipSpace(p, 0)
 	if p[i] == 'n' {
 		return true, false // null: no fields
 	}
 	if p[i] != '{' {
 		return true, true
 	}
-	for i = skipSpace(p, i+1); p[i] != '}'; {
-		kEnd := stringEnd(p, i)
+	for i = jsonscan.SkipSpace(p, i+1); p[i] != '}'; {
+		kEnd := jsonscan.StringEnd(p, i)
 		key := p[i+1 : kEnd-1]
-		i = skipSpace(p, skipSpace(p, kEnd)+1) // past the colon
-		vEnd := valueEnd(p, i)
+		i = jsonscan.SkipSpace(p, jsonscan.SkipSpace(p, kEnd)+1) // past the colon
+		vEnd := jsonscan.ValueEnd(p, i)
 		v := p[i:vEnd]
 		var bad bool
 		switch string(key) {
@@ -60,9 +62,9 @@ func (c *command) decodeFast(p []byte) (ok bool, err bool) {
 		if bad {
 			return true, true
 		}
-		i = skipSpace(p, vEnd)
+		i = jsonscan.SkipSpace(p, vEnd)
 		if p[i] == ',' {
-			i = skipSpace(p, i+1)
+			i = jsonscan.SkipSpace(p, i+1)
 		}
 	}
 	return true, false
@@ -100,11 +102,11 @@ func (c *command) setSince(v []byte) (odd, bad bool) {
 	if c.Since == nil {
 		c.Since = new(position)
 	}
-	for i := skipSpace(v, 1); v[i] != '}'; {
-		kEnd := stringEnd(v, i)
+	for i := jsonscan.SkipSpace(v, 1); v[i] != '}'; {
+		kEnd := jsonscan.StringEnd(v, i)
 		key := v[i+1 : kEnd-1]
-		i = skipSpace(v, skipSpace(v, kEnd)+1)
-		vEnd := valueEnd(v, i)
+		i = jsonscan.SkipSpace(v, jsonscan.SkipSpace(v, kEnd)+1)
+		vEnd := jsonscan.ValueEnd(v, i)
 		f := v[i:vEnd]
 		switch string(key) {
 		case "offset":
@@ -124,9 +126,9 @@ func (c *command) setSince(v []byte) (odd, bad bool) {
 				return true, false
 			}
 		}
-		i = skipSpace(v, vEnd)
+		i = jsonscan.SkipSpace(v, vEnd)
 		if v[i] == ',' {
-			i = skipSpace(v, i+1)
+			i = jsonscan.SkipSpace(v, i+1)
 		}
 	}
 	return false, false
@@ -139,74 +141,8 @@ func setString(dst *string, v []byte) (bad bool) {
 	case 'n':
 		return false
 	case '"':
-		*dst = unquote(v)
+		*dst = jsonscan.Unquote(v)
 		return false
 	}
 	return true
-}
-
-// unquote decodes the JSON string literal q: a plain copy when it holds no
-// escape and is valid UTF-8, encoding/json otherwise.
-func unquote(q []byte) string {
-	inner := q[1 : len(q)-1]
-	plain := utf8.Valid(inner)
-	for _, ch := range inner {
-		if ch == '\\' {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return string(inner)
-	}
-	var s string
-	_ = json.Unmarshal(q, &s) // valid JSON: cannot fail
-	return s
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the string literal starting at i.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// valueEnd returns the index just past the JSON value starting at i.
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = stringEnd(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return len(b)
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	return i
 }

@@ -1,13 +1,12 @@
 package jwtauth
 
 import (
-	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/fanoutd/fanoutd/internal/jsonscan"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -32,26 +31,26 @@ var (
 
 // decodeClaims fills c from the valid JSON value b.
 func decodeClaims(c *claims, b []byte) error {
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i < len(b) && b[i] == 'n' {
 		return nil // null: no claims, as encoding/json leaves the struct
 	}
 	if i >= len(b) || b[i] != '{' {
 		return errClaimsNotObject
 	}
-	i = skipSpace(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	for i < len(b) && b[i] != '}' {
-		kEnd := stringEnd(b, i)
+		kEnd := jsonscan.StringEnd(b, i)
 		key := b[i+1 : kEnd-1]
-		i = skipSpace(b, kEnd)
-		i = skipSpace(b, i+1) // the colon
-		vEnd := valueEnd(b, i)
+		i = jsonscan.SkipSpace(b, kEnd)
+		i = jsonscan.SkipSpace(b, i+1) // the colon
+		vEnd := jsonscan.ValueEnd(b, i)
 		if err := c.set(key, b[i:vEnd]); err != nil {
 			return err
 		}
-		i = skipSpace(b, vEnd)
+		i = jsonscan.SkipSpace(b, vEnd)
 		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		}
 	}
 	return nil
@@ -96,7 +95,7 @@ func setString(dst *string, v []byte) error {
 	case 'n':
 		return nil
 	case '"':
-		*dst = unquote(v)
+		*dst = jsonscan.Unquote(v)
 		return nil
 	}
 	return errClaimType
@@ -109,7 +108,7 @@ func setAudience(dst *jwt.ClaimStrings, v []byte) error {
 	case 'n':
 		return nil
 	case '"':
-		*dst = jwt.ClaimStrings{unquote(v)}
+		*dst = jwt.ClaimStrings{jsonscan.Unquote(v)}
 		return nil
 	case '[':
 		aud, err := stringArray(nil, v)
@@ -142,84 +141,17 @@ func numericDate(old *jwt.NumericDate, v []byte) (*jwt.NumericDate, error) {
 
 // stringArray appends the strings of the JSON array v to dst.
 func stringArray(dst []string, v []byte) ([]string, error) {
-	i := skipSpace(v, 1)
+	i := jsonscan.SkipSpace(v, 1)
 	for i < len(v) && v[i] != ']' {
 		if v[i] != '"' {
 			return nil, errClaimType
 		}
-		end := stringEnd(v, i)
-		dst = append(dst, unquote(v[i:end]))
-		i = skipSpace(v, end)
+		end := jsonscan.StringEnd(v, i)
+		dst = append(dst, jsonscan.Unquote(v[i:end]))
+		i = jsonscan.SkipSpace(v, end)
 		if i < len(v) && v[i] == ',' {
-			i = skipSpace(v, i+1)
+			i = jsonscan.SkipSpace(v, i+1)
 		}
 	}
 	return dst, nil
-}
-
-// unquote returns the JSON string literal q decoded: a plain copy when it
-// holds no escape and is valid UTF-8 (the common case), encoding/json
-// otherwise.
-func unquote(q []byte) string {
-	inner := q[1 : len(q)-1]
-	plain := utf8.Valid(inner)
-	for _, ch := range inner {
-		if ch == '\\' {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return string(inner)
-	}
-	var s string
-	_ = json.Unmarshal(q, &s) // valid JSON: cannot fail
-	return s
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the string literal starting at i.
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// valueEnd returns the index just past the JSON value starting at i.
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = stringEnd(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return len(b)
-	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-		i++
-	}
-	return i
 }

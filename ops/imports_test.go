@@ -1,10 +1,9 @@
 package ops
 
 import (
-	"go/build"
-	"slices"
-	"strings"
 	"testing"
+
+	"github.com/fanoutd/fanoutd/internal/deptest"
 )
 
 // TestOpsImportsStayInward enforces doc.go's "Imports": of fanoutd's
@@ -12,15 +11,5 @@ import (
 // (never config or jwtauth); the rest comes from the root through Source,
 // Settings and MintStatusToken.
 func TestOpsImportsStayInward(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	allowed := []string{"github.com/fanoutd/fanoutd/daemon", "github.com/fanoutd/fanoutd/netpoll"}
-	for _, imp := range pkg.Imports {
-		if (imp == "github.com/fanoutd/fanoutd" || strings.HasPrefix(imp, "github.com/fanoutd/fanoutd/")) &&
-			!slices.Contains(allowed, imp) {
-			t.Errorf("ops imports %s", imp)
-		}
-	}
+	deptest.Check(t, ".", deptest.Module+"/daemon", deptest.Module+"/netpoll")
 }

@@ -30,7 +30,14 @@ func appendPublished(dst []byte, n int, positions []Position) []byte {
 
 // appendPosition appends one Position object as encoding/json writes it.
 func appendPosition(dst []byte, p *Position) []byte {
-	dst = append(dst, `{"channel":`...)
+	dst = append(dst, '{')
+	return append(appendPositionFields(dst, p), '}')
+}
+
+// appendPositionFields appends a Position's members, without braces: the
+// publish answer's objects and the stream's acks both carry them.
+func appendPositionFields(dst []byte, p *Position) []byte {
+	dst = append(dst, `"channel":`...)
 	dst = appendJSONString(dst, p.Channel)
 	dst = append(dst, `,"offset":`...)
 	dst = strconv.AppendUint(dst, p.Offset, 10)
@@ -39,7 +46,7 @@ func appendPosition(dst []byte, p *Position) []byte {
 	if p.Duplicate {
 		dst = append(dst, `,"duplicate":true`...)
 	}
-	return append(dst, '}')
+	return dst
 }
 
 // appendJSONString quotes s. Strings that need no escaping (the common

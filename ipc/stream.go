@@ -334,17 +334,8 @@ func appendStreamAck(dst []byte, index int, ack *streamAck) []byte {
 		}
 		return append(dst, "}\n"...)
 	}
-	p := &ack.pos
-	dst = append(dst, `,"channel":`...)
-	dst = appendJSONString(dst, p.Channel)
-	dst = append(dst, `,"offset":`...)
-	dst = strconv.AppendUint(dst, p.Offset, 10)
-	dst = append(dst, `,"epoch":`...)
-	dst = appendJSONString(dst, p.Epoch)
-	if p.Duplicate {
-		dst = append(dst, `,"duplicate":true`...)
-	}
-	return append(dst, "}\n"...)
+	dst = append(dst, ',')
+	return append(appendPositionFields(dst, &ack.pos), "}\n"...)
 }
 
 // shutdownKey carries, in a request's context, a channel closed when the

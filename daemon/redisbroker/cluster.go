@@ -178,14 +178,7 @@ func (l *clusterLinks) receive(k *clusterLink) {
 				}
 			}
 		case *redis.Message:
-			ev, ok := parseMessage(m.Payload)
-			if !ok {
-				b.log.Warn("malformed message", zap.String("channel", m.Channel))
-				continue
-			}
-			channel := b.channelOf(m.Channel)
-			b.seen.note(channel, ev.Epoch, ev.Offset)
-			l.h.Deliver(channel, ev)
+			b.deliver(l.h, m)
 		}
 	}
 }

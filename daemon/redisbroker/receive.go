@@ -59,14 +59,7 @@ func (b *Broker) receive(ctx context.Context, h Handler) {
 				}
 			}
 		case *redis.Message:
-			ev, ok := parseMessage(m.Payload)
-			if !ok {
-				b.log.Warn("malformed message", zap.String("channel", m.Channel))
-				continue
-			}
-			channel := b.channelOf(m.Channel)
-			b.seen.note(channel, ev.Epoch, ev.Offset)
-			h.Deliver(channel, ev)
+			b.deliver(h, m)
 		case *redis.Pong:
 		}
 	}
@@ -87,4 +80,17 @@ func (b *Broker) setUp(up bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.up = up
+}
+
+// deliver hands h the event a pub/sub message carries, classic or sharded,
+// noting its position as seen (the scripts' high-water mark).
+func (b *Broker) deliver(h Handler, m *redis.Message) {
+	ev, ok := parseMessage(m.Payload)
+	if !ok {
+		b.log.Warn("malformed message", zap.String("channel", m.Channel))
+		return
+	}
+	channel := b.channelOf(m.Channel)
+	b.seen.note(channel, ev.Epoch, ev.Offset)
+	h.Deliver(channel, ev)
 }

@@ -125,15 +125,11 @@ func (c *Cluster) Failover(replica *Server, d time.Duration) {
 
 // DoBulk sends one inline command and returns its bulk string reply.
 func (s *Server) DoBulk(cmd string) (string, error) {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	c, err := s.send(cmd)
 	if err != nil {
 		return "", err
 	}
 	defer func() { _ = c.Close() }()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := fmt.Fprintf(c, "%s\r\n", cmd); err != nil {
-		return "", err
-	}
 	var sb strings.Builder
 	buf := make([]byte, 64<<10)
 	for {

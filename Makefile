@@ -11,7 +11,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./netpoll:FuzzInflate ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./sse:FuzzLastEventID
 
-.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz bench loadtest compare vet fmt-check clean \
+.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz handoff-scale bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers bench-deflate
 
 BENCH_BIN   ?= bin/fanout-bench
@@ -110,6 +110,9 @@ fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 chaos: ## the broker chaos run for 60 s (make test runs it for 15 s), then the Redis fault tests (snapshot restore, stall, NOAUTH, cluster failover)
 	FANOUTD_CHAOS=60s $(GO) test -race -count=1 -run '^TestChaosBrokerBounces$$' -v .
 	$(GO) test -race -count=1 -run '^TestRedis(RestoredFromOlderSnapshot|StallPastReadTimeout|AuthLost|ClusterFailover)' -v .
+
+handoff-scale: ## the hand-off tests at 18,000 clients (make test holds 2,000): upgrade and fd-store restart, pause and RSS logged
+	FANOUTD_HANDOFF_CLIENTS=18000 $(GO) test -count=1 -timeout 20m -run '^Test(UpgradeKeepsEveryClient|RestartThroughFDStoreKeepsEveryClient)$$' -v ./cmd/fanoutd/
 
 bench-brokers: ## publishes/s with 16 concurrent publishers, memory and Redis brokers side by side (BENCHMARKS.md)
 	$(GO) test -run='^$$' -bench='^BenchmarkPublishThroughput$$' -benchtime=5s .

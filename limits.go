@@ -144,3 +144,17 @@ func clientAddr(a net.Addr) netip.Addr {
 	}
 	return netip.Addr{}
 }
+
+// take counts a connection handed over by another process: its slots
+// were granted there, so it is counted whatever the limits say now.
+func (l *connLimits) take(ls *limitSettings, addr netip.Addr, user string) {
+	if !ls.tracking() {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byIP[addr]++
+	if user != "" {
+		l.byUser[user]++
+	}
+}

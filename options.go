@@ -21,6 +21,14 @@ type Options struct {
 	// SocketListener, when set, serves the publish API instead of binding
 	// Config.Socket.
 	SocketListener net.Listener
+	// MetricsListener, when set, serves metrics.listen instead of binding
+	// it (an upgrade passes it on).
+	MetricsListener net.Listener
+	// FDStore, when set, is the service manager's descriptor store: when
+	// Run's context ends, the Server hands every connection there for the
+	// next start instead of draining, if handoff.enabled and the store
+	// holds them all (see Upgrade for the other route).
+	FDStore *FDStore
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Hooks let the embedding application take part; nil fields do

@@ -78,6 +78,17 @@ type Server struct {
 
 	shutOnce sync.Once
 	shutErr  error
+
+	// Hand-offs (handover.go): one at a time; handedOff is closed once the
+	// new process serves, and Run then returns without draining. ownWS and
+	// ownSocket say that New bound the listener (none was passed), so a
+	// hand-off to the service manager's store must keep it too.
+	handing     atomic.Bool
+	handOffStat atomic.Pointer[HandOffStatus]
+	handedOff chan struct{}
+	fdstore   *FDStore
+	ownWS     bool
+	ownSocket bool
 }
 
 // New validates the configuration, binds the listeners and prepares every
@@ -93,7 +104,7 @@ func New(o Options) (*Server, error) {
 		log = zap.NewNop()
 	}
 	s := &Server{cfg: cfg, log: log, level: o.Level, load: o.LoadConfig, notify: o.Notifier, now: o.Now,
-		version: cmp.Or(o.Version, "dev")}
+		version: cmp.Or(o.Version, "dev"), handedOff: make(chan struct{}), fdstore: o.FDStore}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -306,6 +317,7 @@ func maxConns(configured int) int {
 
 func (s *Server) bind(o Options) error {
 	s.wsLn = o.Listener
+	s.ownWS, s.ownSocket = o.Listener == nil, o.SocketListener == nil
 	if s.wsLn == nil {
 		ln, err := net.Listen("tcp", s.cfg.Listen)
 		if err != nil {
@@ -331,16 +343,22 @@ func (s *Server) bind(o Options) error {
 		s.tcp = ipc.NewHTTPServer(s.tcpH, s.log)
 		s.httpLn = s.ws.HTTPListener() // before Serve: workers read it
 	}
-	return s.bindMetrics()
+	return s.bindMetrics(o.MetricsListener)
 }
 
 // bindMetrics binds metrics.listen, when set; on error it releases what
 // bind took.
-func (s *Server) bindMetrics() error {
+func (s *Server) bindMetrics(passed net.Listener) error {
 	if s.cfg.Metrics.Listen == "" {
+		if passed != nil {
+			_ = passed.Close() // metrics.listen was unset meanwhile
+		}
 		return nil
 	}
-	ln, err := net.Listen("tcp", s.cfg.Metrics.Listen)
+	ln, err := passed, error(nil)
+	if ln == nil {
+		ln, err = net.Listen("tcp", s.cfg.Metrics.Listen)
+	}
 	if err != nil {
 		_ = s.wsLn.Close()
 		if s.sockLn != nil {
@@ -422,10 +440,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.serving.Store(true)
 	var err error
+	handed := false
 	select {
 	case <-ctx.Done():
+		handed = s.storeOnStop()
+	case <-s.handedOff:
+		handed = true
 	case err = <-errc:
 		s.log.Error("listener failed", zap.Error(err))
+	}
+	if handed {
+		return s.quit()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.live.Load().Drain.Window+ShutdownGrace)
 	defer cancel()
@@ -471,11 +496,14 @@ type Stats struct {
 	Transport netpoll.Stats `json:"transport"`
 	// SSEStreams are the open SSE streams (they count in Connections too).
 	SSEStreams int `json:"sse_streams"`
+	// HandOff is the last hand-off this process took part in.
+	HandOff HandOffStatus `json:"handoff"`
 }
 
 // Stats returns the current counters.
 func (s *Server) Stats() Stats {
-	st := Stats{Stats: s.node.Stats(), PID: os.Getpid(), BrokerUp: s.BrokerUp(), Transport: s.ws.Stats()}
+	st := Stats{Stats: s.node.Stats(), PID: os.Getpid(), BrokerUp: s.BrokerUp(), Transport: s.ws.Stats(),
+		HandOff: s.handOffStatus()}
 	if s.sse != nil {
 		st.SSEStreams = s.sse.Streams()
 	}

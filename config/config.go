@@ -74,6 +74,7 @@ type Config struct {
 	Idempotency Idempotency `mapstructure:"idempotency"`
 	Conformance Conformance `mapstructure:"conformance"`
 	Drain       Drain       `mapstructure:"drain"`
+	HandOff     HandOff     `mapstructure:"handoff"`
 	Metrics     Metrics     `mapstructure:"metrics"`
 	Health      Health      `mapstructure:"health"`
 	Status      Status      `mapstructure:"status"`
@@ -324,6 +325,29 @@ type Drain struct {
 	// again, per connection. At most 10m. Key: drain.reconnect_after.
 	// Default 1s.
 	ReconnectAfter time.Duration `mapstructure:"reconnect_after"`
+}
+
+// HandOff configures restarts and upgrades that keep every client: the old
+// process hands its listeners, every WebSocket's descriptor and the state
+// behind them to the new one (README: "Upgrades and restarts that keep
+// every client"). When a hand-off is not possible, the daemon drains as
+// Drain says. Every key applies on reload.
+type HandOff struct {
+	// Enabled allows hand-offs: `fanoutd upgrade` (SIGUSR2) and, under
+	// systemd with a file-descriptor store, SIGTERM. Off, both drain.
+	// Key: handoff.enabled. Default true.
+	Enabled bool `mapstructure:"enabled"`
+	// Timeout bounds the new process's start: from its launch until it
+	// has taken every connection over. Past it the old process carries on
+	// serving everyone. 1s to 10m. Key: handoff.timeout. Default 30s.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// FDStoreMax is the unit's FileDescriptorStoreMax=, for systemd
+	// before 254, which does not tell the service ($FDSTORE). With either
+	// known and large enough for every connection, SIGTERM stores the
+	// descriptors in the service manager for the next start instead of
+	// draining; 0 with no $FDSTORE drains. Key: handoff.fdstore_max.
+	// Default 0.
+	FDStoreMax int `mapstructure:"fdstore_max"`
 }
 
 // Metrics configures the Prometheus endpoint.

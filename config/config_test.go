@@ -119,6 +119,7 @@ func TestDefaultMatchesDocumentedValues(t *testing.T) {
 		"broker.nats.stream":  "FANOUTD",
 		"conformance.enabled": false, "conformance.echo_path": "",
 		"drain.window": 10 * time.Second, "drain.close_code": 1001, "drain.reconnect_after": time.Second,
+		"handoff.enabled": true, "handoff.timeout": 30 * time.Second, "handoff.fdstore_max": 0,
 		"metrics.enabled": false, "metrics.listen": "", "health.enabled": true, "status.enabled": false,
 		"sse.enabled": true, "sse.path": "/sse", "sse.heartbeat": 15 * time.Second, "sse.max_streams": 1000,
 		"compression.negotiate": true, "compression.mode": "auto", "compression.min_bytes": 512, "compression.level": 1,

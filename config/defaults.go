@@ -25,6 +25,7 @@ func Default() Config {
 		Broker: Broker{Type: "memory", Redis: RedisBroker{Address: "127.0.0.1:6379", Prefix: "fanoutd"},
 			NATS: NATSBroker{URL: "nats://127.0.0.1:4222", Prefix: "fanoutd", Stream: "FANOUTD"}},
 		Drain:       Drain{Window: 10 * time.Second, CloseCode: 1001, ReconnectAfter: time.Second},
+		HandOff:     HandOff{Enabled: true, Timeout: 30 * time.Second},
 		Health:      Health{Enabled: true},
 		SSE:         SSE{Enabled: true, Path: "/sse", Heartbeat: 15 * time.Second, MaxStreams: 1000},
 		Compression: Compression{Negotiate: true, Mode: "auto", MinBytes: 512, Level: 1},

@@ -50,6 +50,7 @@ func fullConfig() Config {
 		NATS: NATSBroker{URL: "nats://10.0.0.6:4222", Prefix: "events", Stream: "EVENTS"}}
 	c.Conformance = Conformance{} // off, as every production file must have it
 	c.Drain = Drain{Window: 20 * time.Second, CloseCode: 1012, ReconnectAfter: 2 * time.Second}
+	c.HandOff = HandOff{Enabled: true, Timeout: time.Minute, FDStoreMax: 262144}
 	c.Metrics = Metrics{Enabled: true, Listen: "127.0.0.1:9090"}
 	c.Health = Health{Enabled: true}
 	c.Status = Status{Enabled: false, AllowedHosts: []string{"fanoutd.internal.example.com"}}

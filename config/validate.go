@@ -253,6 +253,12 @@ func (c Config) validateOps(p *problems) {
 	if d.CloseCode != 1001 && d.CloseCode != 1012 {
 		p.add("drain.close_code", "must be 1012 (service restart) or 1001 (going away) (got %d)", d.CloseCode)
 	}
+	if h := c.HandOff; h.Timeout < time.Second || h.Timeout > maxDrain {
+		p.add("handoff.timeout", "must be between 1s and %s (got %s)", maxDrain, h.Timeout)
+	}
+	if c.HandOff.FDStoreMax < 0 {
+		p.add("handoff.fdstore_max", "must be 0 or more (got %d)", c.HandOff.FDStoreMax)
+	}
 	if m := c.Metrics.Listen; m != "" {
 		p.hostPort("metrics.listen", m)
 		if !c.Metrics.Enabled {

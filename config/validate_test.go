@@ -20,6 +20,8 @@ var validateCases = []struct {
 	{"drain.window zero", func(c *Config) { c.Drain.Window = 0 }, ""},
 	{"drain.window too long", func(c *Config) { c.Drain.Window = 11 * time.Minute }, "drain.window: must be between 0s and 10m0s (got 11m0s)"},
 	{"drain.reconnect_after negative", func(c *Config) { c.Drain.ReconnectAfter = -1 }, "drain.reconnect_after: must be between 0s and 10m0s (got -1ns)"},
+	{"handoff.timeout too short", func(c *Config) { c.HandOff.Timeout = 0 }, "handoff.timeout: must be between 1s and 10m0s (got 0s)"},
+	{"handoff.fdstore_max negative", func(c *Config) { c.HandOff.FDStoreMax = -1 }, "handoff.fdstore_max: must be 0 or more (got -1)"},
 	{"drain.close_code 1001", func(c *Config) { c.Drain.CloseCode = 1001 }, ""},
 	{"drain.close_code 1000", func(c *Config) { c.Drain.CloseCode = 1000 }, "drain.close_code: must be 1012 (service restart) or 1001 (going away) (got 1000)"},
 	{"metrics.listen without enabled", func(c *Config) { c.Metrics.Listen = "127.0.0.1:9090" }, "metrics.listen: set metrics.enabled: true as well to serve metrics there"},
@@ -170,7 +172,7 @@ func TestValidateJoinsAllProblems(t *testing.T) {
 		"limits.max_fragments:", "limits.write_queue_bytes:", "limits.handshake_timeout:", "limits.max_header_bytes:",
 		"limits.max_token_bytes:", "limits.max_publish_bytes:", "origins:", "socket_peer_uids:", "history.size:", "history.max_bytes:", "slow_consumer:", "channels[0]:", "compression.mode:", "compression.min_bytes:", "compression.level:",
 		"idempotency.window:", "broker.redis.address:", "api.key:", "conformance.echo_path:", "drain.window:", "drain.reconnect_after:",
-		"drain.close_code:", "metrics.listen:"} {
+		"drain.close_code:", "handoff.timeout:", "handoff.fdstore_max:", "metrics.listen:"} {
 		want = append(want, key)
 	}
 	lines := strings.Split(err.Error(), "\n")

@@ -75,3 +75,17 @@ func (r *revocations) list(now time.Time) []Revocation {
 	slices.SortFunc(out, func(a, b Revocation) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
+
+// Revocations are the revocations in force, sorted by key: what a hand-off
+// carries to the next process (with the in-memory broker there is no Store
+// to reload them from).
+func (p *Plane) Revocations() []Revocation { return p.revoked.list(p.o.Now()) }
+
+// Restore adds revocations a previous process handed over (Revocations);
+// those already ended are skipped.
+func (p *Plane) Restore(rs []Revocation) {
+	now := p.o.Now()
+	for _, r := range rs {
+		p.revoked.add(r.Key, r.Until, now)
+	}
+}

@@ -19,6 +19,7 @@ import (
 // childEnv set, the fanoutd command itself (see startProcess).
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
+		failUpgradeChild()
 		main()
 		os.Exit(0)
 	}
@@ -142,4 +143,29 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// failUpgradeChild plays a broken new binary in an upgrade when the test
+// asked for one (upgradeFailEnv): "exit" exits at start, "refuse" receives
+// the hand-off and refuses it as an image it cannot read. The old process
+// is the real daemon.
+func failUpgradeChild() {
+	mode := os.Getenv(upgradeFailEnv)
+	p, err := handoff.Inherited(os.Getenv)
+	if mode == "" || err != nil || p == nil {
+		return
+	}
+	if mode == "refuse" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if p.Hello(handoff.Hello{Version: "test", Image: handoff.Version}) == nil {
+			if b, err := p.Receive(ctx); err == nil {
+				for _, f := range b.Files {
+					_ = f.Close()
+				}
+			}
+			_ = p.Refuse("test: image version 99 is not one this binary reads")
+		}
+	}
+	os.Exit(3)
 }

@@ -35,7 +35,7 @@ func newRootCmd() *cobra.Command {
 	config.RegisterFlags(root.Flags())
 	root.SetVersionTemplate("{{ .Annotations.build }}")
 	root.Annotations = map[string]string{"build": currentBuild().String()}
-	root.AddCommand(newPublishCmd(), newCheckConfigCmd(), newTokenCmd(), newVersionCmd(), newGenCmd(), newCtlCmd())
+	root.AddCommand(newPublishCmd(), newCheckConfigCmd(), newTokenCmd(), newVersionCmd(), newGenCmd(), newCtlCmd(), newUpgradeCmd())
 	return root
 }
 

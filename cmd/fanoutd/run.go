@@ -19,10 +19,13 @@ import (
 )
 
 // runDaemon is the composition root's outer shell: logger, listeners
-// passed by socket activation, signals, the service manager's
-// notifications and watchdog, the dev banner. SIGINT and SIGTERM drain and
-// shut down gracefully; SIGHUP reloads the configuration from load (the
-// same file, environment and flags as at start) and never kills.
+// passed by socket activation, a hand-off to take over, signals, the
+// service manager's notifications and watchdog, the dev banner. SIGINT and
+// SIGTERM drain and shut down gracefully (under systemd with a descriptor
+// store, SIGTERM hands every connection to the next start instead);
+// SIGHUP reloads the configuration from load (the same file, environment
+// and flags as at start) and never kills; SIGUSR2 upgrades to the binary
+// on disk, keeping every connection (`fanoutd upgrade`).
 func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Config, error), pprofAddr string, out io.Writer) error {
 	log, level, err := newLogger(cfg)
 	if err != nil {
@@ -44,9 +47,18 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 	if err != nil {
 		return err
 	}
-	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify,
-		Version: currentBuild().Version})
+	exe, _ := os.Executable() // now: an upgrade replaces the file, and then /proc/self/exe reads "(deleted)"
+	inh, err := inherit(os.Getenv)
 	if err != nil {
+		return err
+	}
+	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify,
+		Version: currentBuild().Version, FDStore: fdStore(os.Getenv)}, inh)
+	if err != nil {
+		return err
+	}
+	if err := inh.takeOver(ctx, srv, os.Getenv("NOTIFY_SOCKET"), log.Named("handoff")); err != nil {
+		_ = srv.Shutdown(ctx)
 		return err
 	}
 	if cfg.Dev {
@@ -61,6 +73,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	defer catchHangups(&bg, srv, log)()
+	defer catchUpgrades(&bg, srv, exe, log.Named("handoff"))()
 	if err := notify.Ready(); err != nil { // New has bound every listener
 		log.Warn("sd_notify READY failed", zap.Error(err))
 	}
@@ -78,7 +91,7 @@ var _ fanoutd.Notifier = (*systemd.Notifier)(nil)
 // newServer builds the daemon on the listeners the service manager passed
 // (socket activation), binding from the configuration whatever it did not
 // pass.
-func newServer(o fanoutd.Options) (*fanoutd.Server, error) {
+func newServer(o fanoutd.Options, inh *inheritance) (*fanoutd.Server, error) {
 	lns, err := systemd.Listeners(os.Getenv)
 	if err != nil {
 		return nil, err
@@ -89,6 +102,9 @@ func newServer(o fanoutd.Options) (*fanoutd.Server, error) {
 	}
 	logActivated(o.Logger, o.Config, ws, pub)
 	o.Listener, o.SocketListener = ws, pub
+	if err := inh.applyListeners(&o, o.Config.Socket); err != nil {
+		return nil, err
+	}
 	return fanoutd.New(o)
 }
 

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// handOffClients is how many clients the hand-off tests hold: 2,000, or
+// $FANOUTD_HANDOFF_CLIENTS (make handoff-scale: 18,000).
+func handOffClients(t *testing.T) int {
+	if v := os.Getenv("FANOUTD_HANDOFF_CLIENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("FANOUTD_HANDOFF_CLIENTS=%q", v)
+		}
+		return n
+	}
+	return 2000
+}
+
+// Channels and publish rate of the hand-off tests: 1,000 events/s spread
+// over 100 channels.
+const (
+	handOffChannels = 100
+	handOffRate     = 1000
+)
+
+// handOffDaemon is a fanoutd process started by a hand-off test. Its
+// output goes to a file: the process it hands over to inherits it and
+// outlives it, and a pipe would keep Wait waiting for that one too.
+type handOffDaemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	log    string
+	config string
+	ws     string // ws://…/ws
+	socket string
+	done   chan error
+}
+
+// startHandOffDaemon runs this test binary as fanoutd on a free port and a
+// socket in a temporary directory, with env added to its environment.
+func startHandOffDaemon(t *testing.T, env ...string) *handOffDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	d := &handOffDaemon{t: t, log: filepath.Join(dir, "fanoutd.log"), config: filepath.Join(dir, "fanoutd.yaml"),
+		ws: "ws://" + addr + "/ws", socket: filepath.Join(dir, "api.sock"), done: make(chan error, 1)}
+	writeFile(t, d.config, "listen: "+addr+"\nsocket: "+d.socket+"\nlog_level: info\n"+
+		"auth:\n  hmac_secret: "+processSecret+"\nhistory:\n  size: 5000\n")
+	d.cmd = d.command(env...)
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		if t.Failed() {
+			b, _ := os.ReadFile(d.log)
+			t.Logf("fanoutd output:\n%s", b)
+		}
+	})
+	d.waitServing()
+	return d
+}
+
+func (d *handOffDaemon) command(env ...string) *exec.Cmd {
+	self, err := os.Executable()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	out, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { _ = out.Close() })
+	cmd := exec.Command(self, "--config", d.config)
+	cmd.Env = append(append(os.Environ(), childEnv+"=1"), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	return cmd
+}
+
+// waitServing waits until the publish socket answers.
+func (d *handOffDaemon) waitServing() {
+	d.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("unix", d.socket); err == nil {
+			_ = c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.t.Fatal("fanoutd did not start")
+}
+
+// exited waits for the process to exit 0.
+func (d *handOffDaemon) exited() {
+	d.t.Helper()
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err != nil {
+			d.t.Fatalf("fanoutd exited with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		d.t.Fatal("the old fanoutd did not exit after the hand-off")
+	}
+}
+
+// upgraded parses `fanoutd upgrade`'s answer and makes sure the new
+// process is stopped at cleanup.
+func upgraded(t *testing.T, out string) (oldPID, newPID int) {
+	t.Helper()
+	if _, err := fmt.Sscanf(strings.TrimSpace(out), "upgraded: pid %d -> pid %d", &oldPID, &newPID); err != nil {
+		t.Fatalf("fanoutd upgrade said %q: %v", out, err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(newPID, syscall.SIGKILL)
+		for range 100 { // bounded: a killed process is gone within milliseconds
+			if syscall.Kill(newPID, 0) != nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	return oldPID, newPID
+}
+
+// TestUpgradeKeepsEveryClient: `fanoutd upgrade` under a publisher at
+// 1,000 events/s hands 2,000 subscribed WebSockets to a new process; no
+// client sees a close, every event arrives once, in order, at continuous
+// positions, and the new process's memory is within 10% of the old one's.
+func TestUpgradeKeepsEveryClient(t *testing.T) {
+	n := handOffClients(t)
+	d := startHandOffDaemon(t)
+	f := connectFleet(t, d.ws, processSecret, n, handOffChannels)
+	p := startPublisher(t, d.socket, handOffChannels, handOffRate)
+	time.Sleep(time.Second)
+	rssOld, err := rssKiB(d.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	out, err := run(ctx, "upgrade", "--socket", d.socket)
+	if err != nil {
+		t.Fatalf("fanoutd upgrade: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	oldPID, newPID := upgraded(t, out)
+	if oldPID != d.cmd.Process.Pid || newPID == oldPID {
+		t.Fatalf("upgrade said pid %d -> %d; the daemon was %d", oldPID, newPID, d.cmd.Process.Pid)
+	}
+	d.exited()
+	time.Sleep(time.Second) // publishing on, to the new process
+	if err := p.finish(); err != nil {
+		t.Fatalf("publisher: %v", err)
+	}
+	lag := f.verify(p)
+	rssNew, err := rssKiB(newPID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d clients: %s; upgrade command %s; longest publish→deliver %s; longest publish request %s; RSS old %d KiB, new %d KiB",
+		n, strings.TrimSpace(out), took.Round(time.Millisecond), lag.Round(time.Millisecond),
+		time.Duration(p.maxRTT.Load()).Round(time.Millisecond), rssOld, rssNew)
+	if rssNew > rssOld*11/10 {
+		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", rssNew, rssOld)
+	}
+}
+
+// upgradeFailEnv makes the new process of an upgrade fail (TestMain):
+// "exit" at start, "refuse" the image as one it cannot read.
+const upgradeFailEnv = "FANOUTD_TEST_UPGRADE_FAIL"
+
+// TestFailedUpgradeKeepsEveryClient: a new binary that exits at start, or
+// refuses the image, leaves every client with the old process, which serves
+// on; `fanoutd upgrade` says why and fails.
+func TestFailedUpgradeKeepsEveryClient(t *testing.T) {
+	for _, mode := range []struct{ name, want string }{
+		{"exit", "did not start"},
+		{"refuse", "test: image version 99 is not one this binary reads"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			d := startHandOffDaemon(t, upgradeFailEnv+"="+mode.name)
+			f := connectFleet(t, d.ws, processSecret, 200, 10)
+			p := startPublisher(t, d.socket, 10, 200)
+			time.Sleep(300 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := run(ctx, "upgrade", "--socket", d.socket)
+			if err == nil || !strings.Contains(err.Error(), mode.want) {
+				t.Fatalf("fanoutd upgrade = %v (%s), want an error saying %q", err, out, mode.want)
+			}
+			time.Sleep(300 * time.Millisecond)
+			if err := p.finish(); err != nil {
+				t.Fatalf("publisher: %v", err)
+			}
+			f.verify(p)
+			select {
+			case err := <-d.done:
+				t.Fatalf("the old process exited: %v", err)
+			default:
+			}
+		})
+	}
+}

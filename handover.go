@@ -1,0 +1,366 @@
+package fanoutd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/fanoutd/fanoutd/daemon"
+	"github.com/fanoutd/fanoutd/handoff"
+	"github.com/fanoutd/fanoutd/ipc"
+	"github.com/fanoutd/fanoutd/netpoll"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// ErrHandOffBusy refuses a hand-off while another one runs.
+var ErrHandOffBusy = errors.New("fanoutd: a hand-off is already in progress")
+
+// ErrHandOffDisabled refuses a hand-off when handoff.enabled is false.
+var ErrHandOffDisabled = errors.New("fanoutd: hand-offs are disabled (handoff.enabled: false)")
+
+// The image's sections (handoff.Encode): what each layer hands over.
+const (
+	sectionMeta      = "meta"      // imageMeta
+	sectionTransport = "transport" // []connImage
+	sectionNode      = "node"      // daemon.NodeState
+	sectionRevoked   = "revoked"   // []control.Revocation
+)
+
+// imageMeta says who made the image, for the log of the process that
+// reads it.
+type imageMeta struct {
+	Version     string    `json:"version"`
+	PID         int       `json:"pid"`
+	Connections int       `json:"connections"`
+	FrozenAt    time.Time `json:"frozen_at"`
+}
+
+// connImage is one WebSocket in the image: its socket's key (the
+// descriptor's two ends, handoff.SocketKey, by which the new process
+// finds the descriptor among those it received), the transport's state and
+// the session's; Session is nil for a connection still in its handshake
+// and for the conformance echo route.
+type connImage struct {
+	Key       string                `json:"key"`
+	Transport netpoll.ConnState     `json:"transport"`
+	Session   *daemon.SessionState  `json:"session,omitempty"`
+}
+
+// HandOffReport says what a hand-off moved and what it cost.
+type HandOffReport struct {
+	// Connections handed over.
+	Connections int `json:"connections"`
+	// Pause is how long this process held every connection still: from
+	// the freeze to the new process's commit.
+	Pause time.Duration `json:"pause_ns"`
+	// NewPID is the process that serves now (0 for the service manager's
+	// store: the next start).
+	NewPID int `json:"new_pid,omitempty"`
+}
+
+// handOffRoute is where a hand-off's bundle goes.
+type handOffRoute interface {
+	// send transfers the bundle; on success the receiver is ready to
+	// serve and waits for commit.
+	send(ctx context.Context, b handoff.Bundle) error
+	// commit is the point of no return: the receiver serves from now on.
+	commit(ctx context.Context) error
+	// abort tells the receiver to give up without touching any socket.
+	abort()
+	pid() int
+}
+
+// handOff moves every WebSocket, the listeners and the state behind them
+// to the receiver r reaches, in the order that loses nothing:
+//  1. the publish API stops taking connections (they wait in the listen
+//     backlog) and finishes the requests it has: every accepted publish
+//     is queued to its subscribers before anything is frozen;
+//  2. the core stops delivering (broker events arriving now are caught up
+//     by the new process from the broker's history), the transport stops
+//     reading, writing and accepting;
+//  3. the image (each connection's unread input, unwritten output and
+//     session; each channel's position and history) and the descriptors
+//     go to r, which takes everything over and says it is ready;
+//  4. commit: this process lets go of every descriptor without a byte on
+//     the wire, and Run returns.
+//
+// Any failure before the commit undoes 1–2: this process serves on and
+// nobody noticed beyond the pause. After it, the new process serves.
+func (s *Server) handOff(ctx context.Context, r handOffRoute) (HandOffReport, error) {
+	if !s.live.Load().HandOff.Enabled {
+		return HandOffReport{}, ErrHandOffDisabled
+	}
+	if !s.handing.CompareAndSwap(false, true) {
+		return HandOffReport{}, ErrHandOffBusy
+	}
+	rep, err := s.handOffLocked(ctx, r)
+	if err != nil {
+		s.handing.Store(false)
+		s.handOffStat.Store(&HandOffStatus{LastError: err.Error(), At: s.now()})
+		s.log.Warn("hand-off failed: this process serves on", zap.Error(err))
+		return rep, err
+	}
+	s.log.Info("hand-off done: the new process serves every connection", zap.Int("connections", rep.Connections),
+		zap.Duration("pause", rep.Pause), zap.Int("new_pid", rep.NewPID))
+	close(s.handedOff) // Run returns without draining
+	return rep, nil
+}
+
+func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffReport, error) {
+	pub, err := s.pauseAPI(ctx)
+	if err != nil {
+		r.abort()
+		return HandOffReport{}, err
+	}
+	frozen := s.now()
+	s.node.Freeze()
+	if err := s.ws.Freeze(ctx); err != nil {
+		s.node.Unfreeze()
+		s.resumeAPI(pub)
+		r.abort()
+		return HandOffReport{}, fmt.Errorf("freeze the transport: %w", err)
+	}
+	b, n, err := s.bundle(frozen)
+	if err == nil {
+		err = r.send(ctx, b)
+	}
+	if err == nil {
+		err = r.commit(ctx)
+	}
+	closeAll(b.Files) // duplicates made for the bundle: the receiver has its own now
+	if err != nil {
+		r.abort()
+		s.ws.Resume()
+		s.node.Unfreeze()
+		s.resumeAPI(pub)
+		return HandOffReport{}, err
+	}
+	s.ws.Release()
+	s.node.DetachAll()
+	if pub != nil {
+		_ = pub.Close()
+	}
+	return HandOffReport{Connections: n, Pause: s.now().Sub(frozen), NewPID: r.pid()}, nil
+}
+
+// pauseAPI stops the publish API for a hand-off: the connection-event
+// streams and taps end (their readers come back to the new process, the
+// event stream where it left off), publish streams end after acking what
+// they read, the requests in progress finish, and the socket is handed
+// over with its backlog. It returns a duplicate of the publish socket,
+// nil when there is none.
+func (s *Server) pauseAPI(ctx context.Context) (*os.File, error) {
+	s.node.CloseConnEvents()
+	s.ctl.CloseTaps()
+	if s.unix == nil {
+		return nil, nil
+	}
+	ul, ok := s.sockLn.(*ipc.UnixListener)
+	var f *os.File
+	var err error
+	if ok {
+		f, err = ul.HandOver()
+	} else {
+		f, err = handoff.DupListener(s.sockLn)
+	}
+	if err != nil {
+		s.node.ReopenConnEvents()
+		s.ctl.ReopenTaps()
+		return nil, fmt.Errorf("hand over the publish socket: %w", err)
+	}
+	if err := s.unix.Shutdown(ctx); err != nil {
+		s.resumeAPI(f)
+		return nil, fmt.Errorf("finish the publish API's requests: %w", err)
+	}
+	return f, nil
+}
+
+// resumeAPI serves the publish API again after a failed hand-off, on the
+// socket pauseAPI handed over.
+func (s *Server) resumeAPI(pub *os.File) {
+	s.node.ReopenConnEvents()
+	s.ctl.ReopenTaps()
+	if pub == nil {
+		return
+	}
+	ln, err := ipc.AdoptUnixListener(pub, s.cfg.Socket)
+	_ = pub.Close()
+	if err != nil {
+		s.log.Error("the publish API could not resume after a failed hand-off", zap.Error(err))
+		return
+	}
+	s.sockLn = ln
+	s.unix = ipc.NewHTTPServer(s.unixH, s.log)
+	srv := s.unix
+	go func() {
+		if err := ignoreClosed(srv.Serve(ln)); err != nil {
+			s.log.Error("publish API", zap.Error(err))
+		}
+	}()
+}
+
+// bundle is the hand-off's image and one descriptor per connection, each
+// a duplicate made for it: the caller closes them once sent. The listeners
+// travel on their own (handOffRoute).
+func (s *Server) bundle(frozen time.Time) (handoff.Bundle, int, error) {
+	var b handoff.Bundle
+	sessions := map[string]daemon.SessionState{}
+	for _, st := range s.node.ExportSessions() {
+		sessions[st.ID] = st
+	}
+	states := s.ws.Export()
+	conns := make([]connImage, 0, len(states))
+	for _, st := range states {
+		key, err := handoff.SocketKey(st.Fd)
+		if err != nil {
+			continue // failed meanwhile: nothing to hand over
+		}
+		f, err := dupFile(st.Fd, "fanoutd-conn")
+		if err != nil {
+			closeAll(b.Files)
+			return handoff.Bundle{}, 0, err
+		}
+		ci := connImage{Key: key, Transport: st}
+		if ss, ok := sessions[st.ID]; ok && st.ID != "" {
+			ci.Session = &ss
+		}
+		conns = append(conns, ci)
+		b.Files = append(b.Files, f)
+	}
+	var err error
+	b.Image, err = handoff.Encode(map[string]any{
+		sectionMeta:      imageMeta{Version: s.version, PID: os.Getpid(), Connections: len(conns), FrozenAt: frozen},
+		sectionTransport: conns,
+		sectionNode:      s.node.ExportState(),
+		sectionRevoked:   s.ctl.Revocations(),
+	})
+	if err != nil {
+		closeAll(b.Files)
+		return handoff.Bundle{}, 0, err
+	}
+	return b, len(conns), nil
+}
+
+// Listener names, as a hand-off passes them to the new process.
+const (
+	ListenerWS      = "ws"
+	ListenerPublish = "publish"
+	ListenerMetrics = "metrics"
+)
+
+// HandOffListeners are duplicates of the listeners the new process serves
+// on, by name (ListenerWS, ListenerPublish, ListenerMetrics; those there
+// are). The caller closes them. The publish socket's file stays in place
+// for the new process (ipc.UnixListener.HandOver).
+func (s *Server) HandOffListeners() (map[string]*os.File, error) {
+	out := map[string]*os.File{}
+	add := func(name string, f *os.File, err error) error {
+		if err != nil {
+			for _, f := range out {
+				_ = f.Close()
+			}
+			return fmt.Errorf("hand over the %s listener: %w", name, err)
+		}
+		out[name] = f
+		return nil
+	}
+	f, err := handoff.DupListener(s.wsLn)
+	if err := add(ListenerWS, f, err); err != nil {
+		return nil, err
+	}
+	if s.sockLn != nil {
+		f, err := handoff.DupListener(s.sockLn)
+		if err := add(ListenerPublish, f, err); err != nil {
+			return nil, err
+		}
+	}
+	if s.metricsLn != nil {
+		f, err := handoff.DupListener(s.metricsLn)
+		if err := add(ListenerMetrics, f, err); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// dupFile duplicates fd (close-on-exec) as a file of its own.
+func dupFile(fd int, name string) (*os.File, error) {
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("dup: %w", err)
+	}
+	return os.NewFile(uintptr(d), name), nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// storeOnStop hands every connection to the service manager's store when
+// Run's context ended and there is one (Options.FDStore): true when the
+// next start has them, false to drain as usual.
+func (s *Server) storeOnStop() bool {
+	if s.fdstore == nil || !s.live.Load().HandOff.Enabled {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.live.Load().HandOff.Timeout)
+	defer cancel()
+	_, err := s.handOff(ctx, storeRoute{s: s, store: *s.fdstore})
+	return err == nil
+}
+
+// quit ends Run after a hand-off: the new process serves every connection
+// and listener, so this one only lets go of its copies. SSE streams, which
+// a hand-off cannot carry, are closed as a drain closes them; their
+// browsers resume from the new process with Last-Event-ID.
+func (s *Server) quit() error {
+	s.shutOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+		defer cancel()
+		s.draining.Store(true)
+		_ = s.wsLn.Close() // our copy: the socket stays the new process's
+		if s.sse != nil {
+			d := s.live.Load().Drain
+			s.sse.Shutdown(1012, reconnectHint(d.ReconnectAfter, rand.Float64()))
+		}
+		if s.tcp != nil {
+			_ = s.tcp.Shutdown(ctx)
+		}
+		if s.sockLn != nil {
+			_ = s.sockLn.Close() // handed over: the file stays (pauseAPI)
+		}
+		s.ctl.Leave(ctx)
+		s.closeBroker()
+		s.closeJWKS()
+		if s.metricsS != nil {
+			_ = s.metricsS.Shutdown(ctx)
+		}
+	})
+	return nil
+}
+
+// HandOffStatus is Stats' account of the last hand-off: the one this
+// process took over (FromPID…), or its last failed attempt to hand over.
+type HandOffStatus struct {
+	FromPID     int       `json:"from_pid,omitempty"`
+	FromVersion string    `json:"from_version,omitempty"`
+	Connections int       `json:"connections,omitempty"`
+	PauseMS     float64   `json:"pause_ms,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	At          time.Time `json:"at,omitzero"`
+}
+
+func (s *Server) handOffStatus() HandOffStatus {
+	if p := s.handOffStat.Load(); p != nil {
+		return *p
+	}
+	return HandOffStatus{}
+}

@@ -1,0 +1,172 @@
+package fanoutd
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/fanoutd/fanoutd/control"
+	"github.com/fanoutd/fanoutd/daemon"
+	"github.com/fanoutd/fanoutd/handoff"
+	"github.com/fanoutd/fanoutd/netpoll"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+)
+
+// TakeOver is a hand-off this Server is taking over (Server.TakeOver): the
+// state is restored, the connections wait for Adopt.
+type TakeOver struct {
+	s     *Server
+	meta  imageMeta
+	conns []connImage
+	files map[string]*os.File // the received descriptors, by socket key
+}
+
+// TakeOver reads a hand-off's image and restores what it carries into this
+// Server, which must be new (New returned it, Run has not started): each
+// channel's epoch, offset and history, the idempotency window, the
+// connection-event stream's position, the revocations. The connections
+// are served once Adopt is called: for an upgrade, after the old process
+// committed. An image this binary cannot read is an error wrapping
+// handoff.ErrVersion (or saying what is wrong), and nothing is changed:
+// the caller gives the descriptors back (Release) or closes the
+// connections (DrainFiles).
+func (s *Server) TakeOver(b handoff.Bundle) (*TakeOver, error) {
+	var (
+		meta  imageMeta
+		conns []connImage
+		node  daemon.NodeState
+		revs  []control.Revocation
+	)
+	err := handoff.Decode(b.Image, map[string]any{sectionMeta: &meta, sectionTransport: &conns,
+		sectionNode: &node, sectionRevoked: &revs})
+	if err != nil {
+		return nil, fmt.Errorf("read the hand-off image: %w", err)
+	}
+	t := &TakeOver{s: s, meta: meta, conns: conns, files: make(map[string]*os.File, len(b.Files))}
+	for _, f := range b.Files {
+		key, err := handoff.SocketKey(int(f.Fd()))
+		if err != nil {
+			_ = f.Close() // closed by its peer meanwhile: nothing to take over
+			continue
+		}
+		t.files[key] = f
+	}
+	if err := s.node.ImportState(node); err != nil {
+		return nil, fmt.Errorf("restore the channels: %w", err)
+	}
+	s.ctl.Restore(revs)
+	return t, nil
+}
+
+// Connections is how many connections the image carries.
+func (t *TakeOver) Connections() int { return len(t.conns) }
+
+// From is the version and process that made the image.
+func (t *TakeOver) From() (version string, pid int) { return t.meta.Version, t.meta.PID }
+
+// Adopt serves every connection of the image whose descriptor arrived:
+// each continues where the old process left it, without a byte of its
+// own on the wire. A connection the transport cannot take is closed; the
+// count of those served is returned.
+func (t *TakeOver) Adopt() int {
+	s := t.s
+	n := 0
+	for i := range t.conns {
+		ci := &t.conns[i]
+		f := t.files[ci.Key]
+		if f == nil {
+			continue
+		}
+		delete(t.files, ci.Key)
+		st := ci.Transport
+		fd, err := detach(f)
+		if err != nil {
+			continue
+		}
+		st.Fd = fd
+		if _, err := s.ws.Adopt(st, func(c *netpoll.Conn) (netpoll.Session, error) { return s.resumeSession(c, ci) }); err != nil {
+			s.log.Warn("hand-off: a connection could not be taken over", zap.String("conn", st.ID), zap.Error(err))
+			continue
+		}
+		n++
+	}
+	t.Release() // descriptors the image did not name
+	now := s.now()
+	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: n,
+		PauseMS: float64(now.Sub(t.meta.FrozenAt).Microseconds()) / 1000, At: now})
+	s.log.Info("hand-off taken over", zap.Int("connections", n), zap.Int("from_pid", t.meta.PID),
+		zap.String("from_version", t.meta.Version), zap.Duration("pause", now.Sub(t.meta.FrozenAt)))
+	return n
+}
+
+// Release closes the descriptors not adopted, without a byte on the wire
+// (the old process still holds them: an upgrade that was aborted).
+func (t *TakeOver) Release() {
+	for k, f := range t.files {
+		_ = f.Close()
+		delete(t.files, k)
+	}
+}
+
+// resumeSession is an adopted connection's session: its core session
+// continued (daemon.Node.Resume), counted against the per-address and
+// per-user limits as it was (a slot taken over is never refused), or the
+// echo route's.
+func (s *Server) resumeSession(c *netpoll.Conn, ci *connImage) (netpoll.Session, error) {
+	addr := ci.Transport.Remote.Addr().Unmap()
+	ls := s.up.limits.settings()
+	if ci.Session == nil {
+		if s.up.echoPath == "" {
+			return nil, errors.New("a connection without a session, and no echo route")
+		}
+		var sess netpoll.Session = echoSession{c: c}
+		if c.Deflate() {
+			sess = echoSession{c: c, z: s.up.compressor}
+		}
+		s.up.limits.take(ls, addr, "")
+		return &limitedSession{Session: sess, limits: s.up.limits, ls: ls, addr: addr}, nil
+	}
+	sess, err := s.node.Resume(c, *ci.Session)
+	if err != nil {
+		return nil, err
+	}
+	c.SetID(sess.ID())
+	if !ls.tracking() {
+		return sess, nil
+	}
+	s.up.limits.take(ls, addr, ci.Session.Subject)
+	return &limitedSession{Session: sess, limits: s.up.limits, ls: ls, addr: addr, user: ci.Session.Subject}, nil
+}
+
+// detach takes f's descriptor out of the file, which then no longer
+// closes it: the transport owns it from here.
+func detach(f *os.File) (int, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	_ = f.Close()
+	return fd, err
+}
+
+// DrainFiles closes connections handed over in an image that this binary
+// cannot read: each is sent a close frame with code (1012, service
+// restart, tells clients to come back) and reason, then closed, as a
+// drain would. Best effort: a socket whose buffer is full is just closed.
+func DrainFiles(files []*os.File, code int, reason string) {
+	frame := closeFrame(code, reason)
+	for _, f := range files {
+		_, _ = unix.Write(int(f.Fd()), frame)
+		_ = f.Close()
+	}
+}
+
+// closeFrame is an unmasked close frame; reason is cut to fit one.
+func closeFrame(code int, reason string) []byte {
+	if len(reason) > 123 {
+		reason = reason[:123]
+	}
+	b := make([]byte, 4, 4+len(reason))
+	b[0], b[1] = 0x88, byte(2+len(reason))
+	binary.BigEndian.PutUint16(b[2:], uint16(code))
+	return append(b, reason...)
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -131,7 +133,6 @@ func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffRepo
 	if err == nil {
 		err = r.commit(ctx)
 	}
-	closeAll(b.Files) // duplicates made for the bundle: the receiver has its own now
 	if err != nil {
 		r.abort()
 		s.ws.Resume()
@@ -159,18 +160,14 @@ func (s *Server) pauseAPI(ctx context.Context) (*os.File, error) {
 	if s.unix == nil {
 		return nil, nil
 	}
-	ul, ok := s.sockLn.(*ipc.UnixListener)
-	var f *os.File
-	var err error
-	if ok {
-		f, err = ul.HandOver()
-	} else {
-		f, err = handoff.DupListener(s.sockLn)
-	}
+	f, err := dupListener(s.sockLn)
 	if err != nil {
 		s.node.ReopenConnEvents()
 		s.ctl.ReopenTaps()
 		return nil, fmt.Errorf("hand over the publish socket: %w", err)
+	}
+	if ul, ok := s.sockLn.(*ipc.UnixListener); ok {
+		ul.KeepFile() // the file stays for the new process (or for resumeAPI)
 	}
 	if err := s.unix.Shutdown(ctx); err != nil {
 		s.resumeAPI(f)
@@ -203,9 +200,9 @@ func (s *Server) resumeAPI(pub *os.File) {
 	}()
 }
 
-// bundle is the hand-off's image and one descriptor per connection, each
-// a duplicate made for it: the caller closes them once sent. The listeners
-// travel on their own (handOffRoute).
+// bundle is the hand-off's image and every connection's descriptor (this
+// process's own: the receiver gets copies, and this one lets go of its
+// own at Release).
 func (s *Server) bundle(frozen time.Time) (handoff.Bundle, int, error) {
 	var b handoff.Bundle
 	sessions := map[string]daemon.SessionState{}
@@ -219,17 +216,13 @@ func (s *Server) bundle(frozen time.Time) (handoff.Bundle, int, error) {
 		if err != nil {
 			continue // failed meanwhile: nothing to hand over
 		}
-		f, err := dupFile(st.Fd, "fanoutd-conn")
-		if err != nil {
-			closeAll(b.Files)
-			return handoff.Bundle{}, 0, err
-		}
 		ci := connImage{Key: key, Transport: st}
 		if ss, ok := sessions[st.ID]; ok && st.ID != "" {
 			ci.Session = &ss
 		}
 		conns = append(conns, ci)
-		b.Files = append(b.Files, f)
+		b.Files = append(b.Files, st.Fd)
+		b.Names = append(b.Names, handoff.ConnName)
 	}
 	var err error
 	b.Image, err = handoff.Encode(map[string]any{
@@ -239,69 +232,74 @@ func (s *Server) bundle(frozen time.Time) (handoff.Bundle, int, error) {
 		sectionRevoked:   s.ctl.Revocations(),
 	})
 	if err != nil {
-		closeAll(b.Files)
 		return handoff.Bundle{}, 0, err
 	}
 	return b, len(conns), nil
 }
 
-// Listener names, as a hand-off passes them to the new process.
+// Listener names in a hand-off bundle (handoff.Bundle.Names).
 const (
-	ListenerWS      = "ws"
-	ListenerPublish = "publish"
-	ListenerMetrics = "metrics"
+	ListenerWS      = handoff.NamePrefix + "listen-ws"
+	ListenerPublish = handoff.NamePrefix + "listen-publish"
+	ListenerMetrics = handoff.NamePrefix + "listen-metrics"
 )
 
-// HandOffListeners are duplicates of the listeners the new process serves
-// on, by name (ListenerWS, ListenerPublish, ListenerMetrics; those there
-// are). The caller closes them. The publish socket's file stays in place
-// for the new process (ipc.UnixListener.HandOver).
-func (s *Server) HandOffListeners() (map[string]*os.File, error) {
-	out := map[string]*os.File{}
-	add := func(name string, f *os.File, err error) error {
+// listenerBundle names the descriptors of the listeners the new process
+// is to serve on (this process's own: it keeps them until it quits): the
+// WebSocket listener, the publish socket and the metrics listener, those
+// there are and those own says.
+func (s *Server) listenerBundle(own func(name string) bool) (handoff.Bundle, error) {
+	var b handoff.Bundle
+	for _, l := range []struct {
+		name string
+		ln   net.Listener
+	}{{ListenerWS, s.wsLn}, {ListenerPublish, s.sockLn}, {ListenerMetrics, s.metricsLn}} {
+		if l.ln == nil || !own(l.name) {
+			continue
+		}
+		fd, err := listenerFD(l.ln)
 		if err != nil {
-			for _, f := range out {
-				_ = f.Close()
-			}
-			return fmt.Errorf("hand over the %s listener: %w", name, err)
+			return b, fmt.Errorf("hand over the %s listener: %w", l.name, err)
 		}
-		out[name] = f
-		return nil
+		b.Files = append(b.Files, fd)
+		b.Names = append(b.Names, l.name)
 	}
-	f, err := handoff.DupListener(s.wsLn)
-	if err := add(ListenerWS, f, err); err != nil {
-		return nil, err
-	}
-	if s.sockLn != nil {
-		f, err := handoff.DupListener(s.sockLn)
-		if err := add(ListenerPublish, f, err); err != nil {
-			return nil, err
-		}
-	}
-	if s.metricsLn != nil {
-		f, err := handoff.DupListener(s.metricsLn)
-		if err := add(ListenerMetrics, f, err); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return b, nil
 }
 
-// dupFile duplicates fd (close-on-exec) as a file of its own.
-func dupFile(fd int, name string) (*os.File, error) {
+// dupListener duplicates ln's descriptor (close-on-exec) as a file of its
+// own, leaving ln's socket non-blocking.
+func dupListener(ln net.Listener) (*os.File, error) {
+	fd, err := listenerFD(ln)
+	if err != nil {
+		return nil, err
+	}
 	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("dup: %w", err)
 	}
-	return os.NewFile(uintptr(d), name), nil
+	return os.NewFile(uintptr(d), "fanoutd-publish"), nil
 }
 
-func closeAll(fs []*os.File) {
-	for _, f := range fs {
-		if f != nil {
-			_ = f.Close()
-		}
+// listenerFD is ln's descriptor (ipc.UnixListener's inner one). It stays
+// valid while ln is open.
+func listenerFD(ln net.Listener) (int, error) {
+	if ul, ok := ln.(*ipc.UnixListener); ok {
+		ln = ul.Listener
 	}
+	sc, ok := ln.(syscall.Conn)
+	if !ok {
+		return -1, fmt.Errorf("%T has no descriptor", ln)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		return -1, err
+	}
+	return fd, nil
 }
 
 // storeOnStop hands every connection to the service manager's store when

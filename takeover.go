@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/fanoutd/fanoutd/control"
 	"github.com/fanoutd/fanoutd/daemon"
@@ -20,7 +19,7 @@ type TakeOver struct {
 	s     *Server
 	meta  imageMeta
 	conns []connImage
-	files map[string]*os.File // the received descriptors, by socket key
+	files map[string]int // the received descriptors, by socket key
 }
 
 // TakeOver reads a hand-off's image and restores what it carries into this
@@ -44,14 +43,14 @@ func (s *Server) TakeOver(b handoff.Bundle) (*TakeOver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the hand-off image: %w", err)
 	}
-	t := &TakeOver{s: s, meta: meta, conns: conns, files: make(map[string]*os.File, len(b.Files))}
-	for _, f := range b.Files {
-		key, err := handoff.SocketKey(int(f.Fd()))
-		if err != nil {
-			_ = f.Close() // closed by its peer meanwhile: nothing to take over
+	t := &TakeOver{s: s, meta: meta, conns: conns, files: make(map[string]int, len(b.Files))}
+	for i, fd := range b.Files {
+		key, err := handoff.SocketKey(fd)
+		if err != nil || b.Name(i) != handoff.ConnName {
+			_ = unix.Close(fd) // not a connection, or closed by its peer meanwhile
 			continue
 		}
-		t.files[key] = f
+		t.files[key] = fd
 	}
 	if err := s.node.ImportState(node); err != nil {
 		return nil, fmt.Errorf("restore the channels: %w", err)
@@ -75,16 +74,12 @@ func (t *TakeOver) Adopt() int {
 	n := 0
 	for i := range t.conns {
 		ci := &t.conns[i]
-		f := t.files[ci.Key]
-		if f == nil {
-			continue
+		fd, ok := t.files[ci.Key]
+		if !ok {
+			continue // the client left while the process restarted
 		}
 		delete(t.files, ci.Key)
 		st := ci.Transport
-		fd, err := detach(f)
-		if err != nil {
-			continue
-		}
 		st.Fd = fd
 		if _, err := s.ws.Adopt(st, func(c *netpoll.Conn) (netpoll.Session, error) { return s.resumeSession(c, ci) }); err != nil {
 			s.log.Warn("hand-off: a connection could not be taken over", zap.String("conn", st.ID), zap.Error(err))
@@ -104,8 +99,8 @@ func (t *TakeOver) Adopt() int {
 // Release closes the descriptors not adopted, without a byte on the wire
 // (the old process still holds them: an upgrade that was aborted).
 func (t *TakeOver) Release() {
-	for k, f := range t.files {
-		_ = f.Close()
+	for k, fd := range t.files {
+		_ = unix.Close(fd)
 		delete(t.files, k)
 	}
 }
@@ -140,23 +135,15 @@ func (s *Server) resumeSession(c *netpoll.Conn, ci *connImage) (netpoll.Session,
 	return &limitedSession{Session: sess, limits: s.up.limits, ls: ls, addr: addr, user: ci.Session.Subject}, nil
 }
 
-// detach takes f's descriptor out of the file, which then no longer
-// closes it: the transport owns it from here.
-func detach(f *os.File) (int, error) {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-	_ = f.Close()
-	return fd, err
-}
-
 // DrainFiles closes connections handed over in an image that this binary
 // cannot read: each is sent a close frame with code (1012, service
 // restart, tells clients to come back) and reason, then closed, as a
 // drain would. Best effort: a socket whose buffer is full is just closed.
-func DrainFiles(files []*os.File, code int, reason string) {
+func DrainFiles(files []int, code int, reason string) {
 	frame := closeFrame(code, reason)
-	for _, f := range files {
-		_, _ = unix.Write(int(f.Fd()), frame)
-		_ = f.Close()
+	for _, fd := range files {
+		_, _ = unix.Write(fd, frame)
+		_ = unix.Close(fd)
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"strconv"
 
 	"github.com/fanoutd/fanoutd/handoff"
 	"go.uber.org/zap"
@@ -22,19 +22,24 @@ type UpgradeOptions struct {
 	Stdout, Stderr io.Writer
 }
 
-// EnvListeners names, in the new process's environment, the listeners an
-// upgrade passes and their descriptors: "ws=4,publish=5,metrics=6".
-const EnvListeners = "FANOUTD_HANDOFF_LISTENERS"
-
 // Upgrade hands every connection to a new process started from o (the
-// classic binary upgrade): the new binary starts with the listeners
-// inherited, says it can take over, receives every WebSocket and the
-// state behind it, and serves; then this Server stops serving and Run
-// returns nil. Nothing is closed and nothing is refused: publishes that
-// arrive meanwhile wait in the listen backlog. If the new process fails
-// to start, refuses the image or does not take over within
+// classic binary upgrade), in two steps over the hand-off socket:
+//  1. the new process starts and says hello; it is sent the listeners and
+//     builds its Server on them (broker links, keys) while this one
+//     serves on, and says ready;
+//  2. this Server hands over (handOff): every WebSocket and the state
+//     behind it; the new process restores it, says ready again, and
+//     serves once this one commits.
+//
+// Then Run returns nil. Nothing is closed and nothing is refused:
+// publishes that arrive meanwhile wait in the listen backlog. If the new
+// process fails to start, refuses the image or does not take over within
 // handoff.timeout, it is stopped and this Server carries on serving
-// everyone; the error says why.
+// everyone; the error says why (and Stats' handoff.last_error).
+//
+// The new process takes the listeners and then the rest with
+// handoff.Inherited, New on the listeners and TakeOver (cmd/fanoutd's
+// handoff.go is the model).
 func (s *Server) Upgrade(ctx context.Context, o UpgradeOptions) (HandOffReport, error) {
 	rep, err := s.upgrade(ctx, o)
 	if err != nil {
@@ -50,38 +55,34 @@ func (s *Server) upgrade(ctx context.Context, o UpgradeOptions) (HandOffReport, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.live.Load().HandOff.Timeout)
 	defer cancel()
-	lns, err := s.HandOffListeners()
-	if err != nil {
-		return HandOffReport{}, err
-	}
-	co := handoff.ChildOptions{Path: o.Path, Args: o.Args, Env: o.Env, Stdout: o.Stdout, Stderr: o.Stderr}
-	if co.Env == nil {
-		co.Env = os.Environ()
-	}
+	co := handoff.ChildOptions{Path: o.Path, Args: o.Args, Env: o.Env, Stdout: o.Stdout, Stderr: o.Stderr,
+		Log: s.log.Named("handoff")}
 	if co.Stdout == nil {
 		co.Stdout = os.Stdout
 	}
 	if co.Stderr == nil {
 		co.Stderr = os.Stderr
 	}
-	var spec []string
-	for _, name := range []string{ListenerWS, ListenerPublish, ListenerMetrics} {
-		if f := lns[name]; f != nil {
-			spec = append(spec, fmt.Sprintf("%s=%d", name, handoff.ChildFD(len(co.ExtraFiles))))
-			co.ExtraFiles = append(co.ExtraFiles, f)
+	child, err := handoff.StartChild(ctx, co)
+	if err != nil {
+		return HandOffReport{}, err
+	}
+	lns, err := s.listenerBundle(func(string) bool { return true })
+	if err == nil {
+		_, err = child.WaitHello(ctx)
+		if err != nil {
+			err = fmt.Errorf("the new process did not start: %w", err)
 		}
 	}
-	co.Env = append(co.Env, EnvListeners+"="+strings.Join(spec, ","))
-	child, err := handoff.StartChild(ctx, co)
-	for _, f := range lns {
-		_ = f.Close() // the child has its own
+	if err == nil {
+		err = child.Send(ctx, lns)
+	}
+	if err == nil {
+		err = child.WaitReady(ctx)
 	}
 	if err != nil {
-		return HandOffReport{}, fmt.Errorf("start %s: %w", o.Path, err)
-	}
-	if _, err := child.WaitHello(ctx); err != nil {
 		child.Abort()
-		return HandOffReport{}, fmt.Errorf("the new process did not start: %w", err)
+		return HandOffReport{}, err
 	}
 	return s.handOff(ctx, upgradeRoute{child})
 }
@@ -107,43 +108,49 @@ type FDStore struct {
 	// Socket is $NOTIFY_SOCKET.
 	Socket string
 	// Max is how many descriptors the store holds: $FDSTORE (systemd 254
-	// and later) or the unit's FileDescriptorStoreMax= as
-	// handoff.fdstore_max says.
+	// and later); 0 when unknown, and then handoff.fdstore_max says.
 	Max int
 }
 
 // storeRoute hands over to the service manager's store (Options.FDStore):
-// the connections, the image and the listeners this Server bound itself
-// (those the manager passed, it still holds).
+// the connections, the image, and the listeners this Server bound itself
+// (those the manager passed, it holds already).
 type storeRoute struct {
 	s     *Server
 	store FDStore
 }
 
-func (r storeRoute) send(ctx context.Context, b handoff.Bundle) error {
-	lns, err := r.s.HandOffListeners()
+func (r storeRoute) getenv(key string) string {
+	switch key {
+	case "NOTIFY_SOCKET":
+		return r.store.Socket
+	case "FDSTORE":
+		if m := max(r.store.Max, r.s.live.Load().HandOff.FDStoreMax); m > 0 {
+			return strconv.Itoa(m)
+		}
+	}
+	return ""
+}
+
+func (r storeRoute) send(_ context.Context, b handoff.Bundle) error {
+	if r.getenv("FDSTORE") == "" {
+		return fmt.Errorf("%w: the store's size is unknown (systemd before 254 does not pass $FDSTORE): set handoff.fdstore_max to the unit's FileDescriptorStoreMax=",
+			handoff.ErrStoreTooSmall)
+	}
+	lns, err := r.s.listenerBundle(func(name string) bool {
+		return name == ListenerWS && r.s.ownWS || name == ListenerPublish && r.s.ownSocket
+	})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, f := range lns {
-			_ = f.Close()
-		}
-	}()
-	named := map[string]*os.File{}
-	if r.s.ownWS {
-		named["websocket"] = lns[ListenerWS]
-	}
-	if r.s.ownSocket && lns[ListenerPublish] != nil {
-		named["publish"] = lns[ListenerPublish]
-	}
-	if need := len(b.Files) + len(named) + 1; need > r.store.Max {
-		return fmt.Errorf("the service manager's descriptor store holds %d, %d needed: raise FileDescriptorStoreMax= (and handoff.fdstore_max)",
-			r.store.Max, need)
-	}
-	return handoff.Store(r.store.Socket, b, named)
+	b.Files = append(lns.Files, b.Files...)
+	b.Names = append(lns.Names, b.Names...)
+	return handoff.Store(r.getenv, b)
 }
 
 func (r storeRoute) commit(context.Context) error { return nil }
-func (r storeRoute) abort()                       { _ = handoff.ClearStore(r.store.Socket) }
 func (r storeRoute) pid() int                     { return 0 }
+
+func (r storeRoute) abort() {
+	_ = handoff.ClearStore(r.getenv, ListenerWS, ListenerPublish)
+}

@@ -195,6 +195,14 @@ func (t *taps) control(a Action, node string, now time.Time) {
 // not wait for them. Safe to call more than once.
 func (p *Plane) CloseTaps() { p.taps.closeAll() }
 
+// ReopenTaps lets taps open again after CloseTaps: a hand-off that failed
+// ends the taps (their readers reconnect) and serves on.
+func (p *Plane) ReopenTaps() {
+	p.taps.mu.Lock()
+	p.taps.closed = false
+	p.taps.mu.Unlock()
+}
+
 // Tapping reports whether a tap is open here or on another node:
 // publishing skips Event (and the work of calling it) while none is.
 func (p *Plane) Tapping() bool { return p.taps.open.Load() != 0 || p.remoteTapping.Load() }

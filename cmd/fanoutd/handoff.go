@@ -6,10 +6,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/fanoutd/fanoutd"
 	"github.com/fanoutd/fanoutd/handoff"
@@ -21,66 +23,78 @@ import (
 // it: nil when it starts afresh.
 type inheritance struct {
 	// parent is the old process of an upgrade (fanoutd upgrade, SIGUSR2),
-	// which waits for this one to take over; listeners are the sockets it
-	// passed, by name (fanoutd.ListenerWS…).
-	parent    *handoff.Parent
-	listeners map[string]*os.File
-	// stored is what a previous run left in the service manager's
-	// descriptor store (systemctl restart).
+	// which waits for this one to take over.
+	parent *handoff.Parent
+	// listeners are the sockets passed (an upgrade's first bundle, or what
+	// the previous run stored), by name (fanoutd.ListenerWS…).
+	listeners map[string]int
+	// stored is the rest of what a previous run left in the service
+	// manager's descriptor store (systemctl restart): connections, image.
 	stored *handoff.Bundle
 }
 
-// inherit finds the hand-off this process starts into, if any.
-func inherit(getenv func(string) string) (*inheritance, error) {
+// handOffWait bounds a new process's wait for each step of the old one.
+const handOffWait = 2 * time.Minute
+
+// inherit finds the hand-off this process starts into, if any: from an
+// upgrade, it says hello and receives the listeners (the connections come
+// once its Server is built: takeOver).
+func inherit(ctx context.Context, getenv func(string) string) (*inheritance, error) {
 	p, err := handoff.Inherited(getenv)
 	if err != nil {
 		return nil, err
 	}
 	if p != nil {
-		lns, err := inheritedListeners(getenv(fanoutd.EnvListeners))
-		if err != nil {
-			_ = p.Refuse(err.Error())
-			return nil, err
+		if err := p.Hello(handoff.Hello{Version: currentBuild().Version, Images: []int{handoff.Version}}); err != nil {
+			return nil, fmt.Errorf("hand-off: %w", err)
 		}
-		return &inheritance{parent: p, listeners: lns}, nil
+		ctx, cancel := context.WithTimeout(ctx, handOffWait)
+		defer cancel()
+		b, err := p.Receive(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("hand-off: receiving the listeners: %w", err)
+		}
+		in := &inheritance{parent: p}
+		in.listeners, _ = splitListeners(b)
+		return in, nil
 	}
 	b, err := handoff.Restore(getenv)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	return &inheritance{stored: b}, nil
+	in := &inheritance{}
+	var rest handoff.Bundle
+	in.listeners, rest = splitListeners(*b)
+	rest.Image = b.Image
+	in.stored = &rest
+	return in, nil
 }
 
-// inheritedListeners reads fanoutd.EnvListeners: "ws=4,publish=5".
-func inheritedListeners(spec string) (map[string]*os.File, error) {
-	out := map[string]*os.File{}
-	for part := range strings.SplitSeq(spec, ",") {
-		if part == "" {
-			continue
+// splitListeners takes the listeners out of a bundle, by name.
+func splitListeners(b handoff.Bundle) (map[string]int, handoff.Bundle) {
+	lns := map[string]int{}
+	var rest handoff.Bundle
+	for i, fd := range b.Files {
+		switch name := b.Name(i); name {
+		case fanoutd.ListenerWS, fanoutd.ListenerPublish, fanoutd.ListenerMetrics:
+			lns[name] = fd
+		default:
+			rest.Files = append(rest.Files, fd)
+			rest.Names = append(rest.Names, name)
 		}
-		name, fdText, ok := strings.Cut(part, "=")
-		fd, err := strconv.Atoi(fdText)
-		if !ok || err != nil || fd < 3 {
-			return nil, fmt.Errorf("%s: malformed entry %q", fanoutd.EnvListeners, part)
-		}
-		syscall.CloseOnExec(fd)
-		out[name] = os.NewFile(uintptr(fd), "fanoutd-"+name)
 	}
-	return out, nil
+	return lns, rest
 }
 
-// applyListeners sets o's listeners from an upgrade's (the publish socket
-// keeps the API's fast path and owns its file, as one bound here would).
+// applyListeners sets o's listeners from the inherited ones (the publish
+// socket keeps the API's fast path and owns its file, as one bound here
+// would).
 func (in *inheritance) applyListeners(o *fanoutd.Options, socketPath string) error {
-	if in == nil || in.parent == nil {
+	if in == nil {
 		return nil
 	}
-	defer func() {
-		for _, f := range in.listeners {
-			_ = f.Close()
-		}
-	}()
-	for name, f := range in.listeners {
+	for name, fd := range in.listeners {
+		f := os.NewFile(uintptr(fd), name)
 		var ln net.Listener
 		var err error
 		if name == fanoutd.ListenerPublish {
@@ -88,6 +102,7 @@ func (in *inheritance) applyListeners(o *fanoutd.Options, socketPath string) err
 		} else {
 			ln, err = net.FileListener(f)
 		}
+		_ = f.Close() // both duplicate it
 		if err != nil {
 			return fmt.Errorf("inherited %s listener: %w", name, err)
 		}
@@ -98,21 +113,21 @@ func (in *inheritance) applyListeners(o *fanoutd.Options, socketPath string) err
 			o.SocketListener = ln
 		case fanoutd.ListenerMetrics:
 			o.MetricsListener = ln
-		default:
-			_ = ln.Close()
 		}
 	}
+	in.listeners = nil
 	return nil
 }
 
 // takeOver takes the inherited connections over before Run serves them.
-// From an upgrade: say hello, receive the image and descriptors, restore,
-// say ready, and adopt once the old process committed; any failure before
-// that leaves every socket to the old process, which serves on. From the
-// service manager's store: restore and adopt, or, for an image this binary
-// cannot read, close the connections as a drain would (the old process is
-// gone), and then clear the store.
-func (in *inheritance) takeOver(ctx context.Context, srv *fanoutd.Server, notifySocket string, log *zap.Logger) error {
+// From an upgrade: say ready (the Server is built), receive the image and
+// the connections, restore, say ready again, and adopt once the old
+// process committed; any failure before that leaves every socket to the
+// old process, which serves on. From the service manager's store: restore
+// and adopt, or, for an image this binary cannot read, close the
+// connections as a drain would (the old process is gone); then clear the
+// store.
+func (in *inheritance) takeOver(ctx context.Context, srv *fanoutd.Server, getenv func(string) string, log *zap.Logger) error {
 	switch {
 	case in == nil:
 		return nil
@@ -120,13 +135,16 @@ func (in *inheritance) takeOver(ctx context.Context, srv *fanoutd.Server, notify
 		return takeOverUpgrade(ctx, srv, in.parent, log)
 	case in.stored != nil:
 		defer func() {
-			if err := handoff.ClearStore(notifySocket); err != nil {
+			if err := handoff.ClearStore(getenv, fanoutd.ListenerWS, fanoutd.ListenerPublish, fanoutd.ListenerMetrics); err != nil {
 				log.Warn("hand-off: clearing the service manager's descriptor store failed", zap.Error(err))
 			}
 		}()
+		if len(in.stored.Files) == 0 && len(in.stored.Image) == 0 {
+			return nil
+		}
 		t, err := srv.TakeOver(*in.stored)
 		if err != nil {
-			log.Error("hand-off: the image in the descriptor store cannot be read; closing its connections (code 1012) for them to reconnect",
+			log.Error("hand-off: the image in the descriptor store cannot be read; closing its connections (1012) for their clients to reconnect",
 				zap.Int("connections", len(in.stored.Files)), zap.Error(err))
 			fanoutd.DrainFiles(in.stored.Files, 1012, `{"reconnect_after_ms":1000}`)
 			return nil
@@ -137,19 +155,19 @@ func (in *inheritance) takeOver(ctx context.Context, srv *fanoutd.Server, notify
 }
 
 func takeOverUpgrade(ctx context.Context, srv *fanoutd.Server, p *handoff.Parent, log *zap.Logger) error {
-	if err := p.Hello(handoff.Hello{Version: currentBuild().Version, Image: handoff.Version}); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, handOffWait)
+	defer cancel()
+	if err := p.Ready(); err != nil {
 		return fmt.Errorf("hand-off: %w", err)
 	}
 	b, err := p.Receive(ctx)
 	if err != nil {
-		return fmt.Errorf("hand-off: receiving: %w", err)
+		return fmt.Errorf("hand-off: receiving the connections: %w", err)
 	}
 	t, err := srv.TakeOver(b)
 	if err != nil {
 		_ = p.Refuse(err.Error())
-		for _, f := range b.Files {
-			_ = f.Close() // the old process still holds them: nothing goes on the wire
-		}
+		b.Close() // the old process still holds them: nothing goes on the wire
 		return fmt.Errorf("hand-off refused: %w", err)
 	}
 	if err := p.Ready(); err != nil {
@@ -160,11 +178,10 @@ func takeOverUpgrade(ctx context.Context, srv *fanoutd.Server, p *handoff.Parent
 		t.Release()
 		return fmt.Errorf("hand-off aborted by the old process: %w", err)
 	}
-	n := t.Adopt()
+	t.Adopt()
 	if err := p.Serving(); err != nil {
-		log.Warn("hand-off: telling the old process failed (it stops anyway)", zap.Error(err))
+		log.Debug("hand-off: the old process did not hear that this one serves (it stops anyway)", zap.Error(err))
 	}
-	_ = n
 	return nil
 }
 
@@ -193,7 +210,8 @@ func catchUpgrades(bg *sync.WaitGroup, srv *fanoutd.Server, exe string, log *zap
 				return
 			case <-usr2:
 				log.Info("SIGUSR2 received: upgrading to the binary on disk", zap.String("path", exe))
-				_, _ = srv.Upgrade(context.Background(), fanoutd.UpgradeOptions{Path: exe, Args: os.Args[1:]})
+				env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LISTEN_") })
+				_, _ = srv.Upgrade(context.Background(), fanoutd.UpgradeOptions{Path: exe, Args: os.Args[1:], Env: env})
 			}
 		}
 	})

@@ -48,7 +48,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 		return err
 	}
 	exe, _ := os.Executable() // now: an upgrade replaces the file, and then /proc/self/exe reads "(deleted)"
-	inh, err := inherit(os.Getenv)
+	inh, err := inherit(ctx, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 	if err != nil {
 		return err
 	}
-	if err := inh.takeOver(ctx, srv, os.Getenv("NOTIFY_SOCKET"), log.Named("handoff")); err != nil {
+	if err := inh.takeOver(ctx, srv, os.Getenv, log.Named("handoff")); err != nil {
 		_ = srv.Shutdown(ctx)
 		return err
 	}

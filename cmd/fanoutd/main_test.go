@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/fanoutd/fanoutd/handoff"
 	"go.uber.org/goleak"
 )
 
@@ -158,10 +159,13 @@ func failUpgradeChild() {
 	if mode == "refuse" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if p.Hello(handoff.Hello{Version: "test", Image: handoff.Version}) == nil {
-			if b, err := p.Receive(ctx); err == nil {
-				for _, f := range b.Files {
-					_ = f.Close()
+		// The real protocol up to the image: hello, the listeners, ready,
+		// the connections and the image; then the refusal.
+		if p.Hello(handoff.Hello{Version: "test", Images: []int{handoff.Version}}) == nil {
+			if b, err := p.Receive(ctx); err == nil && p.Ready() == nil {
+				b.Close()
+				if b, err := p.Receive(ctx); err == nil {
+					b.Close()
 				}
 			}
 			_ = p.Refuse("test: image version 99 is not one this binary reads")

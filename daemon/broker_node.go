@@ -38,7 +38,19 @@ func (n *Node) publishBroker(ctx context.Context, count int, event func(i int) (
 // ones already delivered (by a gap fill or a replay) are skipped; a gap in
 // the offsets is filled from the broker's history or, when that fails,
 // announced to the subscribers with a "missed" frame naming the channel.
+// While the node is frozen (Freeze) the event is kept aside for Unfreeze.
 func (n *Node) Deliver(channel string, ev BrokerEvent) {
+	for !n.gate.tryEnter() {
+		if n.gate.hold(channel, ev) {
+			return
+		}
+	}
+	defer n.gate.leave()
+	n.deliver1(channel, ev)
+}
+
+// deliver1 is Deliver past the hand-off gate.
+func (n *Node) deliver1(channel string, ev BrokerEvent) {
 	ch := n.hub.lookup(channel)
 	if ch == nil {
 		return
@@ -178,20 +190,44 @@ func (n *Node) unlink(ch *channel) {
 
 // Resync is for a broker whose link came back: every channel with local
 // subscribers catches up from the broker's history, or tells its
-// subscribers what was lost. Called from the broker's goroutine.
+// subscribers what was lost. Called from the broker's goroutine. On a
+// frozen node it is done by Unfreeze.
 func (n *Node) Resync() {
+	for !n.gate.tryEnter() {
+		if n.gate.holdResync() {
+			return
+		}
+	}
+	defer n.gate.leave()
+	n.resync()
+}
+
+// resync is Resync past the hand-off gate.
+func (n *Node) resync() {
 	var chans []*channel
 	n.hub.each(func(ch *channel) { chans = append(chans, ch) })
 	for _, ch := range chans {
-		fl := n.flushLists.Get().(*flushList)
-		ch.mu.Lock()
-		if ch.linked && !ch.dead && !ch.syncing {
-			n.catchUp(ch, fl)
-		}
-		ch.mu.Unlock()
-		fl.flush()
-		n.flushLists.Put(fl)
+		n.catchUpLinked(ch)
 	}
+}
+
+// catchUpChannel is catchUpLinked for the channel called name, if any.
+func (n *Node) catchUpChannel(name string) {
+	if ch := n.hub.lookup(name); ch != nil {
+		n.catchUpLinked(ch)
+	}
+}
+
+// catchUpLinked catches ch up from the broker when it is linked.
+func (n *Node) catchUpLinked(ch *channel) {
+	fl := n.flushLists.Get().(*flushList)
+	ch.mu.Lock()
+	if ch.linked && !ch.dead && !ch.syncing {
+		n.catchUp(ch, fl)
+	}
+	ch.mu.Unlock()
+	fl.flush()
+	n.flushLists.Put(fl)
 }
 
 // catchUp delivers whatever the broker has after ch.last. Called with

@@ -264,6 +264,25 @@ func (n *Node) catchUp(ch *channel, fl *flushList) {
 // for that. Broker calls run without the channel lock.
 func (s *Session) subscribeShared(cmd command, name string) error {
 	n := s.node
+	ch, err := n.lockLinked(name)
+	if err != nil {
+		return err
+	}
+	sub := ch.addLocked(s)
+	n.subs.Add(1)
+	s.joined(cmd, ch)
+	s.announce(ch, "join")
+	n.drainPending(ch)
+	ch.mu.Unlock()
+	s.subs = append(s.subs, sub)
+	n.logConn(s, connEvent{typ: "subscribe", channel: name})
+	n.notePresence(s, name, true)
+	return nil
+}
+
+// lockLinked returns the channel called name, linked at the broker (by
+// this call if it is the first), with its lock held.
+func (n *Node) lockLinked(name string) (*channel, error) {
 	for {
 		ch := n.hub.lock(name)
 		if ch.syncing {
@@ -273,7 +292,7 @@ func (s *Session) subscribeShared(cmd command, name string) error {
 			case <-wait:
 				continue
 			case <-time.After(n.opts.BrokerTimeout):
-				return &UnavailableError{context.DeadlineExceeded}
+				return nil, &UnavailableError{context.DeadlineExceeded}
 			}
 		}
 		if !ch.linked {
@@ -284,19 +303,10 @@ func (s *Session) subscribeShared(cmd command, name string) error {
 				if unused {
 					n.hub.dropIfUnused(ch)
 				}
-				return err
+				return nil, err
 			}
 		}
-		sub := ch.addLocked(s)
-		n.subs.Add(1)
-		s.joined(cmd, ch)
-		s.announce(ch, "join")
-		n.drainPending(ch)
-		ch.mu.Unlock()
-		s.subs = append(s.subs, sub)
-		n.logConn(s, connEvent{typ: "subscribe", channel: name})
-		n.notePresence(s, name, true)
-		return nil
+		return ch, nil
 	}
 }
 

@@ -90,6 +90,13 @@ func (g *handoffGate) enter(ctx context.Context) error {
 	}
 }
 
+// retiredNow reports whether retire was called.
+func (g *handoffGate) retiredNow() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.retired
+}
+
 // freeze closes the gate and waits until nobody is inside.
 func (g *handoffGate) freeze() {
 	g.mu.Lock()

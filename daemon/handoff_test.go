@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -365,5 +366,69 @@ func TestHandoffStatesRoundTripJSON(t *testing.T) {
 	b, _ := json.Marshal(ss)
 	if !strings.Contains(string(b), `"token_id":"j"`) || !strings.Contains(string(b), `"connected_at":45`) {
 		t.Fatalf("not snake_case: %s", b)
+	}
+}
+
+// A publisher keeps publishing while its node hands off: it moves to the
+// new node when the old one is retired, and every subscriber sees every
+// event once, in order, across its old and new connection.
+func TestHandoffUnderLoadLosesNothing(t *testing.T) {
+	const total = 2000
+	a, b := New(handoffOptions()), New(handoffOptions())
+	var sessions []*Session
+	var olds []*fakeTransport
+	for i := range 3 {
+		s, ft := connect(t, a, "u"+strconv.Itoa(i), "*")
+		subscribe(t, s, ft, "p:1")
+		sessions, olds = append(sessions, s), append(olds, ft)
+	}
+	var cur atomic.Pointer[Node]
+	cur.Store(a)
+	var published atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < total; {
+			err := cur.Load().Publish(context.Background(), "p:1", "t", []byte(strconv.Itoa(i)))
+			switch {
+			case errors.Is(err, ErrHandedOff):
+				cur.Store(b) // the root points its publishers at the new node
+				continue
+			case err != nil:
+				done <- err
+				return
+			}
+			published.Add(1)
+			i++
+		}
+		done <- nil
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for published.Load() < total/4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	resumed, news := handOff(t, a, b, sessions...)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("publisher did not finish")
+	}
+	epoch := b.Channels()[0].Epoch
+	for i := range olds {
+		got := offsets(t, append(olds[i].messages(t), news[i].messages(t)...), epoch)
+		if len(got) != total || got[0] != 1 || got[total-1] != total {
+			t.Fatalf("session %d: %d events, want 1..%d", i, len(got), total)
+		}
+		for j := 1; j < len(got); j++ {
+			if got[j] != got[j-1]+1 {
+				t.Fatalf("session %d: %d after %d", i, got[j], got[j-1])
+			}
+		}
+		if len(olds[i].messages(t)) == 0 || len(news[i].messages(t)) == 0 {
+			t.Logf("session %d: the hand-off fell at an edge (%d old, %d new)", i, len(olds[i].messages(t)), len(news[i].messages(t)))
+		}
+		resumed[i].Closed(1000)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // brokerHub is an in-memory broker shared by the nodes of a test: it
@@ -23,7 +24,34 @@ type brokerChannel struct {
 	subs   map[*Node]int
 }
 
-func newBrokerHub() *brokerHub { return &brokerHub{chans: map[string]*brokerChannel{}} }
+// newBrokerHub returns a hub whose test, at its end, waits for the nodes'
+// unsubscribes (Node.unlink runs on its own goroutine): a later test must
+// not find this one's nodes still alive, nor goleak its goroutines.
+func newBrokerHub(t *testing.T) *brokerHub {
+	h := &brokerHub{chans: map[string]*brokerChannel{}}
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for h.linked() > 0 {
+			if time.Now().After(deadline) {
+				t.Errorf("%d channel links left at the broker after the test", h.linked())
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	return h
+}
+
+// linked counts the nodes' subscriptions to channels.
+func (h *brokerHub) linked() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, c := range h.chans {
+		n += len(c.subs)
+	}
+	return n
+}
 
 func (h *brokerHub) channel(name string) *brokerChannel {
 	c := h.chans[name]
@@ -158,7 +186,7 @@ func seqOf(epoch string, from, to int) []string {
 }
 
 func TestHandoffBrokerDeliversWhatTheHandoffMissedOnce(t *testing.T) {
-	hub := newBrokerHub()
+	hub := newBrokerHub(t)
 	a, b := brokerNode(hub), brokerNode(hub)
 	s, ft := connect(t, a, "u", "*")
 	subscribe(t, s, ft, "p:1")
@@ -208,7 +236,7 @@ func TestHandoffBrokerGapSignal(t *testing.T) {
 		}, seqOf("e1", 9, 9)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hub := newBrokerHub()
+			hub := newBrokerHub(t)
 			a, b := brokerNode(hub), brokerNode(hub)
 			s, ft := connect(t, a, "u", "*")
 			subscribe(t, s, ft, "p:1")
@@ -236,7 +264,7 @@ func TestHandoffBrokerGapSignal(t *testing.T) {
 }
 
 func TestUnfreezeDeliversHeldBrokerEvents(t *testing.T) {
-	hub := newBrokerHub()
+	hub := newBrokerHub(t)
 	a := brokerNode(hub)
 	s, ft := connect(t, a, "u", "*")
 	subscribe(t, s, ft, "p:1")
@@ -259,7 +287,7 @@ func TestUnfreezeDeliversHeldBrokerEvents(t *testing.T) {
 }
 
 func TestUnfreezeCatchesUpPastTheHeldBound(t *testing.T) {
-	hub := newBrokerHub()
+	hub := newBrokerHub(t)
 	a := brokerNode(hub)
 	s, ft := connect(t, a, "u", "*")
 	subscribe(t, s, ft, "p:1")

@@ -153,7 +153,12 @@ func (n *Node) ImportState(st NodeState) error {
 // checkImport refuses a state ImportState cannot restore.
 func (n *Node) checkImport(st NodeState) error {
 	seen := make(map[string]bool, len(st.Channels))
+	ids := make(map[uint64]bool, len(st.Channels))
 	for _, cs := range st.Channels {
+		if cs.ID != 0 && ids[cs.ID] {
+			return fmt.Errorf("%w: channel id %d twice", ErrBadState, cs.ID)
+		}
+		ids[cs.ID] = true
 		if err := checkName(cs.Name, n.set().MaxChannelLength); err != nil {
 			return fmt.Errorf("%w: %w", ErrBadState, err)
 		}

@@ -330,6 +330,9 @@ func TestImportRefusesBadState(t *testing.T) {
 		{"no epoch", NodeState{Channels: []ChannelState{{Name: "p:1", Last: 2}}}},
 		{"bad name", NodeState{Channels: []ChannelState{{Name: "p 1", Epoch: "e"}}}},
 		{"twice", NodeState{Channels: []ChannelState{good, good}}},
+		{"id twice", NodeState{Channels: []ChannelState{good, {Name: "p:2", ID: 1, Epoch: "e"}}}},
+		{"more conn events than numbered", NodeState{ConnEvents: ConnEventsState{Epoch: "x", Next: 2,
+			Lines: []json.RawMessage{json.RawMessage(`{}`), json.RawMessage(`{}`)}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := New(Options{}).ImportState(tc.st); !errors.Is(err, ErrBadState) {
@@ -430,5 +433,60 @@ func TestHandoffUnderLoadLosesNothing(t *testing.T) {
 			t.Logf("session %d: the hand-off fell at an edge (%d old, %d new)", i, len(olds[i].messages(t)), len(news[i].messages(t)))
 		}
 		resumed[i].Closed(1000)
+	}
+}
+
+func TestHandoffHistoryIsReframed(t *testing.T) {
+	o := Options{DefaultChannel: ChannelOptions{HistorySize: 100}, Frame: testFrame}
+	a, b := New(o), New(o)
+	publishN(t, a, "p:1", 3)
+	a.Freeze()
+	st := viaJSON(t, a.ExportState())
+	for _, e := range st.Channels[0].History {
+		if e.Event[0] != '{' {
+			t.Fatalf("exported event %q keeps the transport's framing", e.Event)
+		}
+	}
+	if err := b.ImportState(st); err != nil {
+		t.Fatal(err)
+	}
+	a.Retire()
+	ctx := context.Background()
+	pa, err := a.History(ctx, "p:1", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.History(ctx, "p:1", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(pa, pb) || len(pb.Events) != 3 {
+		t.Fatalf("history on B %+v, want A's %+v", pb, pa)
+	}
+	if a.Stats().HistoryBytes != b.Stats().HistoryBytes {
+		t.Fatalf("history bytes: A %d, B %d", a.Stats().HistoryBytes, b.Stats().HistoryBytes)
+	}
+}
+
+func TestHandoffKeepsTheTokenExpiry(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	o := Options{Now: clock.Now, ExpiryWarning: time.Minute}
+	a, b := New(o), New(o)
+	ft := &fakeTransport{}
+	s := a.Connect(ft, Identity{Subject: "u", Expires: clock.Now().Add(90 * time.Second)})
+	clock.advance(40 * time.Second)
+	a.SweepExpiries()
+	if msgs := ft.take(t); len(msgs) != 2 || msgs[1].str(t, "type") != "expiring" {
+		t.Fatalf("before the hand-off: %v, want welcome and expiring", msgs)
+	}
+	_, fts := handOff(t, a, b, s)
+	b.SweepExpiries() // warned already: not again
+	if msgs := fts[0].take(t); len(msgs) != 0 {
+		t.Fatalf("resumed session warned again: %v", msgs)
+	}
+	clock.advance(time.Minute)
+	b.SweepExpiries()
+	if c := fts[0].closeCalls(); len(c) != 1 || c[0].code != CloseTokenExpired {
+		t.Fatalf("after expiry: closes %v, want one %d", c, CloseTokenExpired)
 	}
 }

@@ -103,7 +103,8 @@
 // released before it).
 // Locks: hub shard → channel → {history LRU, idempotency, connection
 // events, expiry shard}; the last four never nest. The hand-off gate is
-// entered before any of them, and its own lock is never held with another. A channel's lock is held
+// entered before a session's ctl lock and any of these; its own mutex is
+// never held while taking another. A channel's lock is held
 // while an event is numbered, kept and enqueued to its subscribers, which
 // serialises publishes per channel (per-channel order) and makes a
 // subscription, with its replay, atomic with respect to them. History

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -15,6 +16,11 @@ import (
 type brokerHub struct {
 	mu    sync.Mutex
 	chans map[string]*brokerChannel
+	// onSubscribe, when set, runs after each Subscribe has taken its
+	// position, before it returns (events published then must be
+	// delivered); failSubscribe makes Subscribe fail.
+	onSubscribe   func()
+	failSubscribe bool
 }
 
 type brokerChannel struct {
@@ -60,6 +66,18 @@ func (h *brokerHub) channel(name string) *brokerChannel {
 		h.chans[name] = c
 	}
 	return c
+}
+
+func (h *brokerHub) setOnSubscribe(f func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onSubscribe = f
+}
+
+func (h *brokerHub) setFailSubscribe(fail bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failSubscribe = fail
 }
 
 // publish stores an event and delivers it to the subscribed nodes.
@@ -113,10 +131,18 @@ func (b *fakeBroker) Publish(_ context.Context, channel, eventType string, paylo
 
 func (b *fakeBroker) Subscribe(_ context.Context, channel string) (uint64, string, error) {
 	b.hub.mu.Lock()
-	defer b.hub.mu.Unlock()
+	if b.hub.failSubscribe {
+		b.hub.mu.Unlock()
+		return 0, "", errors.New("broker down")
+	}
 	c := b.hub.channel(channel)
 	c.subs[b.node]++
-	return c.last, c.epoch, nil
+	last, epoch, hook := c.last, c.epoch, b.hub.onSubscribe
+	b.hub.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return last, epoch, nil
 }
 
 func (b *fakeBroker) Position(_ context.Context, channel string) (uint64, string, error) {
@@ -302,4 +328,54 @@ func TestUnfreezeCatchesUpPastTheHeldBound(t *testing.T) {
 		t.Fatalf("after Unfreeze: %d events (%v…), others %v; want e1/1..%d once each", len(ev), ev[:min(3, len(ev))], others, total)
 	}
 	s.Closed(1000)
+}
+
+// Events published while the new node links the channel wait in its
+// pending list and follow the catch-up, each once.
+func TestHandoffBrokerEventsDuringTheLink(t *testing.T) {
+	hub := newBrokerHub(t)
+	a, b := brokerNode(hub), brokerNode(hub)
+	s, ft := connect(t, a, "u", "*")
+	subscribe(t, s, ft, "p:1")
+	publishN(t, a, "p:1", 2)
+	a.Freeze()
+	ss := viaJSON(t, s.Export())
+	s.Detach()
+	hub.publish("p:1", "t", nil)                                // 3: from the broker's history
+	hub.setOnSubscribe(func() { hub.publish("p:1", "t", nil) }) // 4: pending
+	ft2 := &fakeTransport{}
+	r, err := b.Resume(ft2, ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.setOnSubscribe(nil)
+	hub.publish("p:1", "t", nil)
+	if ev, others := eventOffsets(t, ft2.take(t)); !slices.Equal(ev, seqOf("e1", 3, 5)) || len(others) != 0 {
+		t.Fatalf("after resume: %v %v, want e1/3..5 once each", ev, others)
+	}
+	r.Closed(1000)
+}
+
+func TestHandoffBrokerRefusesASubscription(t *testing.T) {
+	hub := newBrokerHub(t)
+	a, b := brokerNode(hub), brokerNode(hub)
+	s, ft := connect(t, a, "u", "*")
+	subscribe(t, s, ft, "p:1")
+	a.Freeze()
+	ss := viaJSON(t, s.Export())
+	s.Detach()
+	hub.setFailSubscribe(true)
+	ft2 := &fakeTransport{}
+	r, err := b.Resume(ft2, ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ft2.only(t)
+	if m.str(t, "type") != "unsubscribed" || m.str(t, "channel") != "p:1" || m.str(t, "code") != "unavailable" {
+		t.Fatalf("got %v, want unsubscribed p:1 with code unavailable", m)
+	}
+	if st := b.Stats(); st.Connections != 1 || st.Subscriptions != 0 {
+		t.Fatalf("B counts %d connections, %d subscriptions; want 1, 0", st.Connections, st.Subscriptions)
+	}
+	r.Closed(1000)
 }

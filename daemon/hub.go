@@ -36,13 +36,13 @@ type channel struct {
 	id    uint64 // the transport's key for this channel's frames
 	mu    sync.Mutex
 	subs  []*subscription
-	dead  bool   // removed from the hub; a subscriber must look it up again
-	last  uint64 // offset of the latest event
-	hist  history
-	lru   lruLinks // guarded by the node's historyLRU lock
+	dead  bool // removed from the hub; a subscriber must look it up again
 	// pinned: imported from a hand-off with subscribers that have not
 	// been resumed yet; kept alive for them, with its position.
 	pinned bool
+	last   uint64 // offset of the latest event
+	hist   history
+	lru    lruLinks // guarded by the node's historyLRU lock
 
 	// With a broker: shared marks the channel as the broker's, linked that
 	// the broker delivers it here; while syncing (the first subscriber's

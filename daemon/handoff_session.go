@@ -54,7 +54,7 @@ func (s *Session) Export() SessionState {
 	defer s.ctl.Unlock()
 	st := SessionState{ID: s.id, Subject: s.subject, Internal: s.internal, Patterns: slices.Clone(s.patterns),
 		TokenID: s.jti, Expires: s.expires.Load(), Warned: s.warned.Load()}
-	if s.info != nil {
+	if s.info != nil && json.Valid(s.info) { // the image must encode
 		st.Info = json.RawMessage(bytes.Clone(s.info))
 	}
 	if since, ok := s.node.reg.since(s); ok {

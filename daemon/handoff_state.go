@@ -113,7 +113,16 @@ func (n *Node) exportChannel(ch *channel) ChannelState {
 	}
 	for i := range ch.hist.len() {
 		e := ch.hist.at(i)
-		cs.History[i] = HistoryEntry{Offset: e.offset, At: e.at, Event: n.unframe(e.frame)}
+		ev := n.unframe(e.frame)
+		if len(ev) < 2 || ev[0] != '{' || ev[len(ev)-1] != '}' {
+			// Options.Frame is not one unframe can undo: hand over the
+			// position without the history rather than an image that
+			// does not encode. Clients resuming from it get recovered:false.
+			n.log.Warn("hand-off: a channel's history cannot be exported", zap.String("channel", ch.name))
+			cs.History = nil
+			break
+		}
+		cs.History[i] = HistoryEntry{Offset: e.offset, At: e.at, Event: ev}
 	}
 	return cs
 }

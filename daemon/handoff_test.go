@@ -490,3 +490,16 @@ func TestHandoffKeepsTheTokenExpiry(t *testing.T) {
 		t.Fatalf("after expiry: closes %v, want one %d", c, CloseTokenExpired)
 	}
 }
+
+func TestHandoffDropsHistoryItCannotUnframe(t *testing.T) {
+	o := Options{DefaultChannel: ChannelOptions{HistorySize: 10},
+		Frame: func(m []byte) []byte { return append(append([]byte(nil), m...), '\n') }}
+	a := New(o)
+	publishN(t, a, "p:1", 2)
+	a.Freeze()
+	st := viaJSON(t, a.ExportState())
+	if len(st.Channels) != 1 || st.Channels[0].Last != 2 || st.Channels[0].History != nil {
+		t.Fatalf("exported %+v, want p:1 at 2 without history", st.Channels)
+	}
+	a.Retire()
+}

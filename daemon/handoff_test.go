@@ -503,3 +503,51 @@ func TestHandoffDropsHistoryItCannotUnframe(t *testing.T) {
 	}
 	a.Retire()
 }
+
+// stallingTransport stalls its first QueueEvent until released, as a
+// publish caught mid-delivery.
+type stallingTransport struct {
+	fakeTransport
+	entered, release chan struct{}
+	once             atomic.Bool
+}
+
+func (s *stallingTransport) QueueEvent(msg []byte, key uint64, policy int) (bool, bool, int) {
+	if s.once.CompareAndSwap(false, true) {
+		close(s.entered)
+		<-s.release
+	}
+	return s.fakeTransport.QueueEvent(msg, key, policy)
+}
+
+func TestFreezeWaitsForADeliveryInProgress(t *testing.T) {
+	n := New(Options{})
+	st := &stallingTransport{entered: make(chan struct{}), release: make(chan struct{})}
+	s := n.Connect(st, Identity{Subject: "u", Channels: []string{"*"}})
+	st.take(t)
+	subscribe(t, s, &st.fakeTransport, "p:1")
+	published := make(chan error, 1)
+	go func() { published <- n.Publish(context.Background(), "p:1", "t", nil) }()
+	<-st.entered
+	frozen := make(chan struct{})
+	go func() { n.Freeze(); close(frozen) }()
+	select {
+	case <-frozen:
+		t.Fatal("Freeze returned while a delivery was in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(st.release)
+	select {
+	case <-frozen:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Freeze did not return after the delivery")
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	if ss := s.Export(); len(ss.Channels) != 1 || ss.Channels[0].Offset != 1 || len(st.raw()) != 1 {
+		t.Fatalf("after Freeze: %+v, %d sent; want the delivered event at offset 1", ss.Channels, len(st.raw()))
+	}
+	n.Unfreeze()
+	s.Closed(1000)
+}

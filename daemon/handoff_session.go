@@ -114,9 +114,12 @@ func (s *Session) Detach() {
 // subscription is queued for it, so Run must be running.
 //
 // It returns an error wrapping ErrBadState, and no session, for a state
-// without an id or with an invalid channel name; ErrHandedOff on a retired
-// node. Call it once per exported session, from any goroutine, before t
-// delivers the connection's first message.
+// without an id, with an invalid channel name or a channel twice;
+// ErrHandedOff on a retired node. Call it once per exported session, from
+// any goroutine. Open the publish API only once every session is resumed:
+// with the memory broker an event published before a session's Resume
+// reaches it from history, or, on a channel without history, as a
+// "missed" frame.
 func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 	if err := n.checkResume(st); err != nil {
 		return nil, err

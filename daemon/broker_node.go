@@ -87,6 +87,7 @@ func (n *Node) deliverLocked(ch *channel, ev BrokerEvent, fl *flushList) {
 		n.fillGap(ch, ev.Offset-1, fl)
 	}
 	ch.last = ev.Offset
+	ch.replay = nil
 	msg := n.encodeEvent(ch.name, ev.Type, ev.Payload, ev.Offset, ev.Epoch)
 	// The publish happened on some node; latency here counts from receipt.
 	now := n.opts.Now().UnixNano()

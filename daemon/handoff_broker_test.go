@@ -21,6 +21,7 @@ type brokerHub struct {
 	// delivered); failSubscribe makes Subscribe fail.
 	onSubscribe   func()
 	failSubscribe bool
+	histories     int // History calls
 }
 
 type brokerChannel struct {
@@ -165,6 +166,7 @@ func (b *fakeBroker) Unsubscribe(_ context.Context, channel string) error {
 func (b *fakeBroker) History(_ context.Context, channel string, after uint64, epoch string) ([]BrokerEvent, bool, error) {
 	b.hub.mu.Lock()
 	defer b.hub.mu.Unlock()
+	b.hub.histories++
 	c := b.hub.channel(channel)
 	if epoch != c.epoch || after > c.last {
 		return nil, false, nil
@@ -378,4 +380,51 @@ func TestHandoffBrokerRefusesASubscription(t *testing.T) {
 		t.Fatalf("B counts %d connections, %d subscriptions; want 1, 0", st.Connections, st.Subscriptions)
 	}
 	r.Closed(1000)
+}
+
+// Sessions resumed from one position cost one broker round trip between
+// them, and each still gets every event once.
+func TestHandoffBrokerOneHistoryFetchPerPosition(t *testing.T) {
+	hub := newBrokerHub(t)
+	a, b := brokerNode(hub), brokerNode(hub)
+	var olds []*Session
+	for i := range 5 {
+		s, ft := connect(t, a, "u"+strconv.Itoa(i), "*")
+		subscribe(t, s, ft, "p:1")
+		olds = append(olds, s)
+	}
+	publishN(t, a, "p:1", 2)
+	a.Freeze()
+	var states []SessionState
+	for _, s := range olds {
+		states = append(states, viaJSON(t, s.Export()))
+		s.Detach()
+	}
+	hub.publish("p:1", "t", nil)
+	hub.publish("p:1", "t", nil)
+	hub.mu.Lock()
+	before := hub.histories
+	hub.mu.Unlock()
+	var fts []*fakeTransport
+	for _, ss := range states {
+		ft := &fakeTransport{}
+		r, err := b.Resume(ft, ss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Closed(1000)
+		fts = append(fts, ft)
+	}
+	hub.mu.Lock()
+	fetches := hub.histories - before
+	hub.mu.Unlock()
+	if fetches != 1 {
+		t.Fatalf("%d history fetches for 5 sessions at one position, want 1", fetches)
+	}
+	hub.publish("p:1", "t", nil)
+	for i, ft := range fts {
+		if ev, others := eventOffsets(t, ft.take(t)); !slices.Equal(ev, seqOf("e1", 3, 5)) || len(others) != 0 {
+			t.Fatalf("session %d: %v %v, want e1/3..5", i, ev, others)
+		}
+	}
 }

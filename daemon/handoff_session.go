@@ -219,7 +219,7 @@ func (s *Session) continueFrom(ch *channel, pos position) {
 	}
 	var fetched [][]byte
 	if !ok && ch.shared {
-		fetched, ok = s.node.brokerReplay(ch, &pos)
+		fetched, ok = s.node.cachedReplay(ch, pos)
 		from = ch.hist.len()
 	}
 	if !ok {
@@ -229,4 +229,29 @@ func (s *Session) continueFrom(ch *channel, pos position) {
 		return
 	}
 	s.replay(ch, from, fetched)
+}
+
+// replayCache is a broker replay made for a resumed session: the frames
+// of the events after after, through through, in epoch. The sessions of
+// one hand-off resume from the same few positions per channel, so one
+// broker round trip serves them all instead of one each (18,000 of them
+// would take seconds under the channel lock).
+type replayCache struct {
+	epoch          string
+	after, through uint64
+	frames         [][]byte
+}
+
+// cachedReplay is brokerReplay through ch's replayCache. Called with ch.mu
+// held.
+func (n *Node) cachedReplay(ch *channel, pos position) ([][]byte, bool) {
+	if c := ch.replay; c != nil && c.epoch == pos.Epoch && c.epoch == ch.epoch && c.through == ch.last &&
+		pos.Offset >= c.after && pos.Offset <= c.through {
+		return c.frames[pos.Offset-c.after:], true
+	}
+	frames, ok := n.brokerReplay(ch, &pos)
+	if ok {
+		ch.replay = &replayCache{epoch: pos.Epoch, after: pos.Offset, through: ch.last, frames: frames}
+	}
+	return frames, ok
 }

@@ -51,6 +51,9 @@ type channel struct {
 	shared, linked, syncing bool
 	synced                  chan struct{}
 	pending                 []BrokerEvent
+	// replay is the last broker replay made for a resumed session
+	// (handoff_session.go); dropped at the next delivery.
+	replay *replayCache
 }
 
 // subscription is one session's membership in one channel; idx is its

@@ -237,5 +237,9 @@ func (n *Node) Unfreeze() {
 // over): the calls waiting on Freeze return (ErrHandedOff for publishes,
 // 0 for the control plane), later ones fail at once, deliveries kept aside
 // are forgotten and Unfreeze no longer thaws. Session.Detach retires the
-// node; call Retire directly when the node had no session to detach.
-func (n *Node) Retire() { n.gate.retire() }
+// node; call Retire directly when the node had no session to detach. On a
+// node that was not frozen it freezes it first (waiting as Freeze does).
+func (n *Node) Retire() {
+	n.gate.freeze()
+	n.gate.retire()
+}

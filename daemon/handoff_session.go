@@ -79,7 +79,7 @@ func (s *Session) Export() SessionState {
 // frozen for good.
 func (s *Session) Detach() {
 	n := s.node
-	n.gate.retire()
+	n.Retire()
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	if s.closed {

@@ -38,7 +38,19 @@ func (n *Node) publishBroker(ctx context.Context, count int, event func(i int) (
 // ones already delivered (by a gap fill or a replay) are skipped; a gap in
 // the offsets is filled from the broker's history or, when that fails,
 // announced to the subscribers with a "missed" frame naming the channel.
+// While the node is frozen (Freeze) the event is kept aside for Unfreeze.
 func (n *Node) Deliver(channel string, ev BrokerEvent) {
+	for !n.gate.tryEnter() {
+		if n.gate.hold(channel, ev) {
+			return
+		}
+	}
+	defer n.gate.leave()
+	n.deliver1(channel, ev)
+}
+
+// deliver1 is Deliver past the hand-off gate.
+func (n *Node) deliver1(channel string, ev BrokerEvent) {
 	ch := n.hub.lookup(channel)
 	if ch == nil {
 		return
@@ -75,6 +87,7 @@ func (n *Node) deliverLocked(ch *channel, ev BrokerEvent, fl *flushList) {
 		n.fillGap(ch, ev.Offset-1, fl)
 	}
 	ch.last = ev.Offset
+	ch.replay = nil
 	msg := n.encodeEvent(ch.name, ev.Type, ev.Payload, ev.Offset, ev.Epoch)
 	// The publish happened on some node; latency here counts from receipt.
 	now := n.opts.Now().UnixNano()
@@ -178,20 +191,44 @@ func (n *Node) unlink(ch *channel) {
 
 // Resync is for a broker whose link came back: every channel with local
 // subscribers catches up from the broker's history, or tells its
-// subscribers what was lost. Called from the broker's goroutine.
+// subscribers what was lost. Called from the broker's goroutine. On a
+// frozen node it is done by Unfreeze.
 func (n *Node) Resync() {
+	for !n.gate.tryEnter() {
+		if n.gate.holdResync() {
+			return
+		}
+	}
+	defer n.gate.leave()
+	n.resync()
+}
+
+// resync is Resync past the hand-off gate.
+func (n *Node) resync() {
 	var chans []*channel
 	n.hub.each(func(ch *channel) { chans = append(chans, ch) })
 	for _, ch := range chans {
-		fl := n.flushLists.Get().(*flushList)
-		ch.mu.Lock()
-		if ch.linked && !ch.dead && !ch.syncing {
-			n.catchUp(ch, fl)
-		}
-		ch.mu.Unlock()
-		fl.flush()
-		n.flushLists.Put(fl)
+		n.catchUpLinked(ch)
 	}
+}
+
+// catchUpChannel is catchUpLinked for the channel called name, if any.
+func (n *Node) catchUpChannel(name string) {
+	if ch := n.hub.lookup(name); ch != nil {
+		n.catchUpLinked(ch)
+	}
+}
+
+// catchUpLinked catches ch up from the broker when it is linked.
+func (n *Node) catchUpLinked(ch *channel) {
+	fl := n.flushLists.Get().(*flushList)
+	ch.mu.Lock()
+	if ch.linked && !ch.dead && !ch.syncing {
+		n.catchUp(ch, fl)
+	}
+	ch.mu.Unlock()
+	fl.flush()
+	n.flushLists.Put(fl)
 }
 
 // catchUp delivers whatever the broker has after ch.last. Called with
@@ -228,6 +265,25 @@ func (n *Node) catchUp(ch *channel, fl *flushList) {
 // for that. Broker calls run without the channel lock.
 func (s *Session) subscribeShared(cmd command, name string) error {
 	n := s.node
+	ch, err := n.lockLinked(name)
+	if err != nil {
+		return err
+	}
+	sub := ch.addLocked(s)
+	n.subs.Add(1)
+	s.joined(cmd, ch)
+	s.announce(ch, "join")
+	n.drainPending(ch)
+	ch.mu.Unlock()
+	s.subs = append(s.subs, sub)
+	n.logConn(s, connEvent{typ: "subscribe", channel: name})
+	n.notePresence(s, name, true)
+	return nil
+}
+
+// lockLinked returns the channel called name, linked at the broker (by
+// this call if it is the first), with its lock held.
+func (n *Node) lockLinked(name string) (*channel, error) {
 	for {
 		ch := n.hub.lock(name)
 		if ch.syncing {
@@ -237,7 +293,7 @@ func (s *Session) subscribeShared(cmd command, name string) error {
 			case <-wait:
 				continue
 			case <-time.After(n.opts.BrokerTimeout):
-				return &UnavailableError{context.DeadlineExceeded}
+				return nil, &UnavailableError{context.DeadlineExceeded}
 			}
 		}
 		if !ch.linked {
@@ -248,19 +304,10 @@ func (s *Session) subscribeShared(cmd command, name string) error {
 				if unused {
 					n.hub.dropIfUnused(ch)
 				}
-				return err
+				return nil, err
 			}
 		}
-		sub := ch.addLocked(s)
-		n.subs.Add(1)
-		s.joined(cmd, ch)
-		s.announce(ch, "join")
-		n.drainPending(ch)
-		ch.mu.Unlock()
-		s.subs = append(s.subs, sub)
-		n.logConn(s, connEvent{typ: "subscribe", channel: name})
-		n.notePresence(s, name, true)
-		return nil
+		return ch, nil
 	}
 }
 

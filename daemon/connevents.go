@@ -15,13 +15,14 @@ type connEvents struct {
 	mu      sync.Mutex
 	lines   [][]byte // ring of the last len(lines) events
 	next    uint64   // sequence number of the next event; the first is 1
+	first   uint64   // the oldest sequence number ever kept (1, or where an import began)
 	epoch   string   // changes with every Node: a restart is visible
 	changed chan struct{}
 	closed  bool
 }
 
 func newConnEvents(size int, epoch string) *connEvents {
-	return &connEvents{lines: make([][]byte, size), next: 1, epoch: epoch, changed: make(chan struct{})}
+	return &connEvents{lines: make([][]byte, size), next: 1, first: 1, epoch: epoch, changed: make(chan struct{})}
 }
 
 // connEvent is one event before encoding.
@@ -69,10 +70,7 @@ func (c *connEvents) add(e connEvent, now time.Time) {
 func (c *connEvents) read(after uint64, epoch string, buf [][]byte) (out [][]byte, next uint64, complete bool, wait <-chan struct{}, closed bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	oldest := uint64(1)
-	if c.next > uint64(len(c.lines)) {
-		oldest = c.next - uint64(len(c.lines))
-	}
+	oldest := c.oldest()
 	complete = epoch == c.epoch && after+1 >= oldest && after < c.next
 	if !complete {
 		after = oldest - 1
@@ -81,6 +79,15 @@ func (c *connEvents) read(after uint64, epoch string, buf [][]byte) (out [][]byt
 		buf = append(buf, c.lines[seq%uint64(len(c.lines))])
 	}
 	return buf, c.next - 1, complete, c.changed, c.closed
+}
+
+// oldest is the sequence number of the oldest line kept. Called with mu
+// held.
+func (c *connEvents) oldest() uint64 {
+	if c.next > uint64(len(c.lines)) {
+		return max(c.first, c.next-uint64(len(c.lines)))
+	}
+	return c.first
 }
 
 // close ends every stream (at shutdown).

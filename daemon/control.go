@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"net"
 	"slices"
 	"strings"
@@ -66,12 +67,23 @@ func (n *Node) each(by, value string, f func(*registered) bool) int {
 	return count
 }
 
+// change is each for an operation that changes sessions: on a node frozen
+// for a hand-off it waits for Unfreeze, and does nothing once the node is
+// retired (the sessions are another process's now).
+func (n *Node) change(by, value string, f func(*registered) bool) int {
+	if n.gate.enter(context.Background()) != nil {
+		return 0
+	}
+	defer n.gate.leave()
+	return n.each(by, value, f)
+}
+
 // Disconnect closes the selected connections with a WebSocket close code
 // and reason, after what is already queued for them, and returns how many.
 // Use CloseDisconnected for "reconnect allowed", CloseRevoked for bans.
 // Safe from any goroutine.
 func (n *Node) Disconnect(by, value string, code int, reason string) int {
-	return n.each(by, value, func(e *registered) bool {
+	return n.change(by, value, func(e *registered) bool {
 		e.closing = true
 		e.s.t.Close(code, reason)
 		return true
@@ -87,7 +99,7 @@ func (n *Node) Disconnect(by, value string, code int, reason string) int {
 // subscriptions, broker down) reaches its client as "unsubscribed" with the
 // error's code. Safe from any goroutine.
 func (n *Node) SubscribeServer(by, value, channel string) int {
-	return n.each(by, value, func(e *registered) bool {
+	return n.change(by, value, func(e *registered) bool {
 		s := e.s
 		err := s.subscribe(command{Action: "subscribe", Channel: channel, server: true})
 		if err != nil {
@@ -101,7 +113,7 @@ func (n *Node) SubscribeServer(by, value, channel string) int {
 // gets an "unsubscribed" frame with code "server" and reason. It returns
 // how many were subscribed. Safe from any goroutine.
 func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
-	return n.each(by, value, func(e *registered) bool {
+	return n.change(by, value, func(e *registered) bool {
 		s := e.s
 		i := s.find(channel)
 		if i < 0 {

@@ -49,6 +49,49 @@
 // TimedTransport gets each event's publish time with it, for its
 // publish→write latency; the core reads no extra clock for it.
 //
+// # Hand-off
+//
+// A restart or upgrade can hand every live connection to a new process
+// (issue 20) instead of closing it. The core's part is to stop, describe
+// and restart its state so that no client notices: no close, every event
+// once and in order, positions continuous. On the old node the root, after
+// stopping the publish API and freezing the transport, calls Freeze,
+// ExportState and each Session.Export; on the new one ImportState, then
+// Resume for each session on its new transport; once the new process has
+// taken over, the old one calls Session.Detach for each session (or Retire).
+// If the hand-off fails before that, Unfreeze puts the old node back as it
+// was.
+//
+// Freeze closes a gate (handoff.go) that every state change from outside
+// a session's own transport passes: publishes, broker deliveries, resyncs,
+// the sweepers and the control plane's changes. Passing it costs two
+// atomic operations; Freeze waits until nobody is inside, so that the
+// state it leaves is still, and nothing is queued to a session afterwards.
+// Waiting publishes and control-plane calls go on at Unfreeze, or fail
+// with ErrHandedOff at Retire; broker deliveries are kept aside (bounded,
+// past the bound a channel is caught up from the broker's history instead)
+// and delivered by Unfreeze, or dropped at Retire: the new process
+// catches up from the broker.
+//
+// Why positions are enough: every subscriber of a channel on one node has
+// been queued the channel's events up to its position (subscribing and
+// delivering both happen under the channel lock), so a frozen session
+// records, per subscription, the channel's position. With the memory
+// broker the channels come back with the same epoch, offset, history and
+// idempotency window, so the next publish simply continues; with a Broker
+// the new node links each channel and sends what the session lacks from
+// the broker's history, through the recovery code a "since" subscribe
+// uses (replay, brokerReplay), and a "missed" frame when continuity cannot
+// be proved. The states are plain structs with JSON tags; the image's
+// version and framing are package handoff's. Frames are exported without
+// the transport's framing and framed again by the new node's Options.Frame.
+//
+// Resume sends nothing the client would not otherwise get: no welcome, no
+// reply, no OnConnect, no connection event (an app following the stream
+// sees the connection go on). Detach reports nothing either (no
+// OnDisconnect, "leave", connection event or presence removal): the
+// connection did not end, it moved.
+//
 // # Concurrency and lock order
 //
 // Publish, Stats and CheckEvent may be called from any goroutine. A
@@ -59,7 +102,9 @@
 // taken before any hub or channel lock (the registry's own lock is
 // released before it).
 // Locks: hub shard → channel → {history LRU, idempotency, connection
-// events, expiry shard}; the last four never nest. A channel's lock is held
+// events, expiry shard}; the last four never nest. The hand-off gate is
+// entered before a session's ctl lock and any of these; its own mutex is
+// never held while taking another. A channel's lock is held
 // while an event is numbered, kept and enqueued to its subscribers, which
 // serialises publishes per channel (per-channel order) and makes a
 // subscription, with its replay, atomic with respect to them. History

@@ -65,3 +65,15 @@ func errorCode(err error) string {
 	}
 	return "internal"
 }
+
+// Hand-off errors (handoff.go).
+var (
+	// ErrHandedOff: the node was retired after handing its connections
+	// to another process (Session.Detach, Node.Retire); publishes and
+	// control-plane calls that waited on Freeze end with it.
+	ErrHandedOff = errors.New("node handed off to another process")
+	// ErrBadState: ImportState or Resume was given a state it cannot use
+	// (a channel that exists already, history that does not end at the
+	// channel's offset, an empty id, an invalid channel name).
+	ErrBadState = errors.New("invalid hand-off state")
+)

@@ -83,8 +83,12 @@ func (n *Node) Run(ctx context.Context) {
 
 // SweepExpiries warns and closes the sessions whose tokens expire, as of
 // Options.Now; Run calls it every second. Transport calls never block, so
-// they are made under the shard lock.
+// they are made under the shard lock. A frozen node skips its turn.
 func (n *Node) SweepExpiries() {
+	if !n.gate.tryEnter() {
+		return // frozen for a hand-off: the new process sweeps
+	}
+	defer n.gate.leave()
 	now := n.opts.Now().UnixNano()
 	warn := n.set().ExpiryWarning.Nanoseconds()
 	for i := range n.expiries.shards {

@@ -36,10 +36,13 @@ type channel struct {
 	id    uint64 // the transport's key for this channel's frames
 	mu    sync.Mutex
 	subs  []*subscription
-	dead  bool   // removed from the hub; a subscriber must look it up again
-	last  uint64 // offset of the latest event
-	hist  history
-	lru   lruLinks // guarded by the node's historyLRU lock
+	dead  bool // removed from the hub; a subscriber must look it up again
+	// pinned: imported from a hand-off with subscribers that have not
+	// been resumed yet; kept alive for them, with its position.
+	pinned bool
+	last   uint64 // offset of the latest event
+	hist   history
+	lru    lruLinks // guarded by the node's historyLRU lock
 
 	// With a broker: shared marks the channel as the broker's, linked that
 	// the broker delivers it here; while syncing (the first subscriber's
@@ -48,6 +51,9 @@ type channel struct {
 	shared, linked, syncing bool
 	synced                  chan struct{}
 	pending                 []BrokerEvent
+	// replay is the last broker replay made for a resumed session
+	// (handoff_session.go); dropped at the next delivery.
+	replay *replayCache
 }
 
 // subscription is one session's membership in one channel; idx is its
@@ -125,7 +131,13 @@ func (h *hub) create(name string) *channel {
 }
 
 // remove takes sub out of its channel and drops the channel when it empties.
-func (h *hub) remove(sub *subscription) {
+func (h *hub) remove(sub *subscription) { h.removeSub(sub, true) }
+
+// removeQuietly is remove without the "leave" frame (a hand-off's Detach:
+// the session did not leave, it moved).
+func (h *hub) removeQuietly(sub *subscription) { h.removeSub(sub, false) }
+
+func (h *hub) removeSub(sub *subscription, announce bool) {
 	ch := sub.ch
 	ch.mu.Lock()
 	last := len(ch.subs) - 1
@@ -134,7 +146,9 @@ func (h *hub) remove(sub *subscription) {
 	moved.idx = sub.idx
 	ch.subs[last] = nil
 	ch.subs = ch.subs[:last]
-	sub.s.announce(ch, "leave")
+	if announce {
+		sub.s.announce(ch, "leave")
+	}
 	unused := ch.unused()
 	ch.mu.Unlock()
 	if unused {
@@ -147,7 +161,7 @@ func (h *hub) remove(sub *subscription) {
 // With a broker, the local history is only a cache: a channel without
 // local subscribers goes, and the broker stops delivering it.
 func (ch *channel) unused() bool {
-	return len(ch.subs) == 0 && (ch.shared || ch.hist.len() == 0) && !ch.syncing
+	return len(ch.subs) == 0 && (ch.shared || ch.hist.len() == 0) && !ch.syncing && !ch.pinned
 }
 
 // dropIfUnused removes the channel from the hub if it is still unused, and

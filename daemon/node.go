@@ -23,7 +23,8 @@ type Node struct {
 	expiries   *expiries
 	idem       *idempotency
 	connEvents *connEvents
-	reg        *registry // live sessions, for the control plane
+	reg        *registry   // live sessions, for the control plane
+	gate       handoffGate // closed by Freeze (handoff.go)
 	// presenceOps feeds runPresence; nil without a PresenceBroker.
 	presenceOps chan presenceOp
 	lru         historyLRU
@@ -181,6 +182,10 @@ func (n *Node) PublishBatch(ctx context.Context, count int, event func(i int) (c
 // publishBatch is PublishBatch; own allows the reserved channels.
 func (n *Node) publishBatch(ctx context.Context, count int, event func(i int) (channel, eventType string, payload []byte, key string),
 	done func(i int, offset uint64, epoch string, duplicate bool), own bool) (int, error) {
+	if err := n.gate.enter(ctx); err != nil {
+		return 0, err
+	}
+	defer n.gate.leave()
 	if n.opts.Broker != nil {
 		return n.publishBroker(ctx, count, event, done, own)
 	}

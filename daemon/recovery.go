@@ -44,9 +44,14 @@ func (s *Session) joined(cmd command, ch *channel) {
 		r.Recovered = &ok
 	}
 	s.send(marshalReply(r))
-	if !ok {
-		return
+	if ok {
+		s.replay(ch, from, fetched)
 	}
+}
+
+// replay queues fetched, then ch's history from index from, and flushes.
+// Called with ch.mu held.
+func (s *Session) replay(ch *channel, from int, fetched [][]byte) {
 	replayed := 0
 	for _, f := range fetched {
 		if queued, _ := s.t.Queue(f); !queued {

@@ -70,3 +70,15 @@ func (r *registry) snapshot() []*registered {
 	}
 	return out
 }
+
+// since returns when s was registered, and whether it is.
+func (r *registry) since(s *Session) (time.Time, bool) {
+	sh := r.shard(s.seq)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[s.id]
+	if !ok || e.s != s {
+		return time.Time{}, false
+	}
+	return e.since, true
+}

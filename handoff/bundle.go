@@ -1,0 +1,52 @@
+package handoff
+
+import "golang.org/x/sys/unix"
+
+// Descriptor names used in the fd store (FDNAME=) and in Bundle.Names. A
+// name starting with NamePrefix belongs to the hand-off: systemd.Listeners
+// leaves such descriptors alone and Restore takes them.
+const (
+	NamePrefix = "fanoutd-"
+	ConnName   = "fanoutd-conn"  // a client connection (the default name)
+	StateName  = "fanoutd-state" // the sealed memfd holding the image
+)
+
+// maxFDsPerMsg is SCM_MAX_FD: the kernel refuses more descriptors in one
+// sendmsg.
+const maxFDsPerMsg = 253
+
+// Bundle is what moves from the old process to the new one.
+type Bundle struct {
+	// Files are raw descriptors (not *os.File: the transport holds raw
+	// descriptors in its epoll set, and an *os.File would register each
+	// with Go's poller and close it when collected). The sender keeps its
+	// own copies; the receiver owns what it gets, with close-on-exec set
+	// and O_NONBLOCK as the socket had it (a socket's flags are shared by
+	// every copy: set what you need, never shut a socket down).
+	Files []int
+	// Names is parallel to Files: each name starts with NamePrefix, ""
+	// (or a Names shorter than Files) means ConnName. It travels with the
+	// descriptors, so a receiver can tell listeners from connections.
+	Names []string
+	// Image is Encode's output.
+	Image []byte
+}
+
+// Name is the name of Files[i].
+func (b *Bundle) Name(i int) string {
+	if i < len(b.Names) && b.Names[i] != "" {
+		return b.Names[i]
+	}
+	return ConnName
+}
+
+// Close closes every descriptor of the bundle: what a receiver does with
+// descriptors it will not serve (before a commit, closing is safe: the old
+// process still holds its copies, and a close, unlike shutdown, does not
+// end a connection another process holds).
+func (b *Bundle) Close() {
+	for _, fd := range b.Files {
+		_ = unix.Close(fd)
+	}
+	b.Files = nil
+}

@@ -12,6 +12,11 @@ import (
 // listenFdsStart is SD_LISTEN_FDS_START: passed sockets begin at fd 3.
 const listenFdsStart = 3
 
+// handoffPrefix starts the names of the descriptors the hand-off keeps in
+// the service manager's fd store (connections, the state image, listeners
+// it stored itself); package handoff takes them, Listeners leaves them.
+const handoffPrefix = "fanoutd-"
+
 // Listener is one listening socket passed by socket activation.
 type Listener struct {
 	// Name is the socket unit's FileDescriptorName= (systemd defaults it
@@ -29,8 +34,12 @@ type Listener struct {
 // keeps its own copy, which is what lets a restart lose no connection
 // attempt. Call it once, early: a second call finds the descriptors closed.
 //
-// A passed descriptor that is not a listening stream socket is an error
-// naming it, and nothing is left open.
+// Descriptors whose LISTEN_FDNAMES name starts with "fanoutd-" belong to
+// the hand-off (package handoff's Restore takes them from the fd store):
+// they are skipped, left open, neither checked nor closed, so socket
+// activation and the fd store coexist. Any other passed descriptor that
+// is not a listening stream socket is an error naming it, and none of
+// Listeners' descriptors is left open.
 func Listeners(getenv func(string) string) ([]Listener, error) {
 	return listeners(getenv, os.Getpid(), listenFdsStart)
 }
@@ -47,13 +56,18 @@ func listeners(getenv func(string) string, pid, first int) ([]Listener, error) {
 	var lns []Listener
 	for i := range n {
 		fd := first + i
+		if strings.HasPrefix(names[i], handoffPrefix) {
+			continue
+		}
 		ln, err := fileListener(fd, names[i])
 		if err != nil {
 			for _, l := range lns {
 				_ = l.Close()
 			}
-			for rest := fd + 1; rest < first+n; rest++ {
-				_ = syscall.Close(rest)
+			for rest := i + 1; rest < n; rest++ {
+				if !strings.HasPrefix(names[rest], handoffPrefix) {
+					_ = syscall.Close(first + rest)
+				}
 			}
 			return nil, err
 		}

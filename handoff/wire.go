@@ -71,11 +71,10 @@ func newWire(fd int) (*wire, error) {
 }
 
 // bind applies ctx to the socket's deadlines until the returned function
-// is called.
+// is called: ctx's end, deadline or cancellation, moves the socket's
+// deadline into the past, so the blocked call returns and ctxErr reports
+// ctx's error (a socket deadline copied from ctx could fire first).
 func (w *wire) bind(ctx context.Context, set func(time.Time) error) func() {
-	if d, ok := ctx.Deadline(); ok {
-		_ = set(d)
-	}
 	stop := context.AfterFunc(ctx, func() { _ = set(time.Unix(1, 0)) })
 	return func() {
 		stop()

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -144,3 +145,5 @@ func isOpen(fd int) bool {
 	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	return !errors.Is(err, unix.EBADF)
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,133 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// inProcess returns the new process's side (from Inherited, as in a real
+// child) and a raw old-process side of one socket pair, both in this
+// process, for the protocol's edge cases.
+func inProcess(t *testing.T) (*Parent, *wire) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Inherited(func(k string) string {
+		if k == EnvFD {
+			return strconv.Itoa(fds[1])
+		}
+		return ""
+	})
+	if err != nil || p == nil {
+		t.Fatalf("Inherited: %v, %v", p, err)
+	}
+	t.Cleanup(func() { _ = p.w.close() })
+	if isOpen(fds[1]) {
+		t.Error("the inherited descriptor was left open (it would leak into the new process's children)")
+	}
+	old, err := newWire(fds[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = old.close() })
+	return p, old
+}
+
+func TestInheritedNotStarted(t *testing.T) {
+	p, err := Inherited(func(string) string { return "" })
+	if p != nil || err != nil {
+		t.Fatalf("%v, %v; want nil, nil", p, err)
+	}
+	cs := connect(t, 1)
+	for _, v := range []string{"x", "1", strconv.Itoa(cs.fds[0])} {
+		if _, err := Inherited(func(string) string { return v }); err == nil {
+			t.Errorf("%s=%s accepted", EnvFD, v)
+		}
+	}
+}
+
+// The old process gone before the commit: the new one must give up.
+func TestWaitCommitOldProcessGone(t *testing.T) {
+	p, old := inProcess(t)
+	_ = old.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.WaitCommit(ctx); !errors.Is(err, ErrAborted) {
+		t.Fatalf("WaitCommit: %v, want ErrAborted", err)
+	}
+}
+
+func TestWaitCommitDeadline(t *testing.T) {
+	p, _ := inProcess(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := p.WaitCommit(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitCommit: %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("WaitCommit returned after %v", d)
+	}
+}
+
+func TestReceiveAbortMidway(t *testing.T) {
+	p, old := inProcess(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs := connect(t, 3)
+	if err := old.sendJSON(ctx, kindHeader, bundleHeader{Files: 6, Image: 10}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.sendJSON(ctx, kindFiles, []string{ConnName, ConnName, ConnName}, cs.fds); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.send(ctx, kindAbort, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Receive(ctx)
+	if !errors.Is(err, ErrAborted) || len(b.Files) != 0 {
+		t.Fatalf("Receive: %v, %v; want ErrAborted and nothing", b, err)
+	}
+	cs.expectAlive(t) // the received copies were closed, the sockets live on
+}
+
+func TestReceiveMalformed(t *testing.T) {
+	for name, send := range map[string]func(context.Context, *wire) error{
+		"header": func(ctx context.Context, w *wire) error { return w.send(ctx, kindHeader, []byte("{"), nil) },
+		"huge image": func(ctx context.Context, w *wire) error {
+			return w.sendJSON(ctx, kindHeader, bundleHeader{Image: maxImage + 1}, nil)
+		},
+		"names do not match": func(ctx context.Context, w *wire) error {
+			if err := w.sendJSON(ctx, kindHeader, bundleHeader{Files: 2}, nil); err != nil {
+				return err
+			}
+			return w.sendJSON(ctx, kindFiles, []string{ConnName}, []int{0, 0})
+		},
+		"image too long": func(ctx context.Context, w *wire) error {
+			if err := w.sendJSON(ctx, kindHeader, bundleHeader{Image: 2}, nil); err != nil {
+				return err
+			}
+			return w.send(ctx, kindImage, []byte("abc"), nil)
+		},
+		"out of order": func(ctx context.Context, w *wire) error { return w.send(ctx, kindCommit, nil, nil) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, old := inProcess(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := send(ctx, old); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Receive(ctx); !errors.Is(err, ErrProtocol) {
+				t.Fatalf("Receive: %v, want ErrProtocol", err)
+			}
+		})
+	}
+}

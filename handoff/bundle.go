@@ -1,6 +1,11 @@
 package handoff
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // Descriptor names used in the fd store (FDNAME=) and in Bundle.Names. A
 // name starting with NamePrefix belongs to the hand-off: systemd.Listeners
@@ -49,4 +54,18 @@ func (b *Bundle) Close() {
 		_ = unix.Close(fd)
 	}
 	b.Files = nil
+}
+
+// validName checks a descriptor name as systemd's fdname_is_valid does,
+// and that it belongs to the hand-off.
+func validName(name string) error {
+	if !strings.HasPrefix(name, NamePrefix) || len(name) > 255 {
+		return fmt.Errorf("handoff: descriptor name %q: must start with %q and be at most 255 bytes", name, NamePrefix)
+	}
+	for _, r := range name {
+		if r < ' ' || r > '~' || r == ':' {
+			return fmt.Errorf("handoff: descriptor name %q: printable ASCII without ':' only", name)
+		}
+	}
+	return nil
 }

@@ -312,17 +312,3 @@ func (c *Child) sendErr(what string, err error) error {
 	}
 	return fmt.Errorf("handoff: sending %s: %w", what, err)
 }
-
-// validName checks a descriptor name as systemd's fdname_is_valid does,
-// and that it belongs to the hand-off.
-func validName(name string) error {
-	if !strings.HasPrefix(name, NamePrefix) || len(name) > 255 {
-		return fmt.Errorf("handoff: descriptor name %q: must start with %q and be at most 255 bytes", name, NamePrefix)
-	}
-	for _, r := range name {
-		if r < ' ' || r > '~' || r == ':' {
-			return fmt.Errorf("handoff: descriptor name %q: printable ASCII without ':' only", name)
-		}
-	}
-	return nil
-}

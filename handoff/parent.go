@@ -124,8 +124,12 @@ func (p *Parent) receiveImage(ctx context.Context, b *Bundle, n int) error {
 
 // Refuse tells the old process this one will not take over, and why (the
 // old one logs the reason and carries on). The caller then exits without
-// touching any received socket (closing its copies is harmless).
+// touching any received socket (closing its copies is harmless). The
+// reason is cut to 4 KiB.
 func (p *Parent) Refuse(reason string) error {
+	if len(reason) > maxReason {
+		reason = reason[:maxReason]
+	}
 	err := p.w.sendNow(kindRefuse, []byte(reason))
 	_ = p.w.close()
 	return err

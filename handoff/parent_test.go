@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,43 @@ func TestReceiveMalformed(t *testing.T) {
 				t.Fatalf("Receive: %v, want ErrProtocol", err)
 			}
 		})
+	}
+}
+
+// A full batch of the longest names systemd allows fits one packet.
+func TestSendLongNames(t *testing.T) {
+	p, old := inProcess(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cs := connect(t, 1)
+	long := NamePrefix + strings.Repeat("n", 255-len(NamePrefix))
+	b := Bundle{Image: []byte("img")}
+	for range 2 * maxFDsPerMsg {
+		b.Files = append(b.Files, cs.fds[0])
+		b.Names = append(b.Names, long)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- (&Child{w: old}).Send(ctx, b) }()
+	got, err := p.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Files) != len(b.Files) || got.Name(505) != long || string(got.Image) != "img" {
+		t.Fatalf("received %d descriptors, name %q, image %q", len(got.Files), got.Name(505), got.Image)
+	}
+	if k, err := SocketKey(got.Files[300]); err != nil || k != cs.keys[0] {
+		t.Fatalf("key %q, %v", k, err)
+	}
+}
+
+func TestSendRejectsForeignNames(t *testing.T) {
+	_, old := inProcess(t)
+	b := Bundle{Files: []int{0}, Names: []string{"websocket"}}
+	if err := (&Child{w: old}).Send(context.Background(), b); err == nil {
+		t.Fatal("a descriptor named outside fanoutd-… was sent")
 	}
 }

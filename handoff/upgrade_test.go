@@ -32,7 +32,8 @@ func startUpgrade(t *testing.T, ctx context.Context, o ChildOptions) *Child {
 // match by SocketKey, not by position.
 func bundleOf(t *testing.T, c *conns) Bundle {
 	t.Helper()
-	image, err := Encode(map[string]any{"keys": c.keys})
+	// The padding makes the image span many packets (and a memfd of 1 MiB).
+	image, err := Encode(map[string]any{"keys": c.keys, "pad": strings.Repeat("x", 1<<20)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,13 @@ const (
 // (a SEQPACKET packet must fit in it whole).
 const imageChunk = 32 << 10
 
+// maxPacket is the receive buffer: a batch of 253 descriptor names of up
+// to 255 bytes each (systemd's limit) fits, and so does an image chunk.
+const maxPacket = 80 << 10
+
+// maxReason bounds a refusal's reason, so that it fits one packet.
+const maxReason = 4 << 10
+
 // writeTimeout bounds the control writes that take no context.
 const writeTimeout = 10 * time.Second
 
@@ -67,7 +74,7 @@ func newWire(fd int) (*wire, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("handoff: control socket is a %T, want a unix socket", c)
 	}
-	return &wire{c: uc, buf: make([]byte, imageChunk+1024), oob: make([]byte, unix.CmsgSpace(4*maxFDsPerMsg))}, nil
+	return &wire{c: uc, buf: make([]byte, maxPacket), oob: make([]byte, unix.CmsgSpace(4*maxFDsPerMsg))}, nil
 }
 
 // bind applies ctx to the socket's deadlines until the returned function

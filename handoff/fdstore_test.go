@@ -65,6 +65,7 @@ func TestStoreRestoreThousand(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("child: %v", err)
 	}
+	cs.expectNonblocking(t)
 	cs.expectGreetings(t)
 	waitStored(t, m, map[string]int{})
 	cs.expectAlive(t)

@@ -88,6 +88,18 @@ func (c *conns) expectAlive(t *testing.T) {
 	}
 }
 
+// expectNonblocking checks O_NONBLOCK on every server socket: it belongs
+// to the socket, shared with the store and the new process, and passing
+// the socket on must not have turned it blocking under this process.
+func (c *conns) expectNonblocking(t *testing.T) {
+	t.Helper()
+	for _, fd := range c.fds {
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
+			t.Fatalf("descriptor %d: flags %#x, %v; want O_NONBLOCK", fd, fl, err)
+		}
+	}
+}
+
 // writeAll writes p to a socket that may be non-blocking, waiting (bounded)
 // while its buffer is full.
 func writeAll(fd int, p []byte) error {

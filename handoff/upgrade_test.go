@@ -71,6 +71,7 @@ func TestUpgradePassesThousandSockets(t *testing.T) {
 	if err := c.Err(); err != nil {
 		t.Fatalf("child: %v", err)
 	}
+	cs.expectNonblocking(t)
 	cs.expectAlive(t)
 }
 

@@ -8,13 +8,26 @@ import (
 )
 
 // Descriptor names used in the fd store (FDNAME=) and in Bundle.Names. A
-// name starting with NamePrefix belongs to the hand-off: systemd.Listeners
-// leaves such descriptors alone and Restore takes them.
+// name starting with NamePrefix, or ConnName, belongs to the hand-off:
+// systemd.Listeners leaves such descriptors alone and Restore takes them.
+//
+// ConnName is short on purpose. systemd passes the store back in one
+// LISTEN_FDNAMES variable, and Linux refuses to exec a program with one
+// environment string over 128 KiB (MAX_ARG_STRLEN): with "fanoutd-conn"
+// (13 bytes a descriptor) the service would fail to start past ~10,000
+// connections; "fconn" (6 bytes) fits the 20,000 descriptors a process may
+// hold here.
 const (
 	NamePrefix = "fanoutd-"
-	ConnName   = "fanoutd-conn"  // a client connection (the default name)
+	ConnName   = "fconn"         // a client connection (the default name)
 	StateName  = "fanoutd-state" // the sealed memfd holding the image
 )
+
+// IsHandoffName reports whether a passed descriptor's name belongs to the
+// hand-off (systemd.Listeners applies the same rule).
+func IsHandoffName(name string) bool {
+	return name == ConnName || strings.HasPrefix(name, NamePrefix)
+}
 
 // maxFDsPerMsg is SCM_MAX_FD: the kernel refuses more descriptors in one
 // sendmsg.
@@ -29,7 +42,8 @@ type Bundle struct {
 	// and O_NONBLOCK as the socket had it (a socket's flags are shared by
 	// every copy: set what you need, never shut a socket down).
 	Files []int
-	// Names is parallel to Files: each name starts with NamePrefix, ""
+	// Names is parallel to Files: each name is ConnName or starts with
+	// NamePrefix (e.g. "fanoutd-listen-ws" for a listener), ""
 	// (or a Names shorter than Files) means ConnName. It travels with the
 	// descriptors, so a receiver can tell listeners from connections.
 	Names []string
@@ -59,8 +73,8 @@ func (b *Bundle) Close() {
 // validName checks a descriptor name as systemd's fdname_is_valid does,
 // and that it belongs to the hand-off.
 func validName(name string) error {
-	if !strings.HasPrefix(name, NamePrefix) || len(name) > 255 {
-		return fmt.Errorf("handoff: descriptor name %q: must start with %q and be at most 255 bytes", name, NamePrefix)
+	if !IsHandoffName(name) || len(name) > 255 {
+		return fmt.Errorf("handoff: descriptor name %q: must be %q or start with %q, and be at most 255 bytes", name, ConnName, NamePrefix)
 	}
 	for _, r := range name {
 		if r < ' ' || r > '~' || r == ':' {

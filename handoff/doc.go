@@ -17,8 +17,8 @@
 // # Descriptors and their order
 //
 // A Bundle carries raw descriptors (the transport keeps raw descriptors in
-// its epoll set), their names (each starts with NamePrefix; "" means
-// ConnName) and the image. Neither route promises the order of the
+// its epoll set), their names (ConnName, the default, or NamePrefix…)
+// and the image. Neither route promises the order of the
 // descriptors (systemd's store gives them back newest first, and drops
 // one it already holds), so the receiver matches them to the image with
 // SocketKey: a connected TCP socket's two ends, unique on the host.
@@ -61,7 +61,7 @@
 // (ErrStoreTooSmall) when $FDSTORE, the unit's FileDescriptorStoreMax=,
 // cannot hold them all: the caller drains instead. systemd passes the
 // store to the next process through LISTEN_FDS and LISTEN_FDNAMES, where
-// Restore takes what is named NamePrefix…, and systemd.Listeners the
+// Restore takes what IsHandoffName names, and systemd.Listeners the
 // socket unit's listeners. Once the new process owns them it calls
 // ClearStore, or the manager's copies would keep every connection the new
 // process closes half-open until the service stops.

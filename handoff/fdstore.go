@@ -12,6 +12,11 @@ import (
 // listenFdsStart is SD_LISTEN_FDS_START.
 const listenFdsStart = 3
 
+// maxFDNames bounds the bytes the store's names add to LISTEN_FDNAMES:
+// Linux refuses an exec with one environment string over 128 KiB
+// (MAX_ARG_STRLEN), and the socket unit's names share the variable.
+const maxFDNames = 124 << 10
+
 // Store puts the bundle into the service manager's file-descriptor store
 // ($NOTIFY_SOCKET, read through getenv): first FDSTOREREMOVE=1 for every
 // name it is about to use (the leftovers of a generation that did not
@@ -22,15 +27,22 @@ const listenFdsStart = 3
 // than len(b.Files)+1, nothing is sent and the error wraps
 // ErrStoreTooSmall: drain instead. Without $FDSTORE the unit's setting
 // cannot be checked; the manager silently drops what does not fit, which
-// Restore sees as image entries without a descriptor.
+// Restore sees as image entries without a descriptor. A bundle whose
+// names would not fit the next process's LISTEN_FDNAMES (see ConnName) is
+// refused the same way: systemd could not even start the next process.
 func Store(getenv func(string) string, b Bundle) error {
 	if err := checkStoreMax(getenv("FDSTORE"), len(b.Files)+1); err != nil {
 		return err
 	}
+	size := len(StateName) + 1
 	for i := range b.Files {
 		if err := validName(b.Name(i)); err != nil {
 			return err
 		}
+		size += len(b.Name(i)) + 1
+	}
+	if size > maxFDNames {
+		return fmt.Errorf("%w: the names of %d descriptors take %d bytes of LISTEN_FDNAMES, more than the %d that leave the next exec room", ErrStoreTooSmall, len(b.Files)+1, size, maxFDNames)
 	}
 	memfd, err := sealedImage(b.Image)
 	if err != nil {
@@ -133,7 +145,7 @@ func ClearStore(getenv func(string) string, names ...string) error {
 
 // Restore takes the hand-off's descriptors from socket activation
 // (LISTEN_PID must be this process, LISTEN_FDS, LISTEN_FDNAMES; read
-// through getenv): those named NamePrefix… become the Bundle's Files and
+// through getenv): those IsHandoffName names become the Bundle's Files and
 // Names (close-on-exec set), the StateName memfd is read into Image and
 // closed. Every other passed descriptor is left alone, open, for
 // systemd.Listeners. It returns nil, nil when there is nothing of the
@@ -157,7 +169,7 @@ func restore(getenv func(string) string, pid, first int) (*Bundle, error) {
 	b := &Bundle{}
 	state := -1
 	for i, name := range names {
-		if !strings.HasPrefix(name, NamePrefix) {
+		if !IsHandoffName(name) {
 			continue
 		}
 		fd := first + i

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,5 +197,45 @@ func TestRestoreNothingToDo(t *testing.T) {
 		if b != nil || err != nil {
 			t.Errorf("%s: %v, %v; want nothing", name, b, err)
 		}
+	}
+}
+
+// A bundle whose names would overflow the next exec's LISTEN_FDNAMES is
+// refused before anything is stored: systemd could not start the next
+// process at all.
+func TestStoreNamesBudget(t *testing.T) {
+	m := fakesystemd.New(t)
+	cs := connect(t, 1)
+	b := Bundle{Image: []byte("x")}
+	for range 12000 {
+		b.Files = append(b.Files, cs.fds[0])
+		b.Names = append(b.Names, "fanoutd-conn")
+	}
+	if err := Store(m.Getenv, b); !errors.Is(err, ErrStoreTooSmall) {
+		t.Fatalf("Store: %v, want ErrStoreTooSmall", err)
+	}
+	if got := m.Stored(); len(got) != 0 {
+		t.Fatalf("stored %v after a refusal", got)
+	}
+}
+
+// The budget leaves room: the process limit's worth of ConnName, plus a
+// socket unit's names, fits it, and a LISTEN_FDNAMES filled to it execs; twice the budget does not (the limit
+// the budget guards is real on this kernel).
+func TestFDNamesBudgetExecs(t *testing.T) {
+	names := strings.Repeat(ConnName+":", 20000) + StateName + ":websocket:publish"
+	if len(names) > maxFDNames {
+		t.Fatalf("20,000 connections take %d bytes, over the %d budget", len(names), maxFDNames)
+	}
+	run := func(v string) error {
+		cmd := exec.Command("/bin/true")
+		cmd.Env = []string{"LISTEN_FDNAMES=" + v + strings.Repeat("x", max(0, maxFDNames-len(v)))}
+		return cmd.Run()
+	}
+	if err := run(names); err != nil {
+		t.Fatalf("exec with a full LISTEN_FDNAMES: %v", err)
+	}
+	if err := run(strings.Repeat("x", 2*maxFDNames)); err == nil {
+		t.Fatal("exec with twice the budget worked: the kernel limit is not what the budget assumes")
 	}
 }

@@ -13,9 +13,19 @@ import (
 const listenFdsStart = 3
 
 // handoffPrefix starts the names of the descriptors the hand-off keeps in
-// the service manager's fd store (connections, the state image, listeners
-// it stored itself); package handoff takes them, Listeners leaves them.
-const handoffPrefix = "fanoutd-"
+// the service manager's fd store (the state image, listeners it stored
+// itself), and handoffConn names its connections (short: LISTEN_FDNAMES
+// must stay under the kernel's 128 KiB per environment string with
+// 20,000 of them); package handoff takes them, Listeners leaves them.
+// handoff.IsHandoffName is the same rule.
+const (
+	handoffPrefix = "fanoutd-"
+	handoffConn   = "fconn"
+)
+
+func isHandoffName(name string) bool {
+	return name == handoffConn || strings.HasPrefix(name, handoffPrefix)
+}
 
 // Listener is one listening socket passed by socket activation.
 type Listener struct {
@@ -34,7 +44,8 @@ type Listener struct {
 // keeps its own copy, which is what lets a restart lose no connection
 // attempt. Call it once, early: a second call finds the descriptors closed.
 //
-// Descriptors whose LISTEN_FDNAMES name starts with "fanoutd-" belong to
+// Descriptors whose LISTEN_FDNAMES name is "fconn" or starts with
+// "fanoutd-" belong to
 // the hand-off (package handoff's Restore takes them from the fd store):
 // they are skipped, left open, neither checked nor closed, so socket
 // activation and the fd store coexist. Any other passed descriptor that
@@ -56,7 +67,7 @@ func listeners(getenv func(string) string, pid, first int) ([]Listener, error) {
 	var lns []Listener
 	for i := range n {
 		fd := first + i
-		if strings.HasPrefix(names[i], handoffPrefix) {
+		if isHandoffName(names[i]) {
 			continue
 		}
 		ln, err := fileListener(fd, names[i])
@@ -65,7 +76,7 @@ func listeners(getenv func(string) string, pid, first int) ([]Listener, error) {
 				_ = l.Close()
 			}
 			for rest := i + 1; rest < n; rest++ {
-				if !strings.HasPrefix(names[rest], handoffPrefix) {
+				if !isHandoffName(names[rest]) {
 					_ = syscall.Close(first + rest)
 				}
 			}

@@ -47,7 +47,7 @@ func TestListenersSkipsHandoffDescriptors(t *testing.T) {
 	first := passFds(t, rawFd(t, server.(*net.TCPConn)), rawFd(t, tcp.(*net.TCPListener)), memfd)
 	defer func() { _ = unix.Close(first); _ = unix.Close(first + 2) }()
 
-	lns, err := listeners(activationEnv(3, "fanoutd-conn:websocket:fanoutd-state"), testPID, first)
+	lns, err := listeners(activationEnv(3, "fconn:websocket:fanoutd-state"), testPID, first)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestListenersErrorKeepsHandoffDescriptors(t *testing.T) {
 	first := passFds(t, rawFd(t, udp.(*net.UDPConn)), rawFd(t, server.(*net.TCPConn)))
 	defer func() { _ = unix.Close(first + 1) }()
 
-	if _, err := listeners(activationEnv(2, "websocket:fanoutd-conn"), testPID, first); err == nil {
+	if _, err := listeners(activationEnv(2, "websocket:fanoutd-listen-ws"), testPID, first); err == nil {
 		t.Fatal("a UDP socket was taken as a listener")
 	}
 	if isOpen(first) {

@@ -13,7 +13,7 @@
 //     bare ticker.
 //   - Listeners takes the sockets of socket activation (LISTEN_FDS), so
 //     that the listening sockets outlive a restart of the daemon. It skips
-//     descriptors named "fanoutd-…": those come back from the fd store and
+//     descriptors named "fconn" or "fanoutd-…": those come back from the fd store and
 //     belong to package handoff (Restore), which hands live connections
 //     to the next process.
 //

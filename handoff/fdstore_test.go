@@ -36,11 +36,11 @@ func TestStoreRestoreThousand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	m := fakesystemd.New(t)
-	cs := connect(t, 1000)
+	cs := connect(t, *connsFlag)
 	if err := Store(m.Getenv, bundleOf(t, cs)); err != nil {
 		t.Fatal(err)
 	}
-	waitStored(t, m, map[string]int{ConnName: 1000, StateName: 1})
+	waitStored(t, m, map[string]int{ConnName: *connsFlag, StateName: 1})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

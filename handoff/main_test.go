@@ -3,6 +3,7 @@ package handoff
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +12,11 @@ import (
 
 	"github.com/fanoutd/fanoutd/systemd"
 )
+
+// connsFlag sets the size of the two 1,000-connection tests: larger runs need
+// room, as this process holds both ends (and, for the fd store, the fake
+// manager's copy) of every connection within 20,000 descriptors.
+var connsFlag = flag.Int("handoff.conns", 1000, "connections handed off by the large tests (at most 6,000 here)")
 
 // envChild selects a role when the test binary runs as the new process.
 const envChild = "HANDOFF_TEST_CHILD"

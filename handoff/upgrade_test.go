@@ -48,7 +48,7 @@ func bundleOf(t *testing.T, c *conns) Bundle {
 func TestUpgradePassesThousandSockets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cs := connect(t, 1000)
+	cs := connect(t, *connsFlag)
 	c := startUpgrade(t, ctx, childOptions("upgrade"))
 	if err := c.Send(ctx, bundleOf(t, cs)); err != nil {
 		t.Fatal(err)

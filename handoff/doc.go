@@ -40,16 +40,23 @@
 //	Commit      ── commit ────────────▶  WaitCommit
 //	WaitServing ◀── serving ──────────   Serving()
 //
-// Until Commit returns, the old process owns every connection: it keeps
-// serving (or has paused reads at a frame boundary) and the new one only
-// decodes and registers, touching no socket. Abort (or the old process
-// dying, which the new one sees as an end of stream) makes the new one
-// exit without touching any socket; closing its copies is harmless, since
-// a socket lives until its last descriptor closes, and the old process
-// still holds one. After Commit the roles swap: the old process stops
-// reading and writing, closes its copies (never shutdown(2), which acts
-// on the shared socket) and exits. Never both serving one connection,
-// never one nobody serves.
+// The old process freezes its connections before it encodes the image
+// (reads paused at a frame boundary, what is queued written out or carried
+// in the image) and serves none of them until the hand-off ends: the image
+// must stay true. The new one only decodes and registers, touching no
+// socket, until WaitCommit returns. Abort (or the old process dying, which
+// the new one sees as an end of stream) makes the new one exit without
+// touching any socket; closing its copies is harmless, since a socket lives
+// until its last descriptor closes, and the old process, which resumes,
+// still holds one. After Commit the new one serves; the old one closes its
+// copies (never shutdown(2), which acts on the shared socket) and exits.
+// Never both serving one connection, never one nobody serves. A new
+// process that dies after Commit takes the connections with it once the
+// old one closes its copies: the clients reconnect, as after a drain.
+//
+// Under systemd, prefer route 2: systemd considers the service gone when
+// its main process exits, unless the new process sends MAINPID= first
+// (which needs NotifyAccess=all).
 //
 // # Route 2: systemd's file-descriptor store
 //

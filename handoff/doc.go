@@ -71,7 +71,10 @@
 // Restore takes what IsHandoffName names, and systemd.Listeners the
 // socket unit's listeners. Once the new process owns them it calls
 // ClearStore, or the manager's copies would keep every connection the new
-// process closes half-open until the service stops.
+// process closes half-open until the service stops, and a later restart
+// would bring back a stale image. The names must fit the next process's
+// LISTEN_FDNAMES, one environment string that Linux caps at 128 KiB: hence
+// the short ConnName, and Store's check.
 //
 // # Concurrency
 //

@@ -3,6 +3,8 @@ package handoff
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,4 +171,48 @@ func TestSendRejectsForeignNames(t *testing.T) {
 	if err := (&Child{w: old}).Send(context.Background(), b); err == nil {
 		t.Fatal("a descriptor named outside fanoutd-… was sent")
 	}
+}
+
+// Listeners travel like connections, under their own names, and the
+// receiver's copy accepts on the same address.
+func TestSendListeners(t *testing.T) {
+	p, old := inProcess(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	b := Bundle{Files: []int{rawFd(t, ln.(*net.TCPListener))}, Names: []string{NamePrefix + "listen-ws"}}
+	errc := make(chan error, 1)
+	go func() { errc <- (&Child{w: old}).Send(ctx, b) }()
+	got, err := p.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if k, err := SocketKey(got.Files[0]); err != nil || k != "listen tcp "+ln.Addr().String() || got.Name(0) != "fanoutd-listen-ws" {
+		t.Fatalf("key %q, %v, name %q", k, err, got.Name(0))
+	}
+	f := os.NewFile(uintptr(got.Files[0]), "ws")
+	theirs, err := net.FileListener(f)
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = theirs.Close() }()
+	_ = ln.Close() // the old process lets go: the socket lives on in the new one
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	sc, err := theirs.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sc.Close()
 }

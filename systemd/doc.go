@@ -12,7 +12,10 @@
 //   - RunWatchdog feeds WatchdogSec= from a probe of real work, never from a
 //     bare ticker.
 //   - Listeners takes the sockets of socket activation (LISTEN_FDS), so
-//     that the listening sockets outlive a restart of the daemon.
+//     that the listening sockets outlive a restart of the daemon. It skips
+//     descriptors named "fconn" or "fanoutd-…": those come back from the fd store and
+//     belong to package handoff (Restore), which hands live connections
+//     to the next process.
 //
 // Nothing here keeps package-level state: the environment is read through
 // the getenv the caller passes. Notifier methods may be called from any

@@ -1,0 +1,102 @@
+package handoff
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+	"strings"
+)
+
+// Version is the image format this binary writes, and the only one it
+// reads. Bump it when a section changes meaning; adding a section a
+// reader may ignore does not need a bump.
+const Version = 1
+
+// magic is the first line of every image, so that a stray file or a
+// descriptor of the wrong kind is told apart from an image of another
+// version.
+const magic = "fanoutd-handoff-image\n"
+
+// maxHeader bounds the second line: "<version> <length> <crc32>\n".
+const maxHeader = 64
+
+// Encode writes an image: the magic line, then "<Version> <length>
+// <crc32 of the body, hex>", then the body, a JSON object with one member
+// per section. Each section is marshalled with encoding/json.
+func Encode(sections map[string]any) ([]byte, error) {
+	body, err := json.Marshal(sections)
+	if err != nil {
+		return nil, fmt.Errorf("handoff: encode image: %w", err)
+	}
+	head := fmt.Sprintf("%s%d %d %08x\n", magic, Version, len(body), crc32.ChecksumIEEE(body))
+	return append([]byte(head), body...), nil
+}
+
+// Decode reads an image written by Encode into sections: each value must
+// be a pointer, and the section of the same name is unmarshalled into it.
+// Sections of the image not asked for are ignored; a section asked for
+// and missing is an error (a hand-off must not start on partial state).
+// Another version wraps ErrVersion; anything else that is not a whole
+// image wraps ErrCorrupt.
+func Decode(image []byte, sections map[string]any) error {
+	rest, ok := bytes.CutPrefix(image, []byte(magic))
+	if !ok {
+		return fmt.Errorf("%w: no %q line (%d bytes)", ErrCorrupt, strings.TrimSpace(magic), len(image))
+	}
+	body, err := checkHeader(rest)
+	if err != nil {
+		return err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		return fmt.Errorf("%w: body: %v", ErrCorrupt, err)
+	}
+	for name, v := range sections {
+		raw, ok := members[name]
+		if !ok {
+			return fmt.Errorf("%w: missing section %q", ErrCorrupt, name)
+		}
+		if err := json.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("%w: section %q: %v", ErrCorrupt, name, err)
+		}
+	}
+	return nil
+}
+
+// checkHeader parses the version line and returns the body it announces.
+// The version is checked first, so that a later format free to change the
+// rest of that line is still reported as a version mismatch.
+func checkHeader(rest []byte) ([]byte, error) {
+	line, body, ok := bytes.Cut(rest[:min(len(rest), maxHeader)], []byte("\n"))
+	if !ok {
+		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
+	}
+	body = rest[len(line)+1:]
+	f := strings.Fields(string(line))
+	if len(f) == 0 {
+		return nil, fmt.Errorf("%w: empty version line", ErrCorrupt)
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: version %q", ErrCorrupt, f[0])
+	}
+	if v != Version {
+		return nil, fmt.Errorf("%w: the image is version %d, this binary reads version %d", ErrVersion, v, Version)
+	}
+	if len(f) != 3 {
+		return nil, fmt.Errorf("%w: version line %q", ErrCorrupt, line)
+	}
+	n, err := strconv.Atoi(f[1])
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("%w: length %q", ErrCorrupt, f[1])
+	}
+	if len(body) != n {
+		return nil, fmt.Errorf("%w: body is %d bytes, header says %d (truncated?)", ErrCorrupt, len(body), n)
+	}
+	if sum := fmt.Sprintf("%08x", crc32.ChecksumIEEE(body)); sum != f[2] {
+		return nil, fmt.Errorf("%w: checksum %s, header says %s", ErrCorrupt, sum, f[2])
+	}
+	return body, nil
+}

@@ -1,0 +1,417 @@
+package netpoll
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+)
+
+// freezeWhen freezes srv once ready holds for its exported states,
+// resuming and retrying (bounded) while it does not: the tests wait for the
+// worker to have read what the client sent without reading worker state.
+func freezeWhen(t *testing.T, srv *Server, ready func([]ConnState) bool) []ConnState {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := srv.Freeze(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("freeze: %v", err)
+		}
+		if sts := srv.Export(); ready(sts) {
+			return sts
+		}
+		srv.Resume()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the transport never reached the expected state")
+	return nil
+}
+
+// dupFd is what another process would get through fd passing.
+func dupFd(t testing.TB, fd int) int {
+	t.Helper()
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// handOver adopts every state into b with a duplicate descriptor, binding
+// each open one to a session of hb, then releases a.
+func handOver(t testing.TB, a, b *Server, hb *testHandler, sts []ConnState) {
+	t.Helper()
+	bind := func(c *Conn) (Session, error) { return hb.Accept(c, &Request{}) }
+	for _, st := range sts {
+		st.Fd = dupFd(t, st.Fd)
+		if _, err := b.Adopt(st, bind); err != nil {
+			t.Fatalf("adopt: %v", err)
+		}
+	}
+	a.Release()
+}
+
+// noCloses checks that none of h's sessions was told of a close.
+func noCloses(t *testing.T, h *testHandler) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, s := range h.sess {
+		select {
+		case code := <-s.closed:
+			t.Fatalf("session %d of the old server closed with %d", i, code)
+		default:
+		}
+	}
+}
+
+func expectText(t *testing.T, c *rawClient, want string) {
+	t.Helper()
+	h, p := c.ReadFrame()
+	if h.OpCode != ws.OpText || !h.Fin || string(p) != want {
+		t.Fatalf("got %v fin=%v %q, want text %q", h.OpCode, h.Fin, p, want)
+	}
+}
+
+func allMessages(h *testHandler) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var all []string
+	for _, s := range h.sess {
+		all = append(all, s.messages()...)
+	}
+	sort.Strings(all)
+	return all
+}
+
+// TestHandOffKeepsEveryClient: 200 clients move from A to B without
+// noticing; A's sessions never hear of a close.
+func TestHandOffKeepsEveryClient(t *testing.T) {
+	const n = 200
+	a, ha, addr := startServer(t, Options{})
+	b, hb, _ := startServer(t, Options{})
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i], _ = connect(t, addr)
+		clients[i].Write(text(fmt.Sprint("before ", i)))
+		expectText(t, clients[i], fmt.Sprint("before ", i))
+	}
+	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == n })
+	for _, st := range sts {
+		if st.Handshake || len(st.In) != 0 || len(st.Out) != 0 || !st.Local.IsValid() || !st.Remote.IsValid() {
+			t.Fatalf("idle connection exported as %+v", st)
+		}
+	}
+	handOver(t, a, b, hb, sts)
+	if a.Conns() != 0 || b.Conns() != n || b.Stats().Adopted != n {
+		t.Fatalf("A holds %d, B holds %d (adopted %d)", a.Conns(), b.Conns(), b.Stats().Adopted)
+	}
+	for i, c := range clients {
+		c.Write(text(fmt.Sprint("after ", i)))
+		expectText(t, c, fmt.Sprint("after ", i))
+	}
+	hb.mu.Lock()
+	for _, s := range hb.sess {
+		s.c.Send(TextFrame([]byte("pushed")))
+	}
+	hb.mu.Unlock()
+	for _, c := range clients {
+		expectText(t, c, "pushed")
+	}
+	noCloses(t, ha)
+	if err := a.Shutdown(context.Background(), CloseGoingAway, ""); err != nil {
+		t.Fatalf("shutdown after release: %v", err)
+	}
+}
+
+// TestHandOffInFlightInput: half a frame, and two fragments of three with
+// a UTF-8 sequence cut between them, cross the hand-off and are delivered
+// whole, once, by B.
+func TestHandOffInFlightInput(t *testing.T) {
+	a, ha, addr := startServer(t, Options{})
+	b, hb, _ := startServer(t, Options{})
+	half, _ := connect(t, addr)
+	frag, _ := connect(t, addr)
+	whole := text("a frame cut in two by the hand-off")
+	half.Write(whole[:12])
+	f1 := frame(false, ws.OpText, []byte("abc\xe2\x82"), true)
+	f2 := frame(false, ws.OpContinuation, []byte("\xac def"), true)
+	f3 := frame(true, ws.OpContinuation, []byte(" end"), true)
+	frag.Write(append(f1, f2...))
+	sts := freezeWhen(t, a, func(s []ConnState) bool {
+		got := 0
+		for _, st := range s {
+			if len(st.In) > 0 {
+				got++
+			}
+		}
+		return got == 2
+	})
+	for _, st := range sts {
+		if bytes.Equal(st.In, whole[:12]) {
+			continue // the partial frame, byte for byte as sent
+		}
+		if h, _, ok, _ := parseHeader(st.In); !ok || h.Fin || h.OpCode != ws.OpText || h.Mask != [4]byte{} {
+			t.Fatalf("fragments exported as %q", st.In)
+		}
+	}
+	handOver(t, a, b, hb, sts)
+	half.Write(whole[12:])
+	frag.Write(f3)
+	expectText(t, half, "a frame cut in two by the hand-off")
+	expectText(t, frag, "abc€ def end")
+	want := []string{"false:a frame cut in two by the hand-off", "false:abc€ def end"}
+	if got := allMessages(hb); !slices.Equal(got, want) {
+		t.Fatalf("B delivered %q, want %q", got, want)
+	}
+	if got := allMessages(ha); len(got) != 0 {
+		t.Fatalf("A delivered %q", got)
+	}
+	noCloses(t, ha)
+}
+
+// smallBuffers dials with a small receive buffer, so that a client that
+// does not read makes the server's queue hold bytes.
+func dialSmall(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	c := dialRaw(t, addr) // a throwaway to reuse the client type's setup
+	_ = c.NC.Close()
+	c.NC = nc
+	c.BR.Reset(nc)
+	c.Write([]byte(upgradeRequest("/ws")))
+	c.ReadHead()
+	return c
+}
+
+// TestHandOffInFlightOutput: frames queued on A and not written (the
+// client does not read; more are queued while frozen) reach the client
+// from B, once, in order, whole.
+func TestHandOffInFlightOutput(t *testing.T) {
+	const n, extra = 300, 5
+	a, ha, addr := startServer(t, Options{})
+	b, hb, _ := startServer(t, Options{})
+	c := dialSmall(t, addr)
+	sa := ha.session(t, 0)
+	_ = syscall.SetsockoptInt(sa.c.Fd(), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+	pad := strings.Repeat("x", 1000)
+	for i := range n {
+		sa.c.Send(TextFrame(fmt.Appendf(nil, "%04d %s", i, pad)))
+	}
+	freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].Out) > 0 })
+	for i := n; i < n+extra; i++ {
+		sa.c.Send(TextFrame(fmt.Appendf(nil, "%04d %s", i, pad)))
+	}
+	sts := a.Export()
+	if len(sts) != 1 || len(sts[0].Out) < extra*1000 {
+		t.Fatalf("exported %d states", len(sts))
+	}
+	t.Logf("%d bytes were queued at the hand-off", len(sts[0].Out))
+	handOver(t, a, b, hb, sts)
+	for i := range n + extra {
+		expectText(t, c, fmt.Sprintf("%04d %s", i, pad))
+	}
+	hb.session(t, 0).c.Send(TextFrame([]byte("from B")))
+	expectText(t, c, "from B")
+	noCloses(t, ha)
+}
+
+// TestHandOffHandshakeInProgress: half a request head read by A; B reads
+// the rest and upgrades.
+func TestHandOffHandshakeInProgress(t *testing.T) {
+	a, ha, addr := startServer(t, Options{})
+	b, hb, _ := startServer(t, Options{})
+	c := dialRaw(t, addr)
+	req := []byte(upgradeRequest("/ws"))
+	c.Write(req[:40])
+	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == 40 })
+	if !sts[0].Handshake {
+		t.Fatal("not exported as a handshake")
+	}
+	handOver(t, a, b, hb, sts)
+	c.Write(req[40:])
+	if head := c.ReadHead(); !strings.HasPrefix(head, "HTTP/1.1 101 ") {
+		t.Fatalf("head = %q", head)
+	}
+	c.Write(text("hi"))
+	expectText(t, c, "hi")
+	ha.mu.Lock()
+	accepted := len(ha.sess)
+	ha.mu.Unlock()
+	if accepted != 0 || b.Stats().Upgraded != 1 {
+		t.Fatalf("A accepted %d, B upgraded %d", accepted, b.Stats().Upgraded)
+	}
+}
+
+// TestResumeAfterExport: a hand-off that fails leaves A serving everyone;
+// what clients sent and what was queued while frozen goes through.
+func TestResumeAfterExport(t *testing.T) {
+	const n = 20
+	a, ha, addr := startServer(t, Options{})
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i], _ = connect(t, addr)
+	}
+	half := text("split across the freeze")
+	clients[0].Write(half[:5])
+	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == n })
+	clients[0].Write(half[5:]) // the rest of the frame comes first
+	for i, c := range clients {
+		c.Write(text(fmt.Sprint("frozen ", i)))
+	}
+	ha.mu.Lock()
+	for _, s := range ha.sess {
+		s.c.Send(TextFrame([]byte("queued while frozen")))
+	}
+	ha.mu.Unlock()
+	if again := a.Export(); len(again) != len(sts) {
+		t.Fatalf("second export has %d states, first %d", len(again), len(sts))
+	}
+	a.Resume()
+	for i, c := range clients {
+		want := []string{"queued while frozen", fmt.Sprint("frozen ", i)}
+		if i == 0 {
+			want = []string{"queued while frozen", "split across the freeze", "frozen 0"}
+		}
+		var got []string
+		for range want {
+			_, p := c.ReadFrame()
+			got = append(got, string(p))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("client %d got %q, want %q", i, got, want)
+		}
+	}
+	noCloses(t, ha)
+}
+
+// TestAcceptDuringFreeze: a client that connects while frozen waits in
+// the backlog and is served after Resume.
+func TestAcceptDuringFreeze(t *testing.T) {
+	a, ha, addr := startServer(t, Options{})
+	if err := a.Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRaw(t, addr)
+	c.Write([]byte(upgradeRequest("/ws")))
+	time.Sleep(50 * time.Millisecond)
+	if a.Conns() != 0 {
+		t.Fatalf("accepted %d while frozen", a.Conns())
+	}
+	a.Resume()
+	if head := c.ReadHead(); !strings.HasPrefix(head, "HTTP/1.1 101 ") {
+		t.Fatalf("head = %q", head)
+	}
+	c.Write(text("late"))
+	expectText(t, c, "late")
+	if ha.session(t, 0) == nil {
+		t.Fatal("no session")
+	}
+}
+
+// TestFreezeGivesUpWithContext: a freeze that cannot finish (a turn is
+// stuck in the session) undoes itself, and the transport goes on.
+func TestFreezeGivesUpWithContext(t *testing.T) {
+	block := make(chan struct{})
+	h := &testHandler{echo: true}
+	a, _, addr := startServer(t, Options{Handler: h})
+	c, _ := connect(t, addr)
+	s := h.session(t, 0)
+	s.mu.Lock() // the next Message blocks its worker's turn
+	c.Write(text("stuck"))
+	go func() { <-block; s.mu.Unlock() }()
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := a.Freeze(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("freeze = %v", err)
+	}
+	close(block)
+	expectText(t, c, "stuck")
+	c.Write(text("after"))
+	expectText(t, c, "after")
+}
+
+// TestAdoptRefusesBadDescriptors: a pipe, a closed descriptor and a
+// listening socket fail with ErrNotConn and leak nothing; a bind error
+// closes the socket.
+func TestAdoptRefusesBadDescriptors(t *testing.T) {
+	b, _, addr := startServer(t, Options{})
+	bind := func(c *Conn) (Session, error) { return &testSession{c: c, closed: make(chan int, 1)}, nil }
+	c := dialRaw(t, addr)
+	c.Write([]byte(upgradeRequest("/ws")))
+	c.ReadHead()
+	before := openFds(t)
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	_ = syscall.Close(p[1])
+	if _, err := b.Adopt(ConnState{Fd: p[0]}, bind); !errors.Is(err, ErrNotConn) || !errors.Is(err, syscall.ENOTSOCK) {
+		t.Fatalf("pipe: %v", err)
+	}
+	if _, err := unix.FcntlInt(uintptr(p[0]), unix.F_GETFD, 0); err != syscall.EBADF {
+		t.Fatalf("the pipe was not closed: %v", err)
+	}
+	if _, err := b.Adopt(ConnState{Fd: p[0]}, bind); !errors.Is(err, syscall.EBADF) {
+		t.Fatalf("closed fd: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lfd := dupFd(t, listenerFd(ln))
+	_ = ln.Close()
+	if _, err := b.Adopt(ConnState{Fd: lfd}, bind); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("listener: %v", err)
+	}
+	// A live connection whose bind fails: closed, not counted.
+	src := b.adoptSource(t)
+	_, err = b.Adopt(ConnState{Fd: dupFd(t, src.c.Fd())}, func(*Conn) (Session, error) { return nil, fmt.Errorf("no") })
+	if err == nil || err.Error() != "no" {
+		t.Fatalf("bind error: %v", err)
+	}
+	if b.Conns() != 1 || b.Stats().Adopted != 0 {
+		t.Fatalf("conns %d adopted %d", b.Conns(), b.Stats().Adopted)
+	}
+	if got := openFds(t); got != before {
+		t.Fatalf("open descriptors: %d before, %d after", before, got)
+	}
+}
+
+// adoptSource is the first session of b's own handler.
+func (s *Server) adoptSource(t *testing.T) *testSession {
+	return s.opts.Handler.(*testHandler).session(t, 0)
+}
+
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}

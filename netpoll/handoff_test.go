@@ -230,10 +230,20 @@ func TestHandOffInFlightOutput(t *testing.T) {
 		t.Fatalf("exported %d states", len(sts))
 	}
 	t.Logf("%d bytes were queued at the hand-off", len(sts[0].Out))
-	handOver(t, a, b, hb, sts)
+	st := sts[0]
+	st.Fd = dupFd(t, st.Fd)
+	_, err := b.Adopt(st, func(c *Conn) (Session, error) {
+		c.Send(TextFrame([]byte("bound"))) // queued behind what A left
+		return hb.Accept(c, &Request{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Release()
 	for i := range n + extra {
 		expectText(t, c, fmt.Sprintf("%04d %s", i, pad))
 	}
+	expectText(t, c, "bound")
 	hb.session(t, 0).c.Send(TextFrame([]byte("from B")))
 	expectText(t, c, "from B")
 	noCloses(t, ha)
@@ -414,4 +424,91 @@ func openFds(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// TestHandOffDeflatedFragments: a compressed message with two fragments
+// received and the third cut crosses the hand-off with its RSV1 bit.
+func TestHandOffDeflatedFragments(t *testing.T) {
+	big := bytes.Repeat([]byte(`{"status":"ok","value":12},`), 30)
+	zbig := deflateRaw(t, big)
+	a, ha, addr := startServer(t, Options{Deflate: true})
+	b, hb, _ := startServer(t, Options{Deflate: true})
+	c, _ := connect(t, addr, offerChromium)
+	last := frame(true, ws.OpContinuation, zbig[20:], true)
+	c.Write(bytes.Join([][]byte{
+		zframe(false, ws.OpText, zbig[:10]),
+		frame(false, ws.OpContinuation, zbig[10:20], true),
+		last[:4],
+	}, nil))
+	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == 2+4+20+4 })
+	if h, _, _, _ := parseHeader(sts[0].In); !sts[0].Deflate || h.Rsv != rsv1 || h.Fin {
+		t.Fatalf("exported %+v with first header %+v", sts[0], h)
+	}
+	handOver(t, a, b, hb, sts)
+	c.Write(last[4:])
+	expectText(t, c, string(big))
+	if got := allMessages(hb); len(got) != 1 || got[0] != "false:"+string(big) {
+		t.Fatalf("B delivered %q", got)
+	}
+	noCloses(t, ha)
+}
+
+// TestReleaseHandsTheListenerOn: Serve returns after Release and the
+// listener stays open for the next owner, which adopted before serving; a
+// connection that was closing is closed for real, never exported.
+func TestReleaseHandsTheListenerOn(t *testing.T) {
+	ha := &testHandler{echo: true}
+	a, err := NewServer(Options{Handler: ha, PingInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := &testHandler{echo: true}
+	b, err := NewServer(Options{Handler: hb, PingInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 2)
+	go func() { served <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.Shutdown(ctx, CloseGoingAway, "")
+		_ = ln.Close()
+		<-served
+	})
+	addr := ln.Addr().String()
+	stay, _ := connect(t, addr)
+	leave, _ := connect(t, addr)
+	if err := a.Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ha.session(t, 1).c.Close(CloseGoingAway, "bye") // queued, never written
+	sts := a.Export()
+	if len(sts) != 1 {
+		t.Fatalf("exported %d, want only the connection that is not closing", len(sts))
+	}
+	handOver(t, a, b, hb, sts)
+	select {
+	case err := <-served:
+		if err != ErrServerClosed {
+			t.Fatalf("A's Serve returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("A's Serve did not return after Release")
+	}
+	leave.ExpectEOF()
+	go func() { served <- b.Serve(ln) }()
+	stay.Write(text("still here"))
+	expectText(t, stay, "still here")
+	fresh, _ := connect(t, addr)
+	fresh.Write(text("new"))
+	expectText(t, fresh, "new")
+	if b.Conns() != 2 {
+		t.Fatalf("B holds %d", b.Conns())
+	}
+	noCloses(t, ha)
 }

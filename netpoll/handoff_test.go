@@ -3,6 +3,7 @@ package netpoll
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -110,6 +111,7 @@ func TestHandOffKeepsEveryClient(t *testing.T) {
 		clients[i].Write(text(fmt.Sprint("before ", i)))
 		expectText(t, clients[i], fmt.Sprint("before ", i))
 	}
+	fds := openFds(t)
 	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == n })
 	for _, st := range sts {
 		if st.Handshake || len(st.In) != 0 || len(st.Out) != 0 || !st.Local.IsValid() || !st.Remote.IsValid() {
@@ -119,6 +121,11 @@ func TestHandOffKeepsEveryClient(t *testing.T) {
 	handOver(t, a, b, hb, sts)
 	if a.Conns() != 0 || b.Conns() != n || b.Stats().Adopted != n {
 		t.Fatalf("A holds %d, B holds %d (adopted %d)", a.Conns(), b.Conns(), b.Stats().Adopted)
+	}
+	// A closed its copy of each socket, and its epoll set (the epoll
+	// descriptor and easygo's eventfd) is gone.
+	if got := openFds(t); got != fds-2 {
+		t.Fatalf("open descriptors: %d before the hand-off, %d after, want %d", fds, got, fds-2)
 	}
 	for i, c := range clients {
 		c.Write(text(fmt.Sprint("after ", i)))
@@ -169,7 +176,22 @@ func TestHandOffInFlightInput(t *testing.T) {
 			t.Fatalf("fragments exported as %q", st.In)
 		}
 	}
-	handOver(t, a, b, hb, sts)
+	// The states cross a process boundary as JSON.
+	js, err := json.Marshal(sts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded []ConnState
+	if err := json.Unmarshal(js, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	for i := range decoded {
+		decoded[i].Fd = sts[i].Fd
+		if !decoded[i].Remote.IsValid() || !bytes.Equal(decoded[i].In, sts[i].In) {
+			t.Fatalf("JSON round trip: %+v, want %+v", decoded[i], sts[i])
+		}
+	}
+	handOver(t, a, b, hb, decoded)
 	half.Write(whole[12:])
 	frag.Write(f3)
 	expectText(t, half, "a frame cut in two by the hand-off")
@@ -511,4 +533,41 @@ func TestReleaseHandsTheListenerOn(t *testing.T) {
 		t.Fatalf("B holds %d", b.Conns())
 	}
 	noCloses(t, ha)
+}
+
+// BenchmarkHandOff moves handOffConns idle connections from one Server to
+// a new one per iteration (Freeze, Export, dup, Adopt, Release), and
+// reports the cost per connection.
+func BenchmarkHandOff(b *testing.B) {
+	const handOffConns = 500
+	from, _, addr := startServer(b, Options{})
+	for range handOffConns {
+		c := dialRaw(b, addr)
+		c.Write([]byte(upgradeRequest("/ws")))
+		c.ReadHead()
+	}
+	for from.Conns() != handOffConns {
+		time.Sleep(time.Millisecond)
+	}
+	hb := &testHandler{}
+	bind := func(c *Conn) (Session, error) { return hb.Accept(c, &Request{}) }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		to, _ := serveWith(b, Options{Handler: hb, PingInterval: time.Hour})
+		b.StartTimer()
+		if err := from.Freeze(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		for _, st := range from.Export() {
+			st.Fd = dupFd(b, st.Fd)
+			if _, err := to.Adopt(st, bind); err != nil {
+				b.Fatal(err)
+			}
+		}
+		from.Release()
+		from = to
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*handOffConns), "ns/conn")
 }

@@ -90,9 +90,14 @@ func (c *Conn) export() (ConnState, bool) {
 	if sa, err := syscall.Getsockname(c.fd); err == nil {
 		st.Local = addrPort(sa)
 	}
-	if st.Handshake {
+	switch {
+	case c.adoptIn != nil:
+		// Adopted, and frozen before its first turn: what it brought is
+		// still all it has.
+		st.In = append([]byte(nil), c.adoptIn...)
+	case st.Handshake:
 		st.In = append([]byte(nil), c.rbuf...)
-	} else {
+	default:
 		st.In = c.unreadInput()
 	}
 	return st, true

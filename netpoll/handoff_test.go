@@ -571,3 +571,55 @@ func BenchmarkHandOff(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*handOffConns), "ns/conn")
 }
+
+// TestHandOffTwice: B is frozen while it adopts, so its connections have
+// not had their first turn when it hands them on to C; what they brought
+// from A goes along.
+func TestHandOffTwice(t *testing.T) {
+	a, ha, addr := startServer(t, Options{})
+	b, hb, _ := startServer(t, Options{})
+	c3, h3, _ := startServer(t, Options{})
+	cl, _ := connect(t, addr)
+	whole := text("through three servers")
+	cl.Write(whole[:9])
+	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == 9 })
+	if err := b.Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	handOver(t, a, b, hb, sts)
+	again := b.Export()
+	if len(again) != 1 || !bytes.Equal(again[0].In, whole[:9]) {
+		t.Fatalf("B exported %+v", again)
+	}
+	handOver(t, b, c3, h3, again)
+	cl.Write(whole[9:])
+	expectText(t, cl, "through three servers")
+	if got := allMessages(h3); len(got) != 1 || len(allMessages(hb)) != 0 {
+		t.Fatalf("C delivered %q, B %q", got, allMessages(hb))
+	}
+	noCloses(t, ha)
+	noCloses(t, hb)
+}
+
+// TestReleaseWithoutFreeze: Release freezes by itself; later calls, a
+// Freeze and a Shutdown after it do nothing harmful.
+func TestReleaseWithoutFreeze(t *testing.T) {
+	a, ha, addr := startServer(t, Options{})
+	c, _ := connect(t, addr)
+	ha.session(t, 0)
+	a.Release()
+	a.Release()
+	if err := a.Freeze(context.Background()); err != ErrServerClosed {
+		t.Fatalf("freeze after release: %v", err)
+	}
+	if a.Export() != nil || a.Conns() != 0 {
+		t.Fatal("a released server still has connections")
+	}
+	a.Resume()
+	if err := a.Shutdown(context.Background(), CloseGoingAway, ""); err != nil {
+		t.Fatalf("shutdown after release: %v", err)
+	}
+	// Nobody holds the socket any more: the client sees the end, no frame.
+	c.ExpectEOF()
+	noCloses(t, ha)
+}

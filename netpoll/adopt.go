@@ -26,6 +26,11 @@ import (
 // handshake in progress is finished by Handler.Accept instead, and bind
 // is not called. The connection's first turn feeds st.In through the
 // normal read path, as if it had just been read, then reads the socket.
+//
+// Adopting into a frozen Server makes the hand-off two-phase: the adopted
+// connections wait untouched (no read, no write) until Resume, and Release
+// drops them without a trace if the hand-off is called off, so that the
+// old process can Resume with nothing read or written twice.
 func (s *Server) Adopt(st ConnState, bind func(c *Conn) (Session, error)) (*Conn, error) {
 	fd := st.Fd
 	peer, err := connectedStream(fd)

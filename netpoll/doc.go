@@ -90,8 +90,15 @@
 // systemd's descriptor store) without its client noticing, because a
 // connection is a raw descriptor plus a little explicit state:
 //
-//	old: Freeze → Export → (pass descriptors and states) → Release
-//	new: NewServer → Adopt each state (before or after Serve) → Serve
+//	old: Freeze → Export → (pass descriptors and states)      → Release
+//	new: NewServer → Freeze → Adopt each state → (tell the old) → Resume → Serve
+//
+// The new side's Freeze makes it two-phase: until Resume, the adopted
+// connections are not read or written, so if the hand-off is called off
+// (the new side calls Release, which drops its copies silently) the old
+// side's Resume finds every socket as it left it. A new side that Adopts
+// unfrozen starts serving at once: past that point the old side must not
+// Resume.
 //
 // Freeze pauses the transport without touching a socket. A gate
 // (sync.RWMutex) is held for reading by every worker turn, every sweep and

@@ -243,7 +243,14 @@ func TestHandOffInFlightOutput(t *testing.T) {
 	for i := range n {
 		sa.c.Send(TextFrame(fmt.Appendf(nil, "%04d %s", i, pad)))
 	}
-	freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].Out) > 0 })
+	const frameLen = 4 + 1005 // header with a 16-bit length, then "%04d " and pad
+	// Wait until writes have filled the socket buffers: part of the queue
+	// is written, the rest holds.
+	first := freezeWhen(t, a, func(s []ConnState) bool {
+		return len(s) == 1 && len(s[0].Out) > 0 && len(s[0].Out) < n*frameLen
+	})
+	t.Logf("%d bytes queued; the first frame %s", len(first[0].Out),
+		map[bool]string{true: "was cut by a write", false: "is whole"}[len(first[0].Out)%frameLen != 0])
 	for i := n; i < n+extra; i++ {
 		sa.c.Send(TextFrame(fmt.Appendf(nil, "%04d %s", i, pad)))
 	}
@@ -251,7 +258,6 @@ func TestHandOffInFlightOutput(t *testing.T) {
 	if len(sts) != 1 || len(sts[0].Out) < extra*1000 {
 		t.Fatalf("exported %d states", len(sts))
 	}
-	t.Logf("%d bytes were queued at the hand-off", len(sts[0].Out))
 	st := sts[0]
 	st.Fd = dupFd(t, st.Fd)
 	_, err := b.Adopt(st, func(c *Conn) (Session, error) {
@@ -621,5 +627,41 @@ func TestReleaseWithoutFreeze(t *testing.T) {
 	}
 	// Nobody holds the socket any more: the client sees the end, no frame.
 	c.ExpectEOF()
+	noCloses(t, ha)
+}
+
+// TestHandOffAbortedAfterAdopt: B adopts while frozen (two-phase), so it
+// touches no socket; the hand-off is then called off: B releases its
+// copies, A resumes, and nothing was lost or sent twice.
+func TestHandOffAbortedAfterAdopt(t *testing.T) {
+	a, ha, addr := startServer(t, Options{})
+	b, hb, _ := startServer(t, Options{})
+	c, _ := connect(t, addr)
+	whole := text("not lost")
+	c.Write(whole[:7])
+	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == 7 })
+	ha.session(t, 0).c.Send(TextFrame([]byte("queued on A")))
+	sts = a.Export()
+	if err := b.Freeze(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bind := func(c *Conn) (Session, error) { return hb.Accept(c, &Request{}) }
+	for _, st := range sts {
+		st.Fd = dupFd(t, st.Fd)
+		if _, err := b.Adopt(st, bind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Release()
+	a.Resume()
+	c.Write(whole[7:])
+	expectText(t, c, "queued on A")
+	expectText(t, c, "not lost")
+	if _, _, err := c.TryReadFrame(100 * time.Millisecond); err == nil {
+		t.Fatal("a frame was sent twice")
+	}
+	if got := allMessages(ha); len(got) != 1 || len(allMessages(hb)) != 0 {
+		t.Fatalf("A delivered %q, B %q", got, allMessages(hb))
+	}
 	noCloses(t, ha)
 }

@@ -64,9 +64,9 @@ func (s *Server) lockGate(ctx context.Context) error {
 
 // Resume ends a freeze: everything continues where it stopped, and nothing
 // was lost (events seen meanwhile wait on the run queue, and clients in
-// the backlog are accepted). The heartbeat, message and handshake clocks
-// that were running are moved on by the length of the freeze, so that the
-// pause counts against no client. A no-op when not frozen.
+// the backlog are accepted). The heartbeat schedule and the message,
+// handshake and closing deadlines are moved on by the length of the
+// freeze, so that the pause counts against no client. A no-op when not frozen.
 func (s *Server) Resume() {
 	s.freezeMu.Lock()
 	defer s.freezeMu.Unlock()
@@ -88,6 +88,9 @@ func (s *Server) shiftClocks(d int64) {
 	s.each(func(c *Conn) {
 		if v := c.pingSent.Load(); v != 0 {
 			c.pingSent.Store(v + d)
+		}
+		if v := c.nextPing.Load(); v != 0 {
+			c.nextPing.Store(v + d) // keeps the jittered spread of pings
 		}
 		if v := c.msgStart.Load(); v != 0 {
 			c.msgStart.Store(v + d)

@@ -665,3 +665,35 @@ func TestHandOffAbortedAfterAdopt(t *testing.T) {
 	}
 	noCloses(t, ha)
 }
+
+// TestFreezeCountsAgainstNoClient: a freeze as long as an hour (on a fake
+// clock) moves the heartbeat schedule and the message deadline on by an
+// hour, so that Resume neither pings everyone at once nor times out a
+// message that was arriving.
+func TestFreezeCountsAgainstNoClient(t *testing.T) {
+	clock := &fakeClock{base: time.Now()}
+	a, ha, addr := startServer(t, Options{Now: clock.now, PingInterval: time.Minute,
+		PongTimeout: time.Minute, MessageTimeout: time.Minute})
+	c, _ := connect(t, addr)
+	clock.offset.Add(int64(time.Second)) // 0 means "none" to these clocks
+	c.Write(text("slow")[:4])
+	freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == 4 })
+	conn := ha.session(t, 0).c
+	ping, began := conn.nextPing.Load(), conn.msgStart.Load()
+	if ping == 0 || began == 0 {
+		t.Fatalf("next ping %d, message start %d", ping, began)
+	}
+	clock.offset.Add(int64(time.Hour))
+	a.Resume()
+	if d := conn.nextPing.Load() - ping; d != int64(time.Hour) {
+		t.Fatalf("next ping moved by %v", time.Duration(d))
+	}
+	if d := conn.msgStart.Load() - began; d != int64(time.Hour) {
+		t.Fatalf("message start moved by %v", time.Duration(d))
+	}
+	if _, _, err := c.TryReadFrame(3 * a.opts.sweepEvery()); err == nil {
+		t.Fatal("the client got a frame (ping or close) after the freeze")
+	}
+	c.Write(text("slow")[4:])
+	expectText(t, c, "slow")
+}

@@ -109,9 +109,9 @@
 // leaves a token in its accept loop's wake channel, so clients that
 // arrived meanwhile (waiting in the listen backlog) are accepted right after
 // Resume. The sweeper skips its passes while frozen rather than queue behind
-// the gate, and Resume moves the running clocks (ping sent, message start,
-// handshake and closing deadlines) on by the length of the freeze, so the
-// pause counts against no client. Send and Close from other goroutines
+// the gate, and Resume moves the heartbeat schedule and the running
+// deadlines (pong, message, handshake, closing) on by the length of the
+// freeze, so the pause counts against no client. Send and Close from other goroutines
 // still queue. Freeze gives up and undoes itself when its context ends.
 //
 // Export then reads each connection's worker-owned state (safe: no worker

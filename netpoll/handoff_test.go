@@ -697,3 +697,48 @@ func TestFreezeCountsAgainstNoClient(t *testing.T) {
 	c.Write(text("slow")[4:])
 	expectText(t, c, "slow")
 }
+
+// TestHandOffAtEveryCut: a fragmented text message with a ping between
+// its fragments (and UTF-8 sequences cut between fragments) is handed
+// over after every possible byte: inside a header, inside a mask key,
+// inside a payload, between frames. B delivers the message once, whole,
+// and the client gets one pong.
+func TestHandOffAtEveryCut(t *testing.T) {
+	f1 := frame(false, ws.OpText, []byte("h\xc3\xa9llo \xe2"), true)
+	ping := frame(true, ws.OpPing, []byte("p"), true)
+	f2 := frame(false, ws.OpContinuation, []byte("\x82\xac w\xc3\xb6rld"), true)
+	f3 := frame(true, ws.OpContinuation, []byte(" ok"), true)
+	stream := bytes.Join([][]byte{f1, ping, f2, f3}, nil)
+	b, hb, _ := startServer(t, Options{})
+	for cut := 1; cut < len(stream); cut++ {
+		a, _, addr := startServer(t, Options{})
+		c, _ := connect(t, addr)
+		c.Write(stream[:cut])
+		// What A holds once it read everything: the same bytes, less the
+		// ping once answered, less one header per fragment merged.
+		want := cut
+		if cut >= len(f1)+len(ping) {
+			want -= len(ping)
+		}
+		if cut >= len(f1)+len(ping)+len(f2) {
+			want -= 2 + 4
+		}
+		sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == want })
+		handOver(t, a, b, hb, sts)
+		c.Write(stream[cut:])
+		h, p := c.ReadFrame()
+		if h.OpCode != ws.OpPong || string(p) != "p" {
+			t.Fatalf("cut %d: got %v %q, want the pong", cut, h.OpCode, p)
+		}
+		expectText(t, c, "héllo € wörld ok")
+	}
+	got := allMessages(hb)
+	if len(got) != len(stream)-1 {
+		t.Fatalf("B delivered %d messages for %d hand-offs", len(got), len(stream)-1)
+	}
+	for _, m := range got {
+		if m != "false:héllo € wörld ok" {
+			t.Fatalf("B delivered %q", m)
+		}
+	}
+}

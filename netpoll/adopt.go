@@ -127,6 +127,10 @@ func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
 // bindAdopted asks bind for an open adopted connection's Session; on an
 // error (or no session) the connection is dropped and its socket closed.
 func (s *Server) bindAdopted(c *Conn, bind func(c *Conn) (Session, error)) error {
+	if bind == nil {
+		s.abandon(c)
+		return errors.New("netpoll: adopt: no bind function for an open connection")
+	}
 	sess, err := bind(c)
 	if err == nil && sess == nil {
 		err = errors.New("netpoll: adopt: bind returned no session")

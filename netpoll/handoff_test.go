@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -52,16 +53,30 @@ func dupFd(t testing.TB, fd int) int {
 	return d
 }
 
-// handOver adopts every state into b with a duplicate descriptor, binding
-// each open one to a session of hb, then releases a.
+// handOver adopts every state into b with a duplicate descriptor, from
+// four goroutines at once (Adopt is safe from any goroutine), binding each
+// open one to a session of hb, then releases a.
 func handOver(t testing.TB, a, b *Server, hb *testHandler, sts []ConnState) {
 	t.Helper()
 	bind := func(c *Conn) (Session, error) { return hb.Accept(c, &Request{}) }
-	for _, st := range sts {
-		st.Fd = dupFd(t, st.Fd)
-		if _, err := b.Adopt(st, bind); err != nil {
-			t.Fatalf("adopt: %v", err)
-		}
+	for i := range sts {
+		sts[i].Fd = dupFd(t, sts[i].Fd)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(sts))
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < len(sts); i += 4 {
+				if _, err := b.Adopt(sts[i], bind); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("adopt: %v", err)
 	}
 	a.Release()
 }
@@ -432,6 +447,9 @@ func TestAdoptRefusesBadDescriptors(t *testing.T) {
 	if err == nil || err.Error() != "no" {
 		t.Fatalf("bind error: %v", err)
 	}
+	if _, err := b.Adopt(ConnState{Fd: dupFd(t, src.c.Fd())}, nil); err == nil {
+		t.Fatal("an open connection adopted without bind")
+	}
 	if b.Conns() != 1 || b.Stats().Adopted != 0 {
 		t.Fatalf("conns %d adopted %d", b.Conns(), b.Stats().Adopted)
 	}
@@ -740,5 +758,44 @@ func TestHandOffAtEveryCut(t *testing.T) {
 		if m != "false:héllo € wörld ok" {
 			t.Fatalf("B delivered %q", m)
 		}
+	}
+}
+
+// TestAdoptCountsInTheCaps: adopted connections count against MaxConns
+// like accepted ones; one over it is refused with ErrConnLimit and its
+// socket closed.
+func TestAdoptCountsInTheCaps(t *testing.T) {
+	a, _, addr := startServer(t, Options{})
+	b, hb, _ := startServer(t, Options{MaxConns: 1})
+	one, _ := connect(t, addr)
+	two, _ := connect(t, addr)
+	sts := freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 2 })
+	bind := func(c *Conn) (Session, error) { return hb.Accept(c, &Request{}) }
+	var refused int
+	for _, st := range sts {
+		st.Fd = dupFd(t, st.Fd)
+		if _, err := b.Adopt(st, bind); errors.Is(err, ErrConnLimit) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused != 1 || b.Conns() != 1 || b.Stats().Adopted != 1 {
+		t.Fatalf("refused %d, B holds %d, adopted %d", refused, b.Conns(), b.Stats().Adopted)
+	}
+	a.Release()
+	// One client is on B; the other's last descriptor is gone: it sees the end.
+	one.Write(text("x"))
+	two.Write(text("x"))
+	served, ended := 0, 0
+	for _, c := range []*rawClient{one, two} {
+		if _, p, err := c.TryReadFrame(5 * time.Second); err == nil && string(p) == "x" {
+			served++
+		} else {
+			ended++
+		}
+	}
+	if served != 1 || ended != 1 {
+		t.Fatalf("%d clients served, %d ended", served, ended)
 	}
 }

@@ -112,7 +112,9 @@ func (s *Server) shiftClocks(d int64) {
 // goroutine stop, and Serve returns ErrServerClosed. The listeners are not
 // closed (the caller owns them, and has passed them on), nor are the
 // connections already handed to net/http; the HTTP listener (HTTPListener)
-// is closed. Frames queued after Export are dropped with the connections:
+// is closed. Serve on a listener that is not a *net.TCPListener blocks in
+// its Accept until the caller closes it, and closes (with a FIN) a
+// connection accepted meanwhile: close such listeners right after Release. Frames queued after Export are dropped with the connections:
 // the caller stops sending before it exports.
 //
 // Release freezes first when not frozen. Later calls are no-ops, and so is
@@ -142,7 +144,11 @@ func (s *Server) Release() {
 	}
 	s.frozen = false
 	s.gate.Unlock() // blocked turns find their connections closed
-	s.acceptWG.Wait()
+	// Raw accept loops return now without accepting (they check for the
+	// stop under the gate). A loop blocked in a listener's Accept cannot
+	// be stopped without closing the listener, which is not ours to
+	// close: it returns when its owner closes it (see Serve).
+	s.rawWG.Wait()
 	if s.httpLn != nil {
 		s.httpLn.shut()
 	}

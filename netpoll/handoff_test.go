@@ -799,3 +799,39 @@ func TestAdoptCountsInTheCaps(t *testing.T) {
 		t.Fatalf("%d clients served, %d ended", served, ended)
 	}
 }
+
+// TestReleaseWithAnAcceptLoop: Release does not wait for a Serve blocked
+// in the Accept of a listener without a raw descriptor; that Serve
+// returns once the owner closes the listener.
+func TestReleaseWithAnAcceptLoop(t *testing.T) {
+	a, err := NewServer(Options{Handler: &testHandler{echo: true}, PingInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := struct{ net.Listener }{tl} // hides the descriptor: Serve uses Accept
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	c, _ := connect(t, tl.Addr().String())
+	c.Write(text("hi"))
+	expectText(t, c, "hi")
+	released := make(chan struct{})
+	go func() { a.Release(); close(released) }()
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Release waited for the Accept loop")
+	}
+	_ = tl.Close()
+	select {
+	case err := <-served:
+		if err != ErrServerClosed {
+			t.Fatalf("Serve returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return once its listener was closed")
+	}
+}

@@ -56,7 +56,8 @@ type Server struct {
 
 	wg         sync.WaitGroup // workers and the sweeper
 	acceptWG   sync.WaitGroup
-	quitAccept chan struct{} // closed by Shutdown: accept loops return
+	rawWG      sync.WaitGroup // the accept loops on raw descriptors (acceptRaw), which Release waits for
+	quitAccept chan struct{}  // closed by Shutdown: accept loops return
 	stop       chan struct{}
 	done       atomic.Bool
 }
@@ -109,9 +110,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	lfd := listenerFd(ln)
 	s.listeners = append(s.listeners, listener{ln: ln, raw: lfd >= 0})
 	s.acceptWG.Add(1)
+	if lfd >= 0 {
+		s.rawWG.Add(1)
+	}
 	s.mu.Unlock()
 	defer s.acceptWG.Done()
 	if lfd >= 0 {
+		defer s.rawWG.Done()
 		return s.acceptRaw(lfd)
 	}
 	return s.acceptLoop(ln)

@@ -114,8 +114,9 @@ func (s *Server) shiftClocks(d int64) {
 // connections already handed to net/http; the HTTP listener (HTTPListener)
 // is closed. Serve on a listener that is not a *net.TCPListener blocks in
 // its Accept until the caller closes it, and closes (with a FIN) a
-// connection accepted meanwhile: close such listeners right after Release. Frames queued after Export are dropped with the connections:
-// the caller stops sending before it exports.
+// connection accepted meanwhile: close such listeners right after Release.
+// Frames queued after Export are dropped with the connections: the caller
+// stops sending before it exports.
 //
 // Release freezes first when not frozen. Later calls are no-ops, and so is
 // Shutdown after it (it returns nil). Release does nothing once Shutdown

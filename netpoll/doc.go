@@ -111,8 +111,9 @@
 // Resume. The sweeper skips its passes while frozen rather than queue behind
 // the gate, and Resume moves the heartbeat schedule and the running
 // deadlines (pong, message, handshake, closing) on by the length of the
-// freeze, so the pause counts against no client. Send and Close from other goroutines
-// still queue. Freeze gives up and undoes itself when its context ends.
+// freeze, so the pause counts against no client. Send and Close from
+// other goroutines still queue. Freeze gives up and undoes itself when its
+// context ends.
 //
 // Export then reads each connection's worker-owned state (safe: no worker
 // holds the gate) into a ConnState, without changing anything, so that a
@@ -123,9 +124,10 @@
 // frame still arriving, byte for byte as the client sent it (the part of
 // its payload the reader had unmasked is masked again). The receiver feeds
 // those bytes through the normal parser before reading the socket, so the
-// UTF-8 state, fragment counts, size limits and the message deadline are
-// rebuilt by the code that keeps them rather than serialised: nothing in
-// the image depends on the parser's internals. Output is the write queue's
+// UTF-8 state, size limits, fragment count (the fragments received count
+// as one) and message deadline are rebuilt by the code that keeps them
+// rather than serialised: nothing in the image depends on the parser's
+// internals, and the receiver may run a newer parser. Output is the write queue's
 // unwritten bytes, in order, starting with the rest of a frame a write had
 // begun, so the client sees whole frames once. Connections that are closing
 // are not exported.
@@ -150,9 +152,9 @@
 // at a time per connection. Conn.Send, Queue, QueueEvent, Flush and Close may
 // be called from any goroutine; they hold Conn.mu for a few slice operations
 // (QueueEvent's policies scan the queue: linear in its length). Lock order:
-// Server.freezeMu, then Server.gate, then Server.mu (registry), then
-// Conn.mu. Server.mu is never held while taking a Conn.mu, except by the
-// sweeper, which only reads atomics and calls Send. Freeze waits for the
+// Server.freezeMu, then Server.gate, then Server.mu (registry) or Conn.mu.
+// Server.mu is never held while taking a Conn.mu, except by the sweeper,
+// which only reads atomics and calls Send. Freeze waits for the
 // turns under way: it must not be called from a Handler or Session method,
 // nor while holding a lock that one of them takes.
 //

@@ -48,8 +48,10 @@ func (s *Server) acceptRaw(lfd int) error {
 	defer func() { _ = s.ep.Del(lfd) }()
 	var backoff time.Duration
 	for {
-		err := s.drainBacklog(lfd)
+		quit, err := s.drainGated(lfd)
 		switch {
+		case quit:
+			return ErrServerClosed
 		case err == nil:
 			backoff = 0
 		case isTemporary(err):
@@ -67,6 +69,22 @@ func (s *Server) acceptRaw(lfd int) error {
 		case <-wake:
 		}
 	}
+}
+
+// drainGated drains the backlog once no freeze holds the gate (Freeze
+// waits for a drain under way). A listener event seen while frozen left a
+// token in the accept loop's wake channel, so the loop drains right after
+// Resume: edge-triggered readiness is not lost. quit reports that
+// accepting stopped meanwhile (Shutdown, Release): nothing is accepted.
+func (s *Server) drainGated(lfd int) (quit bool, err error) {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	select {
+	case <-s.quitAccept:
+		return true, nil
+	default:
+	}
+	return false, s.drainBacklog(lfd)
 }
 
 // drainBacklog accepts until the backlog is empty.

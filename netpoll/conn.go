@@ -27,6 +27,7 @@ const (
 	pendClose                    // a close was requested (Close or overflow)
 	pendKill                     // a deadline passed: close the socket now
 	pendHup                      // the peer hung up or the socket failed: read to EOF
+	pendAdopt                    // adopted: ingest Conn.adoptIn before reading the socket
 )
 
 // Conn is one client connection. Send and Close are safe from any goroutine;
@@ -58,6 +59,7 @@ type Conn struct {
 	id              string // SetID; "" until the handler named it
 	session         Session
 	rbuf            []byte // the request head, until it is complete
+	adoptIn         []byte // input an adopted connection brought along (ConnState.In), until its first turn
 	part            []byte // a frame still arriving: what has arrived, in a buffer that doubles up to partLen
 	partLen         int    // part's full size (header and payload), once its header is known
 	partHdr         [maxHeaderSize]byte

@@ -84,13 +84,79 @@
 //     latency of the oldest event it sent. Conn.SetID names a connection in
 //     the transport's log lines with the session's id.
 //
+// # Hand-off
+//
+// Every live connection can move to another process (a binary upgrade, or
+// systemd's descriptor store) without its client noticing, because a
+// connection is a raw descriptor plus a little explicit state:
+//
+//	old: Freeze → Export → (pass descriptors and states)      → Release
+//	new: NewServer → Freeze → Adopt each state → (tell the old) → Resume → Serve
+//
+// The new side's Freeze makes it two-phase: until Resume, the adopted
+// connections are not read or written, so if the hand-off is called off
+// (the new side calls Release, which drops its copies silently) the old
+// side's Resume finds every socket as it left it. A new side that Adopts
+// unfrozen starts serving at once: past that point the old side must not
+// Resume.
+//
+// Freeze pauses the transport without touching a socket. A gate
+// (sync.RWMutex) is held for reading by every worker turn, every sweep and
+// every backlog drain, and Freeze takes it for writing: it returns when the
+// turns under way have finished, and none starts until Resume or Release.
+// The epoll goroutine keeps setting pending bits and queueing connections,
+// so no edge-triggered event is lost, only deferred; a listener's event
+// leaves a token in its accept loop's wake channel, so clients that
+// arrived meanwhile (waiting in the listen backlog) are accepted right after
+// Resume. The sweeper skips its passes while frozen rather than queue behind
+// the gate, and Resume moves the heartbeat schedule and the running
+// deadlines (pong, message, handshake, closing) on by the length of the
+// freeze, so the pause counts against no client. Send and Close from
+// other goroutines still queue. Freeze gives up and undoes itself when its
+// context ends.
+//
+// Export then reads each connection's worker-owned state (safe: no worker
+// holds the gate) into a ConnState, without changing anything, so that a
+// failed hand-off ends in Resume as if nothing happened. Input that was read
+// but not delivered is re-encoded in wire form, as a client could have
+// sent it: the fragments of a message being assembled become one masked
+// frame without FIN (mask key zero, RSV1 when compressed), followed by the
+// frame still arriving, byte for byte as the client sent it (the part of
+// its payload the reader had unmasked is masked again). The receiver feeds
+// those bytes through the normal parser before reading the socket, so the
+// UTF-8 state, size limits, fragment count (the fragments received count
+// as one) and message deadline are rebuilt by the code that keeps them
+// rather than serialised: nothing in the image depends on the parser's
+// internals, and the receiver may run a newer parser. Output is the write queue's
+// unwritten bytes, in order, starting with the rest of a frame a write had
+// begun, so the client sees whole frames once. Connections that are closing
+// are not exported.
+//
+// Release closes this process's copy of every descriptor, after taking it
+// out of the epoll set (a registration belongs to the open file
+// description, which the new process keeps alive), without shutdown() and
+// without a close frame: closing one of two descriptors of a socket sends
+// nothing. No Session.Closed is called. Then the loops stop; the listeners
+// stay open for their next owner.
+//
+// Adopt builds a Conn around a received descriptor (non-blocking, counted
+// in the caps and Stats like an accepted connection), queues the exported
+// output first, binds a Session for an open connection, registers it in
+// epoll and schedules a first turn that ingests the exported input. The Conn
+// is marked as queued until it is complete, so that a Send from bind or a
+// sweep cannot run a turn on it half made.
+//
 // # Concurrency contract
 //
 // Handler.Accept and every Session method are called from a worker, one call
 // at a time per connection. Conn.Send, Queue, QueueEvent, Flush and Close may
 // be called from any goroutine; they hold Conn.mu for a few slice operations
-// (QueueEvent's policies scan the queue: linear in its length). Lock order: Server.mu (registry) is never held while taking a
-// Conn.mu, except by the sweeper, which only reads atomics and calls Send.
+// (QueueEvent's policies scan the queue: linear in its length). Lock order:
+// Server.freezeMu, then Server.gate, then Server.mu (registry) or Conn.mu.
+// Server.mu is never held while taking a Conn.mu, except by the sweeper,
+// which only reads atomics and calls Send. Freeze waits for the
+// turns under way: it must not be called from a Handler or Session method,
+// nor while holding a lock that one of them takes.
 //
 // # Usage
 //

@@ -32,27 +32,37 @@ func (w *worker) readHandshake(c *Conn) {
 			w.destroy(c)
 			return
 		}
-		from := max(0, len(c.rbuf)-3)
-		c.rbuf = append(c.rbuf, w.buf[:n]...)
-		i := bytes.Index(c.rbuf[from:], headEnd)
-		if i >= 0 {
-			end := from + i + len(headEnd)
-			if end > w.s.lim().MaxHeaderBytes {
-				w.s.stats.headerTooLarge.Add(1)
-				w.reject(c, respHeaderTooLarge)
-				return
-			}
-			data := c.rbuf
-			c.rbuf = nil
-			w.dispatch(c, data[:end], data[end:])
-			return
-		}
-		if len(c.rbuf) > w.s.lim().MaxHeaderBytes {
-			w.s.stats.headerTooLarge.Add(1)
-			w.reject(c, respHeaderTooLarge)
+		if w.headBytes(c, w.buf[:n]) {
 			return
 		}
 	}
+}
+
+// headBytes adds p to the request head read so far and, once the head is
+// complete, dispatches it. It returns true when the head was dispatched or
+// rejected: reading the head is over.
+func (w *worker) headBytes(c *Conn, p []byte) bool {
+	from := max(0, len(c.rbuf)-3)
+	c.rbuf = append(c.rbuf, p...)
+	i := bytes.Index(c.rbuf[from:], headEnd)
+	if i >= 0 {
+		end := from + i + len(headEnd)
+		if end > w.s.lim().MaxHeaderBytes {
+			w.s.stats.headerTooLarge.Add(1)
+			w.reject(c, respHeaderTooLarge)
+			return true
+		}
+		data := c.rbuf
+		c.rbuf = nil
+		w.dispatch(c, data[:end], data[end:])
+		return true
+	}
+	if len(c.rbuf) > w.s.lim().MaxHeaderBytes {
+		w.s.stats.headerTooLarge.Add(1)
+		w.reject(c, respHeaderTooLarge)
+		return true
+	}
+	return false
 }
 
 // dispatch routes a complete request head: the WebSocket paths are

@@ -35,7 +35,8 @@ type Server struct {
 	byIP      map[netip.Addr]int // sockets per client address, both kinds
 	listeners []listener
 	closing   bool // accepting stopped
-	shutting  bool // ShutdownWith began
+	shutting  bool // ShutdownWith or Release began
+	released  bool // Release ran: the connections belong to another process
 
 	httpLn   *handoffListener // nil unless HTTPListener was called
 	httpOnce sync.Once
@@ -44,9 +45,19 @@ type Server struct {
 
 	inflaters sync.Pool // *inflater, held for one compressed message at a time
 
+	// gate is held for reading by every worker turn, sweep and backlog
+	// drain, and for writing by Freeze (see freeze.go). freezeMu
+	// serialises Freeze, Resume, Export and Release and guards frozen
+	// and frozeAt.
+	gate     sync.RWMutex
+	freezeMu sync.Mutex
+	frozen   bool
+	frozeAt  int64 // Server.now() when the freeze began
+
 	wg         sync.WaitGroup // workers and the sweeper
 	acceptWG   sync.WaitGroup
-	quitAccept chan struct{} // closed by Shutdown: accept loops return
+	rawWG      sync.WaitGroup // the accept loops on raw descriptors (acceptRaw), which Release waits for
+	quitAccept chan struct{}  // closed by Shutdown: accept loops return
 	stop       chan struct{}
 	done       atomic.Bool
 }
@@ -99,9 +110,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	lfd := listenerFd(ln)
 	s.listeners = append(s.listeners, listener{ln: ln, raw: lfd >= 0})
 	s.acceptWG.Add(1)
+	if lfd >= 0 {
+		s.rawWG.Add(1)
+	}
 	s.mu.Unlock()
 	defer s.acceptWG.Done()
 	if lfd >= 0 {
+		defer s.rawWG.Done()
 		return s.acceptRaw(lfd)
 	}
 	return s.acceptLoop(ln)
@@ -131,8 +146,27 @@ func (s *Server) acceptLoop(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		s.admitConn(nc)
+		if !s.admitGated(nc) {
+			return ErrServerClosed
+		}
 	}
+}
+
+// admitGated admits a connection that ln.Accept returned, once no freeze
+// holds the gate. After Release it belongs to neither process (the
+// listener could not be kept from accepting it): it is closed, and false
+// tells the accept loop to return.
+func (s *Server) admitGated(nc net.Conn) bool {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	select {
+	case <-s.quitAccept:
+		_ = nc.Close()
+		return false
+	default:
+	}
+	s.admitConn(nc)
+	return true
 }
 
 // backOff waits after a temporary accept error (EMFILE and friends: wait
@@ -344,12 +378,16 @@ func (s *Server) Shutdown(ctx context.Context, code int, reason string) error {
 // are closed with the last ones.
 func (s *Server) ShutdownWith(ctx context.Context, o ShutdownOptions) error {
 	s.mu.Lock()
-	shutting := s.shutting
+	shutting, released := s.shutting, s.released
 	s.shutting = true
 	s.mu.Unlock()
+	if released {
+		return nil // the connections live on in another process
+	}
 	if shutting {
 		return ErrServerClosed
 	}
+	s.Resume() // a frozen transport would never finish its turns
 	s.StopAccepting()
 	o = o.withDefaults()
 	s.closeSpread(ctx, o)
@@ -361,6 +399,14 @@ func (s *Server) ShutdownWith(ctx context.Context, o ShutdownOptions) error {
 		s.each(func(c *Conn) { c.schedule(pendKill) })
 		_ = s.waitEmpty(context.Background())
 	}
+	s.stopLoops()
+	return err
+}
+
+// stopLoops stops the coalescer's timer, the sweeper and the workers, then
+// the epoll goroutine: the last step of Shutdown and Release, once no
+// connection is left to serve.
+func (s *Server) stopLoops() {
 	s.coalesce.stop()
 	close(s.stop)
 	for range s.opts.Workers {
@@ -370,7 +416,6 @@ func (s *Server) ShutdownWith(ctx context.Context, o ShutdownOptions) error {
 	_ = s.ep.Close()
 	s.probe.close()
 	s.done.Store(true)
-	return err
 }
 
 // StopAccepting closes the listeners (and the HTTP hand-off listener)

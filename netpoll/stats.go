@@ -49,6 +49,7 @@ type counters struct {
 	heartbeatTimed atomic.Uint64
 	messageTimed   atomic.Uint64 // open connections closed for a message not completed in time
 	handedOff      atomic.Uint64
+	adopted        atomic.Uint64 // connections taken over from another process (Adopt)
 	bytesOut       atomic.Uint64
 	writes         atomic.Uint64 // writev calls that wrote something
 	emptyReads     atomic.Uint64 // reads of an open connection that found nothing (EAGAIN); not exported, for tests
@@ -75,10 +76,13 @@ type Stats struct {
 	HeartbeatTimeout uint64 `json:"heartbeat_timeout"`
 	MessageTimedOut  uint64 `json:"message_timeout"`
 	HandedOff        uint64 `json:"handed_off"`
-	BytesOut         uint64 `json:"bytes_out"`
-	Writes           uint64 `json:"writes"`
-	DroppedFrames    uint64 `json:"dropped_frames"`
-	ConflatedFrames  uint64 `json:"conflated_frames"`
+	// Adopted counts the connections taken over from another process
+	// (Adopt); they count in Conns like accepted ones.
+	Adopted         uint64 `json:"adopted"`
+	BytesOut        uint64 `json:"bytes_out"`
+	Writes          uint64 `json:"writes"`
+	DroppedFrames   uint64 `json:"dropped_frames"`
+	ConflatedFrames uint64 `json:"conflated_frames"`
 	// The handshakes the transport refused itself, by reason; the rest of
 	// Rejected are the Handler's refusals.
 	RejectedHeaderTooLarge uint64 `json:"rejected_header_too_large"`
@@ -101,6 +105,7 @@ func (s *Server) Stats() Stats {
 		HeartbeatTimeout: s.stats.heartbeatTimed.Load(),
 		MessageTimedOut:  s.stats.messageTimed.Load(),
 		HandedOff:        s.stats.handedOff.Load(),
+		Adopted:          s.stats.adopted.Load(),
 		BytesOut:         s.stats.bytesOut.Load(),
 		Writes:           s.stats.writes.Load(),
 		DroppedFrames:    s.stats.dropped.Load(),

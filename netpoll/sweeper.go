@@ -17,7 +17,12 @@ func (s *Server) sweep() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.sweepOnce(s.now())
+			// While frozen nothing is timed: the sweep is skipped, not
+			// queued behind the freeze (Resume shifts the clocks).
+			if s.gate.TryRLock() {
+				s.sweepOnce(s.now())
+				s.gate.RUnlock()
+			}
 		}
 	}
 }

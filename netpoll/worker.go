@@ -35,7 +35,9 @@ func (w *worker) loop() {
 			w.s.probe.answer()
 			continue
 		}
+		w.s.gate.RLock() // a turn never runs while frozen (freeze.go)
 		w.run(c)
+		w.s.gate.RUnlock()
 	}
 }
 
@@ -62,6 +64,9 @@ func (w *worker) handle(c *Conn, bits uint32) {
 	if bits&pendKill != 0 {
 		w.destroy(c)
 		return
+	}
+	if bits&pendAdopt != 0 && !w.adopted(c) {
+		bits &^= pendRead
 	}
 	if c.state.Load() == stateHandshake {
 		if bits&pendRead != 0 {

@@ -47,9 +47,9 @@ type imageMeta struct {
 // the session's; Session is nil for a connection still in its handshake
 // and for the conformance echo route.
 type connImage struct {
-	Key       string                `json:"key"`
-	Transport netpoll.ConnState     `json:"transport"`
-	Session   *daemon.SessionState  `json:"session,omitempty"`
+	Key       string               `json:"key"`
+	Transport netpoll.ConnState    `json:"transport"`
+	Session   *daemon.SessionState `json:"session,omitempty"`
 }
 
 // HandOffReport says what a hand-off moved and what it cost.
@@ -106,8 +106,13 @@ func (s *Server) handOff(ctx context.Context, r handOffRoute) (HandOffReport, er
 		s.log.Warn("hand-off failed: this process serves on", zap.Error(err))
 		return rep, err
 	}
-	s.log.Info("hand-off done: the new process serves every connection", zap.Int("connections", rep.Connections),
-		zap.Duration("pause", rep.Pause), zap.Int("new_pid", rep.NewPID))
+	if rep.NewPID != 0 {
+		s.log.Info("hand-off done: the new process serves every connection", zap.Int("connections", rep.Connections),
+			zap.Duration("pause", rep.Pause), zap.Int("new_pid", rep.NewPID))
+	} else {
+		s.log.Info("hand-off done: every connection is in the service manager's store for the next start",
+			zap.Int("connections", rep.Connections), zap.Duration("frozen_for", rep.Pause))
+	}
 	close(s.handedOff) // Run returns without draining
 	return rep, nil
 }
@@ -118,6 +123,8 @@ func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffRepo
 		r.abort()
 		return HandOffReport{}, err
 	}
+	s.pausedSocket = pub // the publish socket, while its listener is closed
+	defer func() { s.pausedSocket = nil }()
 	frozen := s.now()
 	s.node.Freeze()
 	if err := s.ws.Freeze(ctx); err != nil {
@@ -255,6 +262,11 @@ func (s *Server) listenerBundle(own func(name string) bool) (handoff.Bundle, err
 		ln   net.Listener
 	}{{ListenerWS, s.wsLn}, {ListenerPublish, s.sockLn}, {ListenerMetrics, s.metricsLn}} {
 		if l.ln == nil || !own(l.name) {
+			continue
+		}
+		if l.name == ListenerPublish && s.pausedSocket != nil {
+			b.Files = append(b.Files, int(s.pausedSocket.Fd()))
+			b.Names = append(b.Names, l.name)
 			continue
 		}
 		fd, err := listenerFD(l.ln)

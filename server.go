@@ -85,10 +85,13 @@ type Server struct {
 	// hand-off to the service manager's store must keep it too.
 	handing     atomic.Bool
 	handOffStat atomic.Pointer[HandOffStatus]
-	handedOff chan struct{}
-	fdstore   *FDStore
-	ownWS     bool
-	ownSocket bool
+	// pausedSocket is the publish socket while a hand-off has its
+	// listener closed (pauseAPI); only the hand-off's goroutine uses it.
+	pausedSocket *os.File
+	handedOff    chan struct{}
+	fdstore      *FDStore
+	ownWS        bool
+	ownSocket    bool
 }
 
 // New validates the configuration, binds the listeners and prepares every
@@ -428,15 +431,26 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer sweeper.Wait()
 	defer stopSweep()
-	go func() { errc <- s.ws.Serve(s.wsLn) }()
+	// A server that ends because a hand-off told it to (pausing the
+	// publish API, releasing the transport) is not a failure, and the
+	// hand-off decides when Run returns.
+	serve := func(f func() error) {
+		go func() {
+			if err := f(); ignoreClosed(err) != nil || !s.handing.Load() {
+				errc <- err
+			}
+		}()
+	}
+	serve(func() error { return s.ws.Serve(s.wsLn) })
 	if s.unix != nil {
-		go func() { errc <- s.unix.Serve(s.sockLn) }()
+		unix, ln := s.unix, s.sockLn
+		serve(func() error { return unix.Serve(ln) })
 	}
 	if s.tcp != nil {
-		go func() { errc <- s.tcp.Serve(s.httpLn) }()
+		serve(func() error { return s.tcp.Serve(s.httpLn) })
 	}
 	if s.metricsS != nil {
-		go func() { errc <- s.metricsS.Serve(s.metricsLn) }()
+		serve(func() error { return s.metricsS.Serve(s.metricsLn) })
 	}
 	s.serving.Store(true)
 	var err error

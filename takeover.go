@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/fanoutd/fanoutd/control"
 	"github.com/fanoutd/fanoutd/daemon"
@@ -88,6 +89,11 @@ func (t *TakeOver) Adopt() int {
 		n++
 	}
 	t.Release() // descriptors the image did not name
+	t.conns = nil
+	// The image and its decoding are garbage now, a few hundred bytes a
+	// connection: give them back to the system rather than wait for the
+	// heap to grow into them, off the path of the first reads.
+	go debug.FreeOSMemory()
 	now := s.now()
 	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: n,
 		PauseMS: float64(now.Sub(t.meta.FrozenAt).Microseconds()) / 1000, At: now})

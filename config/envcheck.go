@@ -21,12 +21,17 @@ func UnknownEnvironment(environ []string) []error {
 	}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(envMap(environ))) {
-		if _, ok := names[name]; !ok {
+		if _, ok := names[name]; !ok && !slices.Contains(processVariables, name) {
 			errs = append(errs, &unknownEnvError{name: name, suggestion: suggestEnv(name, names)})
 		}
 	}
 	return errs
 }
+
+// processVariables are FANOUTD_* variables that are not configuration:
+// the daemon sets them for a process it starts (an upgrade's new process
+// finds its hand-off socket in FANOUTD_HANDOFF_FD, package handoff).
+var processVariables = []string{"FANOUTD_HANDOFF_FD"}
 
 func suggestEnv(name string, names map[string]string) string {
 	best, bestDist := "", 3

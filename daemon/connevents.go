@@ -90,6 +90,13 @@ func (c *connEvents) oldest() uint64 {
 	return c.first
 }
 
+// reopen lets streams follow the log again after close.
+func (c *connEvents) reopen() {
+	c.mu.Lock()
+	c.closed = false
+	c.mu.Unlock()
+}
+
 // close ends every stream (at shutdown).
 func (c *connEvents) close() {
 	c.mu.Lock()
@@ -151,6 +158,11 @@ func resetLine(epoch string, after uint64) []byte {
 // CloseConnEvents ends every StreamConnEvents call, so that a graceful
 // shutdown of the API does not wait for its streams.
 func (n *Node) CloseConnEvents() { n.connEvents.close() }
+
+// ReopenConnEvents undoes CloseConnEvents: a hand-off that failed ended
+// the streams (their readers come back, where they left off) and serves
+// on.
+func (n *Node) ReopenConnEvents() { n.connEvents.reopen() }
 
 // logConn records e unless it is about an internal session.
 func (n *Node) logConn(s *Session, e connEvent) {

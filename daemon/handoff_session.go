@@ -255,3 +255,25 @@ func (n *Node) cachedReplay(ch *channel, pos position) ([][]byte, bool) {
 	}
 	return frames, ok
 }
+
+// ExportSessions is every live session's Export, for a hand-off: call it
+// while the node is frozen. The caller matches them to its transport's
+// connections by id (a session whose connection is not handed over, an
+// SSE stream for instance, is just not resumed).
+func (n *Node) ExportSessions() []SessionState {
+	regs := n.reg.snapshot()
+	out := make([]SessionState, 0, len(regs))
+	for _, r := range regs {
+		out = append(out, r.s.Export())
+	}
+	return out
+}
+
+// DetachAll detaches every live session (Detach) and retires the node:
+// the old node's last step once a hand-off committed.
+func (n *Node) DetachAll() {
+	n.Retire()
+	for _, r := range n.reg.snapshot() {
+		r.s.Detach()
+	}
+}

@@ -119,6 +119,14 @@ func (in *inheritance) applyListeners(o *fanoutd.Options, socketPath string) err
 	return nil
 }
 
+// refuse tells an upgrade's old process that this one cannot take over,
+// and why; it then serves on.
+func (in *inheritance) refuse(err error) {
+	if in != nil && in.parent != nil {
+		_ = in.parent.Refuse(err.Error())
+	}
+}
+
 // takeOver takes the inherited connections over before Run serves them.
 // From an upgrade: say ready (the Server is built), receive the image and
 // the connections, restore, say ready again, and adopt once the old

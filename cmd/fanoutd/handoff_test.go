@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanoutd/fanoutd/handoff"
 	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 )
 
@@ -83,7 +84,7 @@ func (d *handOffDaemon) start(env ...string) {
 // startUnder runs the daemon as m's service, as systemd would start it.
 func (d *handOffDaemon) startUnder(m *fakesystemd.Manager) {
 	d.t.Helper()
-	d.run(d.command(), m.Start)
+	d.run(d.command(), func(cmd *exec.Cmd) error { return m.Start(cmd) })
 }
 
 func (d *handOffDaemon) run(cmd *exec.Cmd, start func(*exec.Cmd) error) {
@@ -278,7 +279,13 @@ func TestRestartThroughFDStoreKeepsEveryClient(t *testing.T) {
 	}
 	d.exited()
 	stopped := time.Since(start)
-	if got := m.Stored()["fanoutd-conn"]; got != n {
+	for range 500 { // the manager reads the datagrams after the process sent them; the image comes last
+		if m.Stored()[handoff.StateName] == 1 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := m.Stored()[handoff.ConnName]; got != n {
 		t.Fatalf("%d connections stored, want %d (store: %v)", got, n, m.Stored())
 	}
 	d.startUnder(m)
@@ -291,7 +298,7 @@ func TestRestartThroughFDStoreKeepsEveryClient(t *testing.T) {
 		t.Fatalf("publisher: %v", err)
 	}
 	lag := f.verify(p)
-	if left := m.Stored(); left["fanoutd-conn"] != 0 || left["fanoutd-state"] != 0 {
+	if left := m.Stored(); left[handoff.ConnName] != 0 || left[handoff.StateName] != 0 {
 		t.Errorf("the store still holds %v after the new process took over", left)
 	}
 	rssNew, err := rssKiB(d.cmd.Process.Pid)

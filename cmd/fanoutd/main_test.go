@@ -152,9 +152,12 @@ func writeFile(t *testing.T, path, content string) {
 // is the real daemon.
 func failUpgradeChild() {
 	mode := os.Getenv(upgradeFailEnv)
+	if mode == "" || os.Getenv(handoff.EnvFD) == "" {
+		return // not a new process of an upgrade, or not to break
+	}
 	p, err := handoff.Inherited(os.Getenv)
-	if mode == "" || err != nil || p == nil {
-		return
+	if err != nil || p == nil {
+		os.Exit(4)
 	}
 	if mode == "refuse" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

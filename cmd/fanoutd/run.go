@@ -55,6 +55,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify,
 		Version: currentBuild().Version, FDStore: fdStore(os.Getenv)}, inh)
 	if err != nil {
+		inh.refuse(err) // an upgrade's old process says why, and serves on
 		return err
 	}
 	if err := inh.takeOver(ctx, srv, os.Getenv, log.Named("handoff")); err != nil {

@@ -84,11 +84,14 @@ func (s *Server) upgrade(ctx context.Context, o UpgradeOptions) (HandOffReport, 
 		child.Abort()
 		return HandOffReport{}, err
 	}
-	return s.handOff(ctx, upgradeRoute{child})
+	return s.handOff(ctx, upgradeRoute{c: child, notify: s.notify})
 }
 
 // upgradeRoute hands over to a child process (Upgrade).
-type upgradeRoute struct{ c *handoff.Child }
+type upgradeRoute struct {
+	c      *handoff.Child
+	notify Notifier
+}
 
 func (r upgradeRoute) send(ctx context.Context, b handoff.Bundle) error {
 	if err := r.c.Send(ctx, b); err != nil {
@@ -97,7 +100,19 @@ func (r upgradeRoute) send(ctx context.Context, b handoff.Bundle) error {
 	return r.c.WaitReady(ctx)
 }
 
-func (r upgradeRoute) commit(context.Context) error { return r.c.Commit() }
+func (r upgradeRoute) commit(context.Context) error {
+	if err := r.c.Commit(); err != nil {
+		return err
+	}
+	if m, ok := r.notify.(mainPIDNotifier); ok {
+		_ = m.MainPID(r.c.Pid()) // under a service manager, the new process is the service now
+	}
+	return nil
+}
+
+// mainPIDNotifier is a Notifier that can name the service's new main
+// process (*systemd.Notifier: MAINPID=).
+type mainPIDNotifier interface{ MainPID(pid int) error }
 func (r upgradeRoute) abort()                       { r.c.Abort() }
 func (r upgradeRoute) pid() int                     { return r.c.Pid() }
 

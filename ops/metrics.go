@@ -67,6 +67,7 @@ var (
 	descBrokerGaps    = Desc("broker_gaps_total", "Breaks in a channel's sequence between nodes that the broker's history could not fill (subscribers got \"missed\").")
 	descProbeSeconds  = Desc("probe_seconds", "How long the last hub probe (watchdog or broker watch) took to see its event come back; absent before the first.")
 	descDeflateUp     = Desc("deflate_upgrades_total", "WebSocket upgrades that negotiated permessage-deflate.")
+	descAdopted       = Desc("handoff_adopted_total", "Connections taken over from the previous process by a hand-off (restart or upgrade).")
 	descCompressed    = Desc("compressed_events_total", "Events compressed for the subscribers that negotiated permessage-deflate: once per event, however many got it.")
 )
 
@@ -80,7 +81,7 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBuild, descConnections, descTransport, descSubscriptions, descChannels,
 		descPublishes, descDeliveries, descQueueDrops, descSlowCloses, descHeartbeat, descCloseCodes, descUpgrades,
 		descHandshakeFail, descHistoryBytes, descHistoryEvict, descBytesOut, descWrites, descLatency, descReloads,
-		descReady, descBrokerUp, descBrokerGaps, descProbeSeconds, descDeflateUp, descCompressed} {
+		descReady, descBrokerUp, descBrokerGaps, descProbeSeconds, descDeflateUp, descCompressed, descAdopted} {
 		ch <- d
 	}
 }
@@ -118,6 +119,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descUpgrades, t.Upgraded)
 	counter(descDeflateUp, t.DeflateUpgraded)
+	counter(descAdopted, t.Adopted)
 	counter(descCompressed, n.CompressedEvents)
 	for reason, v := range src.Refusals(t) {
 		counter(descHandshakeFail, v, reason)

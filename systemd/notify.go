@@ -54,6 +54,11 @@ func (n *Notifier) ExtendTimeout(d time.Duration) error {
 	return n.send("EXTEND_TIMEOUT_USEC=" + strconv.FormatInt(d.Microseconds(), 10))
 }
 
+// MainPID tells the manager that pid is the service's main process from
+// now on (MAINPID=): an upgrade's new process, before the old one exits,
+// so that the manager does not take the old one's exit for the service's.
+func (n *Notifier) MainPID(pid int) error { return n.send("MAINPID=" + strconv.Itoa(pid)) }
+
 // Stopping tells the manager that the daemon is shutting down.
 func (n *Notifier) Stopping() error { return n.send(daemon.SdNotifyStopping) }
 

@@ -218,7 +218,11 @@ func catchUpgrades(bg *sync.WaitGroup, srv *fanoutd.Server, exe string, log *zap
 				return
 			case <-usr2:
 				log.Info("SIGUSR2 received: upgrading to the binary on disk", zap.String("path", exe))
-				env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "LISTEN_") })
+				// The new process is no socket-activated one, and its pid is
+				// not known yet: the watchdog applies to whoever is main.
+				env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+					return strings.HasPrefix(kv, "LISTEN_") || strings.HasPrefix(kv, "WATCHDOG_PID=")
+				})
 				_, _ = srv.Upgrade(context.Background(), fanoutd.UpgradeOptions{Path: exe, Args: os.Args[1:], Env: env})
 			}
 		}

@@ -321,9 +321,14 @@ func (s *Server) storeOnStop() bool {
 	if s.fdstore == nil || !s.live.Load().HandOff.Enabled {
 		return false
 	}
+	r := storeRoute{s: s, store: *s.fdstore, sent: new(bool)}
+	if err := r.fits(); err != nil {
+		s.log.Info("draining instead of handing the connections to the service manager's store", zap.Error(err))
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.live.Load().HandOff.Timeout)
 	defer cancel()
-	_, err := s.handOff(ctx, storeRoute{s: s, store: *s.fdstore})
+	_, err := s.handOff(ctx, r)
 	return err == nil
 }
 

@@ -133,6 +133,7 @@ type FDStore struct {
 type storeRoute struct {
 	s     *Server
 	store FDStore
+	sent  *bool // send began: abort clears what it may have stored
 }
 
 func (r storeRoute) getenv(key string) string {
@@ -147,11 +148,23 @@ func (r storeRoute) getenv(key string) string {
 	return ""
 }
 
-func (r storeRoute) send(_ context.Context, b handoff.Bundle) error {
-	if r.getenv("FDSTORE") == "" {
-		return fmt.Errorf("%w: the store's size is unknown (systemd before 254 does not pass $FDSTORE): set handoff.fdstore_max to the unit's FileDescriptorStoreMax=",
+// fits says whether the store can take every connection, the listeners
+// and the image, before anything is frozen.
+func (r storeRoute) fits() error {
+	m, _ := strconv.Atoi(r.getenv("FDSTORE"))
+	if m == 0 {
+		return fmt.Errorf("%w: its size is unknown (systemd before 254 does not pass $FDSTORE): set handoff.fdstore_max to the unit's FileDescriptorStoreMax=",
 			handoff.ErrStoreTooSmall)
 	}
+	if need := r.s.ws.Conns() + 3; need > m {
+		return fmt.Errorf("%w: it holds %d descriptors, %d connections and the listeners need %d: raise FileDescriptorStoreMax= (and handoff.fdstore_max)",
+			handoff.ErrStoreTooSmall, m, r.s.ws.Conns(), need)
+	}
+	return nil
+}
+
+func (r storeRoute) send(_ context.Context, b handoff.Bundle) error {
+	*r.sent = true
 	lns, err := r.s.listenerBundle(func(name string) bool {
 		return name == ListenerWS && r.s.ownWS || name == ListenerPublish && r.s.ownSocket
 	})
@@ -167,5 +180,7 @@ func (r storeRoute) commit(context.Context) error { return nil }
 func (r storeRoute) pid() int                     { return 0 }
 
 func (r storeRoute) abort() {
-	_ = handoff.ClearStore(r.getenv, ListenerWS, ListenerPublish)
+	if *r.sent {
+		_ = handoff.ClearStore(r.getenv, ListenerWS, ListenerPublish)
+	}
 }

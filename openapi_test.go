@@ -138,6 +138,17 @@ func newContractFixture(t *testing.T) *contractFixture {
 	})})
 	f.clients["peer"], f.bases["peer"] = unixHTTPClient(peer.socket), "http://fanoutd"
 
+	// A daemon that took another's connections over, for the stats of a
+	// hand-off (handoff.from_pid…).
+	old, took := startDaemon(t), startDaemon(t)
+	old.dial(infoToken(t, "dan")).subscribe("project:abc")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := old.srv.handOff(ctx, &inProcessRoute{to: took.srv}); err != nil {
+		t.Fatal(err)
+	}
+	f.clients["tookover"], f.bases["tookover"] = unixHTTPClient(took.socket), "http://fanoutd"
+
 	r := redistest.Start(t)
 	down := startDaemon(t, onRedis(r))
 	r.Kill()
@@ -478,6 +489,12 @@ func (f *contractFixture) calls() []contractCall {
 		{op: "get /v1/events", via: "unix", method: "GET", path: "/v1/events?after=x", status: 400},
 		{op: "get /v1/events", via: "unix", method: "POST", path: "/v1/events", status: 405},
 		{op: "get /v1/stats", via: "unix", method: "GET", path: "/v1/stats", status: 200},
+		{op: "get /v1/stats", via: "tookover", method: "GET", path: "/v1/stats", status: 200},
+		{op: "get /v1/stats", via: "unix", method: "GET", path: "/v1/stats", status: 200, before: func(t *testing.T) {
+			if _, err := f.d.srv.Upgrade(t.Context(), UpgradeOptions{Path: "/bin/false"}); err == nil {
+				t.Fatal("an upgrade to /bin/false succeeded")
+			}
+		}},
 		{op: "get /v1/stats", via: "tcp", method: "GET", path: "/v1/stats", status: 200},
 		{op: "get /v1/stats", via: "unix", method: "POST", path: "/v1/stats", status: 405},
 		{op: "get /v1/openapi.yaml", via: "unix", method: "GET", path: "/v1/openapi.yaml", status: 200},

@@ -24,7 +24,6 @@ import (
 // a client we did not write) subscribed to one of the channels, recording
 // every event's position and how long after its publish it arrived.
 type fleet struct {
-	t        *testing.T
 	clients  []*fleetClient
 	channels int
 	wg       sync.WaitGroup
@@ -48,14 +47,12 @@ type handOffEvent struct {
 	Seq  int   `json:"seq"`
 }
 
-// connectFleet opens n clients over channels channels, at most 200
-// handshakes at a time, each from 127.0.0.x so that large fleets do not
-// run out of ephemeral ports.
-func connectFleet(t *testing.T, wsURL, secret string, n, channels int) *fleet {
-	t.Helper()
+// openFleet opens n clients over channels channels, at most 200
+// handshakes at a time, from 127.0.0.2, .3, … (15,000 each) so that large
+// fleets do not run out of ephemeral ports.
+func openFleet(wsURL, secret string, n, channels int) (*fleet, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &fleet{t: t, channels: channels, cancel: cancel, clients: make([]*fleetClient, n)}
-	t.Cleanup(f.close)
+	f := &fleet{channels: channels, cancel: cancel, clients: make([]*fleetClient, n)}
 	sem := make(chan struct{}, 200)
 	errs := make(chan error, n)
 	var dialing sync.WaitGroup
@@ -75,9 +72,10 @@ func connectFleet(t *testing.T, wsURL, secret string, n, channels int) *fleet {
 	dialing.Wait()
 	close(errs)
 	for err := range errs {
-		t.Fatal(err)
+		f.close()
+		return nil, err
 	}
-	return f
+	return f, nil
 }
 
 func dialFleetClient(ctx context.Context, wsURL, secret string, i, channels int) (*fleetClient, error) {
@@ -244,17 +242,17 @@ func (p *tickPublisher) finish() error {
 	return err
 }
 
-// verify waits (bounded) until every client has every event of its
-// channel, then checks the promises: no client closed, every event once,
-// in order, at continuous offsets in the epoch it subscribed in. It
-// returns the longest publish→deliver time seen.
-func (f *fleet) verify(p *tickPublisher) time.Duration {
-	f.t.Helper()
+// check waits (bounded) until every client has every event of its
+// channel (sent[i]: the events published to channel i), then checks the
+// promises: no client closed, every event once, in order, at continuous
+// offsets in the epoch it subscribed in. It returns the longest
+// publish→deliver time seen.
+func (f *fleet) check(sent []int64) (time.Duration, error) {
 	deadline := time.Now().Add(60 * time.Second)
 	var lag time.Duration
 	for i, fc := range f.clients {
 		ch, _ := strconv.Atoi(strings.TrimPrefix(fc.channel, "handoff:"))
-		want := int(p.sent[ch].Load())
+		want := int(sent[ch])
 		for {
 			fc.mu.Lock()
 			n, rerr := len(fc.got), fc.readErr
@@ -269,13 +267,13 @@ func (f *fleet) verify(p *tickPublisher) time.Duration {
 		lag = max(lag, fc.maxLag)
 		fc.mu.Unlock()
 		if rerr != nil {
-			f.t.Fatalf("client %d (%s): %v", i, fc.channel, rerr)
+			return lag, fmt.Errorf("client %d (%s): %w", i, fc.channel, rerr)
 		}
 		if err := continuous(got, fc.first, want); err != nil {
-			f.t.Fatalf("client %d (%s): %v", i, fc.channel, err)
+			return lag, fmt.Errorf("client %d (%s): %w", i, fc.channel, err)
 		}
 	}
-	return lag
+	return lag, nil
 }
 
 // continuous checks that got is first+1 … first+want, each once, in order.

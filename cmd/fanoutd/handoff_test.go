@@ -174,7 +174,7 @@ func TestUpgradeKeepsEveryClient(t *testing.T) {
 	n := handOffClients(t)
 	d := newHandOffDaemon(t)
 	d.start()
-	f := connectFleet(t, d.ws, processSecret, n, handOffChannels)
+	f := startFleet(t, d.ws, processSecret, n, handOffChannels)
 	p := startPublisher(t, d.socket, handOffChannels, handOffRate)
 	time.Sleep(time.Second)
 	rssOld, err := rssKiB(d.cmd.Process.Pid)
@@ -226,7 +226,7 @@ func TestFailedUpgradeKeepsEveryClient(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			d := newHandOffDaemon(t)
 			d.start(upgradeFailEnv + "=" + mode.name)
-			f := connectFleet(t, d.ws, processSecret, 200, 10)
+			f := startFleet(t, d.ws, processSecret, 200, 10)
 			p := startPublisher(t, d.socket, 10, 200)
 			time.Sleep(300 * time.Millisecond)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -265,7 +265,7 @@ func TestRestartThroughFDStoreKeepsEveryClient(t *testing.T) {
 	if err := m.WaitState(ctx, "READY=1"); err != nil {
 		t.Fatal(err)
 	}
-	f := connectFleet(t, d.ws, processSecret, n, handOffChannels)
+	f := startFleet(t, d.ws, processSecret, n, handOffChannels)
 	p := startPublisher(t, d.socket, handOffChannels, handOffRate)
 	time.Sleep(time.Second)
 	oldPID := d.cmd.Process.Pid

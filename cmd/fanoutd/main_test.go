@@ -19,6 +19,9 @@ import (
 // TestMain runs the tests, or, when a test re-executes this binary with
 // childEnv set, the fanoutd command itself (see startProcess).
 func TestMain(m *testing.M) {
+	if os.Getenv(fleetEnv) != "" {
+		runFleetProcess()
+	}
 	if os.Getenv(childEnv) != "" {
 		failUpgradeChild()
 		main()

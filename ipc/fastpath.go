@@ -65,8 +65,11 @@ func newFastPathIdle(srv *http.Server, base context.Context, inner net.Listener)
 		closed: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 }
 
-// acceptLoop accepts for both paths: every connection starts fast.
+// acceptLoop accepts for both paths: every connection starts fast. It
+// holds one count of wg (added by enableFastPath) until the listener is
+// closed.
 func (fp *fastPath) acceptLoop() {
+	defer fp.wg.Done()
 	for {
 		c, err := fp.inner.Accept()
 		if err != nil {
@@ -80,10 +83,7 @@ func (fp *fastPath) acceptLoop() {
 			}
 			continue
 		}
-		if !fp.track(c) {
-			_ = c.Close()
-			continue
-		}
+		fp.track(c)
 		go fp.serve(c)
 	}
 }
@@ -100,17 +100,14 @@ func (fp *fastPath) accept() (net.Conn, error) {
 	}
 }
 
-func (fp *fastPath) track(c net.Conn) bool {
+func (fp *fastPath) track(c net.Conn) {
 	fp.mu.Lock()
 	defer fp.mu.Unlock()
-	select {
-	case <-fp.closed:
-		return false
-	default:
-	}
 	fp.conns[c] = struct{}{}
+	// Never from zero: the accept loop holds one (enableFastPath), so a
+	// connection accepted as the path closes is still served (briefly:
+	// serve) and waited for, not reset with its request unread.
 	fp.wg.Add(1)
-	return true
 }
 
 func (fp *fastPath) untrack(c net.Conn) {
@@ -176,14 +173,20 @@ func (fp *fastPath) serve(c net.Conn) {
 		Body: readCloser{&fc.body}}).WithContext(PeerCredContext(fp.base, c))
 	fc.w.h = http.Header{}
 	for {
-		select {
-		case <-fp.closed:
-			_ = c.Close()
-			return
-		default:
+		// While the path closes, a connection is read once more, briefly:
+		// a request the client sent meanwhile is served, not reset.
+		wait := fastIdle
+		if fp.closing() {
+			wait = fastClosingPeek
 		}
-		_ = c.SetReadDeadline(time.Now().Add(fastIdle))
+		_ = c.SetReadDeadline(time.Now().Add(wait))
 		head, ok, err := fc.readHead()
+		if err != nil && wait == fastIdle && fp.closing() {
+			// Woken by close: a past deadline does not read what the
+			// socket's buffer holds.
+			_ = c.SetReadDeadline(time.Now().Add(fastClosingPeek))
+			head, ok, err = fc.readHead()
+		}
 		if err != nil {
 			_ = c.Close()
 			return
@@ -197,6 +200,20 @@ func (fp *fastPath) serve(c net.Conn) {
 			_ = c.Close()
 			return
 		}
+	}
+}
+
+// fastClosingPeek is how long a connection woken by the fast path's close
+// is read once more, for a request already on its way.
+const fastClosingPeek = 20 * time.Millisecond
+
+// closing reports that close began.
+func (fp *fastPath) closing() bool {
+	select {
+	case <-fp.closed:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -189,4 +190,55 @@ func FuzzFastPathHead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// gatedPublisher holds each publish until release is closed, and says
+// when the first one started.
+type gatedPublisher struct {
+	fakePublisher
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gatedPublisher) PublishBatch(ctx context.Context, n int, event func(int) (string, string, []byte, string),
+	done func(int, uint64, string, bool)) (int, error) {
+	g.once.Do(func() { close(g.started) })
+	<-g.release
+	return g.fakePublisher.PublishBatch(ctx, n, event, done)
+}
+
+// TestFastPathShutdownServesWhatArrived: a request that reached the
+// connection while Shutdown began (here the second of two pipelined ones,
+// the first still being published) is answered, not dropped with the
+// connection: a restart that hands the socket over must not reset a
+// publisher's request under it.
+func TestFastPathShutdownServesWhatArrived(t *testing.T) {
+	path := t.TempDir() + "/s"
+	ln, err := ListenUnix(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &gatedPublisher{started: make(chan struct{}), release: make(chan struct{})}
+	srv := NewHTTPServer(NewHandler(Options{Publisher: p}), nil)
+	go func() { _ = srv.Serve(ln) }()
+	r := dialRaw(t, path)
+	r.send(publishReq(`{"channel":"c","type":"t"}`) + publishReq(`{"channel":"c","type":"u"}`))
+	<-p.started
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- srv.Shutdown(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond) // Shutdown has closed the listener and begun closing the path
+	close(p.release)
+	for i := range 2 {
+		if resp, body := r.answer(); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %s %s", i+1, resp.Status, body)
+		}
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
 }

@@ -54,6 +54,7 @@ func (l *UnixListener) Accept() (net.Conn, error) {
 func (l *UnixListener) enableFastPath(srv *http.Server, base context.Context) {
 	fp := newFastPathIdle(srv, base, l.Listener)
 	if l.fast.CompareAndSwap(nil, fp) {
+		fp.wg.Add(1) // the loop's, until the listener closes
 		go fp.acceptLoop()
 	}
 }

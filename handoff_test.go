@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,9 +21,11 @@ import (
 // new process takes over: it gets copies of the descriptors, reads the
 // image (TakeOver) and adopts at the commit.
 type inProcessRoute struct {
-	to   *Server
-	take *TakeOver
-	fail error // send fails with it, after the image was read
+	to      *Server
+	take    *TakeOver
+	fail    error // send fails with it, after the image was read
+	reverse bool  // the descriptors arrive in reverse order
+	inOrder bool  // TakeOver is told they come in order (a lie when reverse)
 }
 
 func (r *inProcessRoute) send(_ context.Context, b handoff.Bundle) error {
@@ -35,7 +38,11 @@ func (r *inProcessRoute) send(_ context.Context, b handoff.Bundle) error {
 		}
 		copies.Files = append(copies.Files, d)
 	}
-	t, err := r.to.TakeOver(copies)
+	if r.reverse {
+		slices.Reverse(copies.Files)
+		slices.Reverse(copies.Names)
+	}
+	t, err := r.to.TakeOver(copies, r.inOrder)
 	if err != nil {
 		copies.Close()
 		return err
@@ -86,7 +93,7 @@ func TestHandOffCarriesEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := &inProcessRoute{to: b.srv}
+	r := &inProcessRoute{to: b.srv, inOrder: true}
 	rep, err := a.srv.handOff(ctx, r)
 	if err != nil {
 		t.Fatalf("hand-off: %v", err)
@@ -124,6 +131,39 @@ func TestHandOffCarriesEverything(t *testing.T) {
 	}
 	if st := b.srv.Stats(); st.Transport.Adopted != 2 || st.HandOff.FromPID != os.Getpid() || st.HandOff.Connections != 2 {
 		t.Fatalf("stats after the hand-off: adopted %d, %+v", st.Transport.Adopted, st.HandOff)
+	}
+}
+
+// TestTakeOverMatchesEachSocketToItsSession: however the descriptors
+// arrive (in order; shuffled, as the service manager's store passes them;
+// shuffled while the receiver was told they were in order), each client
+// keeps its own session: alice gets her channel's events, bob his.
+func TestTakeOverMatchesEachSocketToItsSession(t *testing.T) {
+	for _, r := range []struct {
+		name             string
+		reverse, inOrder bool
+	}{{"in order", false, true}, {"any order", true, false}, {"said in order, not", true, true}} {
+		t.Run(r.name, func(t *testing.T) {
+			a, b := startDaemon(t), startDaemon(t)
+			var clients []*wsClient
+			for _, user := range []string{"alice", "bob", "carol"} {
+				c := a.dial(token(t, user, user))
+				c.subscribe(user)
+				clients = append(clients, c)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := a.srv.handOff(ctx, &inProcessRoute{to: b.srv, reverse: r.reverse, inOrder: r.inOrder}); err != nil {
+				t.Fatal(err)
+			}
+			for i, user := range []string{"alice", "bob", "carol"} {
+				b.publish(user, "for-"+user, `{}`)
+				ev := clients[i].expectEvent(user, "for-"+user)
+				if ev["offset"] != float64(1) {
+					t.Fatalf("%s got %v", user, ev)
+				}
+			}
+		})
 	}
 }
 
@@ -191,10 +231,10 @@ func TestTakeOverRefusesAnUnknownImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	img = []byte(strings.Replace(string(img), "image\n1 ", "image\n99 ", 1))
-	if _, err := b.srv.TakeOver(handoff.Bundle{Image: img}); !errors.Is(err, handoff.ErrVersion) && !errors.Is(err, handoff.ErrCorrupt) {
+	if _, err := b.srv.TakeOver(handoff.Bundle{Image: img}, false); !errors.Is(err, handoff.ErrVersion) && !errors.Is(err, handoff.ErrCorrupt) {
 		t.Fatalf("TakeOver of a version 99 image = %v, want ErrVersion", err)
 	}
-	if _, err := b.srv.TakeOver(handoff.Bundle{Image: []byte("garbage")}); err == nil {
+	if _, err := b.srv.TakeOver(handoff.Bundle{Image: []byte("garbage")}, false); err == nil {
 		t.Fatal("TakeOver of garbage succeeded")
 	}
 }

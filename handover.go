@@ -15,6 +15,7 @@ import (
 	"github.com/fanoutd/fanoutd/ipc"
 	"github.com/fanoutd/fanoutd/netpoll"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,6 +63,8 @@ type HandOffReport struct {
 	// NewPID is the process that serves now (0 for the service manager's
 	// store: the next start).
 	NewPID int `json:"new_pid,omitempty"`
+	// Phases are the steps of the hand-off, in order, with their times.
+	Phases []Phase `json:"phases,omitempty"`
 }
 
 // handOffRoute is where a hand-off's bundle goes.
@@ -108,16 +111,17 @@ func (s *Server) handOff(ctx context.Context, r handOffRoute) (HandOffReport, er
 	}
 	if rep.NewPID != 0 {
 		s.log.Info("hand-off done: the new process serves every connection", zap.Int("connections", rep.Connections),
-			zap.Duration("pause", rep.Pause), zap.Int("new_pid", rep.NewPID))
+			zap.Duration("pause", rep.Pause), zap.Int("new_pid", rep.NewPID), zap.Array("phases", phaseList(rep.Phases)))
 	} else {
 		s.log.Info("hand-off done: every connection is in the service manager's store for the next start",
-			zap.Int("connections", rep.Connections), zap.Duration("frozen_for", rep.Pause))
+			zap.Int("connections", rep.Connections), zap.Duration("frozen_for", rep.Pause), zap.Array("phases", phaseList(rep.Phases)))
 	}
 	close(s.handedOff) // Run returns without draining
 	return rep, nil
 }
 
 func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffReport, error) {
+	ph := phases{now: s.now, at: s.now()}
 	pub, err := s.pauseAPI(ctx)
 	if err != nil {
 		r.abort()
@@ -125,6 +129,7 @@ func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffRepo
 	}
 	s.pausedSocket = pub // the publish socket, while its listener is closed
 	defer func() { s.pausedSocket = nil }()
+	ph.mark("api_paused")
 	frozen := s.now()
 	s.node.Freeze()
 	if err := s.ws.Freeze(ctx); err != nil {
@@ -133,9 +138,11 @@ func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffRepo
 		r.abort()
 		return HandOffReport{}, fmt.Errorf("freeze the transport: %w", err)
 	}
-	b, n, err := s.bundle(frozen)
+	ph.mark("frozen")
+	b, n, err := s.bundle(frozen, &ph)
 	if err == nil {
 		err = r.send(ctx, b)
+		ph.mark("sent_and_taken")
 	}
 	if err == nil {
 		err = r.commit(ctx)
@@ -152,8 +159,38 @@ func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffRepo
 	if pub != nil {
 		_ = pub.Close()
 	}
-	return HandOffReport{Connections: n, Pause: s.now().Sub(frozen), NewPID: r.pid()}, nil
+	ph.mark("committed")
+	return HandOffReport{Connections: n, Pause: s.now().Sub(frozen), NewPID: r.pid(), Phases: ph.done}, nil
 }
+
+// phases times the steps of a hand-off, for its log line.
+type phases struct {
+	now  func() time.Time
+	at   time.Time
+	done []Phase
+}
+
+// Phase is one step of a hand-off and how long it took.
+type Phase struct {
+	Name string        `json:"name"`
+	Took time.Duration `json:"took_ns"`
+}
+
+func (p *phases) mark(name string) {
+	t := p.now()
+	p.done = append(p.done, Phase{Name: name, Took: t.Sub(p.at)})
+	p.at = t
+}
+
+// MarshalLogArray lists the phases in a log line.
+func (p phaseList) MarshalLogArray(enc zapcore.ArrayEncoder) error {
+	for _, ph := range p {
+		enc.AppendString(ph.Name + " " + ph.Took.Round(time.Microsecond).String())
+	}
+	return nil
+}
+
+type phaseList []Phase
 
 // pauseAPI stops the publish API for a hand-off: the connection-event
 // streams and taps end (their readers come back to the new process, the
@@ -210,18 +247,20 @@ func (s *Server) resumeAPI(pub *os.File) {
 // bundle is the hand-off's image and every connection's descriptor (this
 // process's own: the receiver gets copies, and this one lets go of its
 // own at Release).
-func (s *Server) bundle(frozen time.Time) (handoff.Bundle, int, error) {
+func (s *Server) bundle(frozen time.Time, ph *phases) (handoff.Bundle, int, error) {
 	var b handoff.Bundle
 	sessions := map[string]daemon.SessionState{}
 	for _, st := range s.node.ExportSessions() {
 		sessions[st.ID] = st
 	}
+	ph.mark("sessions_exported")
 	states := s.ws.Export()
+	ph.mark("transport_exported")
 	conns := make([]connImage, 0, len(states))
 	for _, st := range states {
-		key, err := handoff.SocketKey(st.Fd)
-		if err != nil {
-			continue // failed meanwhile: nothing to hand over
+		key := handoff.ConnKey(st.Local, st.Remote)
+		if !st.Local.IsValid() || !st.Remote.IsValid() {
+			continue // failed meanwhile (getsockname): nothing to hand over
 		}
 		ci := connImage{Key: key, Transport: st}
 		if ss, ok := sessions[st.ID]; ok && st.ID != "" {
@@ -231,6 +270,7 @@ func (s *Server) bundle(frozen time.Time) (handoff.Bundle, int, error) {
 		b.Files = append(b.Files, st.Fd)
 		b.Names = append(b.Names, handoff.ConnName)
 	}
+	ph.mark("sockets_named")
 	var err error
 	b.Image, err = handoff.Encode(map[string]any{
 		sectionMeta:      imageMeta{Version: s.version, PID: os.Getpid(), Connections: len(conns), FrozenAt: frozen},
@@ -241,6 +281,7 @@ func (s *Server) bundle(frozen time.Time) (handoff.Bundle, int, error) {
 	if err != nil {
 		return handoff.Bundle{}, 0, err
 	}
+	ph.mark("image_encoded")
 	return b, len(conns), nil
 }
 

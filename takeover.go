@@ -4,7 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/netip"
+	"runtime"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 
 	"github.com/fanoutd/fanoutd/control"
 	"github.com/fanoutd/fanoutd/daemon"
@@ -21,6 +25,7 @@ type TakeOver struct {
 	meta  imageMeta
 	conns []connImage
 	files map[string]int // the received descriptors, by socket key
+	ph    phases
 }
 
 // TakeOver reads a hand-off's image and restores what it carries into this
@@ -28,36 +33,81 @@ type TakeOver struct {
 // channel's epoch, offset and history, the idempotency window, the
 // connection-event stream's position, the revocations. The connections
 // are served once Adopt is called: for an upgrade, after the old process
-// committed. An image this binary cannot read is an error wrapping
-// handoff.ErrVersion (or saying what is wrong), and nothing is changed:
-// the caller gives the descriptors back (Release) or closes the
-// connections (DrainFiles).
-func (s *Server) TakeOver(b handoff.Bundle) (*TakeOver, error) {
+// committed. inOrder says that b.Files come in the image's order (an
+// upgrade's socket pair keeps it): each is then checked with one
+// getpeername; otherwise (the service manager's store does not keep it)
+// each is named by SocketKey and matched. An image this binary cannot
+// read is an error wrapping handoff.ErrVersion (or saying what is wrong),
+// and nothing is changed: the caller gives the descriptors back (Release,
+// or closing them) or closes the connections (DrainFiles).
+func (s *Server) TakeOver(b handoff.Bundle, inOrder bool) (*TakeOver, error) {
 	var (
 		meta  imageMeta
 		conns []connImage
 		node  daemon.NodeState
 		revs  []control.Revocation
 	)
+	ph := phases{now: s.now, at: s.now()}
 	err := handoff.Decode(b.Image, map[string]any{sectionMeta: &meta, sectionTransport: &conns,
 		sectionNode: &node, sectionRevoked: &revs})
 	if err != nil {
 		return nil, fmt.Errorf("read the hand-off image: %w", err)
 	}
+	ph.mark("image_decoded")
 	t := &TakeOver{s: s, meta: meta, conns: conns, files: make(map[string]int, len(b.Files))}
-	for i, fd := range b.Files {
-		key, err := handoff.SocketKey(fd)
-		if err != nil || b.Name(i) != handoff.ConnName {
-			_ = unix.Close(fd) // not a connection, or closed by its peer meanwhile
-			continue
-		}
-		t.files[key] = fd
+	if !inOrder || !t.matchInOrder(b) {
+		t.matchByKey(b)
 	}
+	ph.mark("sockets_named")
 	if err := s.node.ImportState(node); err != nil {
 		return nil, fmt.Errorf("restore the channels: %w", err)
 	}
 	s.ctl.Restore(revs)
+	ph.mark("state_restored")
+	t.ph = ph
 	return t, nil
+}
+
+// matchInOrder pairs b.Files with the image's connections by position,
+// checking each peer address (one system call); false, having kept
+// nothing, at the first that does not match.
+func (t *TakeOver) matchInOrder(b handoff.Bundle) bool {
+	if len(b.Files) != len(t.conns) {
+		return false
+	}
+	for i, fd := range b.Files {
+		sa, err := unix.Getpeername(fd)
+		if err != nil || b.Name(i) != handoff.ConnName || !samePeer(sa, t.conns[i].Transport.Remote) {
+			clear(t.files)
+			return false
+		}
+		t.files[t.conns[i].Key] = fd
+	}
+	return true
+}
+
+// matchByKey names every descriptor (SocketKey) for Adopt to find; those
+// that are not connections, or whose peer left, are closed.
+func (t *TakeOver) matchByKey(b handoff.Bundle) {
+	for i, fd := range b.Files {
+		key, err := handoff.SocketKey(fd)
+		if err != nil || b.Name(i) != handoff.ConnName {
+			_ = unix.Close(fd)
+			continue
+		}
+		t.files[key] = fd
+	}
+}
+
+// samePeer reports whether sa is the address ap, IPv4-mapped or not.
+func samePeer(sa unix.Sockaddr, ap netip.AddrPort) bool {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port == int(ap.Port()) && netip.AddrFrom4(a.Addr) == ap.Addr().Unmap()
+	case *unix.SockaddrInet6:
+		return a.Port == int(ap.Port()) && netip.AddrFrom16(a.Addr).Unmap() == ap.Addr().Unmap()
+	}
+	return false
 }
 
 // Connections is how many connections the image carries.
@@ -72,34 +122,57 @@ func (t *TakeOver) From() (version string, pid int) { return t.meta.Version, t.m
 // count of those served is returned.
 func (t *TakeOver) Adopt() int {
 	s := t.s
-	n := 0
+	t.ph.at = s.now() // the wait for the commit is not the take-over's
+	// Each connection is independent (its own session, descriptor and
+	// registration): adopt them on every core, in contiguous parts.
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	parts := max(1, min(runtime.GOMAXPROCS(0), len(t.conns)/1024))
+	for p := range parts {
+		lo, hi := p*len(t.conns)/parts, (p+1)*len(t.conns)/parts
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				if t.adopt(&t.conns[i]) {
+					n.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
 	for i := range t.conns {
-		ci := &t.conns[i]
-		fd, ok := t.files[ci.Key]
-		if !ok {
-			continue // the client left while the process restarted
-		}
-		delete(t.files, ci.Key)
-		st := ci.Transport
-		st.Fd = fd
-		if _, err := s.ws.Adopt(st, func(c *netpoll.Conn) (netpoll.Session, error) { return s.resumeSession(c, ci) }); err != nil {
-			s.log.Warn("hand-off: a connection could not be taken over", zap.String("conn", st.ID), zap.Error(err))
-			continue
-		}
-		n++
+		delete(t.files, t.conns[i].Key)
 	}
 	t.Release() // descriptors the image did not name
+	t.ph.mark("adopted")
 	t.conns = nil
 	// The image and its decoding are garbage now, a few hundred bytes a
 	// connection: give them back to the system rather than wait for the
 	// heap to grow into them, off the path of the first reads.
 	go debug.FreeOSMemory()
 	now := s.now()
-	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: n,
+	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: int(n.Load()),
 		PauseMS: float64(now.Sub(t.meta.FrozenAt).Microseconds()) / 1000, At: now})
-	s.log.Info("hand-off taken over", zap.Int("connections", n), zap.Int("from_pid", t.meta.PID),
-		zap.String("from_version", t.meta.Version), zap.Duration("pause", now.Sub(t.meta.FrozenAt)))
-	return n
+	s.log.Info("hand-off taken over", zap.Int64("connections", n.Load()), zap.Int("from_pid", t.meta.PID),
+		zap.String("from_version", t.meta.Version), zap.Duration("pause", now.Sub(t.meta.FrozenAt)),
+		zap.Array("phases", phaseList(t.ph.done)))
+	return int(n.Load())
+}
+
+// adopt serves one connection of the image, if its descriptor arrived
+// (the map is only read while the parts run).
+func (t *TakeOver) adopt(ci *connImage) bool {
+	fd, ok := t.files[ci.Key]
+	if !ok {
+		return false // the client left while the process restarted
+	}
+	st := ci.Transport
+	st.Fd = fd
+	s := t.s
+	if _, err := s.ws.Adopt(st, func(c *netpoll.Conn) (netpoll.Session, error) { return s.resumeSession(c, ci) }); err != nil {
+		s.log.Warn("hand-off: a connection could not be taken over", zap.String("conn", st.ID), zap.Error(err))
+		return false
+	}
+	return true
 }
 
 // Release closes the descriptors not adopted, without a byte on the wire

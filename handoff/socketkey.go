@@ -38,7 +38,16 @@ func SocketKey(fd int) (string, error) {
 	if !lok || !pok {
 		return "", fmt.Errorf("handoff: socket key of descriptor %d: a connected socket that is not TCP", fd)
 	}
-	return "tcp " + l.String() + "->" + p.String(), nil
+	return ConnKey(l, p), nil
+}
+
+// ConnKey is SocketKey of a connected TCP socket whose two ends the caller
+// knows already (the transport keeps them), without a system call:
+// IPv4-mapped addresses are unmapped, as SocketKey reads them.
+func ConnKey(local, peer netip.AddrPort) string {
+	l := netip.AddrPortFrom(local.Addr().Unmap(), local.Port())
+	p := netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
+	return "tcp " + l.String() + "->" + p.String()
 }
 
 func listenKey(fd int, local unix.Sockaddr) (string, error) {

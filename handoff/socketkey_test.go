@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -23,6 +24,23 @@ func TestSocketKeyConnected(t *testing.T) {
 	}
 	if mirror := "tcp " + cs.clients[0].LocalAddr().String() + "->" + cs.clients[0].RemoteAddr().String(); client != mirror {
 		t.Fatalf("client key %q, want %q", client, mirror)
+	}
+}
+
+// TestConnKeyIsSocketKey: the key built from a connection's known ends is
+// the one SocketKey reads from the kernel, IPv4-mapped or not.
+func TestConnKeyIsSocketKey(t *testing.T) {
+	cs := connect(t, 1)
+	local := cs.servers[0].LocalAddr().(*net.TCPAddr).AddrPort()
+	peer := cs.servers[0].RemoteAddr().(*net.TCPAddr).AddrPort()
+	if got := ConnKey(local, peer); got != cs.keys[0] {
+		t.Fatalf("ConnKey = %q, SocketKey = %q", got, cs.keys[0])
+	}
+	mapped := func(a netip.AddrPort) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr().As16()), a.Port())
+	}
+	if got := ConnKey(mapped(local), mapped(peer)); got != cs.keys[0] {
+		t.Fatalf("ConnKey of IPv4-mapped ends = %q, SocketKey = %q", got, cs.keys[0])
 	}
 }
 

@@ -150,7 +150,7 @@ func (in *inheritance) takeOver(ctx context.Context, srv *fanoutd.Server, getenv
 		if len(in.stored.Files) == 0 && len(in.stored.Image) == 0 {
 			return nil
 		}
-		t, err := srv.TakeOver(*in.stored)
+		t, err := srv.TakeOver(*in.stored, false)
 		if err != nil {
 			log.Error("hand-off: the image in the descriptor store cannot be read; closing its connections (1012) for their clients to reconnect",
 				zap.Int("connections", len(in.stored.Files)), zap.Error(err))
@@ -172,7 +172,7 @@ func takeOverUpgrade(ctx context.Context, srv *fanoutd.Server, p *handoff.Parent
 	if err != nil {
 		return fmt.Errorf("hand-off: receiving the connections: %w", err)
 	}
-	t, err := srv.TakeOver(b)
+	t, err := srv.TakeOver(b, true)
 	if err != nil {
 		_ = p.Refuse(err.Error())
 		b.Close() // the old process still holds them: nothing goes on the wire

@@ -119,6 +119,19 @@ func (d *handOffDaemon) command(env ...string) *exec.Cmd {
 	return cmd
 }
 
+// handOffLines are the daemons' log lines about the hand-off (with their
+// phases), for the test's log.
+func (d *handOffDaemon) handOffLines() string {
+	b, _ := os.ReadFile(d.log)
+	var out []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if strings.Contains(line, `"msg":"hand-off`) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 // waitServing waits until the publish socket answers.
 func (d *handOffDaemon) waitServing() {
 	d.t.Helper()
@@ -206,6 +219,7 @@ func TestUpgradeKeepsEveryClient(t *testing.T) {
 	t.Logf("%d clients: %s; upgrade command %s; longest publish→deliver %s; longest publish request %s; RSS old %d KiB, new %d KiB",
 		n, strings.TrimSpace(out), took.Round(time.Millisecond), lag.Round(time.Millisecond),
 		time.Duration(p.maxRTT.Load()).Round(time.Millisecond), rssOld, rssNew)
+	t.Log(d.handOffLines())
 	if rssNew > rssOld*11/10 {
 		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", rssNew, rssOld)
 	}
@@ -308,6 +322,7 @@ func TestRestartThroughFDStoreKeepsEveryClient(t *testing.T) {
 	t.Logf("%d clients: old process stored and exited in %s, new one ready after %s; longest publish→deliver %s; longest publish request %s; RSS old %d KiB, new %d KiB",
 		n, stopped.Round(time.Millisecond), took.Round(time.Millisecond), lag.Round(time.Millisecond),
 		time.Duration(p.maxRTT.Load()).Round(time.Millisecond), rssOld, rssNew)
+	t.Log(d.handOffLines())
 	if rssNew > rssOld*11/10 {
 		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", rssNew, rssOld)
 	}

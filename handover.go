@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -28,10 +29,17 @@ var ErrHandOffDisabled = errors.New("fanoutd: hand-offs are disabled (handoff.en
 // The image's sections (handoff.Encode): what each layer hands over.
 const (
 	sectionMeta      = "meta"      // imageMeta
-	sectionTransport = "transport" // []connImage
+	sectionTransport = "transport" // []connImage, in transportParts parts: transport.0, transport.1…
 	sectionNode      = "node"      // daemon.NodeState
 	sectionRevoked   = "revoked"   // []control.Revocation
 )
+
+// transportParts is how many sections the connections are cut into, so
+// that encoding and decoding them (the bulk of an image: a few hundred
+// bytes a connection) use every core.
+const transportParts = 8
+
+func transportPart(i int) string { return sectionTransport + "." + strconv.Itoa(i) }
 
 // imageMeta says who made the image, for the log of the process that
 // reads it.
@@ -272,12 +280,15 @@ func (s *Server) bundle(frozen time.Time, ph *phases) (handoff.Bundle, int, erro
 	}
 	ph.mark("sockets_named")
 	var err error
-	b.Image, err = handoff.Encode(map[string]any{
-		sectionMeta:      imageMeta{Version: s.version, PID: os.Getpid(), Connections: len(conns), FrozenAt: frozen},
-		sectionTransport: conns,
-		sectionNode:      s.node.ExportState(),
-		sectionRevoked:   s.ctl.Revocations(),
-	})
+	sections := map[string]any{
+		sectionMeta:    imageMeta{Version: s.version, PID: os.Getpid(), Connections: len(conns), FrozenAt: frozen},
+		sectionNode:    s.node.ExportState(),
+		sectionRevoked: s.ctl.Revocations(),
+	}
+	for i := range transportParts {
+		sections[transportPart(i)] = conns[i*len(conns)/transportParts : (i+1)*len(conns)/transportParts]
+	}
+	b.Image, err = handoff.Encode(sections)
 	if err != nil {
 		return handoff.Bundle{}, 0, err
 	}

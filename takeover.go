@@ -48,10 +48,16 @@ func (s *Server) TakeOver(b handoff.Bundle, inOrder bool) (*TakeOver, error) {
 		revs  []control.Revocation
 	)
 	ph := phases{now: s.now, at: s.now()}
-	err := handoff.Decode(b.Image, map[string]any{sectionMeta: &meta, sectionTransport: &conns,
-		sectionNode: &node, sectionRevoked: &revs})
-	if err != nil {
+	sections := map[string]any{sectionMeta: &meta, sectionNode: &node, sectionRevoked: &revs}
+	var parts [transportParts][]connImage
+	for i := range parts {
+		sections[transportPart(i)] = &parts[i]
+	}
+	if err := handoff.Decode(b.Image, sections); err != nil {
 		return nil, fmt.Errorf("read the hand-off image: %w", err)
+	}
+	for _, p := range parts {
+		conns = append(conns, p...)
 	}
 	ph.mark("image_decoded")
 	t := &TakeOver{s: s, meta: meta, conns: conns, files: make(map[string]int, len(b.Files))}

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Version is the image format this binary writes, and the only one it
@@ -24,22 +27,40 @@ const maxHeader = 64
 
 // Encode writes an image: the magic line, then "<Version> <length>
 // <crc32 of the body, hex>", then the body, a JSON object with one member
-// per section. Each section is marshalled with encoding/json.
+// per section, in name order. Each section is marshalled with
+// encoding/json, the sections in parallel: a caller with one large
+// section (a connection list) splits it into several to use every core.
 func Encode(sections map[string]any) ([]byte, error) {
-	body, err := json.Marshal(sections)
-	if err != nil {
-		return nil, fmt.Errorf("handoff: encode image: %w", err)
+	names := slices.Sorted(maps.Keys(sections))
+	raws := make([][]byte, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { raws[i], errs[i] = json.Marshal(sections[name]) })
 	}
+	wg.Wait()
+	body := []byte{'{'}
+	for i, name := range names {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("handoff: encode image: section %q: %w", name, errs[i])
+		}
+		if i > 0 {
+			body = append(body, ',')
+		}
+		key, _ := json.Marshal(name)
+		body = append(append(append(body, key...), ':'), raws[i]...)
+	}
+	body = append(body, '}')
 	head := fmt.Sprintf("%s%d %d %08x\n", magic, Version, len(body), crc32.ChecksumIEEE(body))
 	return append([]byte(head), body...), nil
 }
 
 // Decode reads an image written by Encode into sections: each value must
-// be a pointer, and the section of the same name is unmarshalled into it.
-// Sections of the image not asked for are ignored; a section asked for
-// and missing is an error (a hand-off must not start on partial state).
-// Another version wraps ErrVersion; anything else that is not a whole
-// image wraps ErrCorrupt.
+// be a pointer, and the section of the same name is unmarshalled into it,
+// the sections in parallel. Sections of the image not asked for are
+// ignored; a section asked for and missing is an error (a hand-off must
+// not start on partial state). Another version wraps ErrVersion; anything
+// else that is not a whole image wraps ErrCorrupt.
 func Decode(image []byte, sections map[string]any) error {
 	rest, ok := bytes.CutPrefix(image, []byte(magic))
 	if !ok {
@@ -53,16 +74,29 @@ func Decode(image []byte, sections map[string]any) error {
 	if err := json.Unmarshal(body, &members); err != nil {
 		return fmt.Errorf("%w: body: %v", ErrCorrupt, err)
 	}
-	for name, v := range sections {
-		raw, ok := members[name]
-		if !ok {
+	for name := range sections {
+		if _, ok := members[name]; !ok {
 			return fmt.Errorf("%w: missing section %q", ErrCorrupt, name)
 		}
-		if err := json.Unmarshal(raw, v); err != nil {
-			return fmt.Errorf("%w: section %q: %v", ErrCorrupt, name, err)
-		}
 	}
-	return nil
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for name, v := range sections {
+		wg.Go(func() {
+			if err := json.Unmarshal(members[name], v); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("%w: section %q: %v", ErrCorrupt, name, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 // checkHeader parses the version line and returns the body it announces.

@@ -173,6 +173,7 @@ func (t *TakeOver) adopt(ci *connImage) bool {
 	}
 	st := ci.Transport
 	st.Fd = fd
+	st.Verified = true // matched to its state by its ends (matchInOrder, matchByKey)
 	s := t.s
 	if _, err := s.ws.Adopt(st, func(c *netpoll.Conn) (netpoll.Session, error) { return s.resumeSession(c, ci) }); err != nil {
 		s.log.Warn("hand-off: a connection could not be taken over", zap.String("conn", st.ID), zap.Error(err))

@@ -33,23 +33,27 @@ import (
 // old process can Resume with nothing read or written twice.
 func (s *Server) Adopt(st ConnState, bind func(c *Conn) (Session, error)) (*Conn, error) {
 	fd := st.Fd
-	peer, err := connectedStream(fd)
-	if err != nil {
-		if !errors.Is(err, syscall.EBADF) {
-			_ = syscall.Close(fd)
-		}
-		return nil, err
-	}
 	remote := st.Remote
-	if !remote.IsValid() {
-		remote = addrPort(peer)
+	if !st.Verified || !remote.IsValid() {
+		peer, err := connectedStream(fd)
+		if err != nil {
+			if !errors.Is(err, syscall.EBADF) {
+				_ = syscall.Close(fd)
+			}
+			return nil, err
+		}
+		if !remote.IsValid() {
+			remote = addrPort(peer)
+		}
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
+	if err := ensureNonblock(fd); err != nil {
 		_ = syscall.Close(fd)
 		return nil, fmt.Errorf("netpoll: adopt: %w", err)
 	}
-	syscall.CloseOnExec(fd)
-	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	if !st.Verified {
+		syscall.CloseOnExec(fd)
+		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	}
 	c := s.adoptedConn(st, remote)
 	if resp := s.register(c); resp != nil {
 		_ = syscall.Close(fd)
@@ -81,6 +85,21 @@ func (s *Server) Adopt(st ConnState, bind func(c *Conn) (Session, error)) (*Conn
 	c.pending.Or(pendAdopt | pendRead | pendWrite)
 	s.runq <- c
 	return c, nil
+}
+
+// ensureNonblock sets O_NONBLOCK unless the descriptor has it (the flag
+// belongs to the open file description, which a hand-off passes with its
+// flags): one system call in the usual case.
+func ensureNonblock(fd int) error {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	if fl&unix.O_NONBLOCK != 0 {
+		return nil
+	}
+	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK)
+	return err
 }
 
 // connectedStream checks that fd is an open, connected stream socket and

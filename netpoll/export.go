@@ -38,6 +38,13 @@ type ConnState struct {
 	// Out is what the write queue still holds, in order, as raw bytes
 	// (starting with the unwritten rest of a frame a write began).
 	Out []byte `json:"out,omitempty"`
+	// Verified, set by the receiver, says that it checked Fd is the
+	// connected stream socket whose peer is Remote (a hand-off matches
+	// each descriptor to its state), and that the socket comes from a
+	// transport that set its options: Adopt then skips those system calls
+	// (thousands of connections adopted at once). Non-blocking mode is
+	// still ensured.
+	Verified bool `json:"-"`
 }
 
 // Export returns the state of every connection in the handshake or open

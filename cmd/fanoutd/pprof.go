@@ -2,19 +2,27 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 )
 
+// pprofRetry bounds how long an upgrade's new process waits for the old
+// one to let go of the profiler's address.
+const pprofRetry = time.Minute
+
 // startPprof serves Go's profiler on addr, which must be a loopback address:
 // profiles show memory contents' shape and must not be reachable from
-// outside. It returns a function that stops the server.
-func startPprof(addr string, log *zap.Logger) (func(), error) {
+// outside. It returns a function that stops the server. An upgrade's new
+// process (handedOver) finds the address held by the old one until that
+// one exits: it binds it then, in the background, instead of failing.
+func startPprof(addr string, log *zap.Logger, handedOver bool) (func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--pprof: %w", err)
@@ -23,9 +31,35 @@ func startPprof(addr string, log *zap.Logger) (func(), error) {
 		return nil, fmt.Errorf("--pprof: %s is not a loopback address", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
+	if err != nil && handedOver && errors.Is(err, syscall.EADDRINUSE) {
+		stop := make(chan struct{})
+		go func() {
+			for deadline := time.Now().Add(pprofRetry); time.Now().Before(deadline); {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if ln, err := net.Listen("tcp", addr); err == nil {
+					serve := servePprof(ln, log)
+					<-stop
+					serve()
+					return
+				}
+			}
+			log.Warn("pprof not served: the previous process still holds its address", zap.String("addr", addr))
+		}()
+		return func() { close(stop) }, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--pprof: %w", err)
 	}
+	return servePprof(ln, log), nil
+}
+
+// servePprof serves the profiler on ln until the returned function is
+// called.
+func servePprof(ln net.Listener, log *zap.Logger) func() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -39,5 +73,5 @@ func startPprof(addr string, log *zap.Logger) (func(), error) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
-	}, nil
+	}
 }

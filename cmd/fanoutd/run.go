@@ -13,6 +13,7 @@ import (
 	"github.com/fanoutd/fanoutd"
 	"github.com/fanoutd/fanoutd/config"
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
+	"github.com/fanoutd/fanoutd/handoff"
 	"github.com/fanoutd/fanoutd/systemd"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -36,7 +37,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 		log.Warn("environment variable ignored", zap.Error(err))
 	}
 	if pprofAddr != "" {
-		stopPprof, err := startPprof(pprofAddr, log)
+		stopPprof, err := startPprof(pprofAddr, log, os.Getenv(handoff.EnvFD) != "")
 		if err != nil {
 			return err
 		}

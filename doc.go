@@ -42,4 +42,19 @@
 // Server is its Source; its routes sit on the TCP listener's HTTP
 // hand-off (routes.go). Reloads are serialised by one mutex, which nothing
 // on a client's or a publish's path ever takes.
+//
+// # Hand-offs: restarts and upgrades that keep every client
+//
+// Package handoff moves descriptors and an image between processes (a
+// socket pair for an upgrade, the service manager's descriptor store for a
+// restart); netpoll freezes, exports and adopts connections; the core
+// (daemon) freezes, exports and resumes sessions and channels. The root
+// orders them, because only it holds every part: handover.go is the old
+// process's side (the publish API paused with its backlog, the core and
+// the transport frozen, the image made, sent, committed, or everything
+// resumed on failure), takeover.go the new process's (the image read, the
+// state restored, each descriptor matched to its connection and adopted
+// with its session and limits), upgrade.go the two routes (Upgrade's
+// child process; the store on SIGTERM, when Options.FDStore can hold
+// everyone). Run returns without draining once a hand-off committed.
 package fanoutd

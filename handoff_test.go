@@ -1,8 +1,11 @@
 package fanoutd
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -236,5 +239,45 @@ func TestTakeOverRefusesAnUnknownImage(t *testing.T) {
 	}
 	if _, err := b.srv.TakeOver(handoff.Bundle{Image: []byte("garbage")}, false); err == nil {
 		t.Fatal("TakeOver of garbage succeeded")
+	}
+}
+
+// TestDrainFilesSendsACloseFrame: connections handed over in an image the
+// new process cannot read get a close frame with the code and reason, as
+// a drain sends, then the end of the stream.
+func TestDrainFilesSendsACloseFrame(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = client.Close() }()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := server.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = server.Close()
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	DrainFiles([]int{fd}, 1012, `{"reconnect_after_ms":1000}`)
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte{0x88, 2 + 27, 0x03, 0xf4}, `{"reconnect_after_ms":1000}`...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the client read %q, want a close frame %q and the end", got, want)
 	}
 }

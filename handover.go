@@ -51,8 +51,8 @@ type imageMeta struct {
 }
 
 // connImage is one WebSocket in the image: its socket's key (the
-// descriptor's two ends, handoff.SocketKey, by which the new process
-// finds the descriptor among those it received), the transport's state and
+// descriptor's two ends, handoff.ConnKey, by which the new process finds
+// the descriptor among those it received), the transport's state and
 // the session's; Session is nil for a connection still in its handshake
 // and for the conformance echo route.
 type connImage struct {
@@ -105,9 +105,11 @@ type handOffRoute interface {
 // nobody noticed beyond the pause. After it, the new process serves.
 func (s *Server) handOff(ctx context.Context, r handOffRoute) (HandOffReport, error) {
 	if !s.live.Load().HandOff.Enabled {
+		r.abort()
 		return HandOffReport{}, ErrHandOffDisabled
 	}
 	if !s.handing.CompareAndSwap(false, true) {
+		r.abort()
 		return HandOffReport{}, ErrHandOffBusy
 	}
 	rep, err := s.handOffLocked(ctx, r)
@@ -364,6 +366,29 @@ func listenerFD(ln net.Listener) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// waitHandOff waits, when Run's context ends during a hand-off (SIGTERM
+// while an upgrade runs), for that hand-off to end, bounded by
+// handoff.timeout: true when it committed (Run then quits), false when it
+// failed or took too long (Run then goes on to stop as usual).
+func (s *Server) waitHandOff() bool {
+	deadline := time.After(s.live.Load().HandOff.Timeout)
+	for s.handing.Load() {
+		select {
+		case <-s.handedOff:
+			return true
+		case <-deadline:
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	select {
+	case <-s.handedOff:
+		return true
+	default:
+		return false
+	}
 }
 
 // storeOnStop hands every connection to the service manager's store when

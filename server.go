@@ -457,7 +457,7 @@ func (s *Server) Run(ctx context.Context) error {
 	handed := false
 	select {
 	case <-ctx.Done():
-		handed = s.storeOnStop()
+		handed = s.waitHandOff() || s.storeOnStop()
 	case <-s.handedOff:
 		handed = true
 	case err = <-errc:

@@ -38,8 +38,10 @@ type TakeOver struct {
 // getpeername; otherwise (the service manager's store does not keep it)
 // each is named by SocketKey and matched. An image this binary cannot
 // read is an error wrapping handoff.ErrVersion (or saying what is wrong),
-// and nothing is changed: the caller gives the descriptors back (Release,
-// or closing them) or closes the connections (DrainFiles).
+// and nothing is changed: the descriptors are still the caller's, to give
+// back (closing them) or to close as a drain would (DrainFiles). On
+// success they are the TakeOver's: Adopt serves them, Release gives back
+// those it has not served.
 func (s *Server) TakeOver(b handoff.Bundle, inOrder bool) (*TakeOver, error) {
 	var (
 		meta  imageMeta
@@ -60,16 +62,17 @@ func (s *Server) TakeOver(b handoff.Bundle, inOrder bool) (*TakeOver, error) {
 		conns = append(conns, p...)
 	}
 	ph.mark("image_decoded")
-	t := &TakeOver{s: s, meta: meta, conns: conns, files: make(map[string]int, len(b.Files))}
-	if !inOrder || !t.matchInOrder(b) {
-		t.matchByKey(b)
-	}
-	ph.mark("sockets_named")
 	if err := s.node.ImportState(node); err != nil {
 		return nil, fmt.Errorf("restore the channels: %w", err)
 	}
 	s.ctl.Restore(revs)
 	ph.mark("state_restored")
+	// From here the descriptors are the TakeOver's (Adopt, Release).
+	t := &TakeOver{s: s, meta: meta, conns: conns, files: make(map[string]int, len(b.Files))}
+	if !inOrder || !t.matchInOrder(b) {
+		t.matchByKey(b)
+	}
+	ph.mark("sockets_named")
 	t.ph = ph
 	return t, nil
 }
@@ -228,6 +231,7 @@ func (s *Server) resumeSession(c *netpoll.Conn, ci *connImage) (netpoll.Session,
 func DrainFiles(files []int, code int, reason string) {
 	frame := closeFrame(code, reason)
 	for _, fd := range files {
+		_ = unix.SetNonblock(fd, true) // never wait on a client that does not read
 		_, _ = unix.Write(fd, frame)
 		_ = unix.Close(fd)
 	}

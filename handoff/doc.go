@@ -7,7 +7,8 @@
 //
 // Encode writes a magic line ("fanoutd-handoff-image"), a version line
 // ("<Version> <body length> <crc32>") and a JSON body with one member per
-// section. Decode checks the version first and wraps ErrVersion, naming
+// section; sections are encoded and decoded in parallel (a caller cuts a
+// large one into several). Decode checks the version first and wraps ErrVersion, naming
 // both versions, when it is not this binary's: a new binary refuses an
 // image it cannot read and the old process carries on. Truncation,
 // garbage and a checksum mismatch wrap ErrCorrupt. JSON because the image
@@ -18,10 +19,13 @@
 //
 // A Bundle carries raw descriptors (the transport keeps raw descriptors in
 // its epoll set), their names (ConnName, the default, or NamePrefix…)
-// and the image. Neither route promises the order of the
-// descriptors (systemd's store gives them back newest first, and drops
-// one it already holds), so the receiver matches them to the image with
-// SocketKey: a connected TCP socket's two ends, unique on the host.
+// and the image. The store does not keep the order of the descriptors
+// (systemd gives them back newest first, and drops one it already holds),
+// so there the receiver matches them to the image with SocketKey: a
+// connected TCP socket's two ends, unique on the host (ConnKey builds the
+// same key from ends the sender already knows, without a system call).
+// The socket pair keeps the order; a receiver may rely on it, checking
+// each descriptor's peer (fanoutd does, falling back to SocketKey).
 //
 // # Route 1: binary upgrade (fanoutd upgrade)
 //
@@ -54,9 +58,14 @@
 // process that dies after Commit takes the connections with it once the
 // old one closes its copies: the clients reconnect, as after a drain.
 //
+// Send and Receive may be used more than once: fanoutd sends the
+// listeners first (the new process builds its server on them while the
+// old one serves on, then says Ready), and the connections with the image
+// second.
+//
 // Under systemd, prefer route 2: systemd considers the service gone when
-// its main process exits, unless the new process sends MAINPID= first
-// (which needs NotifyAccess=all).
+// its main process exits, unless it is told the new one is main (fanoutd's
+// old process sends MAINPID= with the new pid at the commit).
 //
 // # Route 2: systemd's file-descriptor store
 //

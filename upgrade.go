@@ -110,12 +110,12 @@ func (r upgradeRoute) commit(context.Context) error {
 	return nil
 }
 
+func (r upgradeRoute) abort()   { r.c.Abort() }
+func (r upgradeRoute) pid() int { return r.c.Pid() }
+
 // mainPIDNotifier is a Notifier that can name the service's new main
 // process (*systemd.Notifier: MAINPID=).
 type mainPIDNotifier interface{ MainPID(pid int) error }
-
-func (r upgradeRoute) abort()   { r.c.Abort() }
-func (r upgradeRoute) pid() int { return r.c.Pid() }
 
 // FDStore is a service manager's file-descriptor store (systemd's
 // FDSTORE=1): a stopping Server hands its connections there for the next

@@ -14,6 +14,11 @@ func TestWriteLatencyMeasuresFromThePublish(t *testing.T) {
 	conn := h.session(t, 0).c
 	conn.Send(TextFrame([]byte("reply")))
 	c.ReadFrame()
+	// The client can read the reply before the worker that wrote it has
+	// emptied the queue's bookkeeping: wait for that, so the event is first.
+	for deadline := time.Now().Add(10 * time.Second); conn.QueuedBytes() != 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	published := time.Now().Add(-30 * time.Millisecond).UnixNano()
 	if ok, first, _ := conn.QueueEventAt(TextFrame([]byte("event")), 7, PolicyDisconnect, published); !ok || !first {
 		t.Fatal("not queued")

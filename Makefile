@@ -111,8 +111,11 @@ chaos: ## the broker chaos run for 60 s (make test runs it for 15 s), then the R
 	FANOUTD_CHAOS=60s $(GO) test -race -count=1 -run '^TestChaosBrokerBounces$$' -v .
 	$(GO) test -race -count=1 -run '^TestRedis(RestoredFromOlderSnapshot|StallPastReadTimeout|AuthLost|ClusterFailover)' -v .
 
-handoff-scale: ## the hand-off tests at 18,000 clients (make test holds 2,000): upgrade and fd-store restart, pause and RSS logged
-	FANOUTD_HANDOFF_CLIENTS=18000 $(GO) test -count=1 -timeout 20m -run '^Test(UpgradeKeepsEveryClient|RestartThroughFDStoreKeepsEveryClient)$$' -v ./cmd/fanoutd/
+handoff-scale: ## the hand-off tests at scale (make test holds 2,000): upgrade at 18,000 clients, fd-store restart at 9,000; pause, phases and RSS logged
+	FANOUTD_HANDOFF_CLIENTS=18000 $(GO) test -count=1 -timeout 20m -run '^TestUpgradeKeepsEveryClient$$' -v ./cmd/fanoutd/
+	# The fake service manager is a test process with 20,000 open files at most, and starting the next
+	# process (os/exec) moves every passed descriptor once: 9,000 is what it can pass. systemd can pass more.
+	FANOUTD_HANDOFF_CLIENTS=9000 $(GO) test -count=1 -timeout 20m -run '^TestRestartThroughFDStoreKeepsEveryClient$$' -v ./cmd/fanoutd/
 
 bench-brokers: ## publishes/s with 16 concurrent publishers, memory and Redis brokers side by side (BENCHMARKS.md)
 	$(GO) test -run='^$$' -bench='^BenchmarkPublishThroughput$$' -benchtime=5s .

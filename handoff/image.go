@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	gojson "github.com/goccy/go-json"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -36,7 +37,7 @@ func Encode(sections map[string]any) ([]byte, error) {
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { raws[i], errs[i] = json.Marshal(sections[name]) })
+		wg.Go(func() { raws[i], errs[i] = gojson.Marshal(sections[name]) })
 	}
 	wg.Wait()
 	body := []byte{'{'}
@@ -71,7 +72,7 @@ func Decode(image []byte, sections map[string]any) error {
 		return err
 	}
 	var members map[string]json.RawMessage
-	if err := json.Unmarshal(body, &members); err != nil {
+	if err := gojson.Unmarshal(body, &members); err != nil {
 		return fmt.Errorf("%w: body: %v", ErrCorrupt, err)
 	}
 	for name := range sections {
@@ -86,7 +87,7 @@ func Decode(image []byte, sections map[string]any) error {
 	)
 	for name, v := range sections {
 		wg.Go(func() {
-			if err := json.Unmarshal(members[name], v); err != nil {
+			if err := gojson.Unmarshal(members[name], v); err != nil {
 				mu.Lock()
 				if first == nil {
 					first = fmt.Errorf("%w: section %q: %v", ErrCorrupt, name, err)

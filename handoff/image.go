@@ -1,10 +1,10 @@
 package handoff
 
 import (
-	gojson "github.com/goccy/go-json"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"hash/crc32"
 	"maps"
 	"slices"

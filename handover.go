@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -140,6 +141,10 @@ func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffRepo
 	s.pausedSocket = pub // the publish socket, while its listener is closed
 	defer func() { s.pausedSocket = nil }()
 	ph.mark("api_paused")
+	// Every client waits from here to the commit, and the image allocates
+	// a few hundred bytes a connection: no collection meanwhile (its
+	// assists would slow the export), the usual pace again after.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	frozen := s.now()
 	s.node.Freeze()
 	if err := s.ws.Freeze(ctx); err != nil {

@@ -11,7 +11,7 @@ FUZZTIME ?= 5s
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./netpoll:FuzzInflate ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./sse:FuzzLastEventID
 
-.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz handoff-scale bench loadtest compare vet fmt-check clean \
+.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz handoff-scale test-handoff bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers bench-deflate
 
 BENCH_BIN   ?= bin/fanout-bench
@@ -69,7 +69,7 @@ build: ## build bin/fanoutd (static, stripped, version from git)
 build-bench: ## build bin/fanout-bench (the load generator)
 	$(GO) build -trimpath -o $(BENCH_BIN) ./cmd/fanout-bench
 
-test: deps fmt-check vet test-go fuzz test-node test-publishers test-browser js-size lint-packages ## the whole suite: prerequisites, vet, go test -race, fuzz smoke, Node client tests, Chromium, JS size, package lint
+test: deps fmt-check vet test-go test-handoff fuzz test-node test-publishers test-browser js-size lint-packages ## the whole suite: prerequisites, vet, go test -race, fuzz smoke, Node client tests, Chromium, JS size, package lint
 
 deps: ## install the test prerequisites (as root on Debian/Ubuntu) or name the missing ones
 	@scripts/deps.sh
@@ -110,6 +110,9 @@ fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
 chaos: ## the broker chaos run for 60 s (make test runs it for 15 s), then the Redis fault tests (snapshot restore, stall, NOAUTH, cluster failover)
 	FANOUTD_CHAOS=60s $(GO) test -race -count=1 -run '^TestChaosBrokerBounces$$' -v .
 	$(GO) test -race -count=1 -run '^TestRedis(RestoredFromOlderSnapshot|StallPastReadTimeout|AuthLost|ClusterFailover)' -v .
+
+test-handoff: ## the hand-off process tests once more without the race detector, where the new process's memory is compared with the old one's
+	$(GO) test -count=1 -run '^Test(UpgradeKeepsEveryClient|RestartThroughFDStoreKeepsEveryClient)$$' -v ./cmd/fanoutd/
 
 handoff-scale: ## the hand-off tests at scale (make test holds 2,000): upgrade at 18,000 clients, fd-store restart at 9,000; pause, phases and RSS logged
 	FANOUTD_HANDOFF_CLIENTS=18000 $(GO) test -count=1 -timeout 20m -run '^TestUpgradeKeepsEveryClient$$' -v ./cmd/fanoutd/

@@ -88,9 +88,6 @@ type Server struct {
 	// pausedSocket is the publish socket while a hand-off has its
 	// listener closed (pauseAPI); only the hand-off's goroutine uses it.
 	pausedSocket *os.File
-	// gcPercent is the collector's pace TakeOver paused, for Adopt or
-	// Release to restore.
-	gcPercent int
 	handedOff    chan struct{}
 	fdstore      *FDStore
 	ownWS        bool

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fanoutd/fanoutd/control"
 	"github.com/fanoutd/fanoutd/daemon"
@@ -50,16 +51,12 @@ func (s *Server) TakeOver(b handoff.Bundle, inOrder bool) (*TakeOver, error) {
 		revs  []control.Revocation
 	)
 	ph := phases{now: s.now, at: s.now()}
-	// Clients wait until Adopt is done: no collection in between (Adopt
-	// restores the pace and gives the image's memory back).
-	s.gcPercent = debug.SetGCPercent(-1)
 	sections := map[string]any{sectionMeta: &meta, sectionNode: &node, sectionRevoked: &revs}
 	var parts [transportParts][]connImage
 	for i := range parts {
 		sections[transportPart(i)] = &parts[i]
 	}
 	if err := handoff.Decode(b.Image, sections); err != nil {
-		debug.SetGCPercent(s.gcPercent)
 		return nil, fmt.Errorf("read the hand-off image: %w", err)
 	}
 	for _, p := range parts {
@@ -67,7 +64,6 @@ func (s *Server) TakeOver(b handoff.Bundle, inOrder bool) (*TakeOver, error) {
 	}
 	ph.mark("image_decoded")
 	if err := s.node.ImportState(node); err != nil {
-		debug.SetGCPercent(s.gcPercent)
 		return nil, fmt.Errorf("restore the channels: %w", err)
 	}
 	s.ctl.Restore(revs)
@@ -162,8 +158,12 @@ func (t *TakeOver) Adopt() int {
 	// The image and its decoding are garbage now, a few hundred bytes a
 	// connection: give them back to the system rather than wait for the
 	// heap to grow into them, off the path of the first reads.
-	debug.SetGCPercent(s.gcPercent)
-	go debug.FreeOSMemory()
+	// A moment later, when the caller has dropped the bundle too; twice,
+	// since buffers the decoder pooled survive one collection (sync.Pool).
+	time.AfterFunc(time.Second, func() {
+		runtime.GC()
+		debug.FreeOSMemory()
+	})
 	now := s.now()
 	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: int(n.Load()),
 		PauseMS: float64(now.Sub(t.meta.FrozenAt).Microseconds()) / 1000, At: now})
@@ -194,7 +194,6 @@ func (t *TakeOver) adopt(ci *connImage) bool {
 // Release closes the descriptors not adopted, without a byte on the wire
 // (the old process still holds them: an upgrade that was aborted).
 func (t *TakeOver) Release() {
-	debug.SetGCPercent(t.s.gcPercent)
 	for k, fd := range t.files {
 		_ = unix.Close(fd)
 		delete(t.files, k)

@@ -220,9 +220,7 @@ func TestUpgradeKeepsEveryClient(t *testing.T) {
 		n, strings.TrimSpace(out), took.Round(time.Millisecond), lag.Round(time.Millisecond),
 		time.Duration(p.maxRTT.Load()).Round(time.Millisecond), rssOld, rssNew)
 	t.Log(d.handOffLines())
-	if rssNew > rssOld*11/10 {
-		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", rssNew, rssOld)
-	}
+	checkRSS(t, rssOld, rssNew)
 }
 
 // upgradeFailEnv makes the new process of an upgrade fail (TestMain):
@@ -323,7 +321,20 @@ func TestRestartThroughFDStoreKeepsEveryClient(t *testing.T) {
 		n, stopped.Round(time.Millisecond), took.Round(time.Millisecond), lag.Round(time.Millisecond),
 		time.Duration(p.maxRTT.Load()).Round(time.Millisecond), rssOld, rssNew)
 	t.Log(d.handOffLines())
-	if rssNew > rssOld*11/10 {
-		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", rssNew, rssOld)
+	checkRSS(t, rssOld, rssNew)
+}
+
+// checkRSS: the new process holds the same connections in no more than
+// 110% of the old one's memory. Not under the race detector, whose shadow
+// memory the two processes do not grow alike (make test runs these tests
+// once more without it: test-handoff).
+func checkRSS(t *testing.T, old, new int) {
+	t.Helper()
+	if raceEnabled {
+		t.Logf("RSS not compared under the race detector (old %d KiB, new %d KiB)", old, new)
+		return
+	}
+	if new > old*11/10 {
+		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", new, old)
 	}
 }

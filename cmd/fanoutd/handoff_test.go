@@ -338,3 +338,35 @@ func checkRSS(t *testing.T, old, new int) {
 		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", new, old)
 	}
 }
+
+// TestUpgradeUnderAServiceManager: `fanoutd upgrade` of a daemon that a
+// service manager runs tells the manager the new process is the main one
+// (MAINPID=), which then says READY=1 itself; its clients stay.
+func TestUpgradeUnderAServiceManager(t *testing.T) {
+	m := fakesystemd.New(t)
+	d := newHandOffDaemon(t)
+	d.startUnder(m)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := m.WaitState(ctx, "READY=1"); err != nil {
+		t.Fatal(err)
+	}
+	f := startFleet(t, d.ws, processSecret, 100, 10)
+	p := startPublisher(t, d.socket, 10, 100)
+	out, err := run(ctx, "upgrade", "--socket", d.socket)
+	if err != nil {
+		t.Fatalf("fanoutd upgrade: %v\n%s", err, out)
+	}
+	_, newPID := upgraded(t, out)
+	if err := m.WaitState(ctx, "MAINPID="+strconv.Itoa(newPID)); err != nil {
+		t.Fatalf("the manager was not told the new main process: %v", err)
+	}
+	if err := m.WaitState(ctx, "READY=1"); err != nil {
+		t.Fatalf("the new process did not say READY=1: %v", err)
+	}
+	d.exited()
+	if err := p.finish(); err != nil {
+		t.Fatalf("publisher: %v", err)
+	}
+	f.verify(p)
+}

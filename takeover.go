@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/fanoutd/fanoutd/control"
 	"github.com/fanoutd/fanoutd/daemon"
@@ -42,7 +41,8 @@ type TakeOver struct {
 // and nothing is changed: the descriptors are still the caller's, to give
 // back (closing them) or to close as a drain would (DrainFiles). On
 // success they are the TakeOver's: Adopt serves them, Release gives back
-// those it has not served.
+// those it has not served; drop b.Image then (a few hundred bytes a
+// connection), for Adopt to give that memory back.
 func (s *Server) TakeOver(b handoff.Bundle, inOrder bool) (*TakeOver, error) {
 	var (
 		meta  imageMeta
@@ -158,12 +158,12 @@ func (t *TakeOver) Adopt() int {
 	// The image and its decoding are garbage now, a few hundred bytes a
 	// connection: give them back to the system rather than wait for the
 	// heap to grow into them, off the path of the first reads.
-	// A moment later, when the caller has dropped the bundle too; twice,
-	// since buffers the decoder pooled survive one collection (sync.Pool).
-	time.AfterFunc(time.Second, func() {
+	// Twice: buffers the decoder pooled survive one collection (sync.Pool).
+	// The caller has let go of the bundle's image by now (TakeOver's doc).
+	go func() {
 		runtime.GC()
 		debug.FreeOSMemory()
-	})
+	}()
 	now := s.now()
 	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: int(n.Load()),
 		PauseMS: float64(now.Sub(t.meta.FrozenAt).Microseconds()) / 1000, At: now})

@@ -151,6 +151,7 @@ func (in *inheritance) takeOver(ctx context.Context, srv *fanoutd.Server, getenv
 			return nil
 		}
 		t, err := srv.TakeOver(*in.stored, false)
+		in.stored.Image = nil // restored: its memory goes back at Adopt
 		if err != nil {
 			log.Error("hand-off: the image in the descriptor store cannot be read; closing its connections (1012) for their clients to reconnect",
 				zap.Int("connections", len(in.stored.Files)), zap.Error(err))
@@ -178,6 +179,7 @@ func takeOverUpgrade(ctx context.Context, srv *fanoutd.Server, p *handoff.Parent
 		b.Close() // the old process still holds them: nothing goes on the wire
 		return fmt.Errorf("hand-off refused: %w", err)
 	}
+	b = handoff.Bundle{} // restored: the image's memory goes back at Adopt
 	if err := p.Ready(); err != nil {
 		t.Release()
 		return fmt.Errorf("hand-off: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -48,19 +49,22 @@ type handOffEvent struct {
 }
 
 // openFleet opens n clients over channels channels, at most 200
-// handshakes at a time, from 127.0.0.2, .3, … (15,000 each) so that large
-// fleets do not run out of ephemeral ports.
+// handshakes at a time, from consecutive 127.0.0.x (15,000 each) so that
+// large fleets do not run out of ephemeral ports.
 func openFleet(wsURL, secret string, n, channels int) (*fleet, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fleet{channels: channels, cancel: cancel, clients: make([]*fleetClient, n)}
 	sem := make(chan struct{}, 200)
+	// A source address of its own per fleet (127.0.0.2–.203): the ports a
+	// previous fleet left in TIME_WAIT are not this one's.
+	base := byte(2 + rand.IntN(200))
 	errs := make(chan error, n)
 	var dialing sync.WaitGroup
 	for i := range n {
 		sem <- struct{}{}
 		dialing.Go(func() {
 			defer func() { <-sem }()
-			fc, err := dialFleetClient(ctx, wsURL, secret, i, channels)
+			fc, err := dialFleetClient(ctx, wsURL, secret, i, channels, base)
 			if err != nil {
 				errs <- fmt.Errorf("client %d: %w", i, err)
 				return
@@ -78,13 +82,13 @@ func openFleet(wsURL, secret string, n, channels int) (*fleet, error) {
 	return f, nil
 }
 
-func dialFleetClient(ctx context.Context, wsURL, secret string, i, channels int) (*fleetClient, error) {
+func dialFleetClient(ctx context.Context, wsURL, secret string, i, channels int, base byte) (*fleetClient, error) {
 	ch := "handoff:" + strconv.Itoa(i%channels)
 	tok, err := jwtauth.Mint([]byte(secret), "u"+strconv.Itoa(i), []string{"handoff:*"}, time.Hour, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i/15000))}
+	src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, base+byte(i/15000))}
 	dialer := &net.Dialer{LocalAddr: src}
 	hc := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)

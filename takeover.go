@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fanoutd/fanoutd/control"
 	"github.com/fanoutd/fanoutd/daemon"
@@ -160,8 +161,11 @@ func (t *TakeOver) Adopt() int {
 	// heap to grow into them, off the path of the first reads.
 	// Twice: buffers the decoder pooled survive one collection (sync.Pool).
 	// The caller has let go of the bundle's image by now (TakeOver's doc).
+	// Again a moment later, for what the caller held a little longer.
 	go func() {
 		runtime.GC()
+		debug.FreeOSMemory()
+		time.Sleep(time.Second)
 		debug.FreeOSMemory()
 	}()
 	now := s.now()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -125,8 +126,10 @@ func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 		return nil, err
 	}
 	seq := n.nextID.Add(1)
-	s := &Session{node: n, t: t, id: st.ID, seq: seq, subject: st.Subject, info: bytes.Clone(st.Info),
-		internal: st.Internal, patterns: slices.Clone(st.Patterns), jti: st.TokenID,
+	// Copies of the decoded strings: the image's memory is freed whole
+	// once nothing live points into it.
+	s := &Session{node: n, t: t, id: strings.Clone(st.ID), seq: seq, subject: strings.Clone(st.Subject),
+		info: bytes.Clone(st.Info), internal: st.Internal, patterns: clonedStrings(st.Patterns), jti: strings.Clone(st.TokenID),
 		tokens: 2 * float64(n.set().CommandsPerSecond), refilled: n.opts.Now().UnixNano()}
 	s.tt, _ = t.(TimedTransport)
 	if dt, ok := t.(DeflateTransport); ok {
@@ -149,6 +152,15 @@ func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 		s.resubscribe(sub)
 	}
 	return s, nil
+}
+
+// clonedStrings copies a slice of strings and each string in it.
+func clonedStrings(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, x := range ss {
+		out[i] = strings.Clone(x)
+	}
+	return out
 }
 
 // checkResume refuses a state Resume cannot use.

@@ -1,9 +1,11 @@
 package netpoll
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"syscall"
 
 	mepoll "github.com/mailru/easygo/netpoll"
@@ -21,8 +23,8 @@ import (
 // schedule. An open connection (st.Handshake false) is given its Session
 // by bind, called once from Adopt's goroutine before any turn; frames
 // Sent from inside bind are queued after st.Out, which is queued first as
-// frames that are never dropped (Adopt keeps st.Out until it is written:
-// do not modify it). A bind error closes the socket and is returned; a
+// frames that are never dropped (a copy: the caller may drop its image).
+// A bind error closes the socket and is returned; a
 // handshake in progress is finished by Handler.Accept instead, and bind
 // is not called. The connection's first turn feeds st.In through the
 // normal read path, as if it had just been read, then reads the socket.
@@ -122,7 +124,7 @@ func connectedStream(fd int) (syscall.Sockaddr, error) {
 // adoptedConn builds the Conn of an adopted socket, marked queued (see
 // Adopt), with st.Out queued and st.In kept for the first turn.
 func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
-	c := &Conn{srv: s, fd: st.Fd, raddr: remote, id: st.ID}
+	c := &Conn{srv: s, fd: st.Fd, raddr: remote, id: strings.Clone(st.ID)} // not into the caller's decoded image
 	c.queued.Store(true)
 	c.deflate.Store(st.Deflate)
 	now := s.now()
@@ -134,7 +136,7 @@ func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
 		c.state.Store(stateOpen)
 	}
 	if len(st.Out) > 0 {
-		c.q.push(entry{b: st.Out})
+		c.q.push(entry{b: bytes.Clone(st.Out)})
 	}
 	if len(st.In) > 0 {
 		// A copy: parsing unmasks in place.

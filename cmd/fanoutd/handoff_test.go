@@ -220,7 +220,7 @@ func TestUpgradeKeepsEveryClient(t *testing.T) {
 		n, strings.TrimSpace(out), took.Round(time.Millisecond), lag.Round(time.Millisecond),
 		time.Duration(p.maxRTT.Load()).Round(time.Millisecond), rssOld, rssNew)
 	t.Log(d.handOffLines())
-	checkRSS(t, rssOld, rssNew)
+	checkRSS(t, n, rssOld, rssNew)
 }
 
 // upgradeFailEnv makes the new process of an upgrade fail (TestMain):
@@ -321,21 +321,27 @@ func TestRestartThroughFDStoreKeepsEveryClient(t *testing.T) {
 		n, stopped.Round(time.Millisecond), took.Round(time.Millisecond), lag.Round(time.Millisecond),
 		time.Duration(p.maxRTT.Load()).Round(time.Millisecond), rssOld, rssNew)
 	t.Log(d.handOffLines())
-	checkRSS(t, rssOld, rssNew)
+	checkRSS(t, n, rssOld, rssNew)
 }
 
 // checkRSS: the new process holds the same connections in no more than
-// 110% of the old one's memory. Not under the race detector, whose shadow
-// memory the two processes do not grow alike (make test runs these tests
-// once more without it: test-handoff).
-func checkRSS(t *testing.T, old, new int) {
+// 110% of the old one's memory. Below 5,000 connections a process's
+// runtime is most of its RSS, and the same process measured twice moves
+// by ±2 MiB: there the bound has 2 MiB more. Not under the race detector,
+// whose shadow memory the two processes do not grow alike (make test runs
+// these tests once more without it: test-handoff).
+func checkRSS(t *testing.T, conns, old, new int) {
 	t.Helper()
 	if raceEnabled {
 		t.Logf("RSS not compared under the race detector (old %d KiB, new %d KiB)", old, new)
 		return
 	}
-	if new > old*11/10 {
-		t.Errorf("RSS of the new process %d KiB, over 110%% of the old one's %d KiB", new, old)
+	bound := old * 11 / 10
+	if conns < 5000 {
+		bound += 2048
+	}
+	if new > bound {
+		t.Errorf("RSS of the new process %d KiB, over %d KiB (110%% of the old one's %d KiB)", new, bound, old)
 	}
 }
 

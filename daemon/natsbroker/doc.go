@@ -24,7 +24,7 @@
 // compare-and-set and one round trip, then the next. The node never races
 // itself for a channel's offsets; only other nodes can make the
 // compare-and-set fail, and then the runner reads the position again and
-// retries (casRetries, with jitter). The runner keeps the channel's last
+// retries (for a while, with random pauses: contentionBudget). The runner keeps the channel's last
 // position between publishes, so a publish costs one round trip.
 //
 // # What limits throughput

@@ -6,7 +6,7 @@ import (
 )
 
 // ErrContention: the channel's next offset was taken by other nodes on
-// every one of casRetries attempts. Nothing was stored; the caller may
+// every attempt for contentionBudget timeouts. Nothing was stored; the caller may
 // retry. Publishes of one node never contend with each other (they are
 // queued per channel), so this takes several nodes hammering one channel.
 var ErrContention = errors.New("natsbroker: other nodes kept taking the channel's next offset")

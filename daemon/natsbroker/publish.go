@@ -22,9 +22,17 @@ import (
 // publishing on one round trip.
 const positionTTL = time.Second
 
-// casRetries bounds the attempts of one batch that loses the channel's
-// compare-and-set to other nodes (or meets a lost stream).
-const casRetries = 20
+// contentionBudget bounds, in units of Options.Timeout, how long one batch
+// that keeps losing the channel's compare-and-set to other nodes is tried
+// again. A count of attempts was not enough: a node that publishes without
+// pause on a channel keeps its position in hand and needs one round trip,
+// the other needs two (read, then send), and lost twenty in a row about
+// once in six two-node runs of TestNATSTwoNodesLiveEqualsHistory. Retried
+// for a while with a growing, random pause, it gets its turn.
+const contentionBudget = 2
+
+// maxContentionPause caps the random pause between two attempts.
+const maxContentionPause = 20 * time.Millisecond
 
 // pubAck is JetStream's answer to a publish.
 type pubAck struct {
@@ -71,16 +79,18 @@ func (b *Broker) send(q *chanq, reqs []*pubReq) {
 	}
 }
 
-// sendErr makes up to casRetries attempts: again after a lost
-// compare-and-set (with jitter once several were lost), and once again
-// after a lost stream (recreated by the next attempt); any other error, or
-// a stream lost twice, ends it.
+// sendErr tries again after a lost compare-and-set (with a random pause
+// once several were lost), for contentionBudget timeouts at most, and once
+// again after a lost stream (recreated by the next attempt); any other
+// error, or a stream lost twice, ends it.
 func (b *Broker) sendErr(q *chanq, reqs []*pubReq) error {
 	lost := 0
-	for attempt := range casRetries {
+	deadline := time.Now().Add(contentionBudget * b.opts.Timeout)
+	for attempt := 0; attempt < 2 || time.Now().Before(deadline); attempt++ {
 		if attempt > 1 {
 			// Several nodes fight over the channel: spread their retries.
-			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+			pause := min(time.Duration(attempt)*time.Millisecond, maxContentionPause)
+			time.Sleep(time.Duration(rand.Int64N(int64(pause))))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
 		err := b.attempt(ctx, q, reqs)

@@ -165,9 +165,8 @@ func (t *TakeOver) Adopt() int {
 	go func() {
 		runtime.GC()
 		debug.FreeOSMemory()
-		time.Sleep(time.Second)
-		debug.FreeOSMemory()
 	}()
+	time.AfterFunc(time.Second, debug.FreeOSMemory)
 	now := s.now()
 	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: int(n.Load()),
 		PauseMS: float64(now.Sub(t.meta.FrozenAt).Microseconds()) / 1000, At: now})

@@ -83,7 +83,19 @@ func (s *Server) Adopt(st ConnState, bind func(c *Conn) (Session, error)) (*Conn
 	s.stats.adopted.Add(1)
 	// c has been marked queued since adoptedConn, so that nothing bind or
 	// the sweeper scheduled could run it half made: it goes on the run
-	// queue now, once, with everything pending.
+	// queue now, once, with everything pending, when it brought input or
+	// output.
+	if len(c.adoptIn) == 0 && c.QueuedBytes() == 0 {
+		// Nothing brought to read or write: no turn until the socket has
+		// something (registering reported what it already had, as an
+		// event). Thousands of connections adopted at once then cost no
+		// turn each ahead of the first events' writes.
+		c.queued.Store(false)
+		if c.pending.Load() != 0 && c.queued.CompareAndSwap(false, true) {
+			s.runq <- c // an event or a Send came while it was marked queued
+		}
+		return c, nil
+	}
 	c.pending.Or(pendAdopt | pendRead | pendWrite)
 	s.runq <- c
 	return c, nil

@@ -243,7 +243,11 @@ func (c *Conn) onEvent(ev mepoll.EpollEvent) {
 	if ev&(mepoll.EPOLLRDHUP|mepoll.EPOLLHUP|mepoll.EPOLLERR) != 0 {
 		bits |= pendHup
 	}
-	if ev&mepoll.EPOLLOUT != 0 {
+	if ev&mepoll.EPOLLOUT != 0 && (bits != 0 || c.QueuedBytes() != 0) {
+		// Writable with nothing queued needs no turn: a Send that queues
+		// onto an empty queue schedules its own flush, and a write that
+		// met a full socket leaves its bytes queued, so this edge finds
+		// them. (Registering reports every socket writable at once.)
 		bits |= pendWrite
 	}
 	if bits != 0 {

@@ -162,10 +162,10 @@ func (t *TakeOver) Adopt() int {
 	// Twice: buffers the decoder pooled survive one collection (sync.Pool).
 	// The caller has let go of the bundle's image by now (TakeOver's doc).
 	// Again a moment later, for what the caller held a little longer.
-	go func() {
+	time.AfterFunc(300*time.Millisecond, func() {
 		runtime.GC()
 		debug.FreeOSMemory()
-	}()
+	})
 	time.AfterFunc(time.Second, debug.FreeOSMemory)
 	now := s.now()
 	s.handOffStat.Store(&HandOffStatus{FromPID: t.meta.PID, FromVersion: t.meta.Version, Connections: int(n.Load()),

@@ -53,8 +53,8 @@ func (l *UnixListener) Accept() (net.Conn, error) {
 // same listener gets none.
 func (l *UnixListener) enableFastPath(srv *http.Server, base context.Context) {
 	fp := newFastPathIdle(srv, base, l.Listener)
+	fp.wg.Add(1) // the loop's, until the listener closes: before Close can see fp and wait
 	if l.fast.CompareAndSwap(nil, fp) {
-		fp.wg.Add(1) // the loop's, until the listener closes
 		go fp.acceptLoop()
 	}
 }

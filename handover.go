@@ -169,6 +169,9 @@ func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffRepo
 		s.resumeAPI(pub)
 		return HandOffReport{}, err
 	}
+	if s.onHandedOff != nil {
+		s.onHandedOff()
+	}
 	s.ws.Release()
 	s.node.DetachAll()
 	if pub != nil {

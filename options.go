@@ -54,6 +54,11 @@ type Options struct {
 	// Version is the build's version, shown by fanoutd_build_info and the
 	// status page; "" means "dev".
 	Version string
+	// HandedOff, when set, is called once a hand-off committed, before
+	// this Server lets go of its connections and Run returns: the fanoutd
+	// binary lowers its own CPU priority there, so that the new process,
+	// serving its first events, gets the cores first.
+	HandedOff func()
 }
 
 // Notifier tells a service manager what the daemon is doing.

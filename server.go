@@ -90,6 +90,7 @@ type Server struct {
 	pausedSocket *os.File
 	handedOff    chan struct{}
 	fdstore      *FDStore
+	onHandedOff  func() // Options.HandedOff
 	ownWS        bool
 	ownSocket    bool
 }
@@ -107,7 +108,7 @@ func New(o Options) (*Server, error) {
 		log = zap.NewNop()
 	}
 	s := &Server{cfg: cfg, log: log, level: o.Level, load: o.LoadConfig, notify: o.Notifier, now: o.Now,
-		version: cmp.Or(o.Version, "dev"), handedOff: make(chan struct{}), fdstore: o.FDStore}
+		version: cmp.Or(o.Version, "dev"), handedOff: make(chan struct{}), fdstore: o.FDStore, onHandedOff: o.HandedOff}
 	if s.now == nil {
 		s.now = time.Now
 	}

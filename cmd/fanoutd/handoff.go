@@ -234,3 +234,18 @@ func catchUpgrades(bg *sync.WaitGroup, srv *fanoutd.Server, exe string, log *zap
 		close(quit)
 	}
 }
+
+// yieldCPU lowers this process's CPU priority to the lowest (nice 19)
+// once its connections are the new process's: what is left here is
+// letting go and exiting, and the new process is serving its first
+// events on the same cores. Linux keeps a nice value per thread, so each
+// of the runtime's threads is lowered (threads made later inherit it from
+// the one that makes them).
+func yieldCPU() {
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, t := range tasks {
+		if tid, err := strconv.Atoi(t.Name()); err == nil {
+			_ = syscall.Setpriority(syscall.PRIO_PROCESS, tid, 19)
+		}
+	}
+}

@@ -54,7 +54,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 		return err
 	}
 	srv, err := newServer(fanoutd.Options{Config: cfg, Logger: log, Level: level, LoadConfig: load, Notifier: notify,
-		Version: currentBuild().Version, FDStore: fdStore(os.Getenv)}, inh)
+		Version: currentBuild().Version, FDStore: fdStore(os.Getenv), HandedOff: yieldCPU}, inh)
 	if err != nil {
 		inh.refuse(err) // an upgrade's old process says why, and serves on
 		return err

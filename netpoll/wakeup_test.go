@@ -9,7 +9,11 @@ import (
 // TestNoEmptyReadAfterWakeup: a message that arrives in one segment is read
 // with one system call. The worker used to read again until EAGAIN, one
 // empty read() per wake-up; a short read already says the socket is
-// drained, and the next bytes bring a new edge-triggered event.
+// drained, and the next bytes bring a new edge-triggered event. An edge
+// can still find its bytes read already by the turn that was running when
+// they came (about one run in thirty under -race, on the code before and
+// after the hand-off work alike): the old behaviour is one empty read per
+// message, 20 here, so a few are tolerated and a read per wake-up is not.
 func TestNoEmptyReadAfterWakeup(t *testing.T) {
 	srv, _, addr := startServer(t, Options{})
 	c, _ := connect(t, addr)
@@ -19,8 +23,8 @@ func TestNoEmptyReadAfterWakeup(t *testing.T) {
 			t.Fatalf("echo %d: %v %q", i, h.OpCode, p)
 		}
 	}
-	if n := srv.stats.emptyReads.Load(); n != 0 {
-		t.Fatalf("%d empty reads for 20 messages, want 0", n)
+	if n := srv.stats.emptyReads.Load(); n > 3 {
+		t.Fatalf("%d empty reads for 20 messages, want at most 3 (not one a wake-up)", n)
 	}
 }
 

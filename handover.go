@@ -365,15 +365,7 @@ func listenerFD(ln net.Listener) (int, error) {
 	if !ok {
 		return -1, fmt.Errorf("%T has no descriptor", ln)
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd := -1
-	if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
-		return -1, err
-	}
-	return fd, nil
+	return netpoll.RawFd(sc)
 }
 
 // waitHandOff waits, when Run's context ends during a hand-off (SIGTERM

@@ -17,12 +17,8 @@ func listenerFd(ln net.Listener) int {
 	if !ok {
 		return -1
 	}
-	rc, err := tl.SyscallConn()
+	fd, err := RawFd(tl)
 	if err != nil {
-		return -1
-	}
-	fd := -1
-	if rc.Control(func(u uintptr) { fd = int(u) }) != nil {
 		return -1
 	}
 	return fd

@@ -230,14 +230,11 @@ func (s *Server) admit(c *Conn) {
 	c.schedule(pendRead)
 }
 
-// rawFd returns the socket's descriptor without dup'ing it and without
-// touching os.File, which would switch the socket to blocking mode.
-func rawFd(nc net.Conn) (int, error) {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return -1, errors.New("netpoll: connection has no raw descriptor")
-	}
-	rc, err := sc.SyscallConn()
+// RawFd returns a socket's descriptor (a connection's or a listener's)
+// without dup'ing it and without touching os.File, which would switch the
+// socket to blocking mode. It stays valid while the socket is open.
+func RawFd(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return -1, err
 	}
@@ -246,6 +243,15 @@ func rawFd(nc net.Conn) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// rawFd is RawFd of a net.Conn.
+func rawFd(nc net.Conn) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("netpoll: connection has no raw descriptor")
+	}
+	return RawFd(sc)
 }
 
 // register counts c against MaxConns (with the connections handed to

@@ -174,13 +174,7 @@ func (s *Server) stopAcceptingKeepListeners() {
 // belongs to the open file description, which the other process keeps
 // alive, so a close alone would leave this epoll set reporting its events.
 func (s *Server) letGo(c *Conn) {
-	c.state.Store(stateClosed)
-	c.mu.Lock()
-	c.dead = true
-	c.q.reset()
-	c.mu.Unlock()
 	_ = s.ep.Del(c.fd)
-	s.unregister(c)
-	c.closeSocket()
+	s.abandon(c)
 	c.rbuf, c.msg, c.part, c.partHN, c.adoptIn, c.session = nil, nil, nil, 0, nil, nil
 }

@@ -86,15 +86,7 @@ func (s *Session) Detach() {
 	if s.closed {
 		return
 	}
-	s.closed = true
-	n.reg.remove(s)
-	n.expiries.remove(s)
-	for _, sub := range s.subs {
-		n.hub.removeQuietly(sub)
-		n.subs.Add(-1)
-	}
-	s.subs = nil
-	n.sessions.Add(-1)
+	s.release(false)
 }
 
 // Resume creates, on a new node, the session a predecessor exported,

@@ -133,9 +133,6 @@ func (h *hub) create(name string) *channel {
 // remove takes sub out of its channel and drops the channel when it empties.
 func (h *hub) remove(sub *subscription) { h.removeSub(sub, true) }
 
-// removeQuietly is remove without the "leave" frame (a hand-off's Detach:
-// the session did not leave, it moved).
-func (h *hub) removeQuietly(sub *subscription) { h.removeSub(sub, false) }
 
 func (h *hub) removeSub(sub *subscription, announce bool) {
 	ch := sub.ch

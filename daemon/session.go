@@ -148,16 +148,7 @@ func (s *Session) Closed(code int) {
 	if s.closed {
 		return
 	}
-	s.closed = true
-	s.node.reg.remove(s)
-	s.node.expiries.remove(s)
-	for _, sub := range s.subs {
-		s.node.hub.remove(sub)
-		s.node.subs.Add(-1)
-		s.node.notePresence(s, sub.ch.name, false)
-	}
-	s.subs = nil
-	s.node.sessions.Add(-1)
+	s.release(true)
 	s.node.logConn(s, connEvent{typ: "disconnect", code: code})
 	if f := s.node.opts.OnDisconnect; f != nil && !s.internal {
 		f(s.id, s.subject, code)
@@ -165,6 +156,26 @@ func (s *Session) Closed(code int) {
 	if ce := s.node.log.Check(zap.DebugLevel, "connection closed"); ce != nil {
 		ce.Write(zap.String("conn", s.id), zap.Int("code", code))
 	}
+}
+
+// release forgets a session that ends here (Closed: announce, so its
+// channels hear it leave and presence drops it) or moved to another
+// process (Detach: quietly): registry, expiry sweep, subscriptions,
+// counters. Called once, with s.ctl held.
+func (s *Session) release(announce bool) {
+	n := s.node
+	s.closed = true
+	n.reg.remove(s)
+	n.expiries.remove(s)
+	for _, sub := range s.subs {
+		n.hub.removeSub(sub, announce) // quietly: the session did not leave, it moved
+		n.subs.Add(-1)
+		if announce {
+			n.notePresence(s, sub.ch.name, false)
+		}
+	}
+	s.subs = nil
+	n.sessions.Add(-1)
 }
 
 // allowCommand takes a token from the session's bucket: CommandsPerSecond

@@ -133,7 +133,6 @@ func (h *hub) create(name string) *channel {
 // remove takes sub out of its channel and drops the channel when it empties.
 func (h *hub) remove(sub *subscription) { h.removeSub(sub, true) }
 
-
 func (h *hub) removeSub(sub *subscription, announce bool) {
 	ch := sub.ch
 	ch.mu.Lock()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -210,29 +209,15 @@ func fdStore(getenv func(string) string) *fanoutd.FDStore {
 // arguments. A failed upgrade is logged and shown in /v1/stats; this
 // process serves on. Install before READY; stop after Run.
 func catchUpgrades(bg *sync.WaitGroup, srv *fanoutd.Server, exe string, log *zap.Logger) (stop func()) {
-	usr2 := make(chan os.Signal, 1)
-	quit := make(chan struct{})
-	signal.Notify(usr2, syscall.SIGUSR2)
-	bg.Go(func() {
-		for {
-			select {
-			case <-quit:
-				return
-			case <-usr2:
-				log.Info("SIGUSR2 received: upgrading to the binary on disk", zap.String("path", exe))
-				// The new process is no socket-activated one, and its pid is
-				// not known yet: the watchdog applies to whoever is main.
-				env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-					return strings.HasPrefix(kv, "LISTEN_") || strings.HasPrefix(kv, "WATCHDOG_PID=")
-				})
-				_, _ = srv.Upgrade(context.Background(), fanoutd.UpgradeOptions{Path: exe, Args: os.Args[1:], Env: env})
-			}
-		}
+	return onSignal(bg, syscall.SIGUSR2, func() {
+		log.Info("SIGUSR2 received: upgrading to the binary on disk", zap.String("path", exe))
+		// The new process is no socket-activated one, and its pid is not
+		// known yet: the watchdog applies to whoever is main.
+		env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+			return strings.HasPrefix(kv, "LISTEN_") || strings.HasPrefix(kv, "WATCHDOG_PID=")
+		})
+		_, _ = srv.Upgrade(context.Background(), fanoutd.UpgradeOptions{Path: exe, Args: os.Args[1:], Env: env})
 	})
-	return func() {
-		signal.Stop(usr2)
-		close(quit)
-	}
 }
 
 // yieldCPU lowers this process's CPU priority to the lowest (nice 19)

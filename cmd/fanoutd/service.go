@@ -40,22 +40,31 @@ func startWatchdog(ctx context.Context, bg *sync.WaitGroup, every time.Duration,
 // returned function is called, after shutdown, so that a reload during the
 // drain cannot kill the daemon either.
 func catchHangups(bg *sync.WaitGroup, srv *fanoutd.Server, log *zap.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
+	return onSignal(bg, syscall.SIGHUP, func() {
+		log.Info("SIGHUP received: reloading the configuration")
+		_, _ = srv.ReloadFromSource() // logs what it applied or why it refused
+	})
+}
+
+// onSignal runs f, one call at a time, for every sig received, from the
+// moment it returns (the handler replaces sig's default action, which
+// for SIGHUP and SIGUSR2 is to exit) until stop is called.
+func onSignal(bg *sync.WaitGroup, sig os.Signal, f func()) (stop func()) {
+	got := make(chan os.Signal, 1)
 	quit := make(chan struct{})
-	signal.Notify(hup, syscall.SIGHUP)
+	signal.Notify(got, sig)
 	bg.Go(func() {
 		for {
 			select {
 			case <-quit:
 				return
-			case <-hup:
-				log.Info("SIGHUP received: reloading the configuration")
-				_, _ = srv.ReloadFromSource() // logs what it applied or why it refused
+			case <-got:
+				f()
 			}
 		}
 	})
 	return func() {
-		signal.Stop(hup)
+		signal.Stop(got)
 		close(quit)
 	}
 }

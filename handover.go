@@ -107,18 +107,16 @@ type handOffRoute interface {
 func (s *Server) handOff(ctx context.Context, r handOffRoute) (HandOffReport, error) {
 	if !s.live.Load().HandOff.Enabled {
 		r.abort()
-		return HandOffReport{}, ErrHandOffDisabled
+		return HandOffReport{}, s.handOffFailed(ErrHandOffDisabled)
 	}
 	if !s.handing.CompareAndSwap(false, true) {
 		r.abort()
-		return HandOffReport{}, ErrHandOffBusy
+		return HandOffReport{}, s.handOffFailed(ErrHandOffBusy)
 	}
 	rep, err := s.handOffLocked(ctx, r)
 	if err != nil {
 		s.handing.Store(false)
-		s.handOffStat.Store(&HandOffStatus{LastError: err.Error(), At: s.now()})
-		s.log.Warn("hand-off failed: this process serves on", zap.Error(err))
-		return rep, err
+		return rep, s.handOffFailed(err)
 	}
 	if rep.NewPID != 0 {
 		s.log.Info("hand-off done: the new process serves every connection", zap.Int("connections", rep.Connections),
@@ -129,6 +127,14 @@ func (s *Server) handOff(ctx context.Context, r handOffRoute) (HandOffReport, er
 	}
 	close(s.handedOff) // Run returns without draining
 	return rep, nil
+}
+
+// handOffFailed records why a hand-off did not happen (Stats'
+// handoff.last_error), logs it, and returns it: this process serves on.
+func (s *Server) handOffFailed(err error) error {
+	s.handOffStat.Store(&HandOffStatus{LastError: err.Error(), At: s.now()})
+	s.log.Warn("hand-off failed: this process serves on", zap.Error(err))
+	return err
 }
 
 func (s *Server) handOffLocked(ctx context.Context, r handOffRoute) (HandOffReport, error) {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/fanoutd/fanoutd/handoff"
-	"go.uber.org/zap"
 )
 
 // UpgradeOptions say which binary an upgrade starts.
@@ -41,17 +40,8 @@ type UpgradeOptions struct {
 // handoff.Inherited, New on the listeners and TakeOver (cmd/fanoutd's
 // handoff.go is the model).
 func (s *Server) Upgrade(ctx context.Context, o UpgradeOptions) (HandOffReport, error) {
-	rep, err := s.upgrade(ctx, o)
-	if err != nil {
-		s.handOffStat.Store(&HandOffStatus{LastError: err.Error(), At: s.now()})
-		s.log.Warn("upgrade failed: this process serves on", zap.Error(err))
-	}
-	return rep, err
-}
-
-func (s *Server) upgrade(ctx context.Context, o UpgradeOptions) (HandOffReport, error) {
-	if !s.live.Load().HandOff.Enabled {
-		return HandOffReport{}, ErrHandOffDisabled
+	if !s.live.Load().HandOff.Enabled { // before starting anything
+		return HandOffReport{}, s.handOffFailed(ErrHandOffDisabled)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.live.Load().HandOff.Timeout)
 	defer cancel()
@@ -65,7 +55,7 @@ func (s *Server) upgrade(ctx context.Context, o UpgradeOptions) (HandOffReport, 
 	}
 	child, err := handoff.StartChild(ctx, co)
 	if err != nil {
-		return HandOffReport{}, err
+		return HandOffReport{}, s.handOffFailed(err)
 	}
 	lns, err := s.listenerBundle(func(string) bool { return true })
 	if err == nil {
@@ -82,7 +72,7 @@ func (s *Server) upgrade(ctx context.Context, o UpgradeOptions) (HandOffReport, 
 	}
 	if err != nil {
 		child.Abort()
-		return HandOffReport{}, err
+		return HandOffReport{}, s.handOffFailed(err)
 	}
 	return s.handOff(ctx, upgradeRoute{c: child, notify: s.notify})
 }

@@ -5,12 +5,13 @@
 // A publish runs one Lua script, so numbering, storing and broadcasting
 // are atomic: HINCRBY on the channel's meta hash gives the offset (its
 // "epoch" field names the numbering), XADD appends the event to the
-// channel's stream with the offset as its ID (trimmed to the channel's
-// history size), an optional SET remembers the idempotency key, and
-// PUBLISH sends "offset\nepoch\ntype\npayload" to the nodes subscribed to
-// the channel. A node subscribes (Redis pub/sub) only to channels with
-// local subscribers, and counts its Subscribe/Unsubscribe calls per
-// channel.
+// channel's stream with the offset as its ID (trimmed to about the
+// channel's history size; History replays no more than the size), an
+// optional SET remembers the idempotency key, and PUBLISH sends the
+// channel's events of the call, as one message (message.go), to the nodes
+// subscribed to the channel. A node subscribes (Redis pub/sub) only to
+// channels with local subscribers, and counts its Subscribe/Unsubscribe
+// calls per channel.
 //
 // # Positions are never reused
 //

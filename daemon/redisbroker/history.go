@@ -34,7 +34,14 @@ func (b *Broker) History(ctx context.Context, channel string, after uint64, epoc
 		// which has nothing to miss.
 		return nil, true, nil
 	}
-	_, ttl := b.opts.History(channel)
+	size, ttl := b.opts.History(channel)
+	if offset-after > uint64(max(size, 0)) {
+		// The stream is trimmed with MAXLEN ~ and may still hold older
+		// entries: replay no more than the history size, as if trimmed
+		// exactly, so that what can be recovered does not depend on where
+		// Redis cut.
+		return nil, false, nil
+	}
 	oldest := int64(0)
 	if ttl > 0 {
 		oldest = b.opts.Now().Add(-ttl).UnixMilli()

@@ -129,13 +129,14 @@ func (b *Broker) heartbeat(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		// SET … GET: a key that was missing (other than the first time)
 		// means Redis lost this node's keys: write its presence again.
+		// The first time too, quietly: presence written before this
+		// first SET may have been lost already.
 		err := b.rdb.SetArgs(rctx, key, "1", redis.SetArgs{TTL: nodeTTL, Get: true}).Err()
-		switch {
-		case errors.Is(err, redis.Nil) && !first:
-			b.log.Warn("Redis lost this node's keys; writing its presence again")
+		if errors.Is(err, redis.Nil) {
+			if !first {
+				b.log.Warn("Redis lost this node's keys; writing its presence again")
+			}
 			err = b.presence.restore(rctx, b.rdb)
-		case errors.Is(err, redis.Nil):
-			err = nil
 		}
 		if err != nil && ctx.Err() == nil {
 			b.log.Warn("node heartbeat failed", zap.Error(err))

@@ -305,6 +305,23 @@ func newEpoch() string {
 	return hex.EncodeToString(r[:])
 }
 
+// parseMessage splits "offset\nepoch\ntype\npayload".
+func parseMessage(s string) (daemon.BrokerEvent, bool) {
+	parts := strings.SplitN(s, "\n", 4)
+	if len(parts) != 4 {
+		return daemon.BrokerEvent{}, false
+	}
+	off, err := strconv.ParseUint(parts[0], 10, 64)
+	if err != nil {
+		return daemon.BrokerEvent{}, false
+	}
+	ev := daemon.BrokerEvent{Offset: off, Epoch: parts[1], Type: parts[2]}
+	if parts[3] != "" {
+		ev.Payload = []byte(parts[3])
+	}
+	return ev, true
+}
+
 // Restart replaces the pub/sub connection with a new one subscribed to
 // every channel in use: for a link that is up but delivers nothing, which
 // only an end-to-end probe notices. The node catches up (Resync) once the

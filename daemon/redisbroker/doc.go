@@ -7,11 +7,10 @@
 // "epoch" field names the numbering), XADD appends the event to the
 // channel's stream with the offset as its ID (trimmed to about the
 // channel's history size; History replays no more than the size), an
-// optional SET remembers the idempotency key, and PUBLISH sends the
-// channel's events of the call, as one message (message.go), to the nodes
-// subscribed to the channel. A node subscribes (Redis pub/sub) only to
-// channels with local subscribers, and counts its Subscribe/Unsubscribe
-// calls per channel.
+// optional SET remembers the idempotency key, and PUBLISH sends
+// "offset\nepoch\ntype\npayload" to the nodes subscribed to the channel.
+// A node subscribes (Redis pub/sub) only to channels with local
+// subscribers, and counts its Subscribe/Unsubscribe calls per channel.
 //
 // # Positions are never reused
 //

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/fanoutd/fanoutd/daemon"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -83,14 +82,15 @@ func (b *Broker) setUp(up bool) {
 	b.up = up
 }
 
-// deliver hands h the events a pub/sub message carries, classic or
-// sharded, noting each position as seen (the scripts' high-water mark).
+// deliver hands h the event a pub/sub message carries, classic or sharded,
+// noting its position as seen (the scripts' high-water mark).
 func (b *Broker) deliver(h Handler, m *redis.Message) {
-	channel := b.channelOf(m.Channel)
-	if !parseMessage(m.Payload, func(ev daemon.BrokerEvent) {
-		b.seen.note(channel, ev.Epoch, ev.Offset)
-		h.Deliver(channel, ev)
-	}) {
+	ev, ok := parseMessage(m.Payload)
+	if !ok {
 		b.log.Warn("malformed message", zap.String("channel", m.Channel))
+		return
 	}
+	channel := b.channelOf(m.Channel)
+	b.seen.note(channel, ev.Epoch, ev.Offset)
+	h.Deliver(channel, ev)
 }

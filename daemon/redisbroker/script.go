@@ -55,36 +55,21 @@ const perEvent = 10
 //
 // It returns one {"offset\nepoch", duplicate (0 or 1)} per event, or
 // {error, 2} for an event whose commands failed; the others are not
-// affected. An event is stored before anything is broadcast, and an
-// offset a failed event took stays empty: subscribers see it missed.
+// affected.
 //
-// What a call costs Redis is what limits a node's publish rate through it,
-// so the per-event work is kept small:
-//   - a channel's continuity is checked once per call (its first event);
-//   - each channel gets one pub/sub message per call, carrying all of its
-//     events of the call (message.go), broadcast once every event is
-//     stored; a broadcast that fails is not the events' failure: they are
-//     stored, and nodes notice the gap at the next message and read it
-//     from the stream;
-//   - the stream is trimmed with MAXLEN ~, which drops whole nodes of the
-//     stream (8x cheaper than exact trimming, which rewrites a node on
-//     every XADD); it keeps at most one node (stream-node-max-entries,
-//     stream-node-max-bytes) beyond the history size, and History never
-//     replays more than the size (history.go).
+// The stream is trimmed with MAXLEN ~, which drops whole stream nodes:
+// exact trimming rewrites a node on every XADD and made XADD the script's
+// most expensive command (8 µs against 2 µs in INFO commandstats). The
+// stream keeps at most one node (stream-node-max-entries,
+// stream-node-max-bytes) beyond the history size, and History never
+// replays more than the size (history.go).
 var publishScript = redis.NewScript(continuity + `
-local chans, order = {}, {}
 local function publish(meta, stream, idem, a)
   if idem then
     local seen = redis.call("GET", idem)
     if seen then return {seen, 1} end
   end
-  local ch = chans[meta]
-  if not ch then
-    local epoch = current(meta, stream, ARGV[a+6], ARGV[a+8], ARGV[a+9], true)
-    ch = {epoch = epoch, name = ARGV[a+1], offsets = {}, args = {}}
-    chans[meta] = ch
-    order[#order + 1] = ch
-  end
+  local epoch = current(meta, stream, ARGV[a+6], ARGV[a+8], ARGV[a+9], true)
   local offset = redis.call("HINCRBY", meta, "offset", 1)
   local size = tonumber(ARGV[a+4])
   if size > 0 then
@@ -94,12 +79,11 @@ local function publish(meta, stream, idem, a)
     -- channel's meta go (the watchdog's probe channels are such).
     redis.call("PEXPIRE", meta, 3600000)
   end
-  local pos = offset .. "\n" .. ch.epoch
+  local pos = offset .. "\n" .. epoch
   if idem and tonumber(ARGV[a+5]) > 0 then
     redis.call("SET", idem, pos, "PX", ARGV[a+5])
   end
-  ch.offsets[#ch.offsets + 1] = offset
-  ch.args[#ch.args + 1] = a
+  redis.call(ARGV[2], ARGV[a+1], pos .. "\n" .. ARGV[a+2] .. "\n" .. ARGV[a+3])
   return {pos, 0}
 end
 local out, k = {}, 1
@@ -115,23 +99,6 @@ for i = 0, tonumber(ARGV[1]) - 1 do
     out[i + 1] = {tostring(type(res) == "table" and res.err or res), 2}
   end
   k = k + nk
-end
-for _, ch in ipairs(order) do
-  local n, msg = #ch.offsets
-  if n == 1 then
-    local a = ch.args[1]
-    msg = ch.offsets[1] .. "\n" .. ch.epoch .. "\n" .. ARGV[a+2] .. "\n" .. ARGV[a+3]
-  elseif n > 1 then
-    local parts = {"*", ch.epoch, "\n"}
-    for j = 1, n do
-      local a = ch.args[j]
-      local p = ARGV[a+3]
-      parts[#parts + 1] = ch.offsets[j] .. "\n" .. ARGV[a+2] .. "\n" .. #p .. "\n"
-      parts[#parts + 1] = p
-    end
-    msg = table.concat(parts)
-  end
-  if msg then pcall(redis.call, ARGV[2], ch.name, msg) end
 end
 return out
 `)

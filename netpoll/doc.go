@@ -34,7 +34,10 @@
 //     struct, taken from a pool when input is cut across reads and given
 //     back once it is whole (inbound.go). Frames that arrive whole never
 //     take one. This keeps Conn at 288 bytes instead of 456 (480 with
-//     the allocator's rounding).
+//     the allocator's rounding). Likewise the sweeper makes a write queue
+//     that stayed empty for a whole pass give back its entry array, while
+//     a connection written more often keeps its array: releasing it as
+//     soon as the queue drains would cost each delivery an allocation.
 //   - Writes go through a per-connection queue of whole frames. Send appends
 //     (never blocks, never writes) and schedules a flush; the worker writes
 //     with writev, so several queued frames leave in one system call. A write
@@ -163,9 +166,10 @@
 // (QueueEvent's policies scan the queue: linear in its length). Lock order:
 // Server.freezeMu, then Server.gate, then Server.mu (registry) or Conn.mu.
 // Server.mu is never held while taking a Conn.mu, except by the sweeper,
-// which only reads atomics and calls Send. Freeze waits for the
-// turns under way: it must not be called from a Handler or Session method,
-// nor while holding a lock that one of them takes.
+// which only reads atomics, calls Send and try-locks a Conn.mu to trim an
+// idle queue. Freeze waits for the turns under way: it must not be called
+// from a Handler or Session method, nor while holding a lock that one of
+// them takes.
 //
 // # Usage
 //

@@ -26,9 +26,9 @@
 //     of a frame), so invalid text fails with 1007 before the message
 //     completes. A message not whole within Options.MessageTimeout is closed
 //     with 1008 by the sweeper.
-//   - An idle connection holds only its Conn. Most connections are idle
-//     nearly all the time, and a process holds tens of thousands, so what
-//     one costs at rest is what counts: the input a connection keeps
+//   - An idle connection holds little beyond its Conn. Most connections
+//     are idle nearly all the time, and a process holds tens of thousands,
+//     so what one costs at rest is what counts: the input a connection keeps
 //     between reads (the request head, a frame or message still arriving,
 //     an adopted connection's input) is not in Conn but in an inbound
 //     struct, taken from a pool when input is cut across reads and given

@@ -85,7 +85,7 @@ func (s *Server) Adopt(st ConnState, bind func(c *Conn) (Session, error)) (*Conn
 	// the sweeper scheduled could run it half made: it goes on the run
 	// queue now, once, with everything pending, when it brought input or
 	// output.
-	if len(c.adoptIn) == 0 && c.QueuedBytes() == 0 {
+	if c.in == nil && c.QueuedBytes() == 0 {
 		// Nothing brought to read or write: no turn until the socket has
 		// something (registering reported what it already had, as an
 		// event). Thousands of connections adopted at once then cost no
@@ -152,7 +152,7 @@ func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
 	}
 	if len(st.In) > 0 {
 		// A copy: parsing unmasks in place.
-		c.adoptIn = append([]byte(nil), st.In...)
+		s.inboundFor(c).adopted = append([]byte(nil), st.In...)
 	}
 	return c
 }
@@ -193,8 +193,11 @@ func (s *Server) abandon(c *Conn) {
 // been read. It returns false when the turn must not read the socket (the
 // connection failed or stopped reading, or a handshake was refused).
 func (w *worker) adopted(c *Conn) bool {
-	in := c.adoptIn
-	c.adoptIn = nil
+	if c.in == nil {
+		return true
+	}
+	in := c.in.adopted
+	c.in.adopted = nil
 	if len(in) == 0 {
 		return true
 	}

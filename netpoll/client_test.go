@@ -127,6 +127,11 @@ func serveWith(t testing.TB, o Options) (*Server, string) {
 		t.Fatal(err)
 	}
 	go func() { _ = srv.Serve(ln) }()
+	// Last (cleanups run in reverse): after Release, Shutdown leaves the
+	// listener open for its next owner, and a listener left to its
+	// finalizer closes whenever a GC runs, inside another test's count of
+	// open descriptors.
+	t.Cleanup(func() { _ = ln.Close() })
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

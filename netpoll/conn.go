@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/gobwas/ws"
 	mepoll "github.com/mailru/easygo/netpoll"
 )
 
@@ -27,7 +26,7 @@ const (
 	pendClose                    // a close was requested (Close or overflow)
 	pendKill                     // a deadline passed: close the socket now
 	pendHup                      // the peer hung up or the socket failed: read to EOF
-	pendAdopt                    // adopted: ingest Conn.adoptIn before reading the socket
+	pendAdopt                    // adopted: ingest inbound.adopted before reading the socket
 )
 
 // Conn is one client connection. Send and Close are safe from any goroutine;
@@ -58,25 +57,13 @@ type Conn struct {
 	// Worker-owned.
 	id              string // SetID; "" until the handler named it
 	session         Session
-	rbuf            []byte // the request head, until it is complete
-	adoptIn         []byte // input an adopted connection brought along (ConnState.In), until its first turn
-	part            []byte // a frame still arriving: what has arrived, in a buffer that doubles up to partLen
-	partLen         int    // part's full size (header and payload), once its header is known
-	partHdr         [maxHeaderSize]byte
-	partH           ws.Header // part's header, once known
-	partHN          int       // part's header length; 0 while the header itself is incomplete
-	partFed         int       // payload bytes of part already unmasked (and checked, for text)
-	text            utf8Check // the text message being received
-	msg             []byte    // fragments of the message being assembled
-	msgOp           int       // opcode of that message; 0 when none
-	fragments       int
-	msgZ            bool // the message being assembled is compressed (RSV1 on its first frame)
-	peerClosed      bool // the peer's close frame was received
-	closeSent       bool // our close frame was fully written
-	rejecting       bool // a handshake error response is queued; close once flushed
-	closeAfterFlush bool // a failed connection: close right after the close frame
-	overIP          bool // over MaxConnsPerIP at accept: answer 429 once the request is read
-	code            int  // the close code reported to Session.Closed
+	in              *inbound // input still incomplete (see inbound); nil when none, as when idle
+	peerClosed      bool     // the peer's close frame was received
+	closeSent       bool     // our close frame was fully written
+	rejecting       bool     // a handshake error response is queued; close once flushed
+	closeAfterFlush bool     // a failed connection: close right after the close frame
+	overIP          bool     // over MaxConnsPerIP at accept: answer 429 once the request is read
+	code            int      // the close code reported to Session.Closed
 
 	mu        sync.Mutex // guards the write queue below
 	q         writeQueue

@@ -26,6 +26,18 @@
 //     of a frame), so invalid text fails with 1007 before the message
 //     completes. A message not whole within Options.MessageTimeout is closed
 //     with 1008 by the sweeper.
+//   - An idle connection holds little beyond its Conn. Most connections
+//     are idle nearly all the time, and a process holds tens of thousands,
+//     so what one costs at rest is what counts: the input a connection keeps
+//     between reads (the request head, a frame or message still arriving,
+//     an adopted connection's input) is not in Conn but in an inbound
+//     struct, taken from a pool when input is cut across reads and given
+//     back once it is whole (inbound.go). Frames that arrive whole never
+//     take one. This keeps Conn at 288 bytes instead of 456 (480 with
+//     the allocator's rounding). Likewise the sweeper makes a write queue
+//     that stayed empty for a whole pass give back its entry array, while
+//     a connection written more often keeps its array: releasing it as
+//     soon as the queue drains would cost each delivery an allocation.
 //   - Writes go through a per-connection queue of whole frames. Send appends
 //     (never blocks, never writes) and schedules a flush; the worker writes
 //     with writev, so several queued frames leave in one system call. A write
@@ -154,9 +166,10 @@
 // (QueueEvent's policies scan the queue: linear in its length). Lock order:
 // Server.freezeMu, then Server.gate, then Server.mu (registry) or Conn.mu.
 // Server.mu is never held while taking a Conn.mu, except by the sweeper,
-// which only reads atomics and calls Send. Freeze waits for the
-// turns under way: it must not be called from a Handler or Session method,
-// nor while holding a lock that one of them takes.
+// which only reads atomics, calls Send and try-locks a Conn.mu to trim an
+// idle queue. Freeze waits for the turns under way: it must not be called
+// from a Handler or Session method, nor while holding a lock that one of
+// them takes.
 //
 // # Usage
 //

@@ -97,13 +97,14 @@ func (c *Conn) export() (ConnState, bool) {
 	if sa, err := syscall.Getsockname(c.fd); err == nil {
 		st.Local = addrPort(sa)
 	}
-	switch {
-	case c.adoptIn != nil:
+	switch in := c.in; {
+	case in == nil:
+	case in.adopted != nil:
 		// Adopted, and frozen before its first turn: what it brought is
 		// still all it has.
-		st.In = append([]byte(nil), c.adoptIn...)
+		st.In = append([]byte(nil), in.adopted...)
 	case st.Handshake:
-		st.In = append([]byte(nil), c.rbuf...)
+		st.In = append([]byte(nil), in.head...)
 	default:
 		st.In = c.unreadInput()
 	}
@@ -133,23 +134,24 @@ func (q *writeQueue) unwritten() []byte {
 // mask key, which leaves the payload as it is), then the partial frame
 // with the part of its payload already unmasked masked again.
 func (c *Conn) unreadInput() []byte {
-	if c.msgOp == 0 && len(c.part) == 0 {
+	in := c.in
+	if !in.receiving() {
 		return nil
 	}
 	var b []byte
-	if c.msgOp != 0 {
+	if in.msgOp != 0 {
 		var rsv byte
-		if c.msgZ {
+		if in.msgZ {
 			rsv = rsv1
 		}
-		b = appendClientHeader(b, rsv, ws.OpCode(c.msgOp), len(c.msg))
-		b = append(b, c.msg...)
+		b = appendClientHeader(b, rsv, ws.OpCode(in.msgOp), len(in.msg))
+		b = append(b, in.msg...)
 	}
 	start := len(b)
-	b = append(b, c.part...)
-	if c.partHN > 0 {
-		fed := b[start+c.partHN : start+c.partHN+c.partFed]
-		ws.Cipher(fed, c.partH.Mask, 0)
+	b = append(b, in.part...)
+	if in.partHN > 0 {
+		fed := b[start+in.partHN : start+in.partHN+in.partFed]
+		ws.Cipher(fed, in.partH.Mask, 0)
 	}
 	return b
 }

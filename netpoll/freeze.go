@@ -176,5 +176,5 @@ func (s *Server) stopAcceptingKeepListeners() {
 func (s *Server) letGo(c *Conn) {
 	_ = s.ep.Del(c.fd)
 	s.abandon(c)
-	c.rbuf, c.msg, c.part, c.partHN, c.adoptIn, c.session = nil, nil, nil, 0, nil, nil
+	c.in, c.session = nil, nil
 }

@@ -38,13 +38,16 @@ func (w *worker) readHandshake(c *Conn) {
 	}
 }
 
-// headBytes adds p to the request head read so far and, once the head is
-// complete, dispatches it. It returns true when the head was dispatched or
-// rejected: reading the head is over.
+// headBytes adds p to the request head read so far (held in the
+// connection's inbound state) and, once the head is complete, dispatches
+// it. It returns true when the head was dispatched or rejected: reading the
+// head is over, and the inbound state is given back unless frames sent
+// right behind the head left some of theirs.
 func (w *worker) headBytes(c *Conn, p []byte) bool {
-	from := max(0, len(c.rbuf)-3)
-	c.rbuf = append(c.rbuf, p...)
-	i := bytes.Index(c.rbuf[from:], headEnd)
+	in := w.s.inboundFor(c)
+	from := max(0, len(in.head)-3)
+	in.head = append(in.head, p...)
+	i := bytes.Index(in.head[from:], headEnd)
 	if i >= 0 {
 		end := from + i + len(headEnd)
 		if end > w.s.lim().MaxHeaderBytes {
@@ -52,12 +55,13 @@ func (w *worker) headBytes(c *Conn, p []byte) bool {
 			w.reject(c, respHeaderTooLarge)
 			return true
 		}
-		data := c.rbuf
-		c.rbuf = nil
+		data := in.head
+		in.head = nil
 		w.dispatch(c, data[:end], data[end:])
+		w.s.settleInbound(c)
 		return true
 	}
-	if len(c.rbuf) > w.s.lim().MaxHeaderBytes {
+	if len(in.head) > w.s.lim().MaxHeaderBytes {
 		w.s.stats.headerTooLarge.Add(1)
 		w.reject(c, respHeaderTooLarge)
 		return true
@@ -123,7 +127,10 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 // reject queues a canned HTTP error response and closes after it is written.
 func (w *worker) reject(c *Conn, resp []byte) {
 	w.s.stats.rejected.Add(1)
-	c.rbuf = nil
+	if c.in != nil {
+		c.in.head = nil
+		w.s.settleInbound(c)
+	}
 	c.mu.Lock()
 	c.q.push(entry{b: resp})
 	c.mu.Unlock()

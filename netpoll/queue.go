@@ -29,6 +29,7 @@ type writeQueue struct {
 	inflight int  // of those, the bytes a running writev was given
 	grant    int  // bytes the next frame without a key may take beyond the room (see add)
 	stale    bool // a PolicyLatest frame was appended while its key's frame was fixed
+	idle     bool // empty, and nothing pushed since the last trim
 }
 
 // room is how many more bytes the queue takes within bound. The bytes a
@@ -47,6 +48,7 @@ func (q *writeQueue) empty() bool { return len(q.out) == 0 }
 func (q *writeQueue) push(e entry) {
 	q.out = append(q.out, e)
 	q.bytes += len(e.b)
+	q.idle = false
 }
 
 // pushFront puts b before everything queued. Only the handshake uses it,
@@ -54,6 +56,23 @@ func (q *writeQueue) push(e entry) {
 func (q *writeQueue) pushFront(b []byte) {
 	q.out = append([]entry{{b: b}}, q.out...)
 	q.bytes += len(b)
+	q.idle = false
+}
+
+// trim lets go of the entry array of a queue that stayed empty since the
+// previous call. The sweeper calls it once per pass (Server.trimQueue), so
+// that an idle connection holds no array, while a connection written more
+// often than that keeps its array: a broadcast allocates nothing per
+// delivery. Letting go as soon as the queue drains would cost every
+// delivery an allocation.
+func (q *writeQueue) trim() {
+	switch {
+	case len(q.out) > 0 || cap(q.out) == 0:
+	case !q.idle:
+		q.idle = true // push clears it
+	default:
+		q.out, q.idle = nil, false
+	}
 }
 
 // fill points iov at the queued bytes, fixes the entries it covers until

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // qf is a test frame: size bytes of id, so that a queue reads as a string
@@ -114,5 +115,60 @@ func TestQueueConsumeReportsTheOldestFinishedEvent(t *testing.T) {
 	q.fill(iov[:])
 	if _, oldest := q.consume(11); oldest != 100 {
 		t.Fatalf("c and d finished: oldest %d, want d's 100", oldest)
+	}
+}
+
+// TestQueueTrim: trim lets go of the array of a queue that stayed empty for
+// a whole interval between two calls, and of no other.
+func TestQueueTrim(t *testing.T) {
+	var q writeQueue
+	q.push(qf{id: 'a', size: 1}.entry())
+	q.trim()
+	if q.out == nil {
+		t.Fatal("trimmed a queue holding a frame")
+	}
+	q.consume(1)
+	q.trim()
+	if q.out == nil {
+		t.Fatal("trimmed a queue as soon as it drained")
+	}
+	q.push(qf{id: 'b', size: 1}.entry())
+	q.consume(1)
+	q.trim()
+	if q.out == nil {
+		t.Fatal("trimmed a queue written since the last trim")
+	}
+	q.trim()
+	if q.out != nil {
+		t.Fatal("an idle queue kept its array")
+	}
+	q.push(qf{id: 'c', size: 1}.entry())
+	if got := q.unwritten(); string(got) != "c" {
+		t.Fatalf("queue after a trim holds %q", got)
+	}
+}
+
+// TestIdleConnQueueTrimmed: the sweeper makes the write queue of a
+// connection that is no longer written give back its array.
+func TestIdleConnQueueTrimmed(t *testing.T) {
+	_, h, addr := startServer(t, Options{})
+	c, _ := connect(t, addr)
+	conn := h.session(t, 0).c
+	conn.Send(TextFrame([]byte("hello")))
+	if _, p := c.ReadFrame(); string(p) != "hello" {
+		t.Fatalf("read %q", p)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn.mu.Lock()
+		held := conn.q.out != nil
+		conn.mu.Unlock()
+		if !held {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an idle connection kept its write queue's array")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // read takes what the socket has, up to the read budget, and dispatches every
 // complete frame. Complete frames are parsed in place in the worker's buffer;
-// a frame still arriving moves to a buffer of its own (c.part), which later
+// a frame still arriving moves to a buffer of its own (inbound.part), which later
 // reads fill in place, growing it by doubling up to the size the header
 // declares: the cost of a frame is linear in its bytes however they are cut,
 // the memory a partial frame holds is at most twice what the peer sent (a
@@ -56,28 +56,36 @@ func (w *worker) read(c *Conn) {
 // few header bytes carried over.
 // It returns how many bytes it asked for too.
 func (w *worker) readSome(c *Conn) (n, asked int, err error) {
-	if c.partHN > 0 {
-		if len(c.part) == cap(c.part) {
-			nb := make([]byte, len(c.part), min(c.partLen, 2*cap(c.part)))
-			copy(nb, c.part)
-			c.part = nb
+	in := c.in
+	if in != nil && in.partHN > 0 {
+		if len(in.part) == cap(in.part) {
+			nb := make([]byte, len(in.part), min(in.partLen, 2*cap(in.part)))
+			copy(nb, in.part)
+			in.part = nb
 		}
-		n, err = syscall.Read(c.fd, c.part[len(c.part):cap(c.part)])
-		return n, cap(c.part) - len(c.part), err
+		n, err = syscall.Read(c.fd, in.part[len(in.part):cap(in.part)])
+		return n, cap(in.part) - len(in.part), err
 	}
-	k := copy(w.buf, c.part)
+	k := 0
+	if in != nil {
+		k = copy(w.buf, in.part)
+	}
 	n, err = syscall.Read(c.fd, w.buf[k:])
 	return n, len(w.buf) - k, err
 }
 
 // consume handles n bytes that readSome just read.
 func (w *worker) consume(c *Conn, n int) bool {
-	if c.partHN > 0 {
-		c.part = c.part[:len(c.part)+n]
+	in := c.in
+	if in != nil && in.partHN > 0 {
+		in.part = in.part[:len(in.part)+n]
 		return w.advance(c)
 	}
-	filled := len(c.part) + n
-	c.part = nil
+	filled := n
+	if in != nil {
+		filled += len(in.part)
+		in.part = nil
+	}
 	return w.ingest(c, w.buf[:filled])
 }
 
@@ -93,23 +101,24 @@ func (w *worker) ingest(c *Conn, data []byte) bool {
 }
 
 // keep holds the start of a frame that parse found incomplete (its header
-// was checked if complete). A partial header waits in the Conn itself; once
-// the header is known, the frame gets a buffer of its own, twice what has
-// arrived (at least 4 KiB, at most the frame: the size limits were checked
-// before), and what has arrived is unmasked and, for text, validated
-// straight away.
+// was checked if complete), in the connection's inbound state. A partial
+// header waits in that state itself; once the header is known, the frame
+// gets a buffer of its own, twice what has arrived (at least 4 KiB, at most
+// the frame: the size limits were checked before), and what has arrived is
+// unmasked and, for text, validated straight away.
 func (w *worker) keep(c *Conn, rest []byte) bool {
+	in := w.s.inboundFor(c)
 	h, hn, complete, _ := parseHeader(rest)
 	if !complete {
-		c.part = append(c.partHdr[:0], rest...)
+		in.part = append(in.partHdr[:0], rest...)
 		return true
 	}
 	total := hn + int(h.Length)
-	c.part = make([]byte, len(rest), min(total, max(2*len(rest), minPartBuf)))
-	copy(c.part, rest)
-	c.partH, c.partHN, c.partLen, c.partFed = h, hn, total, 0
+	in.part = make([]byte, len(rest), min(total, max(2*len(rest), minPartBuf)))
+	copy(in.part, rest)
+	in.partH, in.partHN, in.partLen, in.partFed = h, hn, total, 0
 	if h.OpCode == ws.OpText {
-		c.text.reset()
+		in.text.reset()
 	}
 	return w.advance(c)
 }
@@ -119,20 +128,21 @@ func (w *worker) keep(c *Conn, rest []byte) bool {
 // whole. Invalid UTF-8 fails the connection here, before the frame (or the
 // message) completes.
 func (w *worker) advance(c *Conn) bool {
-	p := c.part[c.partHN:]
-	if fresh := p[c.partFed:]; len(fresh) > 0 {
-		ws.Cipher(fresh, c.partH.Mask, c.partFed)
-		c.partFed = len(p)
-		if w.isText(c, c.partH) && !c.text.feed(fresh) {
+	in := c.in
+	p := in.part[in.partHN:]
+	if fresh := p[in.partFed:]; len(fresh) > 0 {
+		ws.Cipher(fresh, in.partH.Mask, in.partFed)
+		in.partFed = len(p)
+		if w.isText(c, in.partH) && !in.text.feed(fresh) {
 			w.fail(c, CloseInvalidPayload, "invalid UTF-8")
 			return false
 		}
 	}
-	if len(c.part) < c.partLen {
+	if len(in.part) < in.partLen {
 		return true
 	}
-	h := c.partH
-	c.part, c.partHN, c.partFed = nil, 0, 0
+	h := in.partH
+	in.part, in.partHN, in.partFed = nil, 0, 0
 	return w.frame(c, h, p, true)
 }
 
@@ -147,22 +157,24 @@ func (w *worker) isText(c *Conn, h ws.Header) bool {
 	if c.state.Load() != stateOpen || compressed(c, h) {
 		return false
 	}
-	return h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.msgOp == int(ws.OpText))
+	return h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.in.op() == int(ws.OpText))
 }
 
 // compressed reports whether a data frame belongs to a compressed message:
 // RSV1 on its first frame (checkFrame allowed it only if negotiated).
 func compressed(c *Conn, h ws.Header) bool {
-	return h.Rsv&rsv1 != 0 || (h.OpCode == ws.OpContinuation && c.msgZ)
+	return h.Rsv&rsv1 != 0 || (h.OpCode == ws.OpContinuation && c.in.zipped())
 }
 
 // trackMessage records when an incomplete message began, for the sweeper's
-// Options.MessageTimeout, and forgets it once nothing is incomplete.
+// Options.MessageTimeout, and once nothing is incomplete forgets it and
+// gives the inbound state back (see inbound).
 func (w *worker) trackMessage(c *Conn) {
-	if len(c.part) == 0 && c.msgOp == 0 {
+	if !c.in.receiving() {
 		if c.msgStart.Load() != 0 {
 			c.msgStart.Store(0)
 		}
+		w.s.settleInbound(c)
 		return
 	}
 	if c.msgStart.Load() == 0 {
@@ -215,16 +227,16 @@ func (w *worker) check(c *Conn, h ws.Header) (int, string) {
 	if compressed(c, h) {
 		limit = deflatedBound(limit)
 	}
-	if int64(len(c.msg))+h.Length > limit {
+	if int64(c.in.msgLen())+h.Length > limit {
 		return CloseTooBig, "message too big"
 	}
 	if c.state.Load() != stateOpen {
 		return 0, "" // closing: data is no longer delivered
 	}
-	switch {
-	case h.OpCode == ws.OpContinuation && c.msgOp == 0:
+	switch op := c.in.op(); {
+	case h.OpCode == ws.OpContinuation && op == 0:
 		return CloseProtocolError, "continuation without a message"
-	case h.OpCode != ws.OpContinuation && c.msgOp != 0:
+	case h.OpCode != ws.OpContinuation && op != 0:
 		return CloseProtocolError, "new message inside a fragmented one"
 	}
 	return 0, ""
@@ -276,42 +288,44 @@ func (w *worker) peerClose(c *Conn, p []byte) {
 
 // data assembles fragmented messages and delivers complete ones; check has
 // seen to the fragmentation order. An unfragmented message is delivered
-// straight from the read buffer. Text is validated as each fragment
+// straight from the read buffer, and needs no inbound state (a frame that
+// went through advance has one: fed). Text is validated as each fragment
 // arrives (fail fast), an unfragmented frame read at once in one go.
 func (w *worker) data(c *Conn, h ws.Header, p []byte, fed bool) bool {
 	if compressed(c, h) {
 		return w.dataDeflated(c, h, p)
 	}
-	text := h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.msgOp == int(ws.OpText))
-	if h.OpCode != ws.OpContinuation {
-		if h.Fin {
-			if text && !(fed && c.text.complete() || !fed && utf8.Valid(p)) {
-				return w.invalidText(c)
-			}
-			return w.deliver(c, h.OpCode, p)
+	text := h.OpCode == ws.OpText || (h.OpCode == ws.OpContinuation && c.in.op() == int(ws.OpText))
+	if h.OpCode != ws.OpContinuation && h.Fin {
+		if text && !(fed && c.in.text.complete() || !fed && utf8.Valid(p)) {
+			return w.invalidText(c)
 		}
-		c.msgOp = int(h.OpCode)
+		return w.deliver(c, h.OpCode, p)
+	}
+	in := w.s.inboundFor(c)
+	if h.OpCode != ws.OpContinuation {
+		in.msgOp = int(h.OpCode)
 		if text && !fed {
-			c.text.reset()
+			in.text.reset()
 		}
 	}
-	c.fragments++
-	if c.fragments > w.s.lim().MaxFragments {
+	in.fragments++
+	if in.fragments > w.s.lim().MaxFragments {
 		w.fail(c, ClosePolicyViolation, "too many fragments")
 		return false
 	}
-	if text && !fed && !c.text.feed(p) {
+	if text && !fed && !in.text.feed(p) {
 		return w.invalidText(c)
 	}
-	c.msg = append(c.msg, p...)
+	in.msg = append(in.msg, p...)
 	if !h.Fin {
 		return true
 	}
-	if text && !c.text.complete() {
+	if text && !in.text.complete() {
 		return w.invalidText(c)
 	}
-	op, msg := ws.OpCode(c.msgOp), c.msg
-	c.msgOp, c.fragments, c.msg = 0, 0, nil
+	op, msg := ws.OpCode(in.msgOp), in.msg
+	in.msgOp, in.fragments, in.msg = 0, 0, nil
 	return w.deliver(c, op, msg)
 }
 
@@ -329,23 +343,24 @@ func (w *worker) deliver(c *Conn, op ws.OpCode, p []byte) bool {
 // uncompressed one (the size limit has bounded its compressed bytes), then
 // inflates it whole and checks its text.
 func (w *worker) dataDeflated(c *Conn, h ws.Header, p []byte) bool {
-	if h.OpCode != ws.OpContinuation {
-		if h.Fin {
-			return w.inflate(c, h.OpCode, p)
-		}
-		c.msgOp, c.msgZ = int(h.OpCode), true
+	if h.OpCode != ws.OpContinuation && h.Fin {
+		return w.inflate(c, h.OpCode, p)
 	}
-	c.fragments++
-	if c.fragments > w.s.lim().MaxFragments {
+	in := w.s.inboundFor(c)
+	if h.OpCode != ws.OpContinuation {
+		in.msgOp, in.msgZ = int(h.OpCode), true
+	}
+	in.fragments++
+	if in.fragments > w.s.lim().MaxFragments {
 		w.fail(c, ClosePolicyViolation, "too many fragments")
 		return false
 	}
-	c.msg = append(c.msg, p...)
+	in.msg = append(in.msg, p...)
 	if !h.Fin {
 		return true
 	}
-	op, msg := ws.OpCode(c.msgOp), c.msg
-	c.msgOp, c.msgZ, c.fragments, c.msg = 0, false, 0, nil
+	op, msg := ws.OpCode(in.msgOp), in.msg
+	in.msgOp, in.msgZ, in.fragments, in.msg = 0, false, 0, nil
 	return w.inflate(c, op, msg)
 }
 

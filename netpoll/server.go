@@ -44,6 +44,7 @@ type Server struct {
 	probe prober
 
 	inflaters sync.Pool // *inflater, held for one compressed message at a time
+	inbounds  sync.Pool // *inbound, held by a connection while its input is incomplete
 
 	// gate is held for reading by every worker turn, sweep and backlog
 	// drain, and for writing by Freeze (see freeze.go). freezeMu

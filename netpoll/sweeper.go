@@ -7,8 +7,9 @@ import (
 
 // sweep is the one goroutine that keeps time for every connection: heartbeat
 // pings and their timeouts, the handshake deadline, the deadline of a
-// message still arriving, and the closing deadline.
-// One pass costs a few atomic loads per connection.
+// message still arriving, and the closing deadline; it also lets idle write
+// queues give back their arrays. One pass costs a few atomic loads and a
+// try-lock per connection.
 func (s *Server) sweep() {
 	t := time.NewTicker(s.opts.sweepEvery())
 	defer t.Stop()
@@ -40,6 +41,7 @@ func (s *Server) sweepOnce(now int64) {
 		case stateOpen:
 			s.heartbeat(c, now)
 			s.messageDeadline(c, now)
+			s.trimQueue(c)
 		case stateClosing:
 			if d := c.deadline.Load(); d != 0 && now > d {
 				c.schedule(pendKill)
@@ -82,6 +84,17 @@ func (s *Server) messageDeadline(c *Conn, now int64) {
 	}
 	s.stats.messageTimed.Add(1)
 	c.Close(ClosePolicyViolation, "message not completed in time")
+}
+
+// trimQueue lets the write queue of a connection that was not written for
+// a whole pass give back its entry array (see writeQueue.trim). A queue
+// whose lock is taken is in use, not idle: it is passed over, not waited
+// for.
+func (s *Server) trimQueue(c *Conn) {
+	if c.mu.TryLock() {
+		c.q.trim()
+		c.mu.Unlock()
+	}
 }
 
 // jitter spreads first pings uniformly over one interval, so connections

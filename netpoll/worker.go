@@ -8,7 +8,7 @@ import (
 // for every connection it runs, so an idle connection holds none.
 type worker struct {
 	s   *Server
-	buf []byte            // read buffer for whole frames; a frame that does not fit moves to Conn.part
+	buf []byte            // read buffer for whole frames; a frame that does not fit moves to inbound.part
 	iov [64]syscall.Iovec // writev scratch
 	hs  *handshaker
 	// zbuf receives inflated messages; the session gets them as it gets
@@ -125,7 +125,7 @@ func (w *worker) destroy(c *Conn) {
 	_ = w.s.ep.Del(c.fd)
 	w.s.unregister(c)
 	c.closeSocket()
-	c.rbuf, c.msg, c.part, c.partHN = nil, nil, nil, 0
+	c.in = nil // not to the pool: a caller up the stack may still hold it
 	if code == 0 {
 		code = CloseAbnormal
 	}

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -94,11 +95,14 @@ func (c *client) awaitCentrifugoReply(id uint32) error {
 		default:
 			continue
 		}
+		// The whole frame is handled: a ping may follow the reply in it.
+		done, err := false, error(nil)
 		for line := range bytes.Lines(p) {
-			done, err := c.centrifugoReplyLine(bytes.TrimSpace(line), id)
-			if done || err != nil {
-				return err
-			}
+			d, lerr := c.centrifugoReplyLine(bytes.TrimSpace(line), id)
+			done, err = done || d, cmp.Or(err, lerr)
+		}
+		if done || err != nil {
+			return err
 		}
 	}
 }

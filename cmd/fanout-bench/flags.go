@@ -34,7 +34,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (fl
 	fs.StringVar(&c.URL, "url", c.URL, "daemon WebSocket URL; loopback (127.0.0.0/8) only")
 	fs.StringVar(&c.Socket, "socket", c.Socket, "daemon publish API Unix socket")
 	fs.StringVar(&c.Secret, "secret", "", "HS256 secret to mint the token (default $"+secretEnv+"); dev mode's random secret cannot be used: pass its dev token with --token")
-	fs.StringVar(&c.Token, "token", "", "ready JWT allowing channels bench:* (instead of --secret)")
+	fs.StringVar(&c.Token, "token", "", "ready JWT allowing channels bench:* (instead of --secret; for --protocol centrifugo, a connection JWT with sub and exp)")
 	fs.IntVar(&c.Conns, "conns", c.Conns, "subscriber connections")
 	fs.IntVar(&c.Channels, "channels", c.Channels, "channels bench:0..M-1; connections and events spread round-robin")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "events per second, all channels together")

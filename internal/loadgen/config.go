@@ -35,7 +35,7 @@ const (
 type Config struct {
 	URL    string // WebSocket endpoint, ws://127.x.y.z:port/path
 	Socket string // the daemon's publish API Unix socket (protocol fanoutd)
-	Token  string // a ready token allowing bench:*; empty means mint one
+	Token  string // a ready token allowing bench:* (Centrifugo: any connection token); empty means mint one
 	Secret string // HS256 key used to mint the token when Token is empty
 
 	Conns    int     // subscribers

@@ -20,11 +20,22 @@
 # generator as well: hold() reads the server's /proc files itself. FLUSH_DELAY
 # sets fanoutd's flush_delay for every scenario (default: the daemon's).
 #
+# Centrifugo as a third peer: CENTRIFUGO=/path/to/centrifugo (v6) adds
+# "centrifugo" to SERVERS (and a column and a fanoutd ÷ centrifugo ratio to
+# the summary). The generator then speaks Centrifugo's JSON client protocol
+# (--protocol centrifugo) on /connection/websocket and publishes through its
+# server HTTP API on the same port; the publish and publish-stream scenarios
+# (bench/pubbench, Unix socket) skip it.
+#
+#   CENTRIFUGO=/work/tools/centrifugo SCENARIOS="broadcast-5k-single hold-5k" bench/compare.sh
+#
 # Loopback only; each run is bounded by the generator's --duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 SERVERS=${SERVERS:-"fanoutd nodehub"}
+if [ -n "${CENTRIFUGO:-}" ] && [[ " $SERVERS " != *" centrifugo "* ]]; then SERVERS="$SERVERS centrifugo"; fi
+CENTRIFUGO_API_KEY=${CENTRIFUGO_API_KEY:-benchmark-api-key-0123456789}
 SCENARIOS=${SCENARIOS:-"idle broadcast broadcast-single personal connect publish publish-stream"}
 OUT=${OUT:-bench/results}
 export FANOUTD_AUTH_HMAC_SECRET=${FANOUTD_AUTH_HMAC_SECRET:-benchmark-secret-0123456789abcdef01234}
@@ -33,6 +44,26 @@ go build -trimpath -o bin/fanoutd ./cmd/fanoutd
 go build -trimpath -o bin/fanout-bench ./cmd/fanout-bench
 go build -trimpath -o bin/pubbench ./bench/pubbench
 [ -d bench/nodehub/node_modules ] || (cd bench/nodehub && npm ci --silent)
+
+# target SERVER SOCKET PORT -> generator arguments naming the server (no
+# spaces in any of them)
+target() {
+	case $1 in
+	centrifugo) echo "--url ws://127.0.0.1:$3/connection/websocket --protocol centrifugo" \
+		"--api-url http://127.0.0.1:$3 --api-key $CENTRIFUGO_API_KEY --pid $PID" ;;
+	*) echo "--url ws://127.0.0.1:$3/ws --socket $2" ;;
+	esac
+}
+
+# subscriptions SERVER SOCKET PORT -> the server's current subscription count
+subscriptions() {
+	case $1 in
+	centrifugo) { centrifugo_api "$3" info || true; } | node -e \
+		'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).result.nodes[0].num_subs)}catch{}})' ;;
+	*) curl -s --unix-socket "$2" http://local/v1/stats | node -e \
+		'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).subscriptions)}catch{}})' ;;
+	esac
+}
 
 # scenario NAME -> generator arguments
 args() {
@@ -50,10 +81,60 @@ args() {
 	esac
 }
 
+# centrifugo_config PORT: the JSON config of a Centrifugo v6 run (checked
+# with `centrifugo configdoc`). What is set, and why:
+#   http_server: listen on 127.0.0.1:PORT only (WebSocket and HTTP API alike);
+#   log.level error: as fanoutd's --log-level error;
+#   client.token.hmac_secret_key: the same HS256 secret as fanoutd's, so the
+#     generator mints both tokens from FANOUTD_AUTH_HMAC_SECRET;
+#   http_api.key: the X-API-Key the generator's publisher sends;
+#   channel.namespaces "bench" with allow_subscribe_for_client: the bench
+#     channels are bench:N, and ":" is Centrifugo's namespace boundary, so
+#     they live in namespace "bench"; clients may subscribe to them without
+#     a subscription token (without_namespace likewise, for other names).
+# Everything else is Centrifugo's default, as fanoutd and the Node hub run
+# with theirs: client.connection_limit, user_connection_limit and
+# connection_rate_limit default to 0 (no limit), so 18,000 connections of
+# one user ("fanout-bench") are accepted; the HTTP API has no rate limit;
+# channel_limit (128) is per connection, which subscribes to one;
+# queue_max_size (1 MiB per connection) is far above what a bench run queues;
+# pings every 25 s (client.ping_interval), which the generator answers.
+centrifugo_config() {
+	cat <<-EOF
+	{
+	  "http_server": {"address": "127.0.0.1", "port": $1},
+	  "log": {"level": "error"},
+	  "client": {"token": {"hmac_secret_key": "$FANOUTD_AUTH_HMAC_SECRET"}},
+	  "http_api": {"key": "$CENTRIFUGO_API_KEY"},
+	  "channel": {
+	    "without_namespace": {"allow_subscribe_for_client": true},
+	    "namespaces": [{"name": "bench", "allow_subscribe_for_client": true}]
+	  }
+	}
+	EOF
+}
+
+# centrifugo_api PORT METHOD: POST {} to Centrifugo's server API.
+centrifugo_api() {
+	curl -sf -X POST -H "X-API-Key: $CENTRIFUGO_API_KEY" -d '{}' "http://127.0.0.1:$1/api/$2"
+}
+
 start_server() { # NAME SOCKET PORT -> sets PID
 	case $1 in
 	fanoutd) env ${FLUSH_DELAY:+FANOUTD_FLUSH_DELAY=$FLUSH_DELAY} bin/fanoutd --listen "127.0.0.1:$3" --socket "$2" --log-level error & ;;
 	nodehub) node bench/nodehub/server.mjs --listen "127.0.0.1:$3" --socket "$2" >/dev/null & ;;
+	centrifugo)
+		# No Unix socket: the config is written beside the socket's name
+		# (.json: Centrifugo reads the format from the extension) and
+		# removed once read; the server is up when its API answers.
+		centrifugo_config "$3" >"$2.json"
+		"$CENTRIFUGO" --config "$2.json" >/dev/null &
+		PID=$!
+		for _ in $(seq 100); do centrifugo_api "$3" info >/dev/null && rm -f "$2.json" && return 0; sleep 0.1; done
+		rm -f "$2.json"
+		echo "$1 did not start" >&2
+		return 1
+		;;
 	esac
 	PID=$!
 	for _ in $(seq 100); do [ -S "$2" ] && return 0; sleep 0.1; done
@@ -83,13 +164,12 @@ hold() {
 	sleep 0.5
 	c0=$(cpu); r0=$(rss)
 	procs=$(((n + 9499) / 9500))
-	bin/fanout-bench --url "ws://127.0.0.1:$port/ws" --socket "$sock" --label "$server/$scenario" \
+	bin/fanout-bench $(target "$server" "$sock" "$port") --label "$server/$scenario" \
 		--conns "$n" --channels "$n" --procs "$procs" --source-ips "$procs" --rate 1 \
 		--duration "$((idle + 15))s" --connect-timeout 120s --json >"$out" 2>/dev/null &
 	g=$!
 	for _ in $(seq 1200); do
-		subs=$(curl -s --unix-socket "$sock" http://local/v1/stats | node -e \
-			'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).subscriptions)}catch{}})')
+		subs=$(subscriptions "$server" "$sock" "$port")
 		[ "$subs" = "$n" ] && break
 		sleep 0.1
 	done
@@ -112,6 +192,7 @@ for scenario in $SCENARIOS; do
 	for run in $(seq "$RUNS"); do
 		for server in $SERVERS; do
 			[ "$scenario" = publish-stream ] && [ "$server" != fanoutd ] && continue
+			[ "$server" = centrifugo ] && continue # pubbench speaks fanoutd's Unix-socket API only
 			sock=$(mktemp -u /tmp/fanout-compare.XXXXXX.sock)
 			port=$((18500 + RANDOM % 1000))
 			start_server "$server" "$sock" "$port"
@@ -141,7 +222,7 @@ for scenario in $SCENARIOS; do
 				continue
 			fi
 			# Exit status 2 (something lost or behind) is a result, not a failure.
-			bin/fanout-bench --url "ws://127.0.0.1:$port/ws" --socket "$sock" \
+			bin/fanout-bench $(target "$server" "$sock" "$port") \
 				--label "$server/$scenario" $(args "$scenario") --json \
 				>"$OUT/$server-$scenario-$run.json" 2>/dev/null || [ $? -eq 2 ]
 			kill "$PID"; wait "$PID" 2>/dev/null || true

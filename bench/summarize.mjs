@@ -1,6 +1,8 @@
 // Summarizes bench/results/*.json (one fanout-bench --json report per run):
 // for each scenario and server, the median of each figure with its min–max,
-// then the fanoutd / nodehub ratios. Usage: node bench/summarize.mjs DIR
+// then the fanoutd / nodehub ratios, and fanoutd / X for any other server
+// that ran (centrifugo, when compare.sh had CENTRIFUGO). Usage:
+// node bench/summarize.mjs DIR
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -39,9 +41,13 @@ const fmt = (x) => (x === undefined || Number.isNaN(x) ? '–' : Math.abs(x) >= 
 
 for (const [scenario, servers] of Object.entries(runs)) {
   console.log(`\n### ${scenario}\n`);
-  const names = Object.keys(servers).sort();
-  console.log(`| figure | ${names.join(' | ')} | fanoutd ÷ nodehub |`);
-  console.log(`|---|${names.map(() => '---').join('|')}|---|`);
+  const order = ['fanoutd', 'nodehub', 'centrifugo'];
+  const rank = (n) => (order.includes(n) ? order.indexOf(n) : order.length);
+  const names = Object.keys(servers).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  // The nodehub ratio is always shown, as before; other peers when present.
+  const peers = ['nodehub', ...names.filter((n) => n !== 'fanoutd' && n !== 'nodehub')];
+  console.log(`| figure | ${names.join(' | ')} | ${peers.map((p) => `fanoutd ÷ ${p}`).join(' | ')} |`);
+  console.log(`|---|${names.map(() => '---').join('|')}|${peers.map(() => '---').join('|')}|`);
   for (const [name, get] of Object.entries(figures)) {
     const meds = {};
     if (names.every((n) => !servers[n].some((r) => Number.isFinite(get(r))))) continue; // not this scenario's figure
@@ -51,7 +57,7 @@ for (const [scenario, servers] of Object.entries(runs)) {
       meds[n] = median(xs);
       return `${fmt(meds[n])} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}, n=${xs.length})`;
     });
-    const ratio = meds.fanoutd !== undefined && meds.nodehub ? fmt(meds.fanoutd / meds.nodehub) : '–';
-    console.log(`| ${name} | ${cells.join(' | ')} | ${ratio} |`);
+    const ratios = peers.map((p) => (meds.fanoutd !== undefined && meds[p] ? fmt(meds.fanoutd / meds[p]) : '–'));
+    console.log(`| ${name} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
 }

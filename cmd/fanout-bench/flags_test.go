@@ -69,3 +69,17 @@ func TestRunRefusesRemoteTarget(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 }
+
+func TestFlagsCentrifugo(t *testing.T) {
+	f, err := parseFlags(strings.Fields("--protocol centrifugo --url ws://127.0.0.1:8000/connection/websocket "+
+		"--api-url http://127.0.0.1:8000 --api-key k --pid 7"), io.Discard, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.cfg; c.Protocol != "centrifugo" || c.APIURL != "http://127.0.0.1:8000" || c.APIKey != "k" || c.PID != 7 {
+		t.Fatalf("parsed %+v", c)
+	}
+	if f, _ := parseFlags(nil, io.Discard, env(nil)); f.cfg.Protocol != "fanoutd" {
+		t.Errorf("default protocol %q", f.cfg.Protocol)
+	}
+}

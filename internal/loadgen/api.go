@@ -19,6 +19,19 @@ type apiClient struct {
 // requestTimeout bounds one publish or stats request.
 const requestTimeout = 10 * time.Second
 
+// serverAPI is what a run asks of the server besides its WebSockets. The
+// run's goroutine calls stats and close; the publisher's goroutine calls
+// publish, one request at a time.
+type serverAPI interface {
+	publishAPI
+	// stats reads the server's counters; errNoStats when it has none.
+	stats(ctx context.Context) (daemonStats, error)
+	// close releases the kept-alive connection after the run.
+	close()
+}
+
+var _ serverAPI = (*apiClient)(nil)
+
 func newAPIClient(socket string) *apiClient { return &apiClient{c: ipc.NewClient(socket)} }
 
 func (a *apiClient) close() { a.c.Close() }

@@ -70,6 +70,13 @@ func (w *worker) open(ctx context.Context, k int) (*client, error) {
 }
 
 func (w *worker) subscribe(c *client, channel int) error {
+	if w.spec.Protocol == ProtocolCentrifugo {
+		// Centrifugo takes the token in its connect command, not the upgrade.
+		if err := handshake(c.nc, c.fr.br, w.spec.Target, "", w.spec.Deflate); err != nil {
+			return err
+		}
+		return w.centrifugoSubscribe(c, channel)
+	}
 	if err := handshake(c.nc, c.fr.br, w.spec.Target, w.spec.Token, w.spec.Deflate); err != nil {
 		return err
 	}
@@ -129,7 +136,7 @@ func (w *worker) frame(c *client, h ws.Header, p []byte) error {
 			}
 			return w.inflateEvent(c, p)
 		}
-		w.event(c, p)
+		return w.text(c, p)
 	case ws.OpPing:
 		if err := writeClientFrame(c.nc, ws.OpPong, p); err != nil {
 			return err
@@ -141,6 +148,15 @@ func (w *worker) frame(c *client, h ws.Header, p []byte) error {
 	default:
 		return fmt.Errorf("%w: opcode %v", ErrProtocol, h.OpCode)
 	}
+	return nil
+}
+
+// text handles one whole (inflated) text message in the run's protocol.
+func (w *worker) text(c *client, p []byte) error {
+	if w.spec.Protocol == ProtocolCentrifugo {
+		return w.centrifugoText(c, p)
+	}
+	w.event(c, p)
 	return nil
 }
 

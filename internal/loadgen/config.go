@@ -34,8 +34,8 @@ const (
 // DefaultConfig; Resolve fills the derived defaults (Procs, SourceIPs).
 type Config struct {
 	URL    string // WebSocket endpoint, ws://127.x.y.z:port/path
-	Socket string // the daemon's publish API Unix socket
-	Token  string // a ready token allowing bench:*; empty means mint one
+	Socket string // the daemon's publish API Unix socket (protocol fanoutd)
+	Token  string // a ready token allowing bench:* (Centrifugo: any connection token); empty means mint one
 	Secret string // HS256 key used to mint the token when Token is empty
 
 	Conns    int     // subscribers
@@ -65,6 +65,15 @@ type Config struct {
 	// figures) or "json" (dashboard-like records: keys that repeat, small
 	// numbers, status strings).
 	PayloadStyle string
+
+	// Protocol is the server's protocol: ProtocolFanoutd (the default) or
+	// ProtocolCentrifugo (see Protocols).
+	Protocol string
+	// APIURL is Centrifugo's server HTTP API, http://127.x.y.z:port
+	// (protocol centrifugo only; Socket is then unused).
+	APIURL string
+	// APIKey is sent as X-API-Key to APIURL (protocol centrifugo only).
+	APIKey string
 }
 
 // PayloadStyles are the values of PayloadStyle.
@@ -85,10 +94,12 @@ func DefaultConfig() Config {
 		ConnectConcurrency: 256,
 		ConnectTimeout:     2 * time.Minute,
 		PayloadStyle:       "pad",
+		Protocol:           ProtocolFanoutd,
 	}
 }
 
-// Resolve returns c with the derived defaults filled in.
+// Resolve returns c with the derived defaults filled in (an empty
+// Protocol is ProtocolFanoutd).
 func (c Config) Resolve() Config {
 	if c.Procs <= 0 {
 		c.Procs = max(1, ceilDiv(c.Conns, ConnsPerProc))
@@ -98,6 +109,9 @@ func (c Config) Resolve() Config {
 	}
 	if c.ConnectConcurrency <= 0 {
 		c.ConnectConcurrency = 256
+	}
+	if c.Protocol == "" {
+		c.Protocol = ProtocolFanoutd
 	}
 	return c
 }
@@ -112,9 +126,7 @@ func (c Config) Validate() error {
 	if _, err := ParseTarget(c.URL); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Socket == "" {
-		bad("--socket is required (the publish API)")
-	}
+	c.validateProtocol(bad, &errs)
 	if c.Token == "" && len(c.Secret) < 32 {
 		bad("need --token, or an HMAC secret of at least 32 bytes (--secret or FANOUTD_AUTH_HMAC_SECRET)")
 	}
@@ -122,6 +134,24 @@ func (c Config) Validate() error {
 	c.validateTimes(bad)
 	c.validateSpread(bad)
 	return errors.Join(errs...)
+}
+
+// validateProtocol checks the protocol and its publish API's settings.
+func (c Config) validateProtocol(bad func(string, ...any), errs *[]error) {
+	switch c.Protocol {
+	case ProtocolFanoutd:
+		if c.Socket == "" {
+			bad("--socket is required (the publish API)")
+		}
+	case ProtocolCentrifugo:
+		if c.APIURL == "" || c.APIKey == "" {
+			bad("--protocol centrifugo needs --api-url and --api-key (its server HTTP API)")
+		} else if err := checkLoopbackHTTP(c.APIURL); err != nil {
+			*errs = append(*errs, err)
+		}
+	default:
+		bad("--protocol %q: want one of %v", c.Protocol, Protocols)
+	}
 }
 
 func (c Config) validateSizes(bad func(string, ...any)) {

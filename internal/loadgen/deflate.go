@@ -55,8 +55,9 @@ var inflaters = sync.Pool{New: func() any {
 	return f
 }}
 
-// inflateEvent inflates a compressed event frame and counts it as event
-// does. The pool is the process's: the generator is a tool, one per run.
+// inflateEvent inflates a compressed text frame and hands it to text, as
+// an uncompressed one would be. The pool is the process's: the generator
+// is a tool, one per run.
 func (w *worker) inflateEvent(c *client, p []byte) error {
 	f := inflaters.Get().(*inflater)
 	defer inflaters.Put(f)
@@ -83,6 +84,5 @@ func (w *worker) inflateEvent(c *client, p []byte) error {
 		}
 	}
 	f.out = out
-	w.event(c, out)
-	return nil
+	return w.text(c, out)
 }

@@ -35,6 +35,26 @@
 // before sending; a subscriber subtracts it from its own time.Now() on
 // receipt. Both run on the same machine, so the clocks agree.
 //
+// # Protocols
+//
+// Config.Protocol picks what the connections and the publisher speak.
+// "fanoutd" (the default; the Node hub of bench/nodehub speaks it too):
+// the token in the upgrade's Authorization header, one
+// {"action":"subscribe"} per connection, publishing over the daemon's Unix
+// socket (Config.Socket), the daemon's pid and delivered count from its
+// /v1/stats. "centrifugo" (flags --protocol centrifugo --api-url --api-key
+// --pid): Centrifugo's JSON client protocol on its /connection/websocket:
+// {"id":1,"connect":{"token":…}} and {"id":2,"subscribe":{"channel":…}},
+// each awaited by its id; publications arrive as
+// {"push":{"channel":…,"pub":{"data":<the bench payload>}}}, possibly
+// several per frame, one per line; the server's ping, an empty object {},
+// is answered with {}. The token carries only sub, iat and exp (a
+// "channels" claim would mean server-side subscriptions). Events go to
+// Centrifugo's server HTTP API over TCP (Config.APIURL, X-API-Key
+// Config.APIKey): /api/publish for --batch 1, /api/batch above. Centrifugo
+// has no stats the generator reads, so its pid comes from Config.PID and
+// "delivered" is the workers' own count.
+//
 // # Usage
 //
 //	cfg := loadgen.DefaultConfig()

@@ -14,7 +14,8 @@ import (
 // acceptGUID is RFC 6455's constant for Sec-WebSocket-Accept.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// handshake upgrades nc to a WebSocket, token in the Authorization header,
+// handshake upgrades nc to a WebSocket, token in the Authorization header
+// (no header when token is empty: Centrifugo takes it in a command),
 // reading the answer through br (which then holds any frame bytes that
 // arrived with it). It is hand-written rather than ws.Dialer so that the
 // response is read into the connection's own small reader, with no extra
@@ -25,8 +26,10 @@ func handshake(nc net.Conn, br *bufio.Reader, t Target, token string, deflate bo
 	_, _ = rand.Read(raw[:])
 	key := base64.StdEncoding.EncodeToString(raw[:])
 	req := "GET " + t.Path + " HTTP/1.1\r\nHost: " + t.Host +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key +
-		"\r\nAuthorization: Bearer " + token + "\r\n"
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + "\r\n"
+	if token != "" {
+		req += "Authorization: Bearer " + token + "\r\n"
+	}
 	if deflate {
 		req += deflateOffer
 	}

@@ -90,9 +90,13 @@ func (r *run) sample(ctx context.Context) windowSample {
 		s.daemonCPU, _ = r.daemon.CPUSeconds()
 	}
 	s.selfCPU, _ = Proc{}.CPUSeconds()
-	if st, err := r.api.stats(ctx); err == nil {
+	st, err := r.api.stats(ctx)
+	switch {
+	case err == nil:
 		s.delivered = st.Delivered
 		s.bytesOut, s.compressed, s.deflateConns = st.Transport.BytesOut, st.Compressed, st.Transport.Deflate
+	case errors.Is(err, errNoStats):
+		s.delivered = uint64(r.received()) // the workers' own count, as of their latest lines
 	}
 	return s
 }
@@ -105,6 +109,7 @@ func (r *run) publishAndDrain(ctx context.Context) error {
 	r.pub = &publisher{
 		api: r.api, pacer: Pacer{Rate: c.Rate, Duration: c.Duration}, batch: c.Batch,
 		payload: c.Payload, json: c.PayloadStyle == "json", channels: c.Channels, subs: r.subs, now: r.o.Now,
+		centrifugo: c.Protocol == ProtocolCentrifugo,
 	}
 	s0 := r.sample(ctx)
 	windowDone := make(chan time.Duration, 1)

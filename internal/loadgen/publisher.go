@@ -26,15 +26,18 @@ func publishTick(rate float64, batch int) time.Duration {
 // one request at a time (so events of a channel stay in order). Its
 // counters are atomics that the progress display reads while it runs.
 type publisher struct {
-	api      publishAPI
-	pacer    Pacer
-	batch    int
-	payload  int
-	json     bool // PayloadStyle "json"
-	channels int
-	subs     *Subscribers
-	now      func() time.Time
-	tick     <-chan time.Time // wake-ups; nil means a real ticker (publishTick)
+	api     publishAPI
+	pacer   Pacer
+	batch   int
+	payload int
+	json    bool // PayloadStyle "json"
+	// centrifugo builds Centrifugo API bodies (appendCentrifugoBody)
+	// instead of fanoutd's.
+	centrifugo bool
+	channels   int
+	subs       *Subscribers
+	now        func() time.Time
+	tick       <-chan time.Time // wake-ups; nil means a real ticker (publishTick)
 
 	published atomic.Int64 // events sent in requests
 	accepted  atomic.Int64 // events the daemon confirmed (200, "published")
@@ -112,8 +115,12 @@ func (p *publisher) send(ctx context.Context, seq, count int64) {
 	p.expected.Add(p.subs.Expected(seq, count))
 }
 
-// body is one event object (batch 1) or a JSON array of count events.
+// body is one event object (batch 1) or a JSON array of count events, or
+// the Centrifugo API's equivalent.
 func (p *publisher) body(b []byte, seq, count, ts int64) []byte {
+	if p.centrifugo {
+		return appendCentrifugoBody(b, p.batch > 1, p.channels, seq, count, ts, p.payload, p.json)
+	}
 	if p.batch == 1 {
 		return appendEvent(b, ChannelOf(seq, p.channels), ts, seq, p.payload, p.json)
 	}

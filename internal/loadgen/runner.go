@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon/jwtauth"
@@ -49,7 +50,7 @@ func Run(ctx context.Context, cfg Config, o Options) (*Report, error) {
 		o.ProgressEvery = time.Second
 	}
 	target, _ := ParseTarget(cfg.URL) // validated above
-	r := &run{cfg: cfg, o: o, target: target, api: newAPIClient(cfg.Socket), fleet: newFleet()}
+	r := &run{cfg: cfg, o: o, target: target, api: newServerAPI(cfg), fleet: newFleet()}
 	defer r.api.close()
 	r.rep = r.newReport()
 	return r.run(ctx)
@@ -61,7 +62,7 @@ type run struct {
 	cfg    Config
 	o      Options
 	target Target
-	api    *apiClient
+	api    serverAPI
 	fleet  *fleet
 	rep    *Report
 	daemon Proc
@@ -102,15 +103,14 @@ func (r *run) prepare(ctx context.Context) error {
 	r.selfCPU0, _ = Proc{}.CPUSeconds()
 	r.token = r.cfg.Token
 	if r.token == "" {
-		ttl := r.cfg.ConnectTimeout + r.cfg.Duration + r.cfg.Drain + 10*time.Minute
-		tok, err := jwtauth.Mint([]byte(r.cfg.Secret), "fanout-bench", []string{ChannelPrefix + "*"}, ttl, r.o.Now())
+		tok, err := r.mint()
 		if err != nil {
 			return fmt.Errorf("mint token: %w", err)
 		}
 		r.token = tok
 	}
 	st, err := r.api.stats(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, errNoStats) {
 		return fmt.Errorf("is the daemon running? %w", err)
 	}
 	r.rep.Daemon.PID = r.cfg.PID
@@ -118,7 +118,7 @@ func (r *run) prepare(ctx context.Context) error {
 		r.rep.Daemon.PID = st.PID
 	}
 	if r.rep.Daemon.PID == 0 {
-		r.rep.Daemon.ProcError = "daemon pid unknown (no \"pid\" in /v1/stats): pass --pid"
+		r.rep.Daemon.ProcError = "daemon pid unknown (no \"pid\" in /v1/stats, or no stats): pass --pid"
 		return nil
 	}
 	r.daemon = Proc{PID: r.rep.Daemon.PID}
@@ -129,6 +129,23 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	r.rep.Daemon.RSSBeforeBytes = ps.RSSBytes
 	return nil
+}
+
+// mint signs a token for the run's protocol, valid for the whole run.
+func (r *run) mint() (string, error) {
+	ttl := r.cfg.ConnectTimeout + r.cfg.Duration + r.cfg.Drain + 10*time.Minute
+	if r.cfg.Protocol == ProtocolCentrifugo {
+		return mintCentrifugoToken([]byte(r.cfg.Secret), ttl, r.o.Now())
+	}
+	return jwtauth.Mint([]byte(r.cfg.Secret), "fanout-bench", []string{ChannelPrefix + "*"}, ttl, r.o.Now())
+}
+
+// newServerAPI is the publish (and stats) API of cfg's protocol.
+func newServerAPI(cfg Config) serverAPI {
+	if cfg.Protocol == ProtocolCentrifugo {
+		return newCentrifugoAPI(strings.TrimRight(cfg.APIURL, "/"), cfg.APIKey, cfg.Batch)
+	}
+	return newAPIClient(cfg.Socket)
 }
 
 // launch starts the workers and hands each its Spec.
@@ -153,6 +170,7 @@ func (r *run) launch(ctx context.Context) error {
 			Lifetime:           lifetime,
 			ProgressEvery:      250 * time.Millisecond,
 			Deflate:            c.Deflate,
+			Protocol:           c.Protocol,
 		}
 		if err := newLineWriter(w.Stdin()).write(spec); err != nil {
 			return fmt.Errorf("%w: worker %d: send spec: %w", ErrWorker, id, err)

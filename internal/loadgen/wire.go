@@ -26,7 +26,8 @@ type Spec struct {
 	ReadBuffer         int           `json:"read_buffer"`
 	Lifetime           time.Duration `json:"lifetime"` // the worker stops by itself after this
 	ProgressEvery      time.Duration `json:"progress_every"`
-	Deflate            bool          `json:"deflate"` // offer permessage-deflate, inflate what comes compressed
+	Deflate            bool          `json:"deflate"`  // offer permessage-deflate, inflate what comes compressed
+	Protocol           string        `json:"protocol"` // ProtocolFanoutd (also when empty) or ProtocolCentrifugo
 }
 
 // withDefaults fills what an older or hand-written Spec leaves out.

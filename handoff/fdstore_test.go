@@ -111,31 +111,6 @@ func TestStoreWithoutNotifySocket(t *testing.T) {
 	}
 }
 
-// passFds puts duplicates of fds at consecutive free numbers from 300 on,
-// as the manager does from 3 on, and returns the first.
-func passFds(t *testing.T, fds ...int) int {
-	t.Helper()
-	first := 300
-	for !free(first, len(fds)) {
-		first += 10
-	}
-	for i, fd := range fds {
-		if err := unix.Dup3(fd, first+i, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return first
-}
-
-func free(first, n int) bool {
-	for fd := first; fd < first+n; fd++ {
-		if isOpen(fd) {
-			return false
-		}
-	}
-	return true
-}
-
 func listenEnv(pid, n int, names string) func(string) string {
 	vars := map[string]string{"LISTEN_PID": itoa(pid), "LISTEN_FDS": itoa(n), "LISTEN_FDNAMES": names}
 	return func(k string) string { return vars[k] }
@@ -156,7 +131,7 @@ func TestRestoreTakesOnlyItsOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = unix.Close(memfd) }()
-	first := passFds(t, rawFd(t, ln.(*net.TCPListener)), memfd, cs.fds[0])
+	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, ln.(*net.TCPListener)), memfd, cs.fds[0])
 	defer func() { _ = unix.Close(first) }()
 
 	b, err := restore(listenEnv(42, 3, "ws:"+StateName+":"+ConnName), 42, first)
@@ -170,18 +145,18 @@ func TestRestoreTakesOnlyItsOwn(t *testing.T) {
 	if len(b.Files) != 1 || b.Files[0] != first+2 {
 		t.Fatalf("files %v, want [%d]", b.Files, first+2)
 	}
-	if !isOpen(first) || isOpen(first+1) {
-		t.Fatalf("listener open %v (want true), memfd open %v (want false)", isOpen(first), isOpen(first+1))
+	if !fakesystemd.IsOpen(first) || fakesystemd.IsOpen(first+1) {
+		t.Fatalf("listener open %v (want true), memfd open %v (want false)", fakesystemd.IsOpen(first), fakesystemd.IsOpen(first+1))
 	}
 }
 
 func TestRestoreWithoutImage(t *testing.T) {
 	cs := connect(t, 1)
-	first := passFds(t, cs.fds[0])
+	first := fakesystemd.PassFds(t, cs.fds[0])
 	if _, err := restore(listenEnv(42, 1, ConnName), 42, first); !errors.Is(err, ErrNoImage) {
 		t.Fatalf("restore: %v, want ErrNoImage", err)
 	}
-	if isOpen(first) {
+	if fakesystemd.IsOpen(first) {
 		t.Error("the connection without an image was left open")
 	}
 }

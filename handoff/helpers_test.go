@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +48,7 @@ func connect(t *testing.T, n int) *conns {
 			t.Fatal(err)
 		}
 		c.servers = append(c.servers, sv)
-		fd := rawFd(t, sv.(syscall.Conn))
+		fd := fakesystemd.RawFd(t, sv.(syscall.Conn))
 		k, err := SocketKey(fd)
 		if err != nil {
 			t.Fatal(err)
@@ -118,20 +119,6 @@ func writeAll(fd int, p []byte) error {
 	return nil
 }
 
-// rawFd is a socket's descriptor, valid while the socket is open.
-func rawFd(t *testing.T, c syscall.Conn) int {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd := -1
-	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
-		t.Fatal(err)
-	}
-	return fd
-}
-
 // childOptions runs this test binary in role.
 func childOptions(role string) ChildOptions {
 	return ChildOptions{
@@ -151,11 +138,6 @@ func exitCode(err error) int {
 		return 0
 	}
 	return -1
-}
-
-func isOpen(fd int) bool {
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	return !errors.Is(err, unix.EBADF)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

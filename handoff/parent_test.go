@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func inProcess(t *testing.T) (*Parent, *wire) {
 		t.Fatalf("Inherited: %v, %v", p, err)
 	}
 	t.Cleanup(func() { _ = p.w.close() })
-	if isOpen(fds[1]) {
+	if fakesystemd.IsOpen(fds[1]) {
 		t.Error("the inherited descriptor was left open (it would leak into the new process's children)")
 	}
 	old, err := newWire(fds[0])
@@ -184,7 +185,7 @@ func TestSendListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = ln.Close() }()
-	b := Bundle{Files: []int{rawFd(t, ln.(*net.TCPListener))}, Names: []string{NamePrefix + "listen-ws"}}
+	b := Bundle{Files: []int{fakesystemd.RawFd(t, ln.(*net.TCPListener))}, Names: []string{NamePrefix + "listen-ws"}}
 	errc := make(chan error, 1)
 	go func() { errc <- (&Child{w: old}).Send(ctx, b) }()
 	got, err := p.Receive(ctx)

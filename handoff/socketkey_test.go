@@ -8,13 +8,14 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 	"golang.org/x/sys/unix"
 )
 
 func TestSocketKeyConnected(t *testing.T) {
 	cs := connect(t, 1)
 	server := cs.keys[0]
-	client, err := SocketKey(rawFd(t, cs.clients[0].(syscall.Conn)))
+	client, err := SocketKey(fakesystemd.RawFd(t, cs.clients[0].(syscall.Conn)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +51,7 @@ func TestSocketKeyIPv6(t *testing.T) {
 		t.Skipf("no IPv6 loopback here: %v", err) // not counted as a pass of anything else
 	}
 	defer func() { _ = ln.Close() }()
-	k, err := SocketKey(rawFd(t, ln.(*net.TCPListener)))
+	k, err := SocketKey(fakesystemd.RawFd(t, ln.(*net.TCPListener)))
 	if err != nil || k != "listen tcp "+ln.Addr().String() {
 		t.Fatalf("key %q, %v", k, err)
 	}
@@ -69,8 +70,8 @@ func TestSocketKeyListeners(t *testing.T) {
 	}
 	defer func() { _ = uln.Close() }()
 	for fd, want := range map[int]string{
-		rawFd(t, tcp.(*net.TCPListener)):  "listen tcp " + tcp.Addr().String(),
-		rawFd(t, uln.(*net.UnixListener)): "listen unix " + path,
+		fakesystemd.RawFd(t, tcp.(*net.TCPListener)):  "listen tcp " + tcp.Addr().String(),
+		fakesystemd.RawFd(t, uln.(*net.UnixListener)): "listen unix " + path,
 	} {
 		if k, err := SocketKey(fd); err != nil || k != want {
 			t.Errorf("key %q, %v; want %q", k, err, want)
@@ -105,7 +106,7 @@ func TestSocketKeyErrors(t *testing.T) {
 	}
 	_ = unix.Close(closed)
 	for name, fd := range map[string]int{
-		"closed": closed, "pipe": p[0], "udp": rawFd(t, udp.(*net.UDPConn)),
+		"closed": closed, "pipe": p[0], "udp": fakesystemd.RawFd(t, udp.(*net.UDPConn)),
 		"unix pair": sp[0], "unconnected": unbound,
 	} {
 		k, err := SocketKey(fd)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,7 +45,7 @@ func TestListenersSkipsHandoffDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = unix.Close(memfd) }()
-	first := passFds(t, rawFd(t, server.(*net.TCPConn)), rawFd(t, tcp.(*net.TCPListener)), memfd)
+	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, server.(*net.TCPConn)), fakesystemd.RawFd(t, tcp.(*net.TCPListener)), memfd)
 	defer func() { _ = unix.Close(first); _ = unix.Close(first + 2) }()
 
 	lns, err := listeners(activationEnv(3, "fconn:websocket:fanoutd-state"), testPID, first)
@@ -59,10 +60,10 @@ func TestListenersSkipsHandoffDescriptors(t *testing.T) {
 	if len(lns) != 1 || lns[0].Name != "websocket" {
 		t.Fatalf("got %+v, want the websocket listener only", lns)
 	}
-	if !isOpen(first) || !isOpen(first+2) {
+	if !fakesystemd.IsOpen(first) || !fakesystemd.IsOpen(first+2) {
 		t.Fatal("a hand-off descriptor was closed")
 	}
-	if isOpen(first + 1) {
+	if fakesystemd.IsOpen(first + 1) {
 		t.Error("the listener's passed descriptor was left open")
 	}
 	if _, err := unix.Write(first, []byte("still here")); err != nil {
@@ -84,16 +85,16 @@ func TestListenersErrorKeepsHandoffDescriptors(t *testing.T) {
 	}
 	defer func() { _ = udp.Close() }()
 	_, server := connectedPair(t)
-	first := passFds(t, rawFd(t, udp.(*net.UDPConn)), rawFd(t, server.(*net.TCPConn)))
+	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, udp.(*net.UDPConn)), fakesystemd.RawFd(t, server.(*net.TCPConn)))
 	defer func() { _ = unix.Close(first + 1) }()
 
 	if _, err := listeners(activationEnv(2, "websocket:fanoutd-listen-ws"), testPID, first); err == nil {
 		t.Fatal("a UDP socket was taken as a listener")
 	}
-	if isOpen(first) {
+	if fakesystemd.IsOpen(first) {
 		t.Error("the refused descriptor was left open")
 	}
-	if !isOpen(first + 1) {
+	if !fakesystemd.IsOpen(first + 1) {
 		t.Error("the hand-off's connection was closed")
 	}
 }

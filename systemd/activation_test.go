@@ -6,56 +6,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 )
-
-// passFds puts a duplicate of each file's descriptor at consecutive
-// numbers, as the service manager does from 3 on, and returns the first.
-// Numbers from 200 on are used because 3, 4 … belong to the test process.
-func passFds(t *testing.T, fds ...int) int {
-	t.Helper()
-	first := 200
-	for !free(first, len(fds)) {
-		first += 10
-	}
-	for i, fd := range fds {
-		if err := unix.Dup3(fd, first+i, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return first
-}
-
-func free(first, n int) bool {
-	for fd := first; fd < first+n; fd++ {
-		if isOpen(fd) {
-			return false
-		}
-	}
-	return true
-}
-
-func isOpen(fd int) bool {
-	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-	return !errors.Is(err, unix.EBADF)
-}
-
-// rawFd is a socket's descriptor, valid while the socket is open.
-func rawFd(t *testing.T, c syscall.Conn) int {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd := -1
-	if err := rc.Control(func(u uintptr) { fd = int(u) }); err != nil {
-		t.Fatal(err)
-	}
-	return fd
-}
 
 func env(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
@@ -79,7 +33,7 @@ func TestListenersTakesPassedSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = uln.Close() }()
-	first := passFds(t, rawFd(t, tcp.(*net.TCPListener)), rawFd(t, uln.(*net.UnixListener)))
+	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, tcp.(*net.TCPListener)), fakesystemd.RawFd(t, uln.(*net.UnixListener)))
 
 	lns, err := listeners(activationEnv(2, "websocket:publish"), testPID, first)
 	if err != nil {
@@ -99,7 +53,7 @@ func TestListenersTakesPassedSockets(t *testing.T) {
 	if _, ok := lns[1].Listener.(*net.UnixListener); !ok {
 		t.Errorf("fd %d: %T, want *net.UnixListener", first+1, lns[1].Listener)
 	}
-	if isOpen(first) || isOpen(first+1) {
+	if fakesystemd.IsOpen(first) || fakesystemd.IsOpen(first+1) {
 		t.Error("the passed descriptors were left open")
 	}
 	// The listener is the manager's socket: a client of the original
@@ -154,7 +108,7 @@ func TestListenersRefusesANonListeningSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = udp.Close() }()
-	first := passFds(t, rawFd(t, udp.(*net.UDPConn)), rawFd(t, tcp.(*net.TCPListener)))
+	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, udp.(*net.UDPConn)), fakesystemd.RawFd(t, tcp.(*net.TCPListener)))
 
 	lns, err := listeners(activationEnv(2, "websocket:publish"), testPID, first)
 	if err == nil {
@@ -163,7 +117,7 @@ func TestListenersRefusesANonListeningSocket(t *testing.T) {
 	if !strings.Contains(err.Error(), strconv.Itoa(first)) || !strings.Contains(err.Error(), "websocket") {
 		t.Errorf("error does not name the descriptor: %v", err)
 	}
-	if isOpen(first) || isOpen(first+1) {
+	if fakesystemd.IsOpen(first) || fakesystemd.IsOpen(first+1) {
 		t.Error("descriptors left open after the error")
 	}
 }
@@ -174,7 +128,7 @@ func TestListenersWithoutNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tcp.Close() }()
-	first := passFds(t, rawFd(t, tcp.(*net.TCPListener)))
+	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, tcp.(*net.TCPListener)))
 	lns, err := listeners(activationEnv(1, ""), testPID, first)
 	if err != nil {
 		t.Fatal(err)

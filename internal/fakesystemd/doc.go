@@ -15,6 +15,10 @@
 // (set by a /bin/sh wrapper that execs the program, so that it is the
 // program's own pid), NOTIFY_SOCKET and FDSTORE.
 //
+// PassFds, IsOpen and RawFd are the in-process side of the same: they put
+// descriptors where a manager would, for code under test that reads them
+// from its own process (systemd.Listeners, handoff.Restore).
+//
 // What it does not do: check the sender's pid (NotifyAccess=), watch stored
 // descriptors for POLLHUP (systemd drops a stored socket that hangs up),
 // keep order (systemd does not either: it passes the store newest first,

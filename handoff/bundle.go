@@ -9,7 +9,8 @@ import (
 
 // Descriptor names used in the fd store (FDNAME=) and in Bundle.Names. A
 // name starting with NamePrefix, or ConnName, belongs to the hand-off:
-// systemd.Listeners leaves such descriptors alone and Restore takes them.
+// Restore takes such descriptors, and systemd.Listeners, given
+// IsHandoffName, leaves them alone.
 //
 // ConnName is short on purpose. systemd passes the store back in one
 // LISTEN_FDNAMES variable, and Linux refuses to exec a program with one
@@ -24,7 +25,8 @@ const (
 )
 
 // IsHandoffName reports whether a passed descriptor's name belongs to the
-// hand-off (systemd.Listeners applies the same rule).
+// hand-off: the rule Restore takes descriptors by, and the one the daemon
+// gives systemd.Listeners for those it must leave alone.
 func IsHandoffName(name string) bool {
 	return name == ConnName || strings.HasPrefix(name, NamePrefix)
 }

@@ -121,7 +121,7 @@ func childRestore() (int, error) {
 	if err != nil || b == nil {
 		return exitFailed, fmt.Errorf("restore: %v, %v", b, err)
 	}
-	lns, err := systemd.Listeners(os.Getenv)
+	lns, err := systemd.Listeners(os.Getenv, IsHandoffName)
 	if err != nil {
 		return exitFailed, fmt.Errorf("listeners next to the store: %w", err)
 	}

@@ -12,21 +12,6 @@ import (
 // listenFdsStart is SD_LISTEN_FDS_START: passed sockets begin at fd 3.
 const listenFdsStart = 3
 
-// handoffPrefix starts the names of the descriptors the hand-off keeps in
-// the service manager's fd store (the state image, listeners it stored
-// itself), and handoffConn names its connections (short: LISTEN_FDNAMES
-// must stay under the kernel's 128 KiB per environment string with
-// 20,000 of them); package handoff takes them, Listeners leaves them.
-// handoff.IsHandoffName is the same rule.
-const (
-	handoffPrefix = "fanoutd-"
-	handoffConn   = "fconn"
-)
-
-func isHandoffName(name string) bool {
-	return name == handoffConn || strings.HasPrefix(name, handoffPrefix)
-}
-
 // Listener is one listening socket passed by socket activation.
 type Listener struct {
 	// Name is the socket unit's FileDescriptorName= (systemd defaults it
@@ -44,18 +29,21 @@ type Listener struct {
 // keeps its own copy, which is what lets a restart lose no connection
 // attempt. Call it once, early: a second call finds the descriptors closed.
 //
-// Descriptors whose LISTEN_FDNAMES name is "fconn" or starts with
-// "fanoutd-" belong to
-// the hand-off (package handoff's Restore takes them from the fd store):
-// they are skipped, left open, neither checked nor closed, so socket
-// activation and the fd store coexist. Any other passed descriptor that
+// Descriptors whose LISTEN_FDNAMES name leave reports belong to someone
+// else: the daemon passes handoff.IsHandoffName, whose descriptors
+// package handoff's Restore takes from the fd store. They are skipped,
+// left open, neither checked nor closed, so socket activation and the fd
+// store coexist; a nil leave skips none. Any other passed descriptor that
 // is not a listening stream socket is an error naming it, and none of
 // Listeners' descriptors is left open.
-func Listeners(getenv func(string) string) ([]Listener, error) {
-	return listeners(getenv, os.Getpid(), listenFdsStart)
+func Listeners(getenv func(string) string, leave func(name string) bool) ([]Listener, error) {
+	return listeners(getenv, os.Getpid(), listenFdsStart, leave)
 }
 
-func listeners(getenv func(string) string, pid, first int) ([]Listener, error) {
+func listeners(getenv func(string) string, pid, first int, leave func(string) bool) ([]Listener, error) {
+	if leave == nil {
+		leave = func(string) bool { return false }
+	}
 	n, err := passedCount(getenv, pid)
 	if err != nil || n == 0 {
 		return nil, err
@@ -67,7 +55,7 @@ func listeners(getenv func(string) string, pid, first int) ([]Listener, error) {
 	var lns []Listener
 	for i := range n {
 		fd := first + i
-		if isHandoffName(names[i]) {
+		if leave(names[i]) {
 			continue
 		}
 		ln, err := fileListener(fd, names[i])
@@ -76,7 +64,7 @@ func listeners(getenv func(string) string, pid, first int) ([]Listener, error) {
 				_ = l.Close()
 			}
 			for rest := i + 1; rest < n; rest++ {
-				if !isHandoffName(names[rest]) {
+				if !leave(names[rest]) {
 					_ = syscall.Close(first + rest)
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fanoutd/fanoutd/handoff"
 	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,7 @@ func TestListenersSkipsHandoffDescriptors(t *testing.T) {
 	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, server.(*net.TCPConn)), fakesystemd.RawFd(t, tcp.(*net.TCPListener)), memfd)
 	defer func() { _ = unix.Close(first); _ = unix.Close(first + 2) }()
 
-	lns, err := listeners(activationEnv(3, "fconn:websocket:fanoutd-state"), testPID, first)
+	lns, err := listeners(activationEnv(3, "fconn:websocket:fanoutd-state"), testPID, first, handoff.IsHandoffName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestListenersErrorKeepsHandoffDescriptors(t *testing.T) {
 	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, udp.(*net.UDPConn)), fakesystemd.RawFd(t, server.(*net.TCPConn)))
 	defer func() { _ = unix.Close(first + 1) }()
 
-	if _, err := listeners(activationEnv(2, "websocket:fanoutd-listen-ws"), testPID, first); err == nil {
+	if _, err := listeners(activationEnv(2, "websocket:fanoutd-listen-ws"), testPID, first, handoff.IsHandoffName); err == nil {
 		t.Fatal("a UDP socket was taken as a listener")
 	}
 	if fakesystemd.IsOpen(first) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fanoutd/fanoutd/handoff"
 	"github.com/fanoutd/fanoutd/internal/fakesystemd"
 )
 
@@ -35,7 +36,7 @@ func TestListenersTakesPassedSockets(t *testing.T) {
 	defer func() { _ = uln.Close() }()
 	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, tcp.(*net.TCPListener)), fakesystemd.RawFd(t, uln.(*net.UnixListener)))
 
-	lns, err := listeners(activationEnv(2, "websocket:publish"), testPID, first)
+	lns, err := listeners(activationEnv(2, "websocket:publish"), testPID, first, handoff.IsHandoffName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestListenersIgnoresAnotherProcesssVariables(t *testing.T) {
 		"another process":  env(map[string]string{"LISTEN_PID": "1", "LISTEN_FDS": "2"}),
 		"no sockets given": activationEnv(0, ""),
 	} {
-		lns, err := listeners(getenv, testPID, 200)
+		lns, err := listeners(getenv, testPID, 200, handoff.IsHandoffName)
 		if err != nil || lns != nil {
 			t.Errorf("%s: %v, %v; want nothing", name, lns, err)
 		}
@@ -88,7 +89,7 @@ func TestListenersRejectsMalformedVariables(t *testing.T) {
 		"LISTEN_PID": {"LISTEN_PID": "me", "LISTEN_FDS": "1"},
 		"LISTEN_FDS": {"LISTEN_PID": strconv.Itoa(testPID), "LISTEN_FDS": "two"},
 	} {
-		_, err := listeners(env(vars), testPID, 200)
+		_, err := listeners(env(vars), testPID, 200, handoff.IsHandoffName)
 		if !errors.Is(err, ErrMalformedEnv) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v, want ErrMalformedEnv naming it", name, err)
 		}
@@ -110,7 +111,7 @@ func TestListenersRefusesANonListeningSocket(t *testing.T) {
 	defer func() { _ = udp.Close() }()
 	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, udp.(*net.UDPConn)), fakesystemd.RawFd(t, tcp.(*net.TCPListener)))
 
-	lns, err := listeners(activationEnv(2, "websocket:publish"), testPID, first)
+	lns, err := listeners(activationEnv(2, "websocket:publish"), testPID, first, handoff.IsHandoffName)
 	if err == nil {
 		t.Fatalf("a UDP socket was taken as a listener: %v", lns)
 	}
@@ -129,7 +130,7 @@ func TestListenersWithoutNames(t *testing.T) {
 	}
 	defer func() { _ = tcp.Close() }()
 	first := fakesystemd.PassFds(t, fakesystemd.RawFd(t, tcp.(*net.TCPListener)))
-	lns, err := listeners(activationEnv(1, ""), testPID, first)
+	lns, err := listeners(activationEnv(1, ""), testPID, first, handoff.IsHandoffName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@
 // goroutine could open a descriptor.
 //
 //	n := systemd.NewNotifier(os.Getenv)
-//	lns, err := systemd.Listeners(os.Getenv) // nil unless socket-activated
+//	lns, err := systemd.Listeners(os.Getenv, handoff.IsHandoffName) // nil unless socket-activated
 //	… bind the rest, then:
 //	_ = n.Ready()
 //	if wd, _ := n.WatchdogInterval(); wd > 0 {

@@ -94,7 +94,7 @@ var _ fanoutd.Notifier = (*systemd.Notifier)(nil)
 // (socket activation), binding from the configuration whatever it did not
 // pass.
 func newServer(o fanoutd.Options, inh *inheritance) (*fanoutd.Server, error) {
-	lns, err := systemd.Listeners(os.Getenv)
+	lns, err := systemd.Listeners(os.Getenv, handoff.IsHandoffName)
 	if err != nil {
 		return nil, err
 	}

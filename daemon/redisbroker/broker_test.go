@@ -242,6 +242,38 @@ func TestPresenceWrittenAgainAfterFlush(t *testing.T) {
 	}
 }
 
+// TestPresenceLostBeforeFirstHeartbeatWrittenAgain: Redis loses the
+// node's presence before the node's first heartbeat ran (here: written
+// before Start, then FLUSHALL). That first heartbeat finds no liveness key
+// either, and must still write the presence again: it used to take the
+// missing key for a first start and never write it.
+func TestPresenceLostBeforeFirstHeartbeatWrittenAgain(t *testing.T) {
+	r := redistest.Start(t)
+	b, err := New(Options{Addr: r.Addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.nodeRefresh = 100 * time.Millisecond
+	t.Cleanup(func() { _ = b.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.SetPresence(ctx, "room", daemon.Client{ConnectionID: "c1", User: "ann"}, true); err != nil {
+		t.Fatal(err)
+	}
+	do(t, r, "FLUSHALL")
+	b.Start(nopHandler{})
+	for {
+		clients, err := b.Presence(ctx, "room")
+		if err == nil && len(clients) == 1 && clients[0].User == "ann" {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("presence after a FLUSHALL before the first heartbeat: %v %v, want ann back", clients, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestHistoryOfAnUnusedChannel: a channel nobody published to is at
 // offset 0 of no epoch, and a history from there is complete (nothing to
 // miss), so a node's catch-up tells its subscribers nothing.

@@ -3,8 +3,13 @@ GO       ?= go
 NODE     ?= node
 PYTHON   ?= python3
 BIN      ?= bin/fanoutd
-FUZZTIME ?= 5s
+FUZZTIME ?= 50000x
 # Each fuzz target as package:Name; `make fuzz FUZZTIME=5m` runs them longer.
+# The default is a count, not a duration: Go 1.26's fuzzing coordinator can
+# fail a target with "context deadline exceeded" at the end of a -fuzztime
+# duration when a worker is mid-execution (go.dev/issue/75804, fixed in Go
+# 1.27); a count has no deadline to race. A long FUZZTIME=5m run can still
+# end that way: a failure without a written input is that race, not a find.
 # config's FuzzLoadYAML is left out: Go's fuzzing engine stalls on it after a
 # few executions (no input is slow: a 2 s guard inside never fires); its seed
 # corpus still runs with every `go test`.
@@ -100,7 +105,7 @@ test-browser: build ## the dashboard, the admin console, the SSE route and the J
 js-size: ## the JS client's minified+gzipped size (esbuild); fails when the core is over 5 KB
 	cd clients/js && npm ci --silent --no-audit --no-fund && $(NODE) size.mjs
 
-fuzz: ## every fuzz target for FUZZTIME (5s by default: a smoke run)
+fuzz: ## every fuzz target for FUZZTIME (50000 executions each by default: a smoke run)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \

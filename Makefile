@@ -14,7 +14,7 @@ FUZZTIME ?= 50000x
 # few executions (no input is slow: a 2 s guard inside never fires); its seed
 # corpus still runs with every `go test`.
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./netpoll:FuzzInflate ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
-                ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./sse:FuzzLastEventID
+                ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./daemon:FuzzParsePositions
 
 .PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz handoff-scale test-handoff bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers bench-deflate

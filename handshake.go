@@ -58,9 +58,19 @@ const bearerProtocol = "bearer."
 // Accept decides on an upgrade before the 101 response (admit) and opens
 // the session. A refused request never becomes a WebSocket. The echo route,
 // when configured, has its own checks (acceptEcho).
+//
+// Channels named in the URL (connect-time subscriptions, PROTOCOL.md §1)
+// are subscribed here, before the 101 is written: the welcome and every
+// subscribed reply leave in the 101's write, and the client saves the
+// round trip of its subscribe commands. A URL that names them badly is
+// refused (400) before anything else is checked.
 func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session, error) {
 	if u.echoPath != "" && r.Path == u.echoPath {
 		return u.acceptEcho(c, r)
+	}
+	subs, err := u.node.ConnectSubscriptions(r.RawQuery, "")
+	if err != nil {
+		return nil, u.refuse(reasonConnectChannels, &netpoll.HTTPError{Status: http.StatusBadRequest, Reason: err.Error()})
 	}
 	id, addr, ls, err := u.admit(r)
 	if err != nil {
@@ -68,6 +78,7 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 	}
 	sess := u.node.Connect(c, id)
 	c.SetID(sess.ID())
+	sess.SubscribeAll(subs)
 	if !ls.tracking() {
 		return sess, nil
 	}

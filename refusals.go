@@ -18,18 +18,20 @@ const (
 	reasonToken
 	reasonPerUser
 	reasonCookieOrigin
+	reasonConnectChannels
 	numReasons
 )
 
 // reasonNames are the metric's label values, by reason.
 var reasonNames = [numReasons]string{
-	reasonOrigin:       "origin",
-	reasonRate:         "upgrade_rate",
-	reasonSubprotocol:  "subprotocol",
-	reasonPerIP:        "per_ip",
-	reasonToken:        "token",
-	reasonPerUser:      "per_user",
-	reasonCookieOrigin: "cookie_without_origin",
+	reasonOrigin:          "origin",
+	reasonRate:            "upgrade_rate",
+	reasonSubprotocol:     "subprotocol",
+	reasonPerIP:           "per_ip",
+	reasonToken:           "token",
+	reasonPerUser:         "per_user",
+	reasonCookieOrigin:    "cookie_without_origin",
+	reasonConnectChannels: "connect_channels",
 }
 
 // refusals counts refused upgrades by reason; one atomic add per refusal.

@@ -31,6 +31,12 @@ var (
 	// ErrUnauthorized: a refresh whose token is invalid, expired, for
 	// another user, or expires before the current one.
 	ErrUnauthorized = errors.New("refresh refused")
+	// ErrBadPositions: positions to resume from (a connect URL's
+	// last_event_id, an SSE Last-Event-ID) that the daemon did not write.
+	ErrBadPositions = errors.New(`malformed positions: want "channel offset epoch" triples separated by spaces`)
+	// ErrTooManyChannels: a connect URL naming more channels than a
+	// session may hold (Options.MaxSubscriptions).
+	ErrTooManyChannels = errors.New("too many channels in the connect URL")
 )
 
 // InputError marks an error as the caller's fault (HTTP 400 on the publish

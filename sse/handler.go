@@ -2,7 +2,6 @@ package sse
 
 import (
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -48,7 +47,7 @@ func (rt *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	channels, since, err := params(r)
+	subs, err := rt.node.ConnectSubscriptions(r.URL.RawQuery, r.Header.Get("Last-Event-ID"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -66,12 +65,12 @@ func (rt *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	rt.serve(w, r, st, id, channels, since)
+	rt.serve(w, r, st, id, subs)
 }
 
 // serve runs one admitted stream until it ends.
 func (rt *Handler) serve(w http.ResponseWriter, r *http.Request, st *stream, id daemon.Identity,
-	channels []string, since map[string]daemon.Position) {
+	subs daemon.ConnectSubscriptions) {
 	// The server's read and write timeouts suit requests, not a stream:
 	// writes get their own deadline (writeTimeout).
 	_ = st.rc.SetReadDeadline(time.Time{})
@@ -82,13 +81,7 @@ func (rt *Handler) serve(w http.ResponseWriter, r *http.Request, st *stream, id 
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	sess := rt.node.Connect(st, id)
-	for _, ch := range channels {
-		var pos *daemon.Position
-		if p, ok := since[ch]; ok {
-			pos = &p
-		}
-		_ = sess.Subscribe(ch, pos) // a refusal reaches the client as an unsubscribed event
-	}
+	sess.SubscribeAll(subs) // a refusal reaches the client as an unsubscribed event
 	code := st.run(r.Context(), rt.heartbeat)
 	sess.Closed(code)
 }
@@ -160,28 +153,4 @@ func (rt *Handler) Shutdown(code int, reason string) {
 		st.Close(code, reason)
 	}
 	rt.mu.Unlock()
-}
-
-// params reads the channel list (comma-separated, duplicates dropped) and
-// the positions to resume from: the Last-Event-ID header, which a
-// browser's EventSource sends when it reconnects, or the last_event_id
-// query parameter, for a client that opens a new EventSource.
-func params(r *http.Request) ([]string, map[string]daemon.Position, error) {
-	q := r.URL.Query()
-	var channels []string
-	seen := map[string]bool{}
-	for _, v := range q["channels"] {
-		for _, ch := range strings.Split(v, ",") {
-			if ch != "" && !seen[ch] {
-				seen[ch] = true
-				channels = append(channels, ch)
-			}
-		}
-	}
-	last := r.Header.Get("Last-Event-ID")
-	if last == "" {
-		last = q.Get("last_event_id")
-	}
-	since, err := parseLastEventID(last)
-	return channels, since, err
 }

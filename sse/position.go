@@ -1,11 +1,6 @@
 package sse
 
-import (
-	"strconv"
-	"strings"
-
-	"github.com/fanoutd/fanoutd/daemon"
-)
+import "github.com/fanoutd/fanoutd/daemon"
 
 // positions are an SSE stream's channel positions in subscription
 // order: what each event's id carries, so that Last-Event-ID resumes every
@@ -50,28 +45,7 @@ func (p *positions) appendID(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
-		dst = append(dst, c.channel...)
-		dst = append(dst, ' ')
-		dst = strconv.AppendUint(dst, c.pos.Offset, 10)
-		dst = append(dst, ' ')
-		dst = append(dst, c.pos.Epoch...)
+		dst = daemon.AppendPosition(dst, c.channel, c.pos)
 	}
 	return dst
-}
-
-// parseLastEventID reads an id written by appendID; "" is no position.
-func parseLastEventID(id string) (map[string]daemon.Position, error) {
-	f := strings.Fields(id)
-	if len(f)%3 != 0 {
-		return nil, errLastEventID
-	}
-	out := make(map[string]daemon.Position, len(f)/3)
-	for i := 0; i < len(f); i += 3 {
-		off, err := strconv.ParseUint(f[i+1], 10, 64)
-		if err != nil {
-			return nil, errLastEventID
-		}
-		out[f[i]] = daemon.Position{Offset: off, Epoch: f[i+2]}
-	}
-	return out, nil
 }

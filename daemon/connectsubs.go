@@ -1,0 +1,129 @@
+package daemon
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// ConnectSubscriptions are the channels a client names in the URL it
+// connects with, and the positions to resume them from: the SSE route's
+// only way to subscribe, and on the WebSocket route a round trip saved
+// (the welcome and every subscribed reply leave in the 101's write).
+type ConnectSubscriptions struct {
+	// Channels in the order named, duplicates dropped.
+	Channels []string
+	// Since holds the positions to resume from, by channel.
+	Since map[string]Position
+}
+
+// Query parameters of a connect URL (PROTOCOL.md §1 and §7):
+//   - channels: a comma-separated list; it may repeat;
+//   - channel: one channel, taken whole (a name may contain a comma); it
+//     may repeat;
+//   - last_event_id: positions as "channel offset epoch" triples separated
+//     by spaces, the SSE route's event id.
+const (
+	paramChannels    = "channels"
+	paramChannel     = "channel"
+	paramLastEventID = "last_event_id"
+)
+
+// ConnectSubscriptions reads a connect URL's raw query. lastEventID, when
+// not empty, is the Last-Event-ID header, which wins over the
+// last_event_id parameter. More channels than a session may hold is
+// ErrTooManyChannels, unreadable positions ErrBadPositions, and a
+// parameter that does not unescape ErrInvalidChannel or ErrBadPositions,
+// each wrapped in an *InputError: the request is refused (400) before anything
+// is subscribed. A channel name is checked when it is subscribed, as a
+// subscribe command's is.
+func (n *Node) ConnectSubscriptions(rawQuery, lastEventID string) (ConnectSubscriptions, error) {
+	var cs ConnectSubscriptions
+	seen := map[string]bool{}
+	add := func(ch string) {
+		if ch != "" && !seen[ch] {
+			seen[ch] = true
+			cs.Channels = append(cs.Channels, ch)
+		}
+	}
+	for raw := rawQuery; raw != ""; {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		name, value, _ := strings.Cut(pair, "=")
+		if name != paramChannels && name != paramChannel && name != paramLastEventID {
+			continue
+		}
+		v, err := url.QueryUnescape(value)
+		if err != nil {
+			bad := ErrInvalidChannel
+			if name == paramLastEventID {
+				bad = ErrBadPositions
+			}
+			return ConnectSubscriptions{}, &InputError{fmt.Errorf("%w: %s does not unescape", bad, name)}
+		}
+		switch name {
+		case paramChannels:
+			for ch := range strings.SplitSeq(v, ",") {
+				add(ch)
+			}
+		case paramChannel:
+			add(v)
+		case paramLastEventID:
+			if lastEventID == "" {
+				lastEventID = v
+			}
+		}
+	}
+	if m := n.set().MaxSubscriptions; len(cs.Channels) > m {
+		return ConnectSubscriptions{}, &InputError{fmt.Errorf("%w: %d named, at most %d", ErrTooManyChannels, len(cs.Channels), m)}
+	}
+	since, err := ParsePositions(lastEventID)
+	if err != nil {
+		return ConnectSubscriptions{}, &InputError{err}
+	}
+	cs.Since = since
+	return cs, nil
+}
+
+// ParsePositions reads "channel offset epoch" triples separated by spaces
+// (AppendPosition writes one); "" is no position.
+func ParsePositions(s string) (map[string]Position, error) {
+	f := strings.Fields(s)
+	if len(f)%3 != 0 {
+		return nil, ErrBadPositions
+	}
+	out := make(map[string]Position, len(f)/3)
+	for i := 0; i < len(f); i += 3 {
+		off, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return nil, ErrBadPositions
+		}
+		out[f[i]] = Position{Offset: off, Epoch: f[i+2]}
+	}
+	return out, nil
+}
+
+// AppendPosition appends one "channel offset epoch" triple to dst; the
+// caller separates triples with a space.
+func AppendPosition(dst []byte, channel string, p Position) []byte {
+	dst = append(dst, channel...)
+	dst = append(dst, ' ')
+	dst = strconv.AppendUint(dst, p.Offset, 10)
+	dst = append(dst, ' ')
+	return append(dst, p.Epoch...)
+}
+
+// SubscribeAll subscribes the session to every channel of cs, in order, as
+// Subscribe does: a refused channel reaches the client as an
+// "unsubscribed" frame and the others carry on. Called by the transport
+// once the session is open, before any client message.
+func (s *Session) SubscribeAll(cs ConnectSubscriptions) {
+	for _, ch := range cs.Channels {
+		var since *Position
+		if p, ok := cs.Since[ch]; ok {
+			since = &p
+		}
+		_ = s.Subscribe(ch, since)
+	}
+}

@@ -20,6 +20,9 @@ func TestConnectChannelsSubscribeAtUpgrade(t *testing.T) {
 	tok := token(t, "sam", "project:*")
 	w := d.dialWith(&websocket.DialOptions{Subprotocols: []string{"fanout.v1", "bearer." + tok}},
 		"?channels=project:a,admin:1&channel="+url.QueryEscape("project:b,c"))
+	if w.welcome["url_channels"] != float64(3) {
+		t.Errorf("welcome %v, want url_channels 3", w.welcome)
+	}
 	for _, want := range []struct{ typ, channel, code string }{
 		{"subscribed", "project:a", ""},
 		{"unsubscribed", "admin:1", "forbidden"},
@@ -48,6 +51,9 @@ func TestConnectChannelsResume(t *testing.T) {
 	d := startDaemon(t)
 	tok := token(t, "sam", "project:*")
 	w := d.dial(tok)
+	if _, ok := w.welcome["url_channels"]; ok {
+		t.Errorf("welcome %v: url_channels without channels in the URL", w.welcome)
+	}
 	_, epoch := w.subscribePosition("project:p1")
 	publishMany(t, d, "project:p1", 1, 5)
 	_ = w.c.CloseNow()

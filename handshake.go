@@ -76,9 +76,8 @@ func (u *upgrader) Accept(c *netpoll.Conn, r *netpoll.Request) (netpoll.Session,
 	if err != nil {
 		return nil, err
 	}
-	sess := u.node.Connect(c, id)
+	sess := u.node.ConnectWith(c, id, subs)
 	c.SetID(sess.ID())
-	sess.SubscribeAll(subs)
 	if !ls.tracking() {
 		return sess, nil
 	}

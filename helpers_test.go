@@ -121,8 +121,8 @@ func (d *testDaemon) dialWith(o *websocket.DialOptions, query string) *wsClient 
 	c.SetReadLimit(1 << 20)
 	w := &wsClient{t: d.t, c: c}
 	d.t.Cleanup(func() { _ = c.CloseNow() })
-	if m := w.next(); m["type"] != "welcome" {
-		d.t.Fatalf("first message %v, want welcome", m)
+	if w.welcome = w.next(); w.welcome["type"] != "welcome" {
+		d.t.Fatalf("first message %v, want welcome", w.welcome)
 	}
 	return w
 }
@@ -167,8 +167,9 @@ func (d *testDaemon) post(contentType, body string) (int, string) {
 }
 
 type wsClient struct {
-	t testing.TB
-	c *websocket.Conn
+	t       testing.TB
+	c       *websocket.Conn
+	welcome map[string]any
 }
 
 func (w *wsClient) send(v string) {

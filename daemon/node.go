@@ -83,6 +83,13 @@ func New(opts Options) *Node {
 // sends it the welcome message. The transport must route the connection's
 // messages to the returned Session.
 func (n *Node) Connect(t Transport, id Identity) *Session {
+	return n.ConnectWith(t, id, ConnectSubscriptions{})
+}
+
+// ConnectWith is Connect for a client that named channels in its connect
+// URL: the welcome says how many (url_channels), and they are subscribed
+// right after it (SubscribeAll), so that their replies follow it.
+func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *Session {
 	seq := n.nextID.Add(1)
 	s := &Session{
 		node:     n,
@@ -107,8 +114,9 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 	if f := n.opts.OnConnect; f != nil && !s.internal {
 		f(s.id, s.subject)
 	}
-	s.send(n.welcome(s, id))
+	s.send(n.welcome(s, id, len(cs.Channels)))
 	s.setExpiry(id)
+	s.SubscribeAll(cs)
 	return s
 }
 

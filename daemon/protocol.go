@@ -116,9 +116,12 @@ type welcome struct {
 	MaxSubscriptions int    `json:"max_subscriptions"`
 	// ExpiresAt is the token's expiry (Unix seconds), absent without one.
 	ExpiresAt int64 `json:"expires_at,omitempty"`
+	// URLChannels is how many channels the connect URL named, whose
+	// replies follow; absent when none (ConnectSubscriptions).
+	URLChannels int `json:"url_channels,omitempty"`
 }
 
-func (n *Node) welcome(s *Session, id Identity) []byte {
+func (n *Node) welcome(s *Session, id Identity, urlChannels int) []byte {
 	return marshalReply(welcome{
 		Type:             "welcome",
 		ConnectionID:     s.id,
@@ -127,6 +130,7 @@ func (n *Node) welcome(s *Session, id Identity) []byte {
 		PingIntervalMS:   n.opts.PingInterval.Milliseconds(),
 		MaxSubscriptions: n.set().MaxSubscriptions,
 		ExpiresAt:        unixSeconds(id),
+		URLChannels:      urlChannels,
 	})
 }
 

@@ -49,6 +49,9 @@ func (w welcome) appendJSON(b []byte) []byte {
 	if w.ExpiresAt != 0 {
 		b = strconv.AppendInt(append(b, `,"expires_at":`...), w.ExpiresAt, 10)
 	}
+	if w.URLChannels != 0 {
+		b = strconv.AppendInt(append(b, `,"url_channels":`...), int64(w.URLChannels), 10)
+	}
 	return append(b, '}')
 }
 

@@ -12,6 +12,7 @@ var replyCases = []struct {
 	v    jsonAppender
 }{
 	{"welcome", welcome{Type: "welcome", ConnectionID: "c0ffee12", User: "ann", Protocol: "fanout.v1", PingIntervalMS: 30000, MaxSubscriptions: 128, ExpiresAt: 1893456000}},
+	{"welcome with url channels", welcome{Type: "welcome", ConnectionID: "c0ffee12", User: "ann", Protocol: "fanout.v1", PingIntervalMS: 30000, MaxSubscriptions: 128, URLChannels: 3}},
 	{"welcome without expiry, odd user", welcome{Type: "welcome", ConnectionID: "x", User: "<b>&\"é\u2028\xff", Protocol: "fanout.v1"}},
 	{"subscribed", subscribedReply{Type: "subscribed", ID: json.RawMessage(`7`), Channel: "news", Offset: 42, Epoch: "e1"}},
 	{"subscribed recovered", subscribedReply{Type: "subscribed", ID: json.RawMessage(`"a<b"`), Channel: "project:1", ProjectID: "1", Epoch: "e", Recovered: new(bool)}},

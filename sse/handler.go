@@ -80,8 +80,7 @@ func (rt *Handler) serve(w http.ResponseWriter, r *http.Request, st *stream, id 
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	sess := rt.node.Connect(st, id)
-	sess.SubscribeAll(subs) // a refusal reaches the client as an unsubscribed event
+	sess := rt.node.ConnectWith(st, id, subs) // a refusal reaches the client as an unsubscribed event
 	code := st.run(r.Context(), rt.heartbeat)
 	sess.Closed(code)
 }

@@ -179,8 +179,10 @@ export class FanoutClient {
   }
 
   _openWS(token) {
-    const ws = new this._o.WebSocket(this._o.url, ['fanout.v1', `bearer.${token}`]);
+    const { url, channels } = connectURL(this._o.url, this._subs);
+    const ws = new this._o.WebSocket(url, ['fanout.v1', `bearer.${token}`]);
     const link = this._newLink('websocket');
+    link.inURL = channels;
     link.send = (msg) => ws.readyState === 1 && (ws.send(JSON.stringify(msg)), true);
     link.close = (code, reason) => {
       link.stop();
@@ -204,7 +206,7 @@ export class FanoutClient {
     link.ended = (info) => this._ended(link, link.closeInfo ?? info, true);
     link.onOpen = () => { link.opened = true; };
     const s = this._o.sse;
-    import('./sse.js').then(({ formatPositions, openSSE, sseURL }) => {
+    import('./sse.js').then(({ openSSE, sseURL }) => {
       if (this._link !== link) return;
       openSSE(link, {
         url: s.url ?? sseURL(this._o.url), channels: [...this._subs.keys()], token, fetch: this._o.fetch,
@@ -331,7 +333,11 @@ export class FanoutClient {
     if (link.kind === 'websocket') this._failures = 0;
     this._setState('open', { connectionId: msg.connection_id });
     if (link.kind === 'sse') return; // the stream's URL subscribed every channel
-    for (const [channel, sub] of this._subs) this._sendSubscribe(channel, sub);
+    // The URL's channels are subscribed already, unless the daemon predates
+    // that (no url_channels): then by command, as channels added since.
+    const inURL = new Set(msg.url_channels === link.inURL.length ? link.inURL : []);
+    for (const [channel, sub] of this._subs) if (!inURL.has(channel)) this._sendSubscribe(channel, sub);
+    for (const channel of inURL) if (!this._subs.has(channel)) this._send({ action: 'unsubscribe', channel });
     this._pinging(link, this._o.pingIntervalMs ?? (msg.ping_interval_ms || 30000));
   }
 
@@ -470,6 +476,32 @@ function drainHint(reason) {
     if (ms >= 0 && ms <= MAX_HINT_MS) return ms;
   } catch { /* not a hint */ }
   return undefined;
+}
+
+/**
+ * Positions as the daemon writes them in an SSE id and reads them in
+ * last_event_id: "channel offset epoch" triples joined by spaces (neither
+ * channel names nor epochs contain one).
+ */
+export function formatPositions(positions) {
+  const out = [];
+  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
+  return out.join(' ');
+}
+
+/**
+ * The WebSocket URL naming subs' channels and positions, which the daemon
+ * subscribes before its welcome (a round trip saved); the plain URL when
+ * there are none or the URL would pass 4 KiB (the daemon's request head is
+ * capped at 16 KiB, with the token in it).
+ */
+export function connectURL(base, subs) {
+  if (!subs.size) return { url: base, channels: [] };
+  const u = new URL(base);
+  for (const channel of subs.keys()) u.searchParams.append('channel', channel);
+  const since = formatPositions([...subs].map(([ch, sub]) => [ch, sub.pos]));
+  if (since) u.searchParams.set('last_event_id', since);
+  return u.href.length > 4096 ? { url: base, channels: [] } : { url: u.href, channels: [...subs.keys()] };
 }
 
 /**

@@ -13,17 +13,6 @@ export function sseURL(wsURL) {
 }
 
 /**
- * Last-Event-ID from positions: "channel offset epoch" triples joined by
- * spaces (neither channel names nor epochs contain one), as the daemon
- * writes in each event's id.
- */
-export function formatPositions(positions) {
-  const out = [];
-  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
-  return out.join(' ');
-}
-
-/**
  * Opens a stream and feeds it to link: link.message(json) per event,
  * link.onOpen() on a 200, link.ended({status, code, reason}) once when it
  * ends for any reason. Returns nothing; link.abort() ends it.

@@ -352,7 +352,6 @@ var init_tab = __esm({
 // sse.js
 var sse_exports = {};
 __export(sse_exports, {
-  formatPositions: () => formatPositions,
   openSSE: () => openSSE,
   sseURL: () => sseURL
 });
@@ -362,11 +361,6 @@ function sseURL(wsURL) {
   u.pathname = "/sse";
   u.search = "";
   return u.href;
-}
-function formatPositions(positions) {
-  const out = [];
-  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
-  return out.join(" ");
 }
 function openSSE(link, { url, channels, token: token2, lastEventId, fetch, idleTimeoutMs }) {
   const ctrl = new AbortController();
@@ -433,6 +427,19 @@ function drainHint(reason) {
   } catch {
   }
   return void 0;
+}
+function formatPositions(positions) {
+  const out = [];
+  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
+  return out.join(" ");
+}
+function connectURL(base, subs) {
+  if (!subs.size) return { url: base, channels: [] };
+  const u = new URL(base);
+  for (const channel of subs.keys()) u.searchParams.append("channel", channel);
+  const since = formatPositions([...subs].map(([ch, sub]) => [ch, sub.pos]));
+  if (since) u.searchParams.set("last_event_id", since);
+  return u.href.length > 4096 ? { url: base, channels: [] } : { url: u.href, channels: [...subs.keys()] };
 }
 function defaultWorkerUrl() {
   try {
@@ -592,8 +599,10 @@ var init_client = __esm({
         else this._openWS(token2);
       }
       _openWS(token2) {
-        const ws = new this._o.WebSocket(this._o.url, ["fanout.v1", `bearer.${token2}`]);
+        const { url, channels } = connectURL(this._o.url, this._subs);
+        const ws = new this._o.WebSocket(url, ["fanout.v1", `bearer.${token2}`]);
         const link = this._newLink("websocket");
+        link.inURL = channels;
         link.send = (msg) => ws.readyState === 1 && (ws.send(JSON.stringify(msg)), true);
         link.close = (code, reason) => {
           link.stop();
@@ -628,7 +637,7 @@ var init_client = __esm({
           link.opened = true;
         };
         const s = this._o.sse;
-        Promise.resolve().then(() => (init_sse(), sse_exports)).then(({ formatPositions: formatPositions2, openSSE: openSSE2, sseURL: sseURL2 }) => {
+        Promise.resolve().then(() => (init_sse(), sse_exports)).then(({ openSSE: openSSE2, sseURL: sseURL2 }) => {
           if (this._link !== link) return;
           openSSE2(link, {
             url: s.url ?? sseURL2(this._o.url),
@@ -636,7 +645,7 @@ var init_client = __esm({
             token: token2,
             fetch: this._o.fetch,
             idleTimeoutMs: s.idleTimeoutMs,
-            lastEventId: formatPositions2([...this._subs].map(([ch, sub]) => [ch, sub.pos]))
+            lastEventId: formatPositions([...this._subs].map(([ch, sub]) => [ch, sub.pos]))
           });
         }, (err) => link.ended({ code: 1006, reason: String(err?.message ?? err) }));
       }
@@ -763,7 +772,9 @@ var init_client = __esm({
         if (link.kind === "websocket") this._failures = 0;
         this._setState("open", { connectionId: msg.connection_id });
         if (link.kind === "sse") return;
-        for (const [channel, sub] of this._subs) this._sendSubscribe(channel, sub);
+        const inURL = new Set(msg.url_channels === link.inURL.length ? link.inURL : []);
+        for (const [channel, sub] of this._subs) if (!inURL.has(channel)) this._sendSubscribe(channel, sub);
+        for (const channel of inURL) if (!this._subs.has(channel)) this._send({ action: "unsubscribe", channel });
         this._pinging(link, this._o.pingIntervalMs ?? (msg.ping_interval_ms || 3e4));
       }
       /**

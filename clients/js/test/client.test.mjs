@@ -118,6 +118,61 @@ describe('against fanoutd', () => {
     c.close();
   });
 
+  test('channels known at connect are subscribed in the URL, with their positions, and no command is sent', async () => {
+    const d = await start();
+    const urls = [];
+    const sockets = [];
+    const sent = [];
+    class Recording extends WebSocket {
+      constructor(url, protocols) { super(url, protocols); urls.push(url); sockets.push(this); }
+      send(data) { sent.push(JSON.parse(data)); super.send(data); }
+    }
+    const c = track(client(d, { WebSocket: Recording, sse: false }));
+    const got = collector();
+    const infos = collector();
+    c.subscribe('project:u', got, { onSubscribed: infos });
+    c.subscribe('project:v,w', () => {}, { onSubscribed: infos });
+    c.connect();
+    await infos.until(2);
+    await publish(d.socketPath, [event('project:u', 1), event('project:u', 2)]);
+    await got.until(2);
+    const first = new URL(urls[0]);
+    assert.deepEqual(first.searchParams.getAll('channel'), ['project:u', 'project:v,w']);
+    assert.equal(first.searchParams.get('last_event_id'), null, 'no position yet');
+    assert.deepEqual(sent.filter((m) => m.action === 'subscribe'), []);
+
+    // A reconnect names the position reached, and resumes from it.
+    sockets[0].close(4000, 'test');
+    await publish(d.socketPath, event('project:u', 3));
+    await infos.until(4);
+    await got.until(3);
+    const second = new URL(urls[1]);
+    const [u, vw] = infos.items;
+    assert.equal(second.searchParams.get('last_event_id'), `project:u 2 ${u.epoch} project:v,w 0 ${vw.epoch}`);
+    const resumed = infos.items.slice(2).find((i) => i.channel === 'project:u');
+    assert.equal(resumed.recovered, true);
+    assert.deepEqual(got.items.map((e) => e.offset), [1, 2, 3]);
+    assert.deepEqual(sent.filter((m) => m.action === 'subscribe'), []);
+  });
+
+  test('a daemon that ignores the URL channels (no url_channels in its welcome) gets subscribe commands', async () => {
+    const d = await start();
+    const sent = [];
+    class Older extends WebSocket {
+      constructor(url, protocols) { const u = new URL(url); u.search = ''; super(u.href, protocols); }
+      send(data) { sent.push(JSON.parse(data)); super.send(data); }
+    }
+    const c = track(client(d, { WebSocket: Older, sse: false }));
+    const got = collector();
+    const infos = collector();
+    c.subscribe('project:o', got, { onSubscribed: infos });
+    c.connect();
+    await infos.until(1);
+    await publish(d.socketPath, event('project:o', 1));
+    await got.until(1);
+    assert.deepEqual(sent.filter((m) => m.action === 'subscribe').map((m) => m.channel), ['project:o']);
+  });
+
   test('after a daemon-side close (4003) it reconnects with a new token and resumes from its position', async () => {
     const d = await start({ env: { FANOUTD_AUTH_EXPIRY_WARNING: '1s' } });
     let calls = 0;

@@ -33,14 +33,18 @@ const (
 // everything else belongs to the worker running the connection.
 type Conn struct {
 	srv   *Server
-	nc    net.Conn // nil for sockets accepted raw (the usual case); see accept.go
 	fd    int
 	raddr netip.AddrPort
 
-	pending atomic.Uint32
-	queued  atomic.Bool
-	state   atomic.Uint32
-	deflate atomic.Bool // permessage-deflate was negotiated (Deflate)
+	pending  atomic.Uint32
+	queued   atomic.Bool
+	state    atomic.Uint32
+	deflate  atomic.Bool // permessage-deflate was negotiated (Deflate)
+	deferred atomic.Bool // a deferred flush waits for the coalescer's timer (see lastFlush)
+	// closeCode is the code of the queued close frame, 0 when none;
+	// guarded by mu (below), and here only because it packs in beside the
+	// atomics: Conn stays in the 256-byte size class (TestConnSize).
+	closeCode int32
 
 	// Deadlines and liveness, in Server.now() nanoseconds; read by the sweeper.
 	deadline atomic.Int64 // handshake or closing deadline
@@ -48,27 +52,25 @@ type Conn struct {
 	pingSent atomic.Int64 // the outstanding ping, 0 when none
 	nextPing atomic.Int64
 	msgStart atomic.Int64 // when the incomplete inbound message began; 0 when none
-
-	// Flush coalescing (see coalescer): when Flush last scheduled a write,
-	// and whether a deferred flush waits for the coalescer's timer.
+	// Flush coalescing (see coalescer): when Flush last scheduled a write.
 	lastFlush atomic.Int64
-	deferred  atomic.Bool
 
 	// Worker-owned.
 	id              string // SetID; "" until the handler named it
 	session         Session
 	in              *inbound // input still incomplete (see inbound); nil when none, as when idle
+	code            int      // the close code reported to Session.Closed
 	peerClosed      bool     // the peer's close frame was received
 	closeSent       bool     // our close frame was fully written
 	rejecting       bool     // a handshake error response is queued; close once flushed
 	closeAfterFlush bool     // a failed connection: close right after the close frame
 	overIP          bool     // over MaxConnsPerIP at accept: answer 429 once the request is read
-	code            int      // the close code reported to Session.Closed
 
-	mu        sync.Mutex // guards the write queue below
-	q         writeQueue
-	closeCode int  // code of the queued close frame; 0 when none
-	dead      bool // socket closed: Send fails
+	// Guarded by mu, with the write queue and closeCode; dead packs in
+	// beside the worker's flags.
+	dead bool // socket closed: Send fails
+	mu   sync.Mutex
+	q    writeQueue
 }
 
 // Send queues one complete, pre-encoded frame (see AppendFrame) and makes
@@ -173,8 +175,8 @@ func (c *Conn) Close(code int, reason string) {
 
 // RemoteAddr is the peer's address.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.nc != nil {
-		return c.nc.RemoteAddr()
+	if nc := c.srv.netConn(c); nc != nil {
+		return nc.RemoteAddr()
 	}
 	return net.TCPAddrFromAddrPort(c.raddr)
 }
@@ -185,8 +187,8 @@ func (c *Conn) addr() netip.Addr { return c.raddr.Addr().Unmap() }
 
 // closeSocket releases the descriptor; only the worker running c calls it.
 func (c *Conn) closeSocket() {
-	if c.nc != nil {
-		_ = c.nc.Close()
+	if nc, ok := c.srv.netConns.LoadAndDelete(c); ok {
+		_ = nc.(net.Conn).Close()
 		return
 	}
 	_ = syscall.Close(c.fd)
@@ -206,7 +208,7 @@ func (c *Conn) overflowLocked() {
 
 func (c *Conn) queueCloseLocked(code int, reason string) {
 	c.srv.stats.closes.add(code)
-	c.closeCode = code
+	c.closeCode = int32(code)
 	c.q.push(entry{b: closeFrame(code, reason)})
 }
 

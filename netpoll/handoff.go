@@ -40,8 +40,10 @@ func (s *Server) handoff(c *Conn, prefix []byte) {
 	}
 	s.stats.handedOff.Add(1)
 	addr := c.addr()
-	nc := c.nc
-	if nc == nil {
+	var nc net.Conn
+	if v, ok := s.netConns.LoadAndDelete(c); ok {
+		nc = v.(net.Conn) // net/http's now
+	} else {
 		f := os.NewFile(uintptr(c.fd), "fanoutd-http")
 		var err error
 		nc, err = net.FileConn(f)

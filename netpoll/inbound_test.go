@@ -11,12 +11,13 @@ import (
 
 // TestConnSize: every held connection costs its Conn, idle or not, so the
 // state of input still arriving lives in inbound and Conn stays in the
-// 320-byte size class or below (with that state inline it was 456 bytes,
-// in the 480-byte class).
+// 256-byte size class (with that state inline it was 456 bytes, in the
+// 480-byte class; then 288 until a listener's net.Conn moved to a side
+// map and the fields were packed).
 func TestConnSize(t *testing.T) {
 	size := reflect.TypeFor[Conn]().Size()
-	if size > 320 {
-		t.Fatalf("Conn is %d bytes, want at most 320", size)
+	if size > 256 {
+		t.Fatalf("Conn is %d bytes, want at most 256", size)
 	}
 	t.Logf("Conn: %d bytes; inbound: %d bytes", size, reflect.TypeFor[inbound]().Size())
 }

@@ -26,6 +26,12 @@ type Server struct {
 	coalesce *coalescer
 	stats    counters
 	latency  latencyHist
+	// netConns holds the net.Conn of each connection accepted through
+	// net.Listener.Accept (admitConn: listeners without a raw descriptor),
+	// by *Conn. It keeps the net.Conn from the collector, whose finalizer
+	// would close the descriptor, without a field in every Conn: raw
+	// accepts, the usual case, have none.
+	netConns sync.Map
 	start    time.Time // origin of the nanosecond clock used for deadlines
 
 	mu        sync.RWMutex
@@ -204,11 +210,21 @@ func (s *Server) admitConn(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
-	c := &Conn{srv: s, nc: nc, fd: fd}
+	c := &Conn{srv: s, fd: fd}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.raddr = ta.AddrPort()
 	}
+	s.netConns.Store(c, nc)
 	s.admit(c)
+}
+
+// netConn is the net.Conn c was accepted as (admitConn), nil for a socket
+// accepted raw.
+func (s *Server) netConn(c *Conn) net.Conn {
+	if nc, ok := s.netConns.Load(c); ok {
+		return nc.(net.Conn)
+	}
+	return nil
 }
 
 // admit registers a freshly accepted socket and starts its handshake. A

@@ -94,7 +94,7 @@ func (w *worker) beginClose(c *Conn) {
 	}
 	c.mu.Lock()
 	if c.code == 0 {
-		c.code = c.closeCode
+		c.code = int(c.closeCode)
 	}
 	c.mu.Unlock()
 	c.deadline.Store(w.s.now() + int64(w.s.opts.CloseTimeout))

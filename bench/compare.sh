@@ -29,6 +29,19 @@
 #
 #   CENTRIFUGO=/work/tools/centrifugo SCENARIOS="broadcast-5k-single hold-5k" bench/compare.sh
 #
+# Connect-time subscriptions: SUBSCRIBE_IN_URL=1 passes --subscribe-in-url to
+# every fanout-bench run (the generator scenarios and hold-N; pubbench does not
+# subscribe). Each connection then names its channel in the upgrade URL
+# (ws://…/ws?channels=bench:N) and sends no subscribe command: fanoutd and the
+# Node hub answer the upgrade with the welcome and the subscribed frame.
+# Centrifugo gets the channel in its connect command's subs instead, which it
+# honours for channels the client may subscribe to itself (the bench
+# namespace's allow_subscribe_for_client, below). The reports say
+# "subscribe_in_url": true and summarize.mjs titles their tables "(subscribe in
+# URL)"; give such runs their own OUT so they do not replace the others:
+#
+#   SUBSCRIBE_IN_URL=1 OUT=bench/results-url SCENARIOS="connect hold-5k" bench/compare.sh
+#
 # Loopback only; each run is bounded by the generator's --duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +51,9 @@ if [ -n "${CENTRIFUGO:-}" ] && [[ " $SERVERS " != *" centrifugo "* ]]; then SERV
 CENTRIFUGO_API_KEY=${CENTRIFUGO_API_KEY:-benchmark-api-key-0123456789}
 SCENARIOS=${SCENARIOS:-"idle broadcast broadcast-single personal connect publish publish-stream"}
 OUT=${OUT:-bench/results}
+# Extra fanout-bench flags for every run (unquoted where used: no spaces).
+BENCH_FLAGS=""
+if [ "${SUBSCRIBE_IN_URL:-0}" = 1 ]; then BENCH_FLAGS="--subscribe-in-url"; fi
 export FANOUTD_AUTH_HMAC_SECRET=${FANOUTD_AUTH_HMAC_SECRET:-benchmark-secret-0123456789abcdef01234}
 mkdir -p "$OUT" bin
 go build -trimpath -o bin/fanoutd ./cmd/fanoutd
@@ -92,6 +108,9 @@ args() {
 #     channels are bench:N, and ":" is Centrifugo's namespace boundary, so
 #     they live in namespace "bench"; clients may subscribe to them without
 #     a subscription token (without_namespace likewise, for other names).
+#     It also lets Centrifugo honour the channels of a connect command's
+#     subs (SUBSCRIBE_IN_URL=1): it subscribes a connection with a valid
+#     token to those it could subscribe to itself, and ignores the others.
 # Everything else is Centrifugo's default, as fanoutd and the Node hub run
 # with theirs: client.connection_limit, user_connection_limit and
 # connection_rate_limit default to 0 (no limit), so 18,000 connections of
@@ -164,7 +183,7 @@ hold() {
 	sleep 0.5
 	c0=$(cpu); r0=$(rss)
 	procs=$(((n + 9499) / 9500))
-	bin/fanout-bench $(target "$server" "$sock" "$port") --label "$server/$scenario" \
+	bin/fanout-bench $(target "$server" "$sock" "$port") $BENCH_FLAGS --label "$server/$scenario" \
 		--conns "$n" --channels "$n" --procs "$procs" --source-ips "$procs" --rate 1 \
 		--duration "$((idle + 15))s" --connect-timeout 120s --json >"$out" 2>/dev/null &
 	g=$!
@@ -222,7 +241,7 @@ for scenario in $SCENARIOS; do
 				continue
 			fi
 			# Exit status 2 (something lost or behind) is a result, not a failure.
-			bin/fanout-bench $(target "$server" "$sock" "$port") \
+			bin/fanout-bench $(target "$server" "$sock" "$port") $BENCH_FLAGS \
 				--label "$server/$scenario" $(args "$scenario") --json \
 				>"$OUT/$server-$scenario-$run.json" 2>/dev/null || [ $? -eq 2 ]
 			kill "$PID"; wait "$PID" 2>/dev/null || true

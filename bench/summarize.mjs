@@ -1,8 +1,11 @@
 // Summarizes bench/results/*.json (one fanout-bench --json report per run):
 // for each scenario and server, the median of each figure with its min–max,
 // then the fanoutd / nodehub ratios, and fanoutd / X for any other server
-// that ran (centrifugo, when compare.sh had CENTRIFUGO). Usage:
-// node bench/summarize.mjs DIR
+// that ran (centrifugo, when compare.sh had CENTRIFUGO). Runs made with
+// fanout-bench --subscribe-in-url (compare.sh SUBSCRIBE_IN_URL=1: channels in
+// the upgrade URL, no subscribe command) get their own table, titled
+// "(subscribe in URL)", never mixed with runs that subscribed by command.
+// Usage: node bench/summarize.mjs DIR
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,7 +15,8 @@ for (const f of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
   const [server, ...rest] = f.replace(/\.json$/, '').split('-');
   const scenario = rest.slice(0, -1).join('-');
   const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-  ((runs[scenario] ??= {})[server] ??= []).push(r);
+  const title = r.subscribe_in_url ? `${scenario} (subscribe in URL)` : scenario;
+  ((runs[title] ??= {})[server] ??= []).push(r);
 }
 
 const figures = {

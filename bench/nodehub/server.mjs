@@ -430,6 +430,36 @@ function subscribe(ws, cmd, id) {
   sendTo(ws, ok);
 }
 
+/**
+ * Connect-time subscriptions: the channels of ?channels=a,b (comma-separated,
+ * repeated parameters add up, duplicates and empty names dropped: the syntax
+ * of fanoutd's SSE route), in order.
+ */
+function urlChannels(searchParams) {
+  const names = new Set();
+  for (const v of searchParams.getAll('channels')) {
+    for (const name of v.split(',')) if (name !== '') names.add(name);
+  }
+  return [...names];
+}
+
+/**
+ * Subscribes a new connection to the channels of its upgrade URL, each as a
+ * subscribe command without an id would be: a {"type":"subscribed"} frame
+ * per channel, or for a refused one {"type":"unsubscribed","channel",
+ * "code","message"}, and the connection stays open.
+ */
+function subscribeAtConnect(ws, names) {
+  for (const name of names) {
+    try {
+      subscribe(ws, { channel: name }, undefined);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      sendTo(ws, Buffer.from(JSON.stringify({ type: 'unsubscribed', channel: name, code: err.code, message: err.message })));
+    }
+  }
+}
+
 function unsubscribe(ws, cmd, id) {
   const name = commandChannel(cmd);
   if (ws.subs !== null && ws.subs.delete(name)) leave(ws, name);
@@ -461,7 +491,7 @@ const wss = new WebSocketServer({
   handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
 });
 
-wss.on('connection', (ws, req, identity) => {
+wss.on('connection', (ws, req, identity, channelsAtConnect) => {
   ws.isAlive = true;
   ws.id = connPrefix + (++nextConnId).toString(36);
   ws.user = identity.sub;
@@ -480,6 +510,7 @@ wss.on('connection', (ws, req, identity) => {
     ping_interval_ms: cfg.heartbeatMs,
     max_subscriptions: MAX_SUBSCRIPTIONS,
   })));
+  if (channelsAtConnect.length > 0) subscribeAtConnect(ws, channelsAtConnect);
 });
 
 // The heartbeat of the ws README: every interval, a client that has not
@@ -579,10 +610,18 @@ httpServer.on('upgrade', (req, socket, head) => {
     return rejectUpgrade(socket, 503, 'connection limit reached', { 'Retry-After': '1' });
   }
   socket.removeListener('error', onSocketError);
+  const channelsAtConnect = urlChannels(url.searchParams);
+  // With channels in the URL, the 101, the welcome and the subscribed
+  // frames leave in one write, as fanoutd sends them: the socket is corked
+  // around handleUpgrade, which writes the 101 and runs the callback
+  // synchronously here (no verifyClient, no deflate). A refused handshake
+  // flushes through socket.end().
+  if (channelsAtConnect.length > 0) socket.cork();
   // ws answers what is left (bad method, key or Upgrade header: 400).
   wss.handleUpgrade(req, socket, head, (ws) => {
-    wss.emit('connection', ws, req, identity);
+    wss.emit('connection', ws, req, identity, channelsAtConnect);
   });
+  if (channelsAtConnect.length > 0 && socket.writableCorked > 0) socket.uncork();
 });
 
 // ------------------------------------------------------------------ publish API (Unix socket)

@@ -331,6 +331,64 @@ test('client commands: replies and error codes as in PROTOCOL.md', async (t) => 
   assert.equal((await ws.closed).code, 1003);
 });
 
+test('connect-time subscriptions: ?channels= subscribes at the upgrade; refusals are unsubscribed frames', async (t) => {
+  const s = await startServer();
+  t.after(() => stopServer(s));
+  const url = `${s.url}?channels=bench:1,admin:1,bench:1&channels=bench:2,,bad%20name`;
+  const ws = connect(s, ['fanout.v1', `bearer.${token(['bench:*'])}`], url);
+  await ws.opened;
+  assert.equal((await ws.nextJSON()).type, 'welcome');
+  // In URL order, duplicates and empty names dropped, no id (no command was sent).
+  assert.equal(await ws.next(), '{"type":"subscribed","channel":"bench:1"}');
+  assert.equal(await ws.next(),
+    '{"type":"unsubscribed","channel":"admin:1","code":"forbidden","message":"channel not allowed by token"}');
+  assert.equal(await ws.next(), '{"type":"subscribed","channel":"bench:2"}');
+  assert.equal(await ws.next(), '{"type":"unsubscribed","channel":"bad name","code":"invalid_channel",' +
+    '"message":"invalid channel name: must be 1-255 bytes of [A-Za-z0-9_-.:@/=+,~!$|]"}');
+  // A refusal does not end the connection: the subscriptions work, and
+  // commands still do.
+  assert.equal((await stats(s)).subscriptions, 2);
+  assert.equal((await publish(s, { channel: 'bench:2', type: 'e' })).status, 200);
+  assert.equal(await ws.next(), '{"type":"e","channel":"bench:2"}');
+  assert.deepEqual(await ws.cmd({ action: 'subscribe', channel: 'bench:1', id: 7 }),
+    { type: 'subscribed', id: 7, channel: 'bench:1' });
+  assert.equal((await stats(s)).subscriptions, 2, 'the same channel again is one subscription');
+  ws.close();
+
+  // Without the parameter nothing follows the welcome.
+  const plain = await connectWelcomed(s);
+  await assert.rejects(plain.next(300), /no message in time/);
+  plain.close();
+});
+
+// The socket is corked so that all of it leaves in one writev (checked with
+// strace -e trace=write,writev: one call instead of three); from here the
+// test sees that the frames come at once, in order, right behind the 101.
+test('connect-time subscriptions: the welcome and the subscribed frames follow the 101 at once', async (t) => {
+  const s = await startServer();
+  t.after(() => stopServer(s));
+  const { status, socket, rest } = await rawUpgrade(s.port,
+    { target: '/ws?channels=bench:1,bench:2', headers: { Authorization: `Bearer ${token()}` } });
+  socket.destroy();
+  assert.equal(status, 101);
+  // rest is what came with the response head in the same read: unmasked
+  // text frames, each under 64 KiB.
+  const texts = [];
+  for (let i = 0; i + 2 <= rest.length;) {
+    assert.equal(rest[i], 0x81);
+    let len = rest[i + 1];
+    let start = i + 2;
+    if (len === 126) {
+      len = rest.readUInt16BE(i + 2);
+      start += 2;
+    }
+    texts.push(JSON.parse(rest.subarray(start, start + len).toString()));
+    i = start + len;
+  }
+  assert.deepEqual(texts.map((m) => [m.type, m.channel]),
+    [['welcome', undefined], ['subscribed', 'bench:1'], ['subscribed', 'bench:2']]);
+});
+
 test('publish API: batches in order, NDJSON, all-or-nothing validation', async (t) => {
   const s = await startServer();
   t.after(() => stopServer(s));

@@ -53,6 +53,8 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (fl
 	fs.StringVar(&c.Protocol, "protocol", c.Protocol, "server protocol: fanoutd (also the Node hub) or centrifugo (JSON client protocol on --url, e.g. ws://127.0.0.1:8000/connection/websocket; publishing via --api-url)")
 	fs.StringVar(&c.APIURL, "api-url", "", "Centrifugo server HTTP API base, http://127.x.y.z:port (--protocol centrifugo; --socket is then unused)")
 	fs.StringVar(&c.APIKey, "api-key", "", "Centrifugo http_api.key, sent as X-API-Key (--protocol centrifugo)")
+	fs.BoolVar(&c.SubscribeInURL, "subscribe-in-url", false, "subscribe at connect time: channels in the upgrade URL (?channels=bench:N), no subscribe command; "+
+		"with --protocol centrifugo, in the connect command's subs")
 	fs.StringVar(&c.Label, "label", "", "free text copied into the report")
 	fs.BoolVar(&f.json, "json", false, "print the JSON report on stdout (the table goes to stderr)")
 	fs.BoolVar(&f.worker, workerFlag, false, "run as a worker process (internal)")

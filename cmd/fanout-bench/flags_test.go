@@ -19,7 +19,8 @@ func TestFlagsDefaultsAndEnvSecret(t *testing.T) {
 	}
 	c := f.cfg
 	if c.URL != "ws://127.0.0.1:8080/ws" || c.Socket != "./fanoutd.sock" || c.Payload != 200 || c.Batch != 1 ||
-		c.Duration != 10*time.Second || c.Drain != 2*time.Second || c.Procs != 0 || c.Secret != "from-env" || f.worker {
+		c.Duration != 10*time.Second || c.Drain != 2*time.Second || c.Procs != 0 || c.Secret != "from-env" || f.worker ||
+		c.SubscribeInURL {
 		t.Fatalf("defaults %+v", f)
 	}
 }
@@ -27,7 +28,7 @@ func TestFlagsDefaultsAndEnvSecret(t *testing.T) {
 func TestFlagsParse(t *testing.T) {
 	args := strings.Fields("--url ws://127.0.0.2:9/ws --socket /s --secret flag-secret --conns 10000 --channels 10000 " +
 		"--rate 1000 --batch 5 --payload 300 --duration 3s --drain 1s --connect-rate 500 --procs 2 --source-ips 3 " +
-		"--pid 42 --label x --json")
+		"--pid 42 --label x --json --subscribe-in-url")
 	f, err := parseFlags(args, io.Discard, env(map[string]string{secretEnv: "from-env"}))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestFlagsParse(t *testing.T) {
 	if c.URL != "ws://127.0.0.2:9/ws" || c.Socket != "/s" || c.Secret != "flag-secret" || c.Conns != 10000 ||
 		c.Channels != 10000 || c.Rate != 1000 || c.Batch != 5 || c.Payload != 300 || c.Duration != 3*time.Second ||
 		c.Drain != time.Second || c.ConnectRate != 500 || c.Procs != 2 || c.SourceIPs != 3 || c.PID != 42 ||
-		c.Label != "x" || !f.json {
+		c.Label != "x" || !f.json || !c.SubscribeInURL {
 		t.Fatalf("parsed %+v", f)
 	}
 }

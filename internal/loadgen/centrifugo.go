@@ -24,9 +24,24 @@ const (
 // server disconnects a client that does not (client.pong_timeout).
 var centrifugoPing = []byte("{}")
 
-// centrifugoConnectCmd is the first message of a connection.
-func centrifugoConnectCmd(token string) []byte {
-	return []byte(`{"id":` + strconv.Itoa(centrifugoConnectID) + `,"connect":{"token":"` + token + `"}}`)
+// centrifugoConnectCmd is the first message of a connection. subs, when
+// any, are subscriptions requested in the connect command itself
+// (ConnectRequest.subs in Centrifugo's client.proto: channel ->
+// SubscribeRequest, here empty): the connect-time equivalent of fanoutd's
+// ?channels= for --subscribe-in-url.
+func centrifugoConnectCmd(token string, subs ...string) []byte {
+	b := []byte(`{"id":` + strconv.Itoa(centrifugoConnectID) + `,"connect":{"token":"` + token + `"`)
+	if len(subs) > 0 {
+		b = append(b, `,"subs":{`...)
+		for i, ch := range subs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `"`+ch+`":{}`...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, "}}"...)
 }
 
 // centrifugoSubscribeCmd subscribes to channel.
@@ -42,6 +57,11 @@ type centrifugoReply struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
+	// Connect is a connect reply's result; its Subs are the subscriptions
+	// made at connect time (ConnectResult.subs: channel -> SubscribeResult).
+	Connect *struct {
+		Subs map[string]json.RawMessage `json:"subs"`
+	} `json:"connect"`
 }
 
 // mintCentrifugoToken signs a connection JWT with only sub and exp (and
@@ -58,58 +78,89 @@ func mintCentrifugoToken(key []byte, ttl time.Duration, now time.Time) (string, 
 
 // centrifugoSubscribe runs a connection's Centrifugo handshake after the
 // upgrade: connect with the token, then subscribe, each awaited by its id.
+// With SubscribeInURL the channel goes in the connect command's subs
+// instead, and no subscribe command follows.
 func (w *worker) centrifugoSubscribe(c *client, channel int) error {
+	if w.spec.SubscribeInURL {
+		return w.centrifugoConnectSubs(c, ChannelName(channel))
+	}
 	if err := writeClientFrame(c.nc, ws.OpText, centrifugoConnectCmd(w.spec.Token)); err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
-	if err := c.awaitCentrifugoReply(centrifugoConnectID); err != nil {
+	if _, err := c.awaitCentrifugoReply(centrifugoConnectID); err != nil {
 		return fmt.Errorf("await connected: %w", err)
 	}
 	if err := writeClientFrame(c.nc, ws.OpText, centrifugoSubscribeCmd(channel)); err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
-	if err := c.awaitCentrifugoReply(centrifugoSubscribeID); err != nil {
+	if _, err := c.awaitCentrifugoReply(centrifugoSubscribeID); err != nil {
 		return fmt.Errorf("await subscribed: %w", err)
 	}
 	return nil
 }
 
+// centrifugoConnectSubs connects with channels in the connect command's
+// subs. Centrifugo's connecting handler (OnClientConnecting) makes them
+// server-side subscriptions when the connection token is valid and the
+// client could subscribe to them itself (a namespace with
+// allow_subscribe_for_client, as bench/compare.sh configures; no other
+// setting), and answers in the connect reply's subs; a channel it does not
+// allow is left out of them silently, so a missing channel is this mode's
+// refusal (a channel of an unknown namespace disconnects instead).
+func (w *worker) centrifugoConnectSubs(c *client, channels ...string) error {
+	if err := writeClientFrame(c.nc, ws.OpText, centrifugoConnectCmd(w.spec.Token, channels...)); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	r, err := c.awaitCentrifugoReply(centrifugoConnectID)
+	if err != nil {
+		return fmt.Errorf("await connected: %w", err)
+	}
+	for _, ch := range channels {
+		if r.Connect == nil || r.Connect.Subs[ch] == nil {
+			return fmt.Errorf("%w: centrifugo connect reply without the requested channel in its subs "+
+				"(not allowed for client subscription?)", ErrSubscribe)
+		}
+	}
+	return nil
+}
+
 // awaitCentrifugoReply reads until the reply to command id, answering
-// pings on the way. A frame may hold several messages, one per line. This
-// is the connection phase, so it decodes JSON.
-func (c *client) awaitCentrifugoReply(id uint32) error {
+// pings on the way, and returns that reply. A frame may hold several
+// messages, one per line. This is the connection phase, so it decodes JSON.
+func (c *client) awaitCentrifugoReply(id uint32) (centrifugoReply, error) {
 	for {
 		h, p, err := c.fr.next()
 		if err != nil {
-			return err
+			return centrifugoReply{}, err
 		}
 		switch h.OpCode {
 		case ws.OpPing:
 			if err := writeClientFrame(c.nc, ws.OpPong, p); err != nil {
-				return err
+				return centrifugoReply{}, err
 			}
 			continue
 		case ws.OpClose:
-			return closeError(p)
+			return centrifugoReply{}, closeError(p)
 		case ws.OpText:
 		default:
 			continue
 		}
 		// The whole frame is handled: a ping may follow the reply in it.
+		var reply centrifugoReply
 		done, err := false, error(nil)
 		for line := range bytes.Lines(p) {
-			d, lerr := c.centrifugoReplyLine(bytes.TrimSpace(line), id)
+			d, lerr := c.centrifugoReplyLine(bytes.TrimSpace(line), id, &reply)
 			done, err = done || d, cmp.Or(err, lerr)
 		}
 		if done || err != nil {
-			return err
+			return reply, err
 		}
 	}
 }
 
 // centrifugoReplyLine handles one message while awaiting reply id: done
-// when it is that reply (err is then its error, if any).
-func (c *client) centrifugoReplyLine(line []byte, id uint32) (done bool, err error) {
+// when it is that reply, stored in *reply (err is then its error, if any).
+func (c *client) centrifugoReplyLine(line []byte, id uint32, reply *centrifugoReply) (done bool, err error) {
 	if bytes.Equal(line, centrifugoPing) {
 		return false, writeClientFrame(c.nc, ws.OpText, centrifugoPing)
 	}
@@ -117,6 +168,7 @@ func (c *client) centrifugoReplyLine(line []byte, id uint32) (done bool, err err
 	if len(line) == 0 || json.Unmarshal(line, &r) != nil || r.ID != id {
 		return false, nil
 	}
+	*reply = r
 	if r.Error != nil {
 		return true, fmt.Errorf("%w: centrifugo error %d: %s", ErrSubscribe, r.Error.Code, r.Error.Message)
 	}

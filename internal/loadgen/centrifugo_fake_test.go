@@ -23,7 +23,10 @@ import (
 // to bench:* channels, pushes for /api/publish and /api/batch (a batch's
 // pushes to one connection share a frame, one per line, as Centrifugo
 // writes them), and a {} ping after the connect reply and after every
-// batch, whose {} answers it counts.
+// batch, whose {} answers it counts. Channels named in the connect
+// command's subs are subscribed as Centrifugo does it (server-side, in the
+// connect reply's subs), except those in refuse, which Centrifugo would
+// leave out silently as not allowed.
 type fakeCentrifugo struct {
 	t      *testing.T
 	secret string
@@ -31,6 +34,9 @@ type fakeCentrifugo struct {
 	srv    *httptest.Server
 	pongs  atomic.Int64 // {} answers received
 	early  atomic.Int64 // of which before the connection's subscribe
+	refuse map[string]bool
+	// subscribeCmds counts subscribe commands: none with connect subs.
+	subscribeCmds atomic.Int64
 
 	mu   sync.Mutex
 	subs map[string][]*fakeConn // channel -> subscribers
@@ -99,8 +105,11 @@ func (f *fakeCentrifugo) command(c *fakeConn, msg []byte) []byte {
 		return nil
 	}
 	var cmd struct {
-		ID        uint32 `json:"id"`
-		Connect   *struct{ Token string }
+		ID      uint32 `json:"id"`
+		Connect *struct {
+			Token string
+			Subs  map[string]json.RawMessage
+		}
 		Subscribe *struct{ Channel string }
 	}
 	if err := json.Unmarshal(msg, &cmd); err != nil {
@@ -110,17 +119,43 @@ func (f *fakeCentrifugo) command(c *fakeConn, msg []byte) []byte {
 	id := strconv.Itoa(int(cmd.ID))
 	switch {
 	case cmd.Connect != nil && f.tokenOK(cmd.Connect.Token):
-		return []byte(`{"id":` + id + `,"connect":{"client":"c","version":"fake","ping":25,"pong":true}}` + "\n{}")
+		return []byte(`{"id":` + id + `,"connect":{"client":"c","version":"fake"` + f.connectSubs(c, cmd.Connect.Subs) +
+			`,"ping":25,"pong":true}}` + "\n{}")
 	case cmd.Connect != nil:
 		return []byte(`{"id":` + id + `,"error":{"code":101,"message":"unauthorized"}}`)
 	case cmd.Subscribe != nil && strings.HasPrefix(cmd.Subscribe.Channel, ChannelPrefix):
-		c.subscribed = true
-		f.mu.Lock()
-		f.subs[cmd.Subscribe.Channel] = append(f.subs[cmd.Subscribe.Channel], c)
-		f.mu.Unlock()
+		f.subscribeCmds.Add(1)
+		f.subscribe(c, cmd.Subscribe.Channel)
 		return []byte(`{"id":` + id + `,"subscribe":{}}`)
 	}
 	return []byte(`{"id":` + id + `,"error":{"code":102,"message":"unknown channel"}}`)
+}
+
+func (f *fakeCentrifugo) subscribe(c *fakeConn, channel string) {
+	c.subscribed = true
+	f.mu.Lock()
+	f.subs[channel] = append(f.subs[channel], c)
+	f.mu.Unlock()
+}
+
+// connectSubs subscribes c to the allowed channels of a connect command's
+// subs and returns the reply's "subs" field for them ("" for none).
+func (f *fakeCentrifugo) connectSubs(c *fakeConn, subs map[string]json.RawMessage) string {
+	var b strings.Builder
+	for ch := range subs {
+		if !strings.HasPrefix(ch, ChannelPrefix) || f.refuse[ch] {
+			continue
+		}
+		f.subscribe(c, ch)
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + ch + `":{}`)
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return `,"subs":{` + b.String() + `}`
 }
 
 // tokenOK accepts what Centrifugo would, and refuses a "channels" claim,

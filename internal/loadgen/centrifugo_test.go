@@ -147,7 +147,7 @@ func TestCentrifugoAwaitReply(t *testing.T) {
 				}
 			}()
 			c := &client{nc: cn, fr: newFrameReader(cn, 1024)}
-			err := c.awaitCentrifugoReply(centrifugoConnectID)
+			_, err := c.awaitCentrifugoReply(centrifugoConnectID)
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr != nil) != (err != nil) {
 				t.Errorf("err %v, want %v", err, tc.wantErr)
 			}

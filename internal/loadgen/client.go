@@ -77,6 +77,9 @@ func (w *worker) subscribe(c *client, channel int) error {
 		}
 		return w.centrifugoSubscribe(c, channel)
 	}
+	if w.spec.SubscribeInURL {
+		return w.subscribeInURL(c, []string{ChannelName(channel)})
+	}
 	if err := handshake(c.nc, c.fr.br, w.spec.Target, w.spec.Token, w.spec.Deflate); err != nil {
 		return err
 	}

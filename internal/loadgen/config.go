@@ -74,6 +74,15 @@ type Config struct {
 	APIURL string
 	// APIKey is sent as X-API-Key to APIURL (protocol centrifugo only).
 	APIKey string
+
+	// SubscribeInURL subscribes each connection at connect time instead
+	// of with a subscribe command after the welcome: fanoutd (and the Node
+	// hub) get the channels in the upgrade URL (?channels=a,b) and answer
+	// the upgrade with the welcome and one "subscribed" frame per channel;
+	// Centrifugo gets them in its connect command's "subs" and answers in
+	// the connect reply's. The connection counts as subscribed once every
+	// channel is confirmed. (See subscribeurl.go.)
+	SubscribeInURL bool
 }
 
 // PayloadStyles are the values of PayloadStyle.

@@ -55,6 +55,19 @@
 // has no stats the generator reads, so its pid comes from Config.PID and
 // "delivered" is the workers' own count.
 //
+// # Connect-time subscriptions
+//
+// Config.SubscribeInURL (--subscribe-in-url) subscribes every connection
+// as it connects instead of with a command after the welcome. fanoutd and
+// the Node hub get the channel in the upgrade URL, ?channels=bench:N (the
+// SSE route's syntax), and answer the upgrade with the welcome and a
+// {"type":"subscribed","channel":…} frame per channel; an
+// {"type":"unsubscribed",…,"code":…} frame is a refusal, counted as a
+// failed connection with its reason. Centrifugo gets the channel in the
+// connect command's "subs" ({"connect":{"token":…,"subs":{"bench:N":{}}}})
+// and answers in the connect reply's "subs"; a channel left out of them is
+// the refusal. The report says "subscribe_in_url": true.
+//
 // # Usage
 //
 //	cfg := loadgen.DefaultConfig()

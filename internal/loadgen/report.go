@@ -8,16 +8,20 @@ import (
 // Report is the outcome of one run; its JSON form is what --json prints
 // and what scripts compare between daemon versions.
 type Report struct {
-	Label           string  `json:"label"`
-	Conns           int     `json:"conns"`
-	Channels        int     `json:"channels"`
-	Procs           int     `json:"procs"`
-	SourceIPs       int     `json:"source_ips"`
-	Rate            float64 `json:"rate"`
-	Batch           int     `json:"batch"`
-	PayloadBytes    int     `json:"payload_bytes"`
-	PayloadStyle    string  `json:"payload_style"`
-	Deflate         bool    `json:"deflate"` // the subscribers offered permessage-deflate
+	Label        string  `json:"label"`
+	Conns        int     `json:"conns"`
+	Channels     int     `json:"channels"`
+	Procs        int     `json:"procs"`
+	SourceIPs    int     `json:"source_ips"`
+	Rate         float64 `json:"rate"`
+	Batch        int     `json:"batch"`
+	PayloadBytes int     `json:"payload_bytes"`
+	PayloadStyle string  `json:"payload_style"`
+	Deflate      bool    `json:"deflate"` // the subscribers offered permessage-deflate
+	// SubscribeInURL: the connections subscribed at connect time (channels
+	// in the upgrade URL; Centrifugo: connect subs), not with commands.
+	// Absent from the JSON when false, so reports without it are unchanged.
+	SubscribeInURL  bool    `json:"subscribe_in_url,omitempty"`
 	DurationSeconds float64 `json:"duration_seconds"`
 
 	// Connection phase: from the first dial to the last "subscribed".

@@ -171,6 +171,7 @@ func (r *run) launch(ctx context.Context) error {
 			ProgressEvery:      250 * time.Millisecond,
 			Deflate:            c.Deflate,
 			Protocol:           c.Protocol,
+			SubscribeInURL:     c.SubscribeInURL,
 		}
 		if err := newLineWriter(w.Stdin()).write(spec); err != nil {
 			return fmt.Errorf("%w: worker %d: send spec: %w", ErrWorker, id, err)
@@ -199,7 +200,7 @@ func (r *run) newReport() *Report {
 	return &Report{
 		Label: c.Label, Conns: c.Conns, Channels: c.Channels, Procs: c.Procs, SourceIPs: c.SourceIPs,
 		Rate: c.Rate, Batch: c.Batch, PayloadBytes: c.Payload, DurationSeconds: c.Duration.Seconds(),
-		Deflate: c.Deflate, PayloadStyle: c.PayloadStyle,
+		Deflate: c.Deflate, PayloadStyle: c.PayloadStyle, SubscribeInURL: c.SubscribeInURL,
 		TargetEvents: Pacer{Rate: c.Rate, Duration: c.Duration}.Total(),
 	}
 }

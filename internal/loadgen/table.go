@@ -19,6 +19,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	row("setup", "%d conns, %d channels, %d procs, %d source IPs", r.Conns, r.Channels, r.Procs, r.SourceIPs)
 	row("load", "%g events/s × %.0fs, batch %d, payload %d B (%s)", r.Rate, r.DurationSeconds, r.Batch, r.PayloadBytes, r.PayloadStyle)
+	if r.SubscribeInURL {
+		row("subscribe", "at connect: channels in the upgrade URL (Centrifugo: connect subs), no subscribe commands")
+	}
 	if r.Deflate {
 		row("deflate", "offered; %d conns negotiated it, %d events compressed", r.Daemon.DeflateConns, r.Daemon.CompressedEvents)
 	}

@@ -28,6 +28,8 @@ type Spec struct {
 	ProgressEvery      time.Duration `json:"progress_every"`
 	Deflate            bool          `json:"deflate"`  // offer permessage-deflate, inflate what comes compressed
 	Protocol           string        `json:"protocol"` // ProtocolFanoutd (also when empty) or ProtocolCentrifugo
+	// SubscribeInURL subscribes at connect time (Config.SubscribeInURL).
+	SubscribeInURL bool `json:"subscribe_in_url,omitempty"`
 }
 
 // withDefaults fills what an older or hand-written Spec leaves out.

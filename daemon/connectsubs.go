@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -40,12 +41,17 @@ const (
 // subscribe command's is.
 func (n *Node) ConnectSubscriptions(rawQuery, lastEventID string) (ConnectSubscriptions, error) {
 	var cs ConnectSubscriptions
-	seen := map[string]bool{}
+	limit := n.set().MaxSubscriptions
+	over := false
 	add := func(ch string) {
-		if ch != "" && !seen[ch] {
-			seen[ch] = true
-			cs.Channels = append(cs.Channels, ch)
+		// A linear scan, no map to allocate on every connect: the list
+		// stops at one past the limit, so a request head full of names
+		// costs at most that many comparisons per name.
+		if ch == "" || over || slices.Contains(cs.Channels, ch) {
+			return
 		}
+		cs.Channels = append(cs.Channels, ch)
+		over = len(cs.Channels) > limit
 	}
 	for raw := rawQuery; raw != ""; {
 		var pair string
@@ -75,8 +81,8 @@ func (n *Node) ConnectSubscriptions(rawQuery, lastEventID string) (ConnectSubscr
 			}
 		}
 	}
-	if m := n.set().MaxSubscriptions; len(cs.Channels) > m {
-		return ConnectSubscriptions{}, &InputError{fmt.Errorf("%w: %d named, at most %d", ErrTooManyChannels, len(cs.Channels), m)}
+	if over {
+		return ConnectSubscriptions{}, &InputError{fmt.Errorf("%w: at most %d", ErrTooManyChannels, limit)}
 	}
 	since, err := ParsePositions(lastEventID)
 	if err != nil {
@@ -87,8 +93,11 @@ func (n *Node) ConnectSubscriptions(rawQuery, lastEventID string) (ConnectSubscr
 }
 
 // ParsePositions reads "channel offset epoch" triples separated by spaces
-// (AppendPosition writes one); "" is no position.
+// (AppendPosition writes one); "" is no position (a nil map).
 func ParsePositions(s string) (map[string]Position, error) {
+	if s == "" {
+		return nil, nil
+	}
 	f := strings.Fields(s)
 	if len(f)%3 != 0 {
 		return nil, ErrBadPositions

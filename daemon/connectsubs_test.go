@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -128,4 +129,28 @@ func FuzzParsePositions(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkConnectSubscriptions: the usual query (a token and a channel or
+// two) and the worst a 16 KiB request head can hold (thousands of names,
+// cut off once past the limit).
+func BenchmarkConnectSubscriptions(b *testing.B) {
+	n := New(Options{})
+	var worst []byte
+	worst = append(worst, "channels="...)
+	for i := 0; len(worst) < 16<<10; i++ {
+		worst = fmt.Appendf(worst, "c%d,", i)
+	}
+	for name, q := range map[string]string{
+		"two":   "token=x&channels=project:abc-123,user:alice",
+		"none":  "token=x",
+		"worst": string(worst),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = n.ConnectSubscriptions(q, "")
+			}
+		})
+	}
 }

@@ -62,7 +62,12 @@ func (v *Verifier) parse(token string, c *claims) error {
 	// *jwt.Token for keyfunc: golang-jwt parses those tokens itself.
 	idx := v.allowed(hdr.alg)
 	if idx >= 0 && v.remote != nil && v.families[idx].family != familyHMAC {
-		return v.parseJWT(token, c)
+		// Through a copy: c stays on the caller's stack on the HMAC path
+		// (golang-jwt takes its claims as an interface).
+		var cj claims
+		err := v.parseJWT(token, &cj)
+		*c = cj
+		return err
 	}
 
 	n, err = strictB64.Decode(out[:cLen], cSrc)

@@ -249,7 +249,9 @@ func (v *Verifier) verify(token string, viaJWT bool) (daemon.Identity, error) {
 	var c claims
 	var err error
 	if viaJWT {
-		err = v.parseJWT(token, &c)
+		var cj claims // escapes into golang-jwt; c need not
+		err = v.parseJWT(token, &cj)
+		c = cj
 	} else {
 		err = v.parse(token, &c)
 	}

@@ -25,10 +25,10 @@ import (
 // golang-jwt's Validator configured by New does.
 //
 // It accepts exactly what the parser accepts and fails with the same
-// golang-jwt error kinds (jwt.ErrTokenMalformed, ErrTokenUnverifiable,
+// golang-jwt errors (jwt.ErrTokenMalformed, ErrTokenUnverifiable,
 // ErrTokenSignatureInvalid, ErrTokenInvalidClaims with the validator's
-// errors, our ErrUnknownKey and ErrNoKey), in the same order of checks;
-// only the wording of some details differs (the JSON syntax errors).
+// errors, our ErrUnknownKey and ErrNoKey, worded alike), in the same order
+// of checks.
 // parse_test.go holds the two side by side, with a fuzz target.
 //
 // A token of an asymmetric algorithm verified against a RemoteJWKS goes
@@ -80,7 +80,7 @@ func (v *Verifier) parse(token string, c *claims) error {
 	// claims.UnmarshalJSON (and decodeClaims assumes valid JSON): the
 	// same check, with the same scanner, without the reflection.
 	if !json.Valid(cb) {
-		return jwtError(jwt.ErrTokenMalformed, "could not JSON decode claim", errNotJSON)
+		return jwtError(jwt.ErrTokenMalformed, "could not JSON decode claim", jsonError(cb, new(json.RawMessage)))
 	}
 	if err := decodeClaims(c, cb); err != nil {
 		return jwtError(jwt.ErrTokenMalformed, "could not JSON decode claim", err)
@@ -164,10 +164,10 @@ func (v *Verifier) parseJWT(token string, c *claims) error {
 var strictB64 = base64.RawURLEncoding.Strict()
 
 var (
-	errNotJSON         = errors.New("invalid JSON")
-	errHeaderNotObject = errors.New("the header is not a JSON object")
-	errHeaderNumber    = errors.New("a number out of the float64 range")
-	errEmptyKeySet     = errors.New("keyfunc returned empty verification key set")
+	// errJSONRefused: refused here, though encoding/json takes it (never,
+	// parse_test.go checks).
+	errJSONRefused = errors.New("refused JSON")
+	errEmptyKeySet = errors.New("keyfunc returned empty verification key set")
 )
 
 // joseHeader is what Verify reads of a token's JOSE header: the raw JSON
@@ -187,7 +187,7 @@ type joseHeader struct {
 func decodeHeader(b []byte) (joseHeader, error) {
 	var h joseHeader
 	if !json.Valid(b) {
-		return h, errNotJSON
+		return h, jsonError(b, new(map[string]any))
 	}
 	i := jsonscan.SkipSpace(b, 0)
 	switch b[i] {
@@ -195,10 +195,10 @@ func decodeHeader(b []byte) (joseHeader, error) {
 		return h, nil
 	case '{':
 	default:
-		return h, errHeaderNotObject
+		return h, jsonError(b, new(map[string]any))
 	}
-	if err := checkNumbers(b); err != nil {
-		return h, err
+	if !numbersFit(b) {
+		return h, jsonError(b, new(map[string]any))
 	}
 	i = jsonscan.SkipSpace(b, i+1)
 	for i < len(b) && b[i] != '}' {
@@ -232,10 +232,10 @@ func nameIs(q []byte, name string) bool {
 	return jsonscan.Unquote(q) == name
 }
 
-// checkNumbers refuses a JSON text (valid) holding a number that
-// strconv.ParseFloat cannot hold in a float64: encoding/json fails on it
-// when decoding into an any.
-func checkNumbers(b []byte) error {
+// numbersFit reports whether every number of the JSON text b (valid)
+// fits a float64 (strconv.ParseFloat): encoding/json fails on one that
+// does not when decoding into an any.
+func numbersFit(b []byte) bool {
 	for i := 0; i < len(b); {
 		switch c := b[i]; {
 		case c == '"':
@@ -243,14 +243,25 @@ func checkNumbers(b []byte) error {
 		case c == '-' || c >= '0' && c <= '9':
 			end := jsonscan.ValueEnd(b, i)
 			if _, err := strconv.ParseFloat(string(b[i:end]), 64); err != nil {
-				return errHeaderNumber
+				return false
 			}
 			i = end
 		default:
 			i++
 		}
 	}
-	return nil
+	return true
+}
+
+// jsonError is the error of json.Unmarshal(b, dst), for b already found
+// to be refused: the wording golang-jwt's error carried (this runs only
+// for a refused token). Should encoding/json accept b after all, b is
+// still refused.
+func jsonError(b []byte, dst any) error {
+	if err := json.Unmarshal(b, dst); err != nil {
+		return err
+	}
+	return errJSONRefused
 }
 
 // allowed returns the index in v.algs of the JSON string literal alg, or

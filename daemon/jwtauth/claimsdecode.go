@@ -12,11 +12,11 @@ import (
 
 // The claims decoder reads the payload of every token at every handshake,
 // so it is written by hand: encoding/json's reflection cost ~40 allocations
-// per token, more than the signature check. golang-jwt still parses and
-// checks the header (alg), verifies the signature and validates the times;
-// only the claims' bytes come here, after json.Unmarshal has checked that
-// they are valid JSON (it validates the whole input before calling
-// UnmarshalJSON), so the scanner below may assume well-formed input.
+// per token, more than the signature check. The claims' bytes come here
+// after json.Valid has checked them (parse, parse.go), or json.Unmarshal
+// (golang-jwt's ParseWithClaims, which validates the whole input before
+// calling claims.UnmarshalJSON), so the scanner below may assume
+// well-formed input.
 //
 // Differences from encoding/json, on purpose: claim names match exactly
 // (RFC 7519 §4: names are case-sensitive; encoding/json would also take

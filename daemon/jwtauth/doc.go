@@ -44,11 +44,25 @@
 //
 // # Checks
 //
-// golang-jwt/jwt v5 parses with the algorithms pinned, strict base64, "exp"
-// required, "iat" in the future (beyond the leeway) refused, and "aud"/"iss"
-// enforced when Options.Audience/Issuer are set. golang-jwt decodes the
-// claims itself; claims.UnmarshalJSON first refuses an exp, nbf or iat that
-// is not a JSON number (golang-jwt would take "exp":"9999999999").
+// golang-jwt/jwt v5 does the cryptography: its signing methods
+// (jwt.SigningMethod.Verify) check every signature, with the keys chosen as
+// above. The parsing in front of them is hand-written (parse.go) because it
+// runs at every WebSocket handshake, where golang-jwt's, through
+// encoding/json, cost more than the HS256 signature itself. It keeps
+// golang-jwt's rules as this package configures its parser, and its errors:
+// exactly three segments of strict base64url without padding; a header
+// that is a JSON object with a string "alg" among the allowed algorithms
+// (the last one if the name is repeated, names compared unescaped) and,
+// for a key file, a string "kid" when there is one; "typ" and "crit" are
+// not read (golang-jwt v5 reads neither); claims that are valid JSON;
+// "exp" required; "nbf", and "iat" in the future, refused beyond the
+// leeway; "aud" and "iss" enforced when Options.Audience/Issuer are set.
+// parse_test.go holds it against golang-jwt's ParseWithClaims on a table
+// and in a fuzz target. A token of an asymmetric algorithm checked against
+// a RemoteJWKS goes through ParseWithClaims itself: keyfunc's lookup needs
+// a *jwt.Token. The claims decoder is hand-written too (claimsdecode.go);
+// it refuses an exp, nbf or iat that is not a JSON number (golang-jwt
+// alone would take "exp":"9999999999").
 // The length is capped before any parsing (a token of many dots once cost
 // gigabytes: CVE-2025-30204) and line breaks are refused. Errors never carry
 // the token.

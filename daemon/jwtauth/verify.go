@@ -67,13 +67,20 @@ type Options struct {
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
 	keys   []HMACKey
+	boxed  []any // keys[i].Secret as an any, boxed once for jwt.SigningMethod.Verify
 	max    int
 	leeway time.Duration
-	parser *jwt.Parser
-	src    *keySource // nil when only HMAC is allowed
+	parser *jwt.Parser // golang-jwt's parse: the remote JWKS's, and tests' reference
+	src    *keySource  // nil when only HMAC is allowed
 	remote *RemoteJWKS
 	algs   []string
-	now    func() time.Time
+	// methods and families are algs' golang-jwt signing methods and our
+	// algorithms, index for index.
+	methods  []jwt.SigningMethod
+	families []algorithm
+	audience string
+	issuer   string
+	now      func() time.Time
 }
 
 // HMACKey is one HMAC verification secret of Options.Keys.
@@ -106,11 +113,22 @@ func New(o Options) (*Verifier, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now}
+	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now, audience: o.Audience, issuer: o.Issuer}
 	if hmac {
 		v.keys = keys
+		for _, k := range keys {
+			v.boxed = append(v.boxed, k.Secret)
+		}
 	}
 	v.algs, v.remote = algs, o.Remote
+	for _, name := range algs {
+		m := jwt.GetSigningMethod(name)
+		if m == nil || m.Alg() != name {
+			return nil, fmt.Errorf("jwtauth: %w %q: not registered in golang-jwt", ErrBadAlgorithm, name)
+		}
+		a, _ := lookupAlgorithm(name)
+		v.methods, v.families = append(v.methods, m), append(v.families, a)
+	}
 	if asym && o.Remote == nil {
 		if v.src, err = newKeySource(o, algs); err != nil {
 			return nil, err
@@ -213,6 +231,12 @@ func (v *Verifier) Reload() error {
 // Verify checks token and returns who it names and until when. Errors
 // never include the token itself.
 func (v *Verifier) Verify(token string) (daemon.Identity, error) {
+	return v.verify(token, false)
+}
+
+// verify is Verify, parsing with golang-jwt's parser when viaJWT (the
+// reference the tests compare parse with) and with parse otherwise.
+func (v *Verifier) verify(token string, viaJWT bool) (daemon.Identity, error) {
 	switch {
 	case token == "":
 		return daemon.Identity{}, ErrNoToken
@@ -223,7 +247,14 @@ func (v *Verifier) Verify(token string) (daemon.Identity, error) {
 		return daemon.Identity{}, fmt.Errorf("%w: line break in token", ErrInvalidToken)
 	}
 	var c claims
-	_, err := v.parser.ParseWithClaims(token, &c, v.keyFor)
+	var err error
+	if viaJWT {
+		var cj claims // escapes into golang-jwt; c need not
+		err = v.parseJWT(token, &cj)
+		c = cj
+	} else {
+		err = v.parse(token, &c)
+	}
 	switch {
 	case errors.Is(err, ErrUnknownKey):
 		return daemon.Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, ErrUnknownKey)
@@ -250,10 +281,9 @@ func (v *Verifier) hmacKeyFor() (any, error) {
 	now := v.now()
 	var set jwt.VerificationKeySet
 	for _, k := range v.keys {
-		if len(k.Secret) < MinKeyBytes || !k.NotAfter.IsZero() && now.After(k.NotAfter) {
-			continue
+		if k.inForce(now) {
+			set.Keys = append(set.Keys, k.Secret)
 		}
-		set.Keys = append(set.Keys, k.Secret)
 	}
 	switch len(set.Keys) {
 	case 0:
@@ -289,15 +319,23 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		return v.hmacKeyFor()
 	case v.remote != nil:
 		return v.remoteKeyFor(t, name, alg)
-	case v.src == nil:
-		return nil, ErrNoKey
 	}
 	kid, hasKid := t.Header["kid"]
 	kidStr, isString := kid.(string)
-	if hasKid && !isString {
+	return v.fileKeyFor(name, alg, kidStr, hasKid, isString)
+}
+
+// fileKeyFor is keyFor's answer for an asymmetric algorithm from the key
+// file, given the token's "kid" header: kid when isString, present or not
+// (hasKid).
+func (v *Verifier) fileKeyFor(name string, alg algorithm, kid string, hasKid, isString bool) (any, error) {
+	switch {
+	case v.src == nil:
+		return nil, ErrNoKey
+	case hasKid && !isString:
 		return nil, ErrUnknownKey
 	}
-	k, err := v.src.current().lookup(kidStr, hasKid)
+	k, err := v.src.current().lookup(kid, hasKid)
 	switch {
 	case err != nil:
 		return nil, err

@@ -31,6 +31,13 @@ func listenerFd(ln net.Listener) int {
 // system calls less per connection. The listener sits in the transport's
 // epoll set; its events wake this goroutine, which drains the backlog.
 func (s *Server) acceptRaw(lfd int) error {
+	// Linux copies a listener's TCP_NODELAY into each connection it
+	// completes from then on: set once here, it saves a setsockopt per
+	// connection. Those already waiting in the backlog were completed
+	// before: the first drain sets it on each, later drains trust the
+	// listener.
+	inherit := syscall.SetsockoptInt(lfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1) == nil
+	nodelay := false
 	wake := make(chan struct{}, 1)
 	err := s.ep.Add(lfd, mepoll.EPOLLIN|mepoll.EPOLLET, func(mepoll.EpollEvent) {
 		select {
@@ -44,12 +51,13 @@ func (s *Server) acceptRaw(lfd int) error {
 	defer func() { _ = s.ep.Del(lfd) }()
 	var backoff time.Duration
 	for {
-		quit, err := s.drainGated(lfd)
+		quit, err := s.drainGated(lfd, nodelay)
 		switch {
 		case quit:
 			return ErrServerClosed
 		case err == nil:
 			backoff = 0
+			nodelay = inherit
 		case isTemporary(err):
 			var ok bool
 			if backoff, ok = s.backOff(backoff, err); !ok {
@@ -72,7 +80,7 @@ func (s *Server) acceptRaw(lfd int) error {
 // token in the accept loop's wake channel, so the loop drains right after
 // Resume: edge-triggered readiness is not lost. quit reports that
 // accepting stopped meanwhile (Shutdown, Release): nothing is accepted.
-func (s *Server) drainGated(lfd int) (quit bool, err error) {
+func (s *Server) drainGated(lfd int, nodelay bool) (quit bool, err error) {
 	s.gate.RLock()
 	defer s.gate.RUnlock()
 	select {
@@ -80,16 +88,17 @@ func (s *Server) drainGated(lfd int) (quit bool, err error) {
 		return true, nil
 	default:
 	}
-	return false, s.drainBacklog(lfd)
+	return false, s.drainBacklog(lfd, nodelay)
 }
 
-// drainBacklog accepts until the backlog is empty.
-func (s *Server) drainBacklog(lfd int) error {
+// drainBacklog accepts until the backlog is empty. nodelay: the listener
+// has TCP_NODELAY, which the accepted sockets inherit.
+func (s *Server) drainBacklog(lfd int, nodelay bool) error {
 	for {
 		nfd, sa, err := syscall.Accept4(lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		switch {
 		case err == nil:
-			s.admitRaw(nfd, sa)
+			s.admitRaw(nfd, sa, nodelay)
 		case err == syscall.EAGAIN:
 			return nil
 		case err == syscall.EINTR || err == syscall.ECONNABORTED:
@@ -99,10 +108,13 @@ func (s *Server) drainBacklog(lfd int) error {
 	}
 }
 
-// admitRaw sets TCP_NODELAY (Go's Accept does; events are small and must
-// not wait for Nagle) and admits the socket.
-func (s *Server) admitRaw(fd int, sa syscall.Sockaddr) {
-	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+// admitRaw sets TCP_NODELAY unless the socket has it from its listener
+// (Go's Accept sets it too; events are small and must not wait for Nagle)
+// and admits the socket.
+func (s *Server) admitRaw(fd int, sa syscall.Sockaddr, nodelay bool) {
+	if !nodelay {
+		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	}
 	s.admit(&Conn{srv: s, fd: fd, raddr: addrPort(sa)})
 }
 

@@ -3,6 +3,7 @@ package netpoll
 import (
 	"net"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -51,5 +52,20 @@ func TestAcceptedNetConnHeldUntilClosed(t *testing.T) {
 	}
 	if held() != 0 {
 		t.Fatalf("%d net.Conns held after the connection closed, want 0", held())
+	}
+}
+
+// TestAcceptedSocketsNoDelay: sockets accepted raw have TCP_NODELAY (set
+// once on the listener, which Linux copies into what it accepts): a small
+// event must not wait for the previous one's acknowledgement.
+func TestAcceptedSocketsNoDelay(t *testing.T) {
+	_, h, addr := startServer(t, Options{})
+	for i := range 2 {
+		connect(t, addr)
+		fd := h.session(t, i).c.fd
+		v, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
+		if err != nil || v == 0 {
+			t.Fatalf("connection %d: TCP_NODELAY %d, %v; want it on", i, v, err)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -260,7 +259,8 @@ func (c *connEvents) export() ConnEventsState {
 	defer c.mu.Unlock()
 	st := ConnEventsState{Epoch: c.epoch, Next: c.next}
 	for seq := c.oldest(); seq < c.next; seq++ {
-		st.Lines = append(st.Lines, bytes.TrimSuffix(c.lines[seq%uint64(len(c.lines))], []byte("\n")))
+		l := c.lines[seq%uint64(len(c.lines))].appendLine(nil, seq, c.epoch)
+		st.Lines = append(st.Lines, l[:len(l)-1])
 	}
 	return st
 }
@@ -282,7 +282,7 @@ func (c *connEvents) restore(st ConnEventsState) {
 	}
 	c.first = c.next - uint64(len(lines))
 	for i, l := range lines {
-		c.lines[(c.first+uint64(i))%uint64(len(c.lines))] = append(bytes.Clone(l), '\n')
+		c.lines[(c.first+uint64(i))%uint64(len(c.lines))] = connLine{typ: connRaw, channel: string(l)}
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})

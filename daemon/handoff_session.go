@@ -249,13 +249,13 @@ type replayCache struct {
 // cachedReplay is brokerReplay through ch's replayCache. Called with ch.mu
 // held.
 func (n *Node) cachedReplay(ch *channel, pos position) ([][]byte, bool) {
-	if c := ch.replay; c != nil && c.epoch == pos.Epoch && c.epoch == ch.epoch && c.through == ch.last &&
+	if c := ch.syncState().replay; c != nil && c.epoch == pos.Epoch && c.epoch == ch.epoch && c.through == ch.last &&
 		pos.Offset >= c.after && pos.Offset <= c.through {
 		return c.frames[pos.Offset-c.after:], true
 	}
 	frames, ok := n.brokerReplay(ch, &pos)
 	if ok {
-		ch.replay = &replayCache{epoch: pos.Epoch, after: pos.Offset, through: ch.last, frames: frames}
+		ch.sync.replay = &replayCache{epoch: pos.Epoch, after: pos.Offset, through: ch.last, frames: frames}
 	}
 	return frames, ok
 }

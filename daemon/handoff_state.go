@@ -217,14 +217,13 @@ func (n *Node) raiseChannelIDs(st NodeState) {
 func (n *Node) importChannel(cs ChannelState) {
 	ch := &channel{name: cs.Name, opts: n.channelOptions(cs.Name), id: cs.ID, epoch: cs.Epoch, last: cs.Last,
 		pinned: cs.Subscribers > 0}
-	ch.hist.fixed = channelBytes(ch.name, ch.epoch)
 	if ch.id == 0 {
 		ch.id = n.channelIDs.Add(1) // the transports' key must not be 0
 	}
 	ch.mu.Lock()
 	if size := ch.opts.HistorySize; size > 0 {
 		for _, e := range cs.History {
-			n.histBytes.Add(int64(ch.hist.push(entry{frame: n.opts.Frame(e.Event), offset: e.Offset, at: e.At}, size)))
+			n.histBytes.Add(int64(ch.keepEntry(entry{frame: n.opts.Frame(e.Event), offset: e.Offset, at: e.At}, size)))
 		}
 		if ch.hist.len() > 0 {
 			n.lru.touch(ch)

@@ -29,6 +29,11 @@ type hubShard struct {
 // and while a subscriber is added or removed. A channel lives while it has
 // subscribers or history; when it is dropped its position is lost, and the
 // next incarnation has a new epoch.
+//
+// A node holds one channel per subscribed name, most with one subscriber
+// and no history, so the struct is kept to 128 bytes (an allocator size
+// class): a history's ring is allocated with its first event (history),
+// and what only a broker's channels use, rarely, is in channelSync.
 type channel struct {
 	name  string
 	opts  *ChannelOptions
@@ -36,24 +41,51 @@ type channel struct {
 	id    uint64 // the transport's key for this channel's frames
 	mu    sync.Mutex
 	subs  []*subscription
+	last  uint64 // offset of the latest event
+	hist  history
+	lru   lruLinks // guarded by the node's historyLRU lock
+	sync  *channelSync
 	dead  bool // removed from the hub; a subscriber must look it up again
 	// pinned: imported from a hand-off with subscribers that have not
 	// been resumed yet; kept alive for them, with its position.
 	pinned bool
-	last   uint64 // offset of the latest event
-	hist   history
-	lru    lruLinks // guarded by the node's historyLRU lock
-
 	// With a broker: shared marks the channel as the broker's, linked that
-	// the broker delivers it here; while syncing (the first subscriber's
-	// Broker.Subscribe), deliveries wait in pending and other subscribers
-	// wait for synced to close.
+	// the broker delivers it here, syncing that the first subscriber's
+	// Broker.Subscribe is under way (channelSync).
 	shared, linked, syncing bool
-	synced                  chan struct{}
-	pending                 []BrokerEvent
+	inLRU                   bool // in the history LRU; guarded by its lock
+}
+
+// channelSync is the part of a broker's channel that only linking and a
+// hand-off's resume use, allocated at the first need (syncState) and
+// guarded by the channel's lock.
+type channelSync struct {
+	// While syncing, deliveries wait in pending and other subscribers
+	// wait for synced to close.
+	synced  chan struct{}
+	pending []BrokerEvent
 	// replay is the last broker replay made for a resumed session
 	// (handoff_session.go); dropped at the next delivery.
 	replay *replayCache
+}
+
+// syncState returns ch's channelSync, allocated if need be. Called with
+// ch.mu held.
+func (ch *channel) syncState() *channelSync {
+	if ch.sync == nil {
+		ch.sync = &channelSync{}
+	}
+	return ch.sync
+}
+
+// keepEntry adds e to ch's history of at most size events and returns the
+// change in bytes held. Called with ch.mu held.
+func (ch *channel) keepEntry(e entry, size int) int {
+	fixed := 0
+	if ch.hist.r == nil {
+		fixed = channelBytes(ch.name, ch.epoch) // counted while there is history
+	}
+	return ch.hist.push(e, size, fixed)
 }
 
 // subscription is one session's membership in one channel; idx is its

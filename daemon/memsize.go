@@ -32,6 +32,9 @@ func allocBytes(n int) int {
 // entryBytes is one slot of a history ring.
 const entryBytes = int(unsafe.Sizeof(entry{}))
 
+// historyRingBytes is a history's own allocation while it holds events.
+var historyRingBytes = allocBytes(int(unsafe.Sizeof(historyRing{})))
+
 // hubEntryBytes approximates a channel's slot in its hub shard's map (key
 // string header, value pointer, control byte, at the map's load factor).
 const hubEntryBytes = 32

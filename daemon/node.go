@@ -118,7 +118,6 @@ func (n *Node) newChannel(name string) *channel {
 	id := n.channelIDs.Add(1)
 	ch := &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
 		shared: n.opts.Broker != nil}
-	ch.hist.fixed = channelBytes(ch.name, ch.epoch)
 	return ch
 }
 
@@ -247,7 +246,7 @@ func (n *Node) keep(ch *channel, msg []byte, now int64) {
 	if o.HistorySize <= 0 {
 		return
 	}
-	delta := ch.hist.push(entry{frame: msg, offset: ch.last, at: now}, o.HistorySize)
+	delta := ch.keepEntry(entry{frame: msg, offset: ch.last, at: now}, o.HistorySize)
 	if o.HistoryTTL > 0 {
 		delta -= ch.hist.trimOlder(now - o.HistoryTTL.Nanoseconds())
 	}

@@ -20,7 +20,6 @@ type Node struct {
 	live       atomic.Pointer[Settings]
 	log        *zap.Logger
 	hub        *hub
-	expiries   *expiries
 	idem       *idempotency
 	connEvents *connEvents
 	reg        *registry   // live sessions, for the control plane
@@ -56,12 +55,11 @@ func New(opts Options) *Node {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	n := &Node{
-		opts:     opts,
-		log:      opts.Logger,
-		expiries: newExpiries(),
-		idem:     newIdempotency(),
-		prefix:   hex.EncodeToString(rnd[:]) + "-",
-		reg:      newRegistry(),
+		opts:   opts,
+		log:    opts.Logger,
+		idem:   newIdempotency(),
+		prefix: hex.EncodeToString(rnd[:]) + "-",
+		reg:    newRegistry(),
 	}
 	n.live.Store(opts.settings())
 	n.hub = newHub(n.newChannel)
@@ -88,14 +86,11 @@ func (n *Node) Connect(t Transport, id Identity) *Session {
 		node:     n,
 		t:        t,
 		id:       n.prefix + strconv.FormatUint(seq, 36),
-		seq:      seq,
 		subject:  id.Subject,
 		patterns: n.patterns(id),
 		info:     id.Info,
 		internal: id.Internal,
 		jti:      id.TokenID,
-		tokens:   2 * float64(n.set().CommandsPerSecond),
-		refilled: n.opts.Now().UnixNano(),
 	}
 	s.tt, _ = t.(TimedTransport) // once here, not per delivery
 	if dt, ok := t.(DeflateTransport); ok {

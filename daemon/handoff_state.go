@@ -230,10 +230,7 @@ func (n *Node) importChannel(cs ChannelState) {
 		}
 	}
 	ch.mu.Unlock()
-	sh := n.hub.shard(cs.Name)
-	sh.mu.Lock()
-	sh.chans[cs.Name] = ch
-	sh.mu.Unlock()
+	n.hub.insert(ch)
 }
 
 // export returns the window's live keys, oldest first.

@@ -5,7 +5,12 @@ import (
 	"sync"
 )
 
-const hubShards = 64
+// hubShards is 1<<shardBits: the low bits of a name's hash choose its
+// shard, the next ones its slot in the shard's table (chanTable).
+const (
+	shardBits = 6
+	hubShards = 1 << shardBits
+)
 
 // hub maps channel names to their subscribers. The map is sharded so that
 // subscribes to different channels rarely share a lock.
@@ -21,7 +26,7 @@ type hub struct {
 
 type hubShard struct {
 	mu    sync.RWMutex
-	chans map[string]*channel
+	chans chanTable
 }
 
 // channel is one channel's state: subscribers, position and history. mu is
@@ -97,24 +102,30 @@ type subscription struct {
 }
 
 func newHub(newChannel func(string) *channel) *hub {
-	h := &hub{seed: maphash.MakeSeed(), newChannel: newChannel}
-	for i := range h.shards {
-		h.shards[i].chans = make(map[string]*channel)
-	}
-	return h
+	return &hub{seed: maphash.MakeSeed(), newChannel: newChannel}
 }
 
-func (h *hub) shard(name string) *hubShard {
-	return &h.shards[maphash.String(h.seed, name)%hubShards]
+// shard returns name's shard and its hash.
+func (h *hub) shard(name string) (*hubShard, uint64) {
+	sum := maphash.String(h.seed, name)
+	return &h.shards[sum%hubShards], sum
 }
 
 // lookup returns the channel or nil when it has no state.
 func (h *hub) lookup(name string) *channel {
-	sh := h.shard(name)
+	sh, sum := h.shard(name)
 	sh.mu.RLock()
-	ch := sh.chans[name]
+	ch := sh.chans.get(sum, name)
 	sh.mu.RUnlock()
 	return ch
+}
+
+// insert makes ch the channel called ch.name, replacing any other.
+func (h *hub) insert(ch *channel) {
+	sh, sum := h.shard(ch.name)
+	sh.mu.Lock()
+	sh.chans.set(h.seed, sum, ch)
+	sh.mu.Unlock()
 }
 
 // lock returns the live channel called name, created if need be, with its
@@ -151,13 +162,13 @@ func (ch *channel) addLocked(s *Session) *subscription {
 }
 
 func (h *hub) create(name string) *channel {
-	sh := h.shard(name)
+	sh, sum := h.shard(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	ch := sh.chans[name]
+	ch := sh.chans.get(sum, name)
 	if ch == nil {
 		ch = h.newChannel(name)
-		sh.chans[name] = ch
+		sh.chans.set(h.seed, sum, ch)
 	}
 	return ch
 }
@@ -195,14 +206,14 @@ func (ch *channel) unused() bool {
 // dropIfUnused removes the channel from the hub if it is still unused, and
 // reports whether it did.
 func (h *hub) dropIfUnused(ch *channel) bool {
-	sh := h.shard(ch.name)
+	sh, sum := h.shard(ch.name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if ch.unused() && !ch.dead {
 		ch.dead = true
-		delete(sh.chans, ch.name)
+		sh.chans.remove(h.seed, sum, ch)
 		if h.dropped != nil {
 			h.dropped(ch)
 		}
@@ -217,9 +228,7 @@ func (h *hub) each(f func(*channel)) {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		for _, ch := range sh.chans {
-			f(ch)
-		}
+		sh.chans.each(f)
 		sh.mu.RUnlock()
 	}
 }
@@ -230,7 +239,7 @@ func (h *hub) channels() int {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		n += len(sh.chans)
+		n += sh.chans.n
 		sh.mu.RUnlock()
 	}
 	return n

@@ -38,8 +38,9 @@
 //
 // Presence reads a channel's subscribers; join/leave frames go out under
 // the channel lock. Connection events (StreamConnEvents) are a bounded ring
-// of NDJSON lines with sequence numbers, written on connect, subscribe,
-// unsubscribe and disconnect, never on the publish path.
+// of records with sequence numbers, written on connect, subscribe,
+// unsubscribe and disconnect, never on the publish path, and encoded as
+// NDJSON lines when a stream reads them.
 //
 // # Reload and latency
 //

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // BenchmarkSessionHeap measures the live heap one held connection costs
@@ -65,3 +66,23 @@ func (*nopTransport) Queue([]byte) (bool, bool)                        { return 
 func (*nopTransport) QueueEvent([]byte, uint64, int) (bool, bool, int) { return true, true, 0 }
 func (*nopTransport) Flush()                                           {}
 func (*nopTransport) Close(int, string)                                {}
+
+// TestHeldSizes: the structs a held subscribed connection costs by the
+// thousand stay within their allocator size classes (see Session and
+// channel); a field more moves each to the next class, 16 or more bytes
+// a connection.
+func TestHeldSizes(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		size, max uintptr
+	}{
+		{"Session", unsafe.Sizeof(Session{}), 192},
+		{"channel", unsafe.Sizeof(channel{}), 128},
+		{"connLine", unsafe.Sizeof(connLine{}), 64},
+		{"subscription", unsafe.Sizeof(subscription{}), 24},
+	} {
+		if c.size > c.max {
+			t.Errorf("%s is %d bytes, over its %d-byte size class", c.name, c.size, c.max)
+		}
+	}
+}

@@ -73,7 +73,7 @@ func (n *Node) deliverLocked(ch *channel, ev BrokerEvent, fl *flushList) {
 	case ch.dead:
 		return
 	case ch.syncing:
-		ch.pending = append(ch.pending, ev)
+		ch.sync.pending = append(ch.sync.pending, ev)
 		return
 	case ev.Epoch != ch.epoch:
 		// The broker lost the channel's history: positions start over,
@@ -87,7 +87,9 @@ func (n *Node) deliverLocked(ch *channel, ev BrokerEvent, fl *flushList) {
 		n.fillGap(ch, ev.Offset-1, fl)
 	}
 	ch.last = ev.Offset
-	ch.replay = nil
+	if ch.sync != nil {
+		ch.sync.replay = nil
+	}
 	msg := n.encodeEvent(ch.name, ev.Type, ev.Payload, ev.Offset, ev.Epoch)
 	// The publish happened on some node; latency here counts from receipt.
 	now := n.opts.Now().UnixNano()
@@ -143,19 +145,20 @@ func (n *Node) breakSequence(ch *channel, epoch string, last uint64) {
 
 // link subscribes the node to ch at the broker, for the first local
 // subscriber, and sets the channel's position. Events the broker delivers
-// meanwhile wait in ch.pending. Called with ch.mu held and ch.syncing set
+// meanwhile wait in ch.sync.pending. Called with ch.mu held and ch.syncing set
 // by the caller; it releases and retakes the lock around the broker call.
 func (n *Node) link(ch *channel) error {
-	done := ch.synced
+	done := ch.sync.synced
 	ch.mu.Unlock()
 	ctx, cancel := n.brokerCtx()
 	offset, epoch, err := n.opts.Broker.Subscribe(ctx, ch.name)
 	cancel()
 	ch.mu.Lock()
 	ch.syncing = false
+	ch.sync.synced = nil
 	close(done)
 	if err != nil {
-		ch.pending = nil
+		ch.sync.pending = nil
 		return &UnavailableError{err}
 	}
 	ch.linked, ch.last, ch.epoch = true, offset, epoch
@@ -165,14 +168,15 @@ func (n *Node) link(ch *channel) error {
 // drainPending delivers what the broker sent while ch was linking. Called
 // with ch.mu held, after the first subscriber's reply.
 func (n *Node) drainPending(ch *channel) {
-	if len(ch.pending) == 0 {
+	if ch.sync == nil || len(ch.sync.pending) == 0 {
 		return
 	}
 	fl := n.flushLists.Get().(*flushList)
-	for _, ev := range ch.pending {
+	pending := ch.sync.pending
+	ch.sync.pending = nil
+	for _, ev := range pending {
 		n.deliverLocked(ch, ev, fl)
 	}
-	ch.pending = nil
 	fl.flush()
 	n.flushLists.Put(fl)
 }
@@ -287,7 +291,7 @@ func (n *Node) lockLinked(name string) (*channel, error) {
 	for {
 		ch := n.hub.lock(name)
 		if ch.syncing {
-			wait := ch.synced
+			wait := ch.sync.synced
 			ch.mu.Unlock()
 			select {
 			case <-wait:
@@ -297,7 +301,7 @@ func (n *Node) lockLinked(name string) (*channel, error) {
 			}
 		}
 		if !ch.linked {
-			ch.syncing, ch.synced = true, make(chan struct{})
+			ch.syncing, ch.syncState().synced = true, make(chan struct{})
 			if err := n.link(ch); err != nil {
 				unused := ch.unused()
 				ch.mu.Unlock()

@@ -54,12 +54,12 @@ func (s *Session) matches(by, value string) bool {
 // session's lock, and counts those for which f returned true. The control
 // plane's operations are built on it: they come from API goroutines, and
 // the session's lock is what serialises them with its transport.
-func (n *Node) each(by, value string, f func(*registered) bool) int {
+func (n *Node) each(by, value string, f func(*Session, int64) bool) int {
 	count := 0
-	for _, e := range n.reg.snapshot() {
-		s := e.s
+	for _, r := range n.reg.snapshot() {
+		s := r.s
 		s.ctl.Lock()
-		if !s.closed && !e.closing && (by == "" || s.matches(by, value)) && f(e) {
+		if !s.closed && !s.closing && (by == "" || s.matches(by, value)) && f(s, r.since) {
 			count++
 		}
 		s.ctl.Unlock()
@@ -70,7 +70,7 @@ func (n *Node) each(by, value string, f func(*registered) bool) int {
 // change is each for an operation that changes sessions: on a node frozen
 // for a hand-off it waits for Unfreeze, and does nothing once the node is
 // retired (the sessions are another process's now).
-func (n *Node) change(by, value string, f func(*registered) bool) int {
+func (n *Node) change(by, value string, f func(*Session, int64) bool) int {
 	if n.gate.enter(context.Background()) != nil {
 		return 0
 	}
@@ -83,9 +83,9 @@ func (n *Node) change(by, value string, f func(*registered) bool) int {
 // Use CloseDisconnected for "reconnect allowed", CloseRevoked for bans.
 // Safe from any goroutine.
 func (n *Node) Disconnect(by, value string, code int, reason string) int {
-	return n.change(by, value, func(e *registered) bool {
-		e.closing = true
-		e.s.t.Close(code, reason)
+	return n.change(by, value, func(s *Session, _ int64) bool {
+		s.closing = true
+		s.t.Close(code, reason)
 		return true
 	})
 }
@@ -99,8 +99,7 @@ func (n *Node) Disconnect(by, value string, code int, reason string) int {
 // subscriptions, broker down) reaches its client as "unsubscribed" with the
 // error's code. Safe from any goroutine.
 func (n *Node) SubscribeServer(by, value, channel string) int {
-	return n.change(by, value, func(e *registered) bool {
-		s := e.s
+	return n.change(by, value, func(s *Session, _ int64) bool {
 		err := s.subscribe(command{Action: "subscribe", Channel: channel, server: true})
 		if err != nil {
 			s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()}))
@@ -113,8 +112,7 @@ func (n *Node) SubscribeServer(by, value, channel string) int {
 // gets an "unsubscribed" frame with code "server" and reason. It returns
 // how many were subscribed. Safe from any goroutine.
 func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
-	return n.change(by, value, func(e *registered) bool {
-		s := e.s
+	return n.change(by, value, func(s *Session, _ int64) bool {
 		i := s.find(channel)
 		if i < 0 {
 			return false
@@ -163,8 +161,8 @@ type remoteAddr interface {
 func (n *Node) Connections(user, channel string) []Connection {
 	now := n.opts.Now()
 	var out []Connection
-	n.each("", "", func(e *registered) bool {
-		s, since := e.s, e.since
+	n.each("", "", func(s *Session, registered int64) bool {
+		since := time.Unix(0, registered)
 		if (user != "" && s.subject != user) || (channel != "" && s.find(channel) < 0) {
 			return false
 		}

@@ -38,8 +38,9 @@
 //
 // Presence reads a channel's subscribers; join/leave frames go out under
 // the channel lock. Connection events (StreamConnEvents) are a bounded ring
-// of NDJSON lines with sequence numbers, written on connect, subscribe,
-// unsubscribe and disconnect, never on the publish path.
+// of records with sequence numbers, written on connect, subscribe,
+// unsubscribe and disconnect, never on the publish path, and encoded as
+// NDJSON lines when a stream reads them.
 //
 // # Reload and latency
 //
@@ -102,7 +103,7 @@
 // taken before any hub or channel lock (the registry's own lock is
 // released before it).
 // Locks: hub shard → channel → {history LRU, idempotency, connection
-// events, expiry shard}; the last four never nest. The hand-off gate is
+// events, registry shard}; the last four never nest. The hand-off gate is
 // entered before a session's ctl lock and any of these; its own mutex is
 // never held while taking another. A channel's lock is held
 // while an event is numbered, kept and enqueued to its subscribers, which

@@ -117,12 +117,10 @@ func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 	if err := n.checkResume(st); err != nil {
 		return nil, err
 	}
-	seq := n.nextID.Add(1)
 	// Copies of the decoded strings: the image's memory is freed whole
 	// once nothing live points into it.
-	s := &Session{node: n, t: t, id: strings.Clone(st.ID), seq: seq, subject: strings.Clone(st.Subject),
-		info: bytes.Clone(st.Info), internal: st.Internal, patterns: clonedStrings(st.Patterns), jti: strings.Clone(st.TokenID),
-		tokens: 2 * float64(n.set().CommandsPerSecond), refilled: n.opts.Now().UnixNano()}
+	s := &Session{node: n, t: t, id: strings.Clone(st.ID), subject: strings.Clone(st.Subject),
+		info: bytes.Clone(st.Info), internal: st.Internal, patterns: clonedStrings(st.Patterns), jti: strings.Clone(st.TokenID)}
 	s.tt, _ = t.(TimedTransport)
 	if dt, ok := t.(DeflateTransport); ok {
 		s.deflate = dt.Deflate()
@@ -138,7 +136,6 @@ func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 	if st.Expires != 0 {
 		s.expires.Store(st.Expires)
 		s.warned.Store(st.Warned)
-		n.expiries.add(s)
 	}
 	for _, sub := range st.Channels {
 		s.resubscribe(sub)
@@ -249,13 +246,13 @@ type replayCache struct {
 // cachedReplay is brokerReplay through ch's replayCache. Called with ch.mu
 // held.
 func (n *Node) cachedReplay(ch *channel, pos position) ([][]byte, bool) {
-	if c := ch.replay; c != nil && c.epoch == pos.Epoch && c.epoch == ch.epoch && c.through == ch.last &&
+	if c := ch.syncState().replay; c != nil && c.epoch == pos.Epoch && c.epoch == ch.epoch && c.through == ch.last &&
 		pos.Offset >= c.after && pos.Offset <= c.through {
 		return c.frames[pos.Offset-c.after:], true
 	}
 	frames, ok := n.brokerReplay(ch, &pos)
 	if ok {
-		ch.replay = &replayCache{epoch: pos.Epoch, after: pos.Offset, through: ch.last, frames: frames}
+		ch.sync.replay = &replayCache{epoch: pos.Epoch, after: pos.Offset, through: ch.last, frames: frames}
 	}
 	return frames, ok
 }

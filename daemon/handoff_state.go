@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -218,24 +217,20 @@ func (n *Node) raiseChannelIDs(st NodeState) {
 func (n *Node) importChannel(cs ChannelState) {
 	ch := &channel{name: cs.Name, opts: n.channelOptions(cs.Name), id: cs.ID, epoch: cs.Epoch, last: cs.Last,
 		pinned: cs.Subscribers > 0}
-	ch.hist.fixed = channelBytes(ch.name, ch.epoch)
 	if ch.id == 0 {
 		ch.id = n.channelIDs.Add(1) // the transports' key must not be 0
 	}
 	ch.mu.Lock()
 	if size := ch.opts.HistorySize; size > 0 {
 		for _, e := range cs.History {
-			n.histBytes.Add(int64(ch.hist.push(entry{frame: n.opts.Frame(e.Event), offset: e.Offset, at: e.At}, size)))
+			n.histBytes.Add(int64(ch.keepEntry(entry{frame: n.opts.Frame(e.Event), offset: e.Offset, at: e.At}, size)))
 		}
 		if ch.hist.len() > 0 {
 			n.lru.touch(ch)
 		}
 	}
 	ch.mu.Unlock()
-	sh := n.hub.shard(cs.Name)
-	sh.mu.Lock()
-	sh.chans[cs.Name] = ch
-	sh.mu.Unlock()
+	n.hub.insert(ch)
 }
 
 // export returns the window's live keys, oldest first.
@@ -260,7 +255,8 @@ func (c *connEvents) export() ConnEventsState {
 	defer c.mu.Unlock()
 	st := ConnEventsState{Epoch: c.epoch, Next: c.next}
 	for seq := c.oldest(); seq < c.next; seq++ {
-		st.Lines = append(st.Lines, bytes.TrimSuffix(c.lines[seq%uint64(len(c.lines))], []byte("\n")))
+		l := c.lines[seq%uint64(len(c.lines))].appendLine(nil, seq, c.epoch)
+		st.Lines = append(st.Lines, l[:len(l)-1])
 	}
 	return st
 }
@@ -282,7 +278,7 @@ func (c *connEvents) restore(st ConnEventsState) {
 	}
 	c.first = c.next - uint64(len(lines))
 	for i, l := range lines {
-		c.lines[(c.first+uint64(i))%uint64(len(c.lines))] = append(bytes.Clone(l), '\n')
+		c.lines[(c.first+uint64(i))%uint64(len(c.lines))] = connLine{typ: connRaw, channel: string(l)}
 	}
 	close(c.changed)
 	c.changed = make(chan struct{})

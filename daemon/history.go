@@ -12,13 +12,21 @@ type entry struct {
 // consecutive, ending at the channel's current offset: every publish
 // appends, and trimming only ever removes from the front.
 //
+// A channel without events keeps only a nil pointer: the ring and its
+// counters (historyRing) are allocated at the first event kept and
+// dropped with the last, so that the channel of a held subscription
+// (most have no history) stays small.
+type history struct{ r *historyRing }
+
+// historyRing is a history that holds events.
+//
 // bytes is the heap the history really holds, what history.max_bytes
 // bounds: each frame's allocation (its capacity, rounded up to the
-// allocator's size class), the ring's backing array, and, while there is
-// a ring, fixed: the channel's own cost, since a channel with history
+// allocator's size class), the ring's backing array, the historyRing
+// itself, and fixed: the channel's own cost, since a channel with history
 // stays alive for it. Counting frame lengths alone undercounted ~1.7× for
 // 250-byte events.
-type history struct {
+type historyRing struct {
 	ring   []entry // capacity grows to the channel's HistorySize
 	head   int     // index of the oldest entry
 	n      int
@@ -27,83 +35,100 @@ type history struct {
 	bytes  int
 }
 
-// held is the heap the history accounts for (see history).
-func (h *history) held() int {
-	if h.ring == nil {
-		return 0
-	}
-	return h.frames + allocBytes(cap(h.ring)*entryBytes) + h.fixed
+// held is the heap the history accounts for (see historyRing).
+func (r *historyRing) held() int {
+	return r.frames + allocBytes(cap(r.ring)*entryBytes) + historyRingBytes + r.fixed
 }
 
 // update recomputes bytes and returns the change.
-func (h *history) update() int {
-	before := h.bytes
-	h.bytes = h.held()
-	return h.bytes - before
+func (r *historyRing) update() int {
+	before := r.bytes
+	r.bytes = r.held()
+	return r.bytes - before
 }
 
-func (h *history) len() int { return h.n }
+func (h *history) len() int {
+	if h.r == nil {
+		return 0
+	}
+	return h.r.n
+}
 
 // push appends e, evicting the oldest entry when size entries are kept; it
-// returns the change in bytes held.
-func (h *history) push(e entry, size int) int {
-	if h.n == size {
-		h.popFront()
+// returns the change in bytes held. fixed is the owning channel's
+// channelBytes, counted while the history holds events.
+func (h *history) push(e entry, size, fixed int) int {
+	if h.r == nil {
+		h.r = &historyRing{fixed: fixed}
 	}
-	h.frames += allocBytes(cap(e.frame))
-	if len(h.ring) < size && h.n == len(h.ring) {
+	r := h.r
+	if r.n == size {
+		r.popFront()
+	}
+	r.frames += allocBytes(cap(e.frame))
+	if len(r.ring) < size && r.n == len(r.ring) {
 		// Grow by appending while below size: a channel with a few events
 		// does not pay for a full ring.
-		h.linearize()
-		h.ring = append(h.ring, e)
-		h.n++
-		return h.update()
+		r.linearize()
+		r.ring = append(r.ring, e)
+		r.n++
+		return r.update()
 	}
-	h.ring[(h.head+h.n)%len(h.ring)] = e
-	h.n++
-	return h.update()
+	r.ring[(r.head+r.n)%len(r.ring)] = e
+	r.n++
+	return r.update()
 }
 
 // linearize moves the entries to the ring's start so that append keeps
 // them in order.
-func (h *history) linearize() {
-	if h.head == 0 {
+func (r *historyRing) linearize() {
+	if r.head == 0 {
 		return
 	}
-	out := make([]entry, h.n, max(len(h.ring), 1))
-	for i := range h.n {
-		out[i] = h.at(i)
+	out := make([]entry, r.n, max(len(r.ring), 1))
+	for i := range r.n {
+		out[i] = r.at(i)
 	}
-	h.ring, h.head = out, 0
+	r.ring, r.head = out, 0
 }
 
-func (h *history) at(i int) entry { return h.ring[(h.head+i)%len(h.ring)] }
+// at returns the i-th entry, oldest first; i < len().
+func (h *history) at(i int) entry { return h.r.at(i) }
+
+func (r *historyRing) at(i int) entry { return r.ring[(r.head+i)%len(r.ring)] }
 
 // popFront removes the oldest entry; the caller updates bytes.
-func (h *history) popFront() {
-	e := &h.ring[h.head]
-	h.frames -= allocBytes(cap(e.frame))
+func (r *historyRing) popFront() {
+	e := &r.ring[r.head]
+	r.frames -= allocBytes(cap(e.frame))
 	*e = entry{}
-	h.head = (h.head + 1) % len(h.ring)
-	h.n--
+	r.head = (r.head + 1) % len(r.ring)
+	r.n--
 }
 
 // trimOlder drops the entries published before cutoff (UnixNano) and
 // returns the bytes freed.
 func (h *history) trimOlder(cutoff int64) int {
-	for h.n > 0 && h.ring[h.head].at < cutoff {
-		h.popFront()
+	r := h.r
+	if r == nil {
+		return 0
 	}
-	if h.n == 0 {
-		h.ring, h.head = nil, 0 // nothing left: nor its ring
+	for r.n > 0 && r.ring[r.head].at < cutoff {
+		r.popFront()
 	}
-	return -h.update()
+	if r.n == 0 {
+		return h.clear() // nothing left: nor its ring
+	}
+	return -r.update()
 }
 
 // clear drops every entry and returns the bytes freed.
 func (h *history) clear() int {
-	freed := h.bytes
-	h.ring, h.head, h.n, h.frames, h.bytes = nil, 0, 0, 0, 0
+	if h.r == nil {
+		return 0
+	}
+	freed := h.r.bytes
+	h.r = nil
 	return freed
 }
 
@@ -111,7 +136,7 @@ func (h *history) clear() int {
 // current offset: ok is false when some of them are no longer kept (or the
 // offset is in the future), and then nothing must be replayed.
 func (h *history) since(offset, current uint64) (from int, ok bool) {
-	oldest := current + 1 - uint64(h.n)
+	oldest := current + 1 - uint64(h.len())
 	if offset > current || offset+1 < oldest {
 		return 0, false
 	}

@@ -2,10 +2,10 @@ package daemon
 
 import "sync"
 
-// lruLinks place a channel in the history LRU.
+// lruLinks place a channel in the history LRU; whether it is in is
+// channel.inLRU, kept with the channel's other flags.
 type lruLinks struct {
 	prev, next *channel
-	linked     bool
 }
 
 // historyLRU orders the channels that hold history by their latest
@@ -25,7 +25,7 @@ func (l *historyLRU) touch(ch *channel) {
 		return
 	}
 	l.unlinkLocked(ch)
-	ch.lru = lruLinks{next: l.head, linked: true}
+	ch.lru, ch.inLRU = lruLinks{next: l.head}, true
 	if l.head != nil {
 		l.head.lru.prev = ch
 	}
@@ -43,7 +43,7 @@ func (l *historyLRU) unlink(ch *channel) {
 }
 
 func (l *historyLRU) unlinkLocked(ch *channel) {
-	if !ch.lru.linked {
+	if !ch.inLRU {
 		return
 	}
 	if ch.lru.prev != nil {
@@ -56,7 +56,7 @@ func (l *historyLRU) unlinkLocked(ch *channel) {
 	} else {
 		l.tail = ch.lru.prev
 	}
-	ch.lru = lruLinks{}
+	ch.lru, ch.inLRU = lruLinks{}, false
 }
 
 // popOldest unlinks and returns the least recently published channel, nil

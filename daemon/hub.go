@@ -5,7 +5,12 @@ import (
 	"sync"
 )
 
-const hubShards = 64
+// hubShards is 1<<shardBits: the low bits of a name's hash choose its
+// shard, the next ones its slot in the shard's table (chanTable).
+const (
+	shardBits = 6
+	hubShards = 1 << shardBits
+)
 
 // hub maps channel names to their subscribers. The map is sharded so that
 // subscribes to different channels rarely share a lock.
@@ -21,7 +26,7 @@ type hub struct {
 
 type hubShard struct {
 	mu    sync.RWMutex
-	chans map[string]*channel
+	chans chanTable
 }
 
 // channel is one channel's state: subscribers, position and history. mu is
@@ -29,6 +34,11 @@ type hubShard struct {
 // and while a subscriber is added or removed. A channel lives while it has
 // subscribers or history; when it is dropped its position is lost, and the
 // next incarnation has a new epoch.
+//
+// A node holds one channel per subscribed name, most with one subscriber
+// and no history, so the struct is kept to 128 bytes (an allocator size
+// class): a history's ring is allocated with its first event (history),
+// and what only a broker's channels use, rarely, is in channelSync.
 type channel struct {
 	name  string
 	opts  *ChannelOptions
@@ -36,24 +46,51 @@ type channel struct {
 	id    uint64 // the transport's key for this channel's frames
 	mu    sync.Mutex
 	subs  []*subscription
+	last  uint64 // offset of the latest event
+	hist  history
+	lru   lruLinks // guarded by the node's historyLRU lock
+	sync  *channelSync
 	dead  bool // removed from the hub; a subscriber must look it up again
 	// pinned: imported from a hand-off with subscribers that have not
 	// been resumed yet; kept alive for them, with its position.
 	pinned bool
-	last   uint64 // offset of the latest event
-	hist   history
-	lru    lruLinks // guarded by the node's historyLRU lock
-
 	// With a broker: shared marks the channel as the broker's, linked that
-	// the broker delivers it here; while syncing (the first subscriber's
-	// Broker.Subscribe), deliveries wait in pending and other subscribers
-	// wait for synced to close.
+	// the broker delivers it here, syncing that the first subscriber's
+	// Broker.Subscribe is under way (channelSync).
 	shared, linked, syncing bool
-	synced                  chan struct{}
-	pending                 []BrokerEvent
+	inLRU                   bool // in the history LRU; guarded by its lock
+}
+
+// channelSync is the part of a broker's channel that only linking and a
+// hand-off's resume use, allocated at the first need (syncState) and
+// guarded by the channel's lock.
+type channelSync struct {
+	// While syncing, deliveries wait in pending and other subscribers
+	// wait for synced to close.
+	synced  chan struct{}
+	pending []BrokerEvent
 	// replay is the last broker replay made for a resumed session
 	// (handoff_session.go); dropped at the next delivery.
 	replay *replayCache
+}
+
+// syncState returns ch's channelSync, allocated if need be. Called with
+// ch.mu held.
+func (ch *channel) syncState() *channelSync {
+	if ch.sync == nil {
+		ch.sync = &channelSync{}
+	}
+	return ch.sync
+}
+
+// keepEntry adds e to ch's history of at most size events and returns the
+// change in bytes held. Called with ch.mu held.
+func (ch *channel) keepEntry(e entry, size int) int {
+	fixed := 0
+	if ch.hist.r == nil {
+		fixed = channelBytes(ch.name, ch.epoch) // counted while there is history
+	}
+	return ch.hist.push(e, size, fixed)
 }
 
 // subscription is one session's membership in one channel; idx is its
@@ -65,24 +102,30 @@ type subscription struct {
 }
 
 func newHub(newChannel func(string) *channel) *hub {
-	h := &hub{seed: maphash.MakeSeed(), newChannel: newChannel}
-	for i := range h.shards {
-		h.shards[i].chans = make(map[string]*channel)
-	}
-	return h
+	return &hub{seed: maphash.MakeSeed(), newChannel: newChannel}
 }
 
-func (h *hub) shard(name string) *hubShard {
-	return &h.shards[maphash.String(h.seed, name)%hubShards]
+// shard returns name's shard and its hash.
+func (h *hub) shard(name string) (*hubShard, uint64) {
+	sum := maphash.String(h.seed, name)
+	return &h.shards[sum%hubShards], sum
 }
 
 // lookup returns the channel or nil when it has no state.
 func (h *hub) lookup(name string) *channel {
-	sh := h.shard(name)
+	sh, sum := h.shard(name)
 	sh.mu.RLock()
-	ch := sh.chans[name]
+	ch := sh.chans.get(sum, name)
 	sh.mu.RUnlock()
 	return ch
+}
+
+// insert makes ch the channel called ch.name, replacing any other.
+func (h *hub) insert(ch *channel) {
+	sh, sum := h.shard(ch.name)
+	sh.mu.Lock()
+	sh.chans.set(h.seed, sum, ch)
+	sh.mu.Unlock()
 }
 
 // lock returns the live channel called name, created if need be, with its
@@ -119,13 +162,13 @@ func (ch *channel) addLocked(s *Session) *subscription {
 }
 
 func (h *hub) create(name string) *channel {
-	sh := h.shard(name)
+	sh, sum := h.shard(name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	ch := sh.chans[name]
+	ch := sh.chans.get(sum, name)
 	if ch == nil {
 		ch = h.newChannel(name)
-		sh.chans[name] = ch
+		sh.chans.set(h.seed, sum, ch)
 	}
 	return ch
 }
@@ -163,14 +206,14 @@ func (ch *channel) unused() bool {
 // dropIfUnused removes the channel from the hub if it is still unused, and
 // reports whether it did.
 func (h *hub) dropIfUnused(ch *channel) bool {
-	sh := h.shard(ch.name)
+	sh, sum := h.shard(ch.name)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if ch.unused() && !ch.dead {
 		ch.dead = true
-		delete(sh.chans, ch.name)
+		sh.chans.remove(h.seed, sum, ch)
 		if h.dropped != nil {
 			h.dropped(ch)
 		}
@@ -185,9 +228,7 @@ func (h *hub) each(f func(*channel)) {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		for _, ch := range sh.chans {
-			f(ch)
-		}
+		sh.chans.each(f)
 		sh.mu.RUnlock()
 	}
 }
@@ -198,7 +239,7 @@ func (h *hub) channels() int {
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.RLock()
-		n += len(sh.chans)
+		n += sh.chans.n
 		sh.mu.RUnlock()
 	}
 	return n

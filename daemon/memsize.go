@@ -32,13 +32,16 @@ func allocBytes(n int) int {
 // entryBytes is one slot of a history ring.
 const entryBytes = int(unsafe.Sizeof(entry{}))
 
-// hubEntryBytes approximates a channel's slot in its hub shard's map (key
-// string header, value pointer, control byte, at the map's load factor).
-const hubEntryBytes = 32
+// historyRingBytes is a history's own allocation while it holds events.
+var historyRingBytes = allocBytes(int(unsafe.Sizeof(historyRing{})))
+
+// hubEntryBytes approximates a channel's slot in its hub shard's table
+// (chanTable: a pointer, at a load between 3/16 and 3/4).
+const hubEntryBytes = 16
 
 // channelBytes is what a channel kept alive only by its history costs
 // besides the history itself: the struct, its name and epoch strings, and
-// its hub map slot. A channel that holds one event each, by the thousand,
+// its hub table slot. A channel that holds one event each, by the thousand,
 // costs about twice its events.
 func channelBytes(name, epoch string) int {
 	return allocBytes(int(unsafe.Sizeof(channel{}))) + allocBytes(len(name)) + allocBytes(len(epoch)) + hubEntryBytes

@@ -20,7 +20,6 @@ type Node struct {
 	live       atomic.Pointer[Settings]
 	log        *zap.Logger
 	hub        *hub
-	expiries   *expiries
 	idem       *idempotency
 	connEvents *connEvents
 	reg        *registry   // live sessions, for the control plane
@@ -56,12 +55,11 @@ func New(opts Options) *Node {
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
 	n := &Node{
-		opts:     opts,
-		log:      opts.Logger,
-		expiries: newExpiries(),
-		idem:     newIdempotency(),
-		prefix:   hex.EncodeToString(rnd[:]) + "-",
-		reg:      newRegistry(),
+		opts:   opts,
+		log:    opts.Logger,
+		idem:   newIdempotency(),
+		prefix: hex.EncodeToString(rnd[:]) + "-",
+		reg:    newRegistry(),
 	}
 	n.live.Store(opts.settings())
 	n.hub = newHub(n.newChannel)
@@ -95,14 +93,11 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 		node:     n,
 		t:        t,
 		id:       n.prefix + strconv.FormatUint(seq, 36),
-		seq:      seq,
 		subject:  id.Subject,
 		patterns: n.patterns(id),
 		info:     id.Info,
 		internal: id.Internal,
 		jti:      id.TokenID,
-		tokens:   2 * float64(n.set().CommandsPerSecond),
-		refilled: n.opts.Now().UnixNano(),
 	}
 	s.tt, _ = t.(TimedTransport) // once here, not per delivery
 	if dt, ok := t.(DeflateTransport); ok {
@@ -126,7 +121,6 @@ func (n *Node) newChannel(name string) *channel {
 	id := n.channelIDs.Add(1)
 	ch := &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
 		shared: n.opts.Broker != nil}
-	ch.hist.fixed = channelBytes(ch.name, ch.epoch)
 	return ch
 }
 
@@ -255,7 +249,7 @@ func (n *Node) keep(ch *channel, msg []byte, now int64) {
 	if o.HistorySize <= 0 {
 		return
 	}
-	delta := ch.hist.push(entry{frame: msg, offset: ch.last, at: now}, o.HistorySize)
+	delta := ch.keepEntry(entry{frame: msg, offset: ch.last, at: now}, o.HistorySize)
 	if o.HistoryTTL > 0 {
 		delta -= ch.hist.trimOlder(now - o.HistoryTTL.Nanoseconds())
 	}

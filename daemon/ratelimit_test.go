@@ -42,3 +42,40 @@ func TestCommandsPerSecond(t *testing.T) {
 		t.Fatalf("after 1s: %v", msgs)
 	}
 }
+
+// TestCommandsPerSecondUneven: with a rate that does not divide a second
+// into whole nanoseconds, the burst is still exactly twice the rate, and
+// one command comes back per 1/rate s, not sooner.
+func TestCommandsPerSecondUneven(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	n := New(Options{CommandsPerSecond: 3, Now: func() time.Time { return now }})
+	f := &fakeTransport{}
+	s := n.Connect(f, Identity{Subject: "u", Channels: []string{"*"}})
+	f.take(t)
+	pongs := func(count int) (served int) {
+		for range count {
+			s.Message(false, []byte(`{"action":"ping"}`))
+		}
+		for _, m := range f.take(t) {
+			if m.str(t, "type") == "pong" {
+				served++
+			}
+		}
+		return served
+	}
+	if got := pongs(10); got != 6 {
+		t.Fatalf("burst: %d served, want 6", got)
+	}
+	now = now.Add(time.Second/3 - time.Millisecond)
+	if got := pongs(1); got != 0 {
+		t.Fatalf("before 1/3 s: %d served, want 0", got)
+	}
+	now = now.Add(2 * time.Millisecond)
+	if got := pongs(2); got != 1 {
+		t.Fatalf("after 1/3 s: %d served, want 1", got)
+	}
+	now = now.Add(time.Hour) // a full bucket, no more
+	if got := pongs(10); got != 6 {
+		t.Fatalf("after an hour: %d served, want 6", got)
+	}
+}

@@ -58,9 +58,7 @@ func (s *Session) setExpiry(id Identity) {
 		return
 	}
 	s.warned.Store(false)
-	if s.expires.Swap(id.Expires.UnixNano()) == 0 {
-		s.node.expiries.add(s)
-	}
+	s.expires.Store(id.Expires.UnixNano()) // swept from now on (SweepExpiries)
 }
 
 func unixSeconds(id Identity) int64 {

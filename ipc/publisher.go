@@ -45,6 +45,8 @@ type Directory interface {
 	Presence(channel string) any
 	// StreamConnEvents writes connection events after the position (after,
 	// epoch) as NDJSON lines and follows new ones until ctx ends or the
-	// daemon shuts down. Called from the request's goroutine.
+	// daemon shuts down. A line is only valid until write returns (its
+	// buffer is reused): write copies what it keeps. Called from the
+	// request's goroutine.
 	StreamConnEvents(ctx context.Context, after uint64, epoch string, write func(line []byte) error) error
 }

@@ -395,15 +395,7 @@ func FuzzParseSigned(f *testing.F) {
 // BenchmarkParse compares parse with golang-jwt's ParseWithClaims on the
 // token of BenchmarkVerify.
 func BenchmarkParse(b *testing.B) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	v, err := New(Options{Key: key})
-	if err != nil {
-		b.Fatal(err)
-	}
-	tok, err := Mint(key, "user-1", []string{"project:*", "user:{sub}"}, time.Hour, time.Now())
-	if err != nil {
-		b.Fatal(err)
-	}
+	v, tok := benchToken(b)
 	for _, p := range []struct {
 		name  string
 		parse func(string, *claims) error

@@ -92,8 +92,15 @@ func (n *Node) ConnectSubscriptions(rawQuery, lastEventID string) (ConnectSubscr
 	return cs, nil
 }
 
+// noEpoch stands for the empty epoch in a written position: a channel a
+// broker has numbered nothing in yet has none, and "p 0 " would not split
+// into three fields. No epoch is ever "-" (they are a node prefix or a
+// broker's random id).
+const noEpoch = "-"
+
 // ParsePositions reads "channel offset epoch" triples separated by spaces
-// (AppendPosition writes one); "" is no position (a nil map).
+// (AppendPosition writes one; an epoch "-" is the empty one); "" is no
+// position (a nil map).
 func ParsePositions(s string) (map[string]Position, error) {
 	if s == "" {
 		return nil, nil
@@ -108,18 +115,25 @@ func ParsePositions(s string) (map[string]Position, error) {
 		if err != nil {
 			return nil, ErrBadPositions
 		}
-		out[f[i]] = Position{Offset: off, Epoch: f[i+2]}
+		epoch := f[i+2]
+		if epoch == noEpoch {
+			epoch = ""
+		}
+		out[f[i]] = Position{Offset: off, Epoch: epoch}
 	}
 	return out, nil
 }
 
-// AppendPosition appends one "channel offset epoch" triple to dst; the
-// caller separates triples with a space.
+// AppendPosition appends one "channel offset epoch" triple to dst, the
+// empty epoch as "-"; the caller separates triples with a space.
 func AppendPosition(dst []byte, channel string, p Position) []byte {
 	dst = append(dst, channel...)
 	dst = append(dst, ' ')
 	dst = strconv.AppendUint(dst, p.Offset, 10)
 	dst = append(dst, ' ')
+	if p.Epoch == "" {
+		return append(dst, noEpoch...)
+	}
 	return append(dst, p.Epoch...)
 }
 

@@ -24,6 +24,8 @@ func TestConnectSubscriptionsQuery(t *testing.T) {
 		{name: "other parameters ignored", query: "channelz=a&Channels=b&x=%zz", channels: nil},
 		{name: "positions", query: "channels=a,b&last_event_id=a+3+e1+b%207%20e2", channels: []string{"a", "b"},
 			since: map[string]Position{"a": {3, "e1"}, "b": {7, "e2"}}},
+		{name: "empty epoch", query: "channels=a&last_event_id=a+0+-", channels: []string{"a"},
+			since: map[string]Position{"a": {0, ""}}},
 		{name: "header wins", query: "channels=a&last_event_id=a+3+e1", header: "a 9 e9", channels: []string{"a"},
 			since: map[string]Position{"a": {9, "e9"}}},
 		{name: "malformed positions", query: "channels=a&last_event_id=a+x+e1", err: ErrBadPositions},
@@ -87,6 +89,24 @@ func TestSubscribeAll(t *testing.T) {
 	}
 	if msgs[1].str(t, "code") != "forbidden" || msgs[2].rawField("recovered") != "true" {
 		t.Errorf("refusal %v and resume %v: want code forbidden, recovered true", msgs[1], msgs[2])
+	}
+}
+
+// TestPositionEmptyEpoch: a channel a broker has numbered nothing in has
+// an empty epoch; written, its position must still be three fields, and
+// read back the same. Before "-", "p:1 0 " was refused as malformed, so a
+// client reconnecting with such a position got 400 (the dashboard's
+// Redis test, through the JavaScript client's connect URL).
+func TestPositionEmptyEpoch(t *testing.T) {
+	b := AppendPosition(nil, "p:1", Position{Offset: 0, Epoch: ""})
+	b = append(b, ' ')
+	b = AppendPosition(b, "p:2", Position{Offset: 3, Epoch: "e1"})
+	if string(b) != "p:1 0 - p:2 3 e1" {
+		t.Fatalf("written %q", b)
+	}
+	got, err := ParsePositions(string(b))
+	if err != nil || got["p:1"] != (Position{0, ""}) || got["p:2"] != (Position{3, "e1"}) {
+		t.Fatalf("read back %v, %v", got, err)
 	}
 }
 

@@ -481,11 +481,12 @@ function drainHint(reason) {
 /**
  * Positions as the daemon writes them in an SSE id and reads them in
  * last_event_id: "channel offset epoch" triples joined by spaces (neither
- * channel names nor epochs contain one).
+ * channel names nor epochs contain one), the empty epoch (a channel a
+ * broker has numbered nothing in) as "-".
  */
 export function formatPositions(positions) {
   const out = [];
-  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
+  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch || '-'}`);
   return out.join(' ');
 }
 

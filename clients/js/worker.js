@@ -245,7 +245,7 @@
   }
   function formatPositions(positions) {
     const out = [];
-    for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
+    for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch || "-"}`);
     return out.join(" ");
   }
   function connectURL(base, subs) {

@@ -430,7 +430,7 @@ function drainHint(reason) {
 }
 function formatPositions(positions) {
   const out = [];
-  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch}`);
+  for (const [channel, p] of positions) if (p) out.push(`${channel} ${p.offset} ${p.epoch || "-"}`);
   return out.join(" ");
 }
 function connectURL(base, subs) {

@@ -57,6 +57,7 @@ export class FanoutClient {
       pingIntervalMs: o.pingIntervalMs,
       pongTimeoutMs: o.pongTimeoutMs ?? 10000,
       connectTimeoutMs: o.connectTimeoutMs ?? 10000,
+      subscribeInURL: o.subscribeInURL ?? true,
       terminalCodes: o.terminalCodes ?? TERMINAL_CODES,
       sse: sse && {
         url: sse.url,
@@ -179,7 +180,7 @@ export class FanoutClient {
   }
 
   _openWS(token) {
-    const { url, channels } = connectURL(this._o.url, this._subs);
+    const { url, channels } = connectURL(this._o.url, this._o.subscribeInURL ? this._subs : new Map());
     const ws = new this._o.WebSocket(url, ['fanout.v1', `bearer.${token}`]);
     const link = this._newLink('websocket');
     link.inURL = channels;

@@ -212,6 +212,13 @@ export interface ClientOptions {
   pongTimeoutMs?: number;
   /** A WebSocket not open by then is abandoned. Default 10000. */
   connectTimeoutMs?: number;
+  /**
+   * Name the channels (and positions) in the connect URL, so that the daemon
+   * subscribes them with its welcome: a round trip saved. Default true;
+   * false keeps channel names out of proxies' access logs (subscribe
+   * commands instead).
+   */
+  subscribeInURL?: boolean;
   /** Close codes that end the client. Default TERMINAL_CODES. */
   terminalCodes?: readonly number[];
   /** The SSE fallback; false turns it off. */

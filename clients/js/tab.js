@@ -16,7 +16,7 @@
 import { LOGGED_OUT } from './client.js';
 
 // What the hub's own client takes from the first tab: plain data only.
-const OPTS = ['url', 'backoff', 'pingIntervalMs', 'pongTimeoutMs', 'connectTimeoutMs', 'terminalCodes', 'sse'];
+const OPTS = ['url', 'backoff', 'pingIntervalMs', 'pongTimeoutMs', 'connectTimeoutMs', 'subscribeInURL', 'terminalCodes', 'sse'];
 
 // A SharedWorker that says nothing within this long is given up for an elected tab.
 const WORKER_WAIT_MS = 3000;

@@ -344,7 +344,7 @@ var OPTS, WORKER_WAIT_MS;
 var init_tab = __esm({
   "tab.js"() {
     init_client();
-    OPTS = ["url", "backoff", "pingIntervalMs", "pongTimeoutMs", "connectTimeoutMs", "terminalCodes", "sse"];
+    OPTS = ["url", "backoff", "pingIntervalMs", "pongTimeoutMs", "connectTimeoutMs", "subscribeInURL", "terminalCodes", "sse"];
     WORKER_WAIT_MS = 3e3;
   }
 });
@@ -489,6 +489,7 @@ var init_client = __esm({
           pingIntervalMs: o.pingIntervalMs,
           pongTimeoutMs: o.pongTimeoutMs ?? 1e4,
           connectTimeoutMs: o.connectTimeoutMs ?? 1e4,
+          subscribeInURL: o.subscribeInURL ?? true,
           terminalCodes: o.terminalCodes ?? TERMINAL_CODES,
           sse: sse && {
             url: sse.url,
@@ -599,7 +600,7 @@ var init_client = __esm({
         else this._openWS(token2);
       }
       _openWS(token2) {
-        const { url, channels } = connectURL(this._o.url, this._subs);
+        const { url, channels } = connectURL(this._o.url, this._o.subscribeInURL ? this._subs : /* @__PURE__ */ new Map());
         const ws = new this._o.WebSocket(url, ["fanout.v1", `bearer.${token2}`]);
         const link = this._newLink("websocket");
         link.inURL = channels;

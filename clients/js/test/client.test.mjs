@@ -155,6 +155,26 @@ describe('against fanoutd', () => {
     assert.deepEqual(sent.filter((m) => m.action === 'subscribe'), []);
   });
 
+  test('subscribeInURL: false keeps channel names out of the URL and subscribes by command', async () => {
+    const d = await start();
+    const urls = [];
+    const sent = [];
+    class Recording extends WebSocket {
+      constructor(url, protocols) { super(url, protocols); urls.push(url); }
+      send(data) { sent.push(JSON.parse(data)); super.send(data); }
+    }
+    const c = track(client(d, { WebSocket: Recording, sse: false, subscribeInURL: false }));
+    const got = collector();
+    const infos = collector();
+    c.subscribe('project:q', got, { onSubscribed: infos });
+    c.connect();
+    await infos.until(1);
+    await publish(d.socketPath, event('project:q', 1));
+    await got.until(1);
+    assert.equal(new URL(urls[0]).search, '');
+    assert.deepEqual(sent.filter((m) => m.action === 'subscribe').map((m) => m.channel), ['project:q']);
+  });
+
   test('a daemon that ignores the URL channels (no url_channels in its welcome) gets subscribe commands', async () => {
     const d = await start();
     const sent = [];

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -139,14 +140,27 @@ func AppendPosition(dst []byte, channel string, p Position) []byte {
 
 // SubscribeAll subscribes the session to every channel of cs, in order, as
 // Subscribe does: a refused channel reaches the client as an
-// "unsubscribed" frame and the others carry on. Called by the transport
-// once the session is open, before any client message.
+// "unsubscribed" frame and the others carry on. Once the broker is found
+// unavailable, the channels left are refused with that error without
+// asking it again: the transport calls this during the WebSocket
+// handshake, which one broker timeout (Options.BrokerTimeout) must not
+// outlast per channel. Called by the transport once the session is open,
+// before any client message.
 func (s *Session) SubscribeAll(cs ConnectSubscriptions) {
+	var down error
 	for _, ch := range cs.Channels {
+		if down != nil {
+			s.ctl.Lock()
+			s.refused(ch, down)
+			s.ctl.Unlock()
+			continue
+		}
 		var since *Position
 		if p, ok := cs.Since[ch]; ok {
 			since = &p
 		}
-		_ = s.Subscribe(ch, since)
+		if err := s.Subscribe(ch, since); errors.Is(err, ErrUnavailable) {
+			down = err
+		}
 	}
 }

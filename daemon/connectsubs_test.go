@@ -110,6 +110,37 @@ func TestPositionEmptyEpoch(t *testing.T) {
 	}
 }
 
+// TestSubscribeAllBrokerDown: with the broker unavailable, the first URL
+// channel waits for it and is refused "unavailable"; the others are
+// refused with it at once, without another broker call each (the
+// WebSocket handshake waits for SubscribeAll).
+func TestSubscribeAllBrokerDown(t *testing.T) {
+	hub := newBrokerHub(t)
+	n := brokerNode(hub)
+	hub.setFailSubscribe(true)
+	s, ft := connect(t, n, "u", "p:*")
+	cs, err := n.ConnectSubscriptions("channels=p:1,p:2,p:3", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SubscribeAll(cs)
+	msgs := ft.take(t)
+	if len(msgs) != 3 {
+		t.Fatalf("frames %v, want three refusals", msgs)
+	}
+	for i, m := range msgs {
+		if m.str(t, "type") != "unsubscribed" || m.str(t, "code") != "unavailable" || m.str(t, "channel") != cs.Channels[i] {
+			t.Errorf("frame %v, want %s unsubscribed with code unavailable", m, cs.Channels[i])
+		}
+	}
+	hub.mu.Lock()
+	calls := hub.subscribes
+	hub.mu.Unlock()
+	if calls != 1 {
+		t.Errorf("%d broker subscribes, want 1", calls)
+	}
+}
+
 func TestParsePositionsMalformed(t *testing.T) {
 	for _, id := range []string{"a", "a 1", "a x e", "a -1 e", "a 1 e b", "a 18446744073709551616 e"} {
 		if _, err := ParsePositions(id); !errors.Is(err, ErrBadPositions) {

@@ -22,6 +22,7 @@ type brokerHub struct {
 	onSubscribe   func()
 	failSubscribe bool
 	histories     int // History calls
+	subscribes    int // Subscribe calls
 }
 
 type brokerChannel struct {
@@ -132,6 +133,7 @@ func (b *fakeBroker) Publish(_ context.Context, channel, eventType string, paylo
 
 func (b *fakeBroker) Subscribe(_ context.Context, channel string) (uint64, string, error) {
 	b.hub.mu.Lock()
+	b.hub.subscribes++
 	if b.hub.failSubscribe {
 		b.hub.mu.Unlock()
 		return 0, "", errors.New("broker down")

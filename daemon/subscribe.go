@@ -25,7 +25,12 @@ func (s *Session) Subscribe(channel string, since *Position) error {
 	}
 	err := s.subscribe(cmd)
 	if err != nil {
-		s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()}))
+		s.refused(channel, err)
 	}
 	return err
+}
+
+// refused tells the client that channel was not subscribed, and why.
+func (s *Session) refused(channel string, err error) {
+	s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()}))
 }

@@ -148,15 +148,29 @@ func (v *Verifier) parse(token string, c *claims) error {
 	if err := v.validate(c); err != nil {
 		return jwtError(jwt.ErrTokenInvalidClaims, "", err)
 	}
+	if hdr.crit {
+		return errCriticalHeader
+	}
 	return nil
 }
 
 // parseJWT is the parse of golang-jwt, kept for the remote JWKS (and as
 // the reference parse's tests compare against).
 func (v *Verifier) parseJWT(token string, c *claims) error {
-	_, err := v.parser.ParseWithClaims(token, c, v.keyFor)
+	t, err := v.parser.ParseWithClaims(token, c, v.keyFor)
+	if err == nil {
+		if _, crit := t.Header["crit"]; crit {
+			return errCriticalHeader
+		}
+	}
 	return err
 }
+
+// errCriticalHeader refuses a token whose header has "crit": RFC 7515
+// §4.1.11 makes a JWS invalid when it lists extensions the recipient does
+// not understand, and this one understands none. golang-jwt does not
+// check it; both parse paths do, after everything golang-jwt checks.
+var errCriticalHeader = jwtError(jwt.ErrTokenUnverifiable, "critical header parameters (crit) are not supported", nil)
 
 // strictB64 is the segment encoding as New configures golang-jwt
 // (jwt.WithStrictDecoding, padding not allowed): base64url without
@@ -172,10 +186,12 @@ var (
 
 // joseHeader is what Verify reads of a token's JOSE header: the raw JSON
 // values of "alg" and "kid" (nil when absent; the last one when a name is
-// repeated, as encoding/json's map keeps it). golang-jwt v5 reads nothing
-// else: "typ" and "crit" are not checked, and neither are they here.
+// repeated, as encoding/json's map keeps it), and whether it has "crit"
+// (refused: errCriticalHeader). golang-jwt v5 reads alg and kid only;
+// "typ" is not checked.
 type joseHeader struct {
 	alg, kid []byte
+	crit     bool
 }
 
 // decodeHeader decodes the header as json.Unmarshal into golang-jwt's
@@ -212,6 +228,8 @@ func decodeHeader(b []byte) (joseHeader, error) {
 			h.alg = b[i:vEnd]
 		case nameIs(key, "kid"):
 			h.kid = b[i:vEnd]
+		case nameIs(key, "crit"):
+			h.crit = true
 		}
 		i = jsonscan.SkipSpace(b, vEnd)
 		if i < len(b) && b[i] == ',' {

@@ -411,3 +411,32 @@ func BenchmarkParse(b *testing.B) {
 		})
 	}
 }
+
+// TestCriticalHeaderRefused: a token whose header lists "crit" is refused
+// however well it is signed (RFC 7515 §4.1.11: this verifier understands
+// no extension), on both parse paths; golang-jwt alone accepts it.
+func TestCriticalHeaderRefused(t *testing.T) {
+	v := newVerifier(t, Options{Key: testKey, Now: func() time.Time { return t0 }})
+	exp := strconv.FormatInt(t0.Add(time.Hour).Unix(), 10)
+	claimsJSON := `{"sub":"u1","exp":` + exp + `}`
+	for name, hdr := range map[string]string{
+		"a list":  `{"alg":"HS256","crit":["exp"]}`,
+		"empty":   `{"alg":"HS256","crit":[]}`,
+		"escaped": `{"alg":"HS256","\u0063rit":["b64"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			token := hs256(hdr, claimsJSON)
+			if _, err := v.Verify(token); !errors.Is(err, ErrInvalidToken) || !strings.Contains(err.Error(), "crit") {
+				t.Errorf("Verify: %v, want ErrInvalidToken naming crit", err)
+			}
+			var ref claims
+			if err := v.parseJWT(token, &ref); !errors.Is(err, jwt.ErrTokenUnverifiable) {
+				t.Errorf("parseJWT: %v, want the same refusal", err)
+			}
+			if _, err := jwt.ParseWithClaims(token, &claims{}, func(*jwt.Token) (any, error) { return testKey, nil },
+				jwt.WithTimeFunc(func() time.Time { return t0 })); err != nil {
+				t.Errorf("golang-jwt alone refused it too (%v): the test no longer shows the difference", err)
+			}
+		})
+	}
+}

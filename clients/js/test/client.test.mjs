@@ -14,6 +14,20 @@ const { start, track } = lifecycle();
 
 const event = (channel, n) => ({ channel, type: 'story.status.changed', payload: { n } });
 
+/**
+ * A WebSocket class that records the URLs it opens, its sockets and the
+ * commands sent; rewrite(url) changes the URL actually dialled.
+ */
+function recordingWebSocket(rewrite = (url) => url) {
+  const rec = { urls: [], sockets: [], sent: [] };
+  rec.WebSocket = class extends WebSocket {
+    constructor(url, protocols) { super(rewrite(url), protocols); rec.urls.push(url); rec.sockets.push(this); }
+    send(data) { rec.sent.push(JSON.parse(data)); super.send(data); }
+  };
+  rec.subscribes = () => rec.sent.filter((m) => m.action === 'subscribe').map((m) => m.channel);
+  return rec;
+}
+
 describe('backoff', () => {
   test('defaults: 0.5 s doubling to 20 s', () => {
     assert.deepEqual({ ...DEFAULT_BACKOFF }, { initialMs: 500, maxMs: 20000, factor: 2 });
@@ -120,13 +134,7 @@ describe('against fanoutd', () => {
 
   test('channels known at connect are subscribed in the URL, with their positions, and no command is sent', async () => {
     const d = await start();
-    const urls = [];
-    const sockets = [];
-    const sent = [];
-    class Recording extends WebSocket {
-      constructor(url, protocols) { super(url, protocols); urls.push(url); sockets.push(this); }
-      send(data) { sent.push(JSON.parse(data)); super.send(data); }
-    }
+    const { WebSocket: Recording, urls, sockets, subscribes } = recordingWebSocket();
     const c = track(client(d, { WebSocket: Recording, sse: false }));
     const got = collector();
     const infos = collector();
@@ -139,7 +147,7 @@ describe('against fanoutd', () => {
     const first = new URL(urls[0]);
     assert.deepEqual(first.searchParams.getAll('channel'), ['project:u', 'project:v,w']);
     assert.equal(first.searchParams.get('last_event_id'), null, 'no position yet');
-    assert.deepEqual(sent.filter((m) => m.action === 'subscribe'), []);
+    assert.deepEqual(subscribes(), []);
 
     // A reconnect names the position reached, and resumes from it.
     sockets[0].close(4000, 'test');
@@ -152,17 +160,12 @@ describe('against fanoutd', () => {
     const resumed = infos.items.slice(2).find((i) => i.channel === 'project:u');
     assert.equal(resumed.recovered, true);
     assert.deepEqual(got.items.map((e) => e.offset), [1, 2, 3]);
-    assert.deepEqual(sent.filter((m) => m.action === 'subscribe'), []);
+    assert.deepEqual(subscribes(), []);
   });
 
   test('subscribeInURL: false keeps channel names out of the URL and subscribes by command', async () => {
     const d = await start();
-    const urls = [];
-    const sent = [];
-    class Recording extends WebSocket {
-      constructor(url, protocols) { super(url, protocols); urls.push(url); }
-      send(data) { sent.push(JSON.parse(data)); super.send(data); }
-    }
+    const { WebSocket: Recording, urls, subscribes } = recordingWebSocket();
     const c = track(client(d, { WebSocket: Recording, sse: false, subscribeInURL: false }));
     const got = collector();
     const infos = collector();
@@ -172,16 +175,16 @@ describe('against fanoutd', () => {
     await publish(d.socketPath, event('project:q', 1));
     await got.until(1);
     assert.equal(new URL(urls[0]).search, '');
-    assert.deepEqual(sent.filter((m) => m.action === 'subscribe').map((m) => m.channel), ['project:q']);
+    assert.deepEqual(subscribes(), ['project:q']);
   });
 
   test('a daemon that ignores the URL channels (no url_channels in its welcome) gets subscribe commands', async () => {
     const d = await start();
-    const sent = [];
-    class Older extends WebSocket {
-      constructor(url, protocols) { const u = new URL(url); u.search = ''; super(u.href, protocols); }
-      send(data) { sent.push(JSON.parse(data)); super.send(data); }
-    }
+    const { WebSocket: Older, subscribes } = recordingWebSocket((url) => {
+      const u = new URL(url);
+      u.search = '';
+      return u.href;
+    });
     const c = track(client(d, { WebSocket: Older, sse: false }));
     const got = collector();
     const infos = collector();
@@ -190,7 +193,7 @@ describe('against fanoutd', () => {
     await infos.until(1);
     await publish(d.socketPath, event('project:o', 1));
     await got.until(1);
-    assert.deepEqual(sent.filter((m) => m.action === 'subscribe').map((m) => m.channel), ['project:o']);
+    assert.deepEqual(subscribes(), ['project:o']);
   });
 
   test('after a daemon-side close (4003) it reconnects with a new token and resumes from its position', async () => {

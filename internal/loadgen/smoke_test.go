@@ -89,7 +89,11 @@ func TestRunDeflate(t *testing.T) {
 		t.Fatal(err)
 	}
 	logReport(t, rep)
-	if !rep.OK() || rep.Daemon.DeflateConns != 20 || rep.Daemon.CompressedEvents == 0 {
+	// Not rep.OK(): on a loaded machine the publisher may fall behind its
+	// 50 events a second, which says nothing about compression.
+	clean := rep.ConnectFailures == 0 && rep.Lost == 0 && rep.Disconnects == 0 && rep.OutOfOrder == 0 &&
+		rep.Published > 0 && rep.Accepted == rep.Published && len(rep.Errors) == 0
+	if !clean || rep.Daemon.DeflateConns != 20 || rep.Daemon.CompressedEvents == 0 {
 		t.Fatalf("not clean or not compressed: %+v", rep)
 	}
 	if rep.Daemon.BytesOutPerDelivery >= 1000 {

@@ -129,21 +129,9 @@ func (w *worker) centrifugoConnectSubs(c *client, channels ...string) error {
 // messages, one per line. This is the connection phase, so it decodes JSON.
 func (c *client) awaitCentrifugoReply(id uint32) (centrifugoReply, error) {
 	for {
-		h, p, err := c.fr.next()
+		p, err := c.nextText()
 		if err != nil {
 			return centrifugoReply{}, err
-		}
-		switch h.OpCode {
-		case ws.OpPing:
-			if err := writeClientFrame(c.nc, ws.OpPong, p); err != nil {
-				return centrifugoReply{}, err
-			}
-			continue
-		case ws.OpClose:
-			return centrifugoReply{}, closeError(p)
-		case ws.OpText:
-		default:
-			continue
 		}
 		// The whole frame is handled: a ping may follow the reply in it.
 		var reply centrifugoReply

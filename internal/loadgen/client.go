@@ -88,22 +88,36 @@ func (w *worker) subscribe(c *client, channel int) error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	for {
-		h, p, err := c.fr.next()
-		if err != nil {
-			return fmt.Errorf("await subscribed: %w", err)
-		}
+		p, err := c.nextText()
 		switch {
-		case h.OpCode == ws.OpPing:
-			if err := writeClientFrame(c.nc, ws.OpPong, p); err != nil {
-				return err
-			}
-		case h.OpCode == ws.OpClose:
-			return fmt.Errorf("await subscribed: %w", closeError(p))
-		case h.OpCode != ws.OpText:
+		case err != nil:
+			return fmt.Errorf("await subscribed: %w", err)
 		case hasType(p, "subscribed"):
 			return nil
 		case hasType(p, "error"):
 			return fmt.Errorf("%w: %s", ErrSubscribe, p)
+		}
+	}
+}
+
+// nextText returns the next text message of the connection phase,
+// answering pings and passing over other frames; a close frame is an
+// error (closeError).
+func (c *client) nextText() ([]byte, error) {
+	for {
+		h, p, err := c.fr.next()
+		if err != nil {
+			return nil, err
+		}
+		switch h.OpCode {
+		case ws.OpPing:
+			if err := writeClientFrame(c.nc, ws.OpPong, p); err != nil {
+				return nil, err
+			}
+		case ws.OpClose:
+			return nil, closeError(p)
+		case ws.OpText:
+			return p, nil
 		}
 	}
 }

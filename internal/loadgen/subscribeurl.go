@@ -7,8 +7,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-
-	"github.com/gobwas/ws"
 )
 
 // Connect-time subscriptions (Spec.SubscribeInURL, --subscribe-in-url):
@@ -73,7 +71,7 @@ func (c *client) awaitSubscribedInURL(channels []string) error {
 	}
 	welcomed := false
 	for len(pending) > 0 {
-		h, p, err := c.fr.next()
+		p, err := c.nextText()
 		if err != nil {
 			var ne net.Error
 			if welcomed && len(pending) == len(channels) && errors.As(err, &ne) && ne.Timeout() {
@@ -82,18 +80,6 @@ func (c *client) awaitSubscribedInURL(channels []string) error {
 				return fmt.Errorf("await subscribed: welcome but no subscribed frame (does the server take channels in the URL?): %w", err)
 			}
 			return fmt.Errorf("await subscribed: %w", err)
-		}
-		switch h.OpCode {
-		case ws.OpPing:
-			if err := writeClientFrame(c.nc, ws.OpPong, p); err != nil {
-				return err
-			}
-			continue
-		case ws.OpClose:
-			return fmt.Errorf("await subscribed: %w", closeError(p))
-		case ws.OpText:
-		default:
-			continue
 		}
 		var m controlFrame
 		if json.Unmarshal(p, &m) != nil {

@@ -19,7 +19,9 @@ import (
 )
 
 // fakeFanoutd is the part of fanoutd that the generator's connect-time
-// subscriptions use, before the daemon has them: the WebSocket route with
+// subscriptions use, with what the real daemon does not show: the
+// commands clients sent and every upgrade's query (TestRunSubscribeInURL
+// runs the mode against the real daemon). It serves the WebSocket route with
 // ?channels=a,b (parameters add up, duplicates dropped, as on the SSE
 // route) answered in one write with the welcome and a subscribed frame per
 // channel, or an unsubscribed frame with code forbidden for a channel in

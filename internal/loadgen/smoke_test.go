@@ -77,6 +77,23 @@ func TestRunInProcess(t *testing.T) {
 	}
 }
 
+// TestRunSubscribeInURL: against the real daemon, connections that name
+// their channel in the upgrade URL (no subscribe command) get every event.
+func TestRunSubscribeInURL(t *testing.T) {
+	d := startDaemon(t)
+	cfg := d.config(40, 2, 4, 100, time.Second)
+	cfg.SubscribeInURL = true
+	rep, err := Run(context.Background(), cfg, Options{Launcher: pipeLauncher{}, Progress: logWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logReport(t, rep)
+	if !rep.SubscribeInURL || rep.Connected != 40 || rep.ConnectFailures != 0 || rep.Published == 0 ||
+		rep.Expected != rep.Published*10 || rep.Received != rep.Expected || rep.Lost != 0 || rep.Disconnects != 0 {
+		t.Fatalf("not clean: %+v", rep)
+	}
+}
+
 // TestRunDeflate: subscribers that offer permessage-deflate get the
 // events compressed (json payloads over the daemon's 512-byte threshold),
 // inflate them, and every one is counted.

@@ -280,7 +280,7 @@ func (s *Session) subscribeShared(cmd command, name string) error {
 	n.drainPending(ch)
 	ch.mu.Unlock()
 	s.subs = append(s.subs, sub)
-	n.logConn(s, connEvent{typ: "subscribe", channel: name})
+	n.logConn(s, connEvent{typ: connSubscribe, channel: name})
 	n.notePresence(s, name, true)
 	return nil
 }

@@ -33,8 +33,9 @@ func newConnEvents(size int, epoch string) *connEvents {
 
 // connEvent is one event before it is recorded.
 type connEvent struct {
-	typ, conn, user, channel string
-	code                     int
+	typ                 uint8 // connConnect, connDisconnect, connSubscribe or connUnsubscribe
+	conn, user, channel string
+	code                int
 }
 
 // connLine is one recorded event: what its line says but the sequence
@@ -57,20 +58,12 @@ const (
 	connUnsubscribe
 )
 
+// connTypes are the types' names in a line.
 var connTypes = [...]string{connConnect: "connect", connDisconnect: "disconnect", connSubscribe: "subscribe", connUnsubscribe: "unsubscribe"}
-
-func connType(typ string) uint8 {
-	for i, t := range connTypes {
-		if t == typ && i != int(connRaw) {
-			return uint8(i)
-		}
-	}
-	panic("daemon: unknown connection event type " + typ)
-}
 
 // add numbers and records e, and wakes the streams.
 func (c *connEvents) add(e connEvent, now time.Time) {
-	l := connLine{at: now.UnixNano(), conn: e.conn, user: e.user, channel: e.channel, code: int32(e.code), typ: connType(e.typ)}
+	l := connLine{at: now.UnixNano(), conn: e.conn, user: e.user, channel: e.channel, code: int32(e.code), typ: e.typ}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lines[c.next%uint64(len(c.lines))] = l

@@ -121,7 +121,7 @@ func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
 		s.subs = slices.Delete(s.subs, i, i+1)
 		n.hub.remove(sub)
 		n.subs.Add(-1)
-		n.logConn(s, connEvent{typ: "unsubscribe", channel: channel})
+		n.logConn(s, connEvent{typ: connUnsubscribe, channel: channel})
 		n.notePresence(s, channel, false)
 		s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: "server", Message: reason}))
 		return true

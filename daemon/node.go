@@ -105,7 +105,7 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 	}
 	n.sessions.Add(1)
 	n.reg.add(s, n.opts.Now())
-	n.logConn(s, connEvent{typ: "connect"})
+	n.logConn(s, connEvent{typ: connConnect})
 	if f := n.opts.OnConnect; f != nil && !s.internal {
 		f(s.id, s.subject)
 	}

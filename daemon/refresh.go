@@ -43,7 +43,7 @@ func (s *Session) revokeForbidden() {
 		}
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
-		s.node.logConn(s, connEvent{typ: "unsubscribe", channel: sub.ch.name})
+		s.node.logConn(s, connEvent{typ: connUnsubscribe, channel: sub.ch.name})
 		s.node.notePresence(s, sub.ch.name, false)
 		s.send(marshalReply(reply{Type: "unsubscribed", Channel: sub.ch.name, Code: errorCode(ErrForbidden),
 			Message: "no longer allowed by the refreshed token"}))

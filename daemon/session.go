@@ -125,7 +125,7 @@ func (s *Session) subscribe(cmd command) error {
 		s.joined(cmd, ch)
 		s.announce(ch, "join")
 	})
-	s.node.logConn(s, connEvent{typ: "subscribe", channel: name})
+	s.node.logConn(s, connEvent{typ: connSubscribe, channel: name})
 	s.subs = append(s.subs, sub)
 	return nil
 }
@@ -140,7 +140,7 @@ func (s *Session) unsubscribe(cmd command) error {
 		s.subs = slices.Delete(s.subs, i, i+1)
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
-		s.node.logConn(s, connEvent{typ: "unsubscribe", channel: name})
+		s.node.logConn(s, connEvent{typ: connUnsubscribe, channel: name})
 		s.node.notePresence(s, name, false)
 	}
 	s.send(marshalReply(reply{Type: "unsubscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID}))
@@ -156,7 +156,7 @@ func (s *Session) Closed(code int) {
 		return
 	}
 	s.release(true)
-	s.node.logConn(s, connEvent{typ: "disconnect", code: code})
+	s.node.logConn(s, connEvent{typ: connDisconnect, code: code})
 	if f := s.node.opts.OnDisconnect; f != nil && !s.internal {
 		f(s.id, s.subject, code)
 	}

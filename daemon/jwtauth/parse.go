@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +20,8 @@ import (
 // over the claims before our hand-written decoder, which together cost
 // more than the HMAC. parse splits the token, decodes the header and the
 // claims by hand, then verifies the signature with golang-jwt's own
-// signing methods (jwt.SigningMethod.Verify) and validates the claims as
-// golang-jwt's Validator configured by New does.
+// signing methods (jwt.SigningMethod.Verify) and validates the claims with
+// golang-jwt's own Validator, built by New with the parser's options.
 //
 // It accepts exactly what the parser accepts and fails with the same
 // golang-jwt errors (jwt.ErrTokenMalformed, ErrTokenUnverifiable,
@@ -145,7 +144,7 @@ func (v *Verifier) parse(token string, c *claims) error {
 	if err != nil {
 		return jwtError(jwt.ErrTokenSignatureInvalid, "", err)
 	}
-	if err := v.validate(c); err != nil {
+	if err := v.validator.Validate(c); err != nil {
 		return jwtError(jwt.ErrTokenInvalidClaims, "", err)
 	}
 	if hdr.crit {
@@ -318,67 +317,6 @@ func verifySignature(method jwt.SigningMethod, signing string, sig []byte, key a
 	}
 	return err
 }
-
-// validate is jwt.Validator.Validate as New configures it: exp required,
-// nbf and iat (jwt.WithIssuedAt) checked when present, aud and iss when
-// Options.Audience and Issuer are set, all with the leeway. Every failure
-// is reported, as golang-jwt joins them (so that an expired token is
-// ErrTokenExpired whatever else is wrong).
-func (v *Verifier) validate(c *claims) error {
-	now := v.now()
-	var buf [5]error
-	errs := buf[:0]
-	switch {
-	case c.ExpiresAt == nil:
-		errs = append(errs, requiredClaim("exp"))
-	case !now.Before(c.ExpiresAt.Add(v.leeway)):
-		errs = append(errs, jwt.ErrTokenExpired)
-	}
-	if c.NotBefore != nil && now.Before(c.NotBefore.Add(-v.leeway)) {
-		errs = append(errs, jwt.ErrTokenNotValidYet)
-	}
-	if c.IssuedAt != nil && now.Before(c.IssuedAt.Add(-v.leeway)) {
-		errs = append(errs, jwt.ErrTokenUsedBeforeIssued)
-	}
-	if v.audience != "" {
-		switch aud := c.Audience; {
-		case len(aud) == 0 || len(aud) == 1 && aud[0] == "":
-			errs = append(errs, requiredClaim("aud"))
-		case !slices.Contains(aud, v.audience):
-			errs = append(errs, jwt.ErrTokenInvalidAudience)
-		}
-	}
-	if v.issuer != "" {
-		switch {
-		case c.Issuer == "":
-			errs = append(errs, requiredClaim("iss"))
-		case c.Issuer != v.issuer:
-			errs = append(errs, jwt.ErrTokenInvalidIssuer)
-		}
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return joinedError(slices.Clone(errs))
-}
-
-func requiredClaim(name string) error {
-	return fmt.Errorf("%w: %s claim is required", jwt.ErrTokenRequiredClaimMissing, name)
-}
-
-// joinedError is golang-jwt's joined validation error: its errors, comma
-// separated.
-type joinedError []error
-
-func (e joinedError) Error() string {
-	msg := make([]string, len(e))
-	for i, err := range e {
-		msg[i] = err.Error()
-	}
-	return strings.Join(msg, ", ")
-}
-
-func (e joinedError) Unwrap() []error { return e }
 
 // jwtError builds an error as golang-jwt's newError does: the kind, the
 // detail, the cause, colon separated, kind and cause wrapped.

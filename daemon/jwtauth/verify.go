@@ -78,9 +78,10 @@ type Verifier struct {
 	// algorithms, index for index.
 	methods  []jwt.SigningMethod
 	families []algorithm
-	audience string
-	issuer   string
-	now      func() time.Time
+	// validator is the parser's claim checks, for parse (the same
+	// options, so the same checks).
+	validator *jwt.Validator
+	now       func() time.Time
 }
 
 // HMACKey is one HMAC verification secret of Options.Keys.
@@ -113,7 +114,7 @@ func New(o Options) (*Verifier, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now, audience: o.Audience, issuer: o.Issuer}
+	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now}
 	if hmac {
 		v.keys = keys
 		for _, k := range keys {
@@ -153,6 +154,7 @@ func New(o Options) (*Verifier, error) {
 		popts = append(popts, jwt.WithIssuer(o.Issuer))
 	}
 	v.parser = jwt.NewParser(popts...)
+	v.validator = jwt.NewValidator(popts...)
 	return v, nil
 }
 

@@ -29,3 +29,17 @@ func TestSSELastEventIDRoundTrip(t *testing.T) {
 		t.Fatalf("parsed %v, %v", got, err)
 	}
 }
+
+// TestSSELastEventIDEmptyEpoch: a channel a broker has numbered nothing in
+// has an empty epoch; the id a stream writes for it must read back, or an
+// EventSource reconnecting with it is refused 400.
+func TestSSELastEventIDEmptyEpoch(t *testing.T) {
+	var p positions
+	p.set("project:new", daemon.Position{Offset: 0, Epoch: ""})
+	p.set("project:b", daemon.Position{Offset: 7, Epoch: "e2"})
+	id := string(p.appendID(nil))
+	got, err := daemon.ParsePositions(id)
+	if err != nil || got["project:new"] != (daemon.Position{}) || got["project:b"] != (daemon.Position{Offset: 7, Epoch: "e2"}) {
+		t.Fatalf("id %q parsed %v, %v", id, got, err)
+	}
+}

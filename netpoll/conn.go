@@ -173,10 +173,13 @@ func (c *Conn) Close(code int, reason string) {
 	c.schedule(pendClose)
 }
 
-// RemoteAddr is the peer's address.
+// RemoteAddr is the peer's address: the TCP address accept gave, or, for
+// a listener of another kind (admitConn), its net.Conn's.
 func (c *Conn) RemoteAddr() net.Addr {
-	if nc := c.srv.netConn(c); nc != nil {
-		return nc.RemoteAddr()
+	if !c.raddr.IsValid() {
+		if nc := c.srv.netConn(c); nc != nil {
+			return nc.RemoteAddr()
+		}
 	}
 	return net.TCPAddrFromAddrPort(c.raddr)
 }

@@ -75,7 +75,13 @@ func (n *Node) deliverLocked(ch *channel, ev BrokerEvent, fl *flushList) {
 	case ch.syncing:
 		ch.sync.pending = append(ch.sync.pending, ev)
 		return
-	case ev.Epoch != ch.epoch:
+	case ev.Epoch == ch.epoch:
+	case ch.isRetired(ev.Epoch):
+		// Numbered before a loss this node has already moved past (its
+		// subscribers were told then): going back would deliver the new
+		// numbering's first events again at the next of them.
+		return
+	default:
 		// The broker lost the channel's history: positions start over,
 		// and what the new numbering has before ev is filled below.
 		n.breakSequence(ch, ev.Epoch, 0)
@@ -140,6 +146,9 @@ func (n *Node) breakSequence(ch *channel, epoch string, last uint64) {
 	}
 	n.histBytes.Add(-int64(ch.hist.clear()))
 	n.lru.unlink(ch)
+	if epoch != ch.epoch && ch.epoch != "" {
+		ch.retire(ch.epoch)
+	}
 	ch.epoch, ch.last = epoch, last
 }
 

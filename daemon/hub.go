@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"hash/maphash"
+	"slices"
 	"sync"
 )
 
@@ -72,6 +73,28 @@ type channelSync struct {
 	// replay is the last broker replay made for a resumed session
 	// (handoff_session.go); dropped at the next delivery.
 	replay *replayCache
+	// retired holds the last epochs the channel has left, newest last:
+	// an event of one of them reaching the node late is dropped, never a
+	// reason to go back (broker_node.go).
+	retired []string
+}
+
+// retiredMax bounds channelSync.retired: a broker loses a channel's data
+// rarely, and a late event trails the loss by a round trip at most.
+const retiredMax = 4
+
+// retire records that ch has left epoch. Called with ch.mu held.
+func (ch *channel) retire(epoch string) {
+	s := ch.syncState()
+	if len(s.retired) == retiredMax {
+		s.retired = append(s.retired[:0], s.retired[1:]...)
+	}
+	s.retired = append(s.retired, epoch)
+}
+
+// isRetired reports whether ch has left epoch. Called with ch.mu held.
+func (ch *channel) isRetired(epoch string) bool {
+	return ch.sync != nil && slices.Contains(ch.sync.retired, epoch)
 }
 
 // syncState returns ch's channelSync, allocated if need be. Called with

@@ -19,6 +19,8 @@
 # The hold-N scenarios (connect, memory, idle) are measured from outside the
 # generator as well: hold() reads the server's /proc files itself. FLUSH_DELAY
 # sets fanoutd's flush_delay for every scenario (default: the daemon's).
+# DAEMON_ENV adds VAR=value words to fanoutd's environment only (not the
+# generator's), e.g. DAEMON_ENV=GOGC=100.
 #
 # Centrifugo as a third peer: CENTRIFUGO=/path/to/centrifugo (v6) adds
 # "centrifugo" to SERVERS (and a column and a fanoutd ÷ centrifugo ratio to
@@ -140,7 +142,7 @@ centrifugo_api() {
 
 start_server() { # NAME SOCKET PORT -> sets PID
 	case $1 in
-	fanoutd) env ${FLUSH_DELAY:+FANOUTD_FLUSH_DELAY=$FLUSH_DELAY} bin/fanoutd --listen "127.0.0.1:$3" --socket "$2" --log-level error & ;;
+	fanoutd) env ${FLUSH_DELAY:+FANOUTD_FLUSH_DELAY=$FLUSH_DELAY} ${DAEMON_ENV:-} bin/fanoutd --listen "127.0.0.1:$3" --socket "$2" --log-level error & ;;
 	nodehub) node bench/nodehub/server.mjs --listen "127.0.0.1:$3" --socket "$2" >/dev/null & ;;
 	centrifugo)
 		# No Unix socket: the config is written beside the socket's name

@@ -33,6 +33,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	gogc := setGCPercent(os.Getenv)
 	for _, err := range config.UnknownEnvironment(nil) {
 		log.Warn("environment variable ignored", zap.Error(err))
 	}
@@ -69,7 +70,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 		}
 	}
 	log.Info("fanoutd started", zap.Stringer("listen", srv.Addr()), zap.String("socket", cfg.Socket),
-		zap.String("ws_path", cfg.WSPath))
+		zap.String("ws_path", cfg.WSPath), zap.String("gogc", gogc))
 	var bg sync.WaitGroup // every goroutine started here, waited for last
 	defer bg.Wait()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)

@@ -23,7 +23,7 @@ func (c *countTransport) Send([]byte) bool { c.sent.Add(1); return true }
 // Queue reports every message as the first, so the benchmark pays for the
 // flush list as a fan-out of single events does.
 func (c *countTransport) Queue([]byte) (bool, bool) { c.sent.Add(1); return true, true }
-func (c *countTransport) QueueEvent(m []byte, _ uint64, _ int) (bool, bool, int) {
+func (c *countTransport) QueueEventAt(m []byte, _ uint64, _ int, _ int64) (bool, bool, int) {
 	ok, first := c.Queue(m)
 	return ok, first, 0
 }

@@ -32,7 +32,7 @@
 // Idempotency keys map (channel, key) to the first position for
 // Options.IdempotencyWindow.
 //
-// Slow consumers are the transport's business (Transport.QueueEvent with
+// Slow consumers are the transport's business (Transport.QueueEventAt with
 // the channel's policy); the core counts what was skipped and tells a
 // drop-oldest client with a "missed" frame.
 //
@@ -46,9 +46,9 @@
 //
 // Reconfigure swaps the reloadable options (Settings) behind an atomic
 // pointer: limits apply to live sessions from their next command, channel
-// settings to channels created afterwards. A transport that implements
-// TimedTransport gets each event's publish time with it, for its
-// publish→write latency; the core reads no extra clock for it.
+// settings to channels created afterwards. A transport gets each event's
+// publish time with it (Transport.QueueEventAt), for its publish→write
+// latency; the core reads no extra clock for it.
 //
 // # Hand-off
 //
@@ -114,9 +114,9 @@
 // # What a held connection costs
 //
 // A daemon holds tens of thousands of mostly idle connections, so what each
-// keeps is sized on purpose (TestHeldSizes, BenchmarkSessionHeap: ~600
+// keeps is sized on purpose (TestHeldSizes, BenchmarkSessionHeap: ~580
 // bytes of heap for a session subscribed to its own channel). A Session is
-// 192 bytes; a channel 128 until it stores history or links to a broker,
+// 176 bytes; a channel 128 until it stores history or links to a broker,
 // whose state it then allocates; the connection-event ring keeps 64-byte
 // records and encodes lines only when a stream reads them; the registry is
 // a set of sessions. A hub shard keeps its channels in chanTable, a hash

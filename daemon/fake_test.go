@@ -16,7 +16,7 @@ type fakeTransport struct {
 	closes   []closeCall
 	full     bool     // Send refuses, as a closing or backed-up connection does
 	pending  [][]byte // queued, not yet flushed
-	dropNext int      // see QueueEvent
+	dropNext int      // see QueueEventAt
 }
 
 var _ Transport = (*fakeTransport)(nil)
@@ -48,9 +48,9 @@ func (f *fakeTransport) Queue(msg []byte) (ok, first bool) {
 	return true, len(f.pending) == 1
 }
 
-// QueueEvent is Queue; with dropNext set, it reports that many dropped
+// QueueEventAt is Queue; with dropNext set, it reports that many dropped
 // frames once, as a full transport under drop-oldest or latest would.
-func (f *fakeTransport) QueueEvent(msg []byte, _ uint64, _ int) (ok, first bool, dropped int) {
+func (f *fakeTransport) QueueEventAt(msg []byte, _ uint64, _ int, _ int64) (ok, first bool, dropped int) {
 	f.mu.Lock()
 	dropped, f.dropNext = f.dropNext, 0
 	f.mu.Unlock()

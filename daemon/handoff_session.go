@@ -121,7 +121,6 @@ func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 	// once nothing live points into it.
 	s := &Session{node: n, t: t, id: strings.Clone(st.ID), subject: strings.Clone(st.Subject),
 		info: bytes.Clone(st.Info), internal: st.Internal, patterns: clonedStrings(st.Patterns), jti: strings.Clone(st.TokenID)}
-	s.tt, _ = t.(TimedTransport)
 	if dt, ok := t.(DeflateTransport); ok {
 		s.deflate = dt.Deflate()
 	}

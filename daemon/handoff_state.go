@@ -32,7 +32,7 @@ type NodeState struct {
 // ChannelState is one channel of the memory broker.
 type ChannelState struct {
 	Name string `json:"name"`
-	// ID is the channel's key in the transports' queues (QueueEvent), kept
+	// ID is the channel's key in the transports' queues (QueueEventAt), kept
 	// so that frames queued before the hand-off keep theirs.
 	ID uint64 `json:"id"`
 	// Epoch and Last are the channel's position: the next publish gets

@@ -504,7 +504,7 @@ func TestHandoffDropsHistoryItCannotUnframe(t *testing.T) {
 	a.Retire()
 }
 
-// stallingTransport stalls its first QueueEvent until released, as a
+// stallingTransport stalls its first QueueEventAt until released, as a
 // publish caught mid-delivery.
 type stallingTransport struct {
 	fakeTransport
@@ -512,12 +512,12 @@ type stallingTransport struct {
 	once             atomic.Bool
 }
 
-func (s *stallingTransport) QueueEvent(msg []byte, key uint64, policy int) (bool, bool, int) {
+func (s *stallingTransport) QueueEventAt(msg []byte, key uint64, policy int, published int64) (bool, bool, int) {
 	if s.once.CompareAndSwap(false, true) {
 		close(s.entered)
 		<-s.release
 	}
-	return s.fakeTransport.QueueEvent(msg, key, policy)
+	return s.fakeTransport.QueueEventAt(msg, key, policy, published)
 }
 
 func TestFreezeWaitsForADeliveryInProgress(t *testing.T) {

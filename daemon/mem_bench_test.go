@@ -61,11 +61,11 @@ func measureSessionHeap(tb testing.TB, count int) float64 {
 // nopTransport keeps nothing and takes no heap of its own.
 type nopTransport struct{}
 
-func (*nopTransport) Send([]byte) bool                                 { return true }
-func (*nopTransport) Queue([]byte) (bool, bool)                        { return true, true }
-func (*nopTransport) QueueEvent([]byte, uint64, int) (bool, bool, int) { return true, true, 0 }
-func (*nopTransport) Flush()                                           {}
-func (*nopTransport) Close(int, string)                                {}
+func (*nopTransport) Send([]byte) bool                                          { return true }
+func (*nopTransport) Queue([]byte) (bool, bool)                                 { return true, true }
+func (*nopTransport) QueueEventAt([]byte, uint64, int, int64) (bool, bool, int) { return true, true, 0 }
+func (*nopTransport) Flush()                                                    {}
+func (*nopTransport) Close(int, string)                                         {}
 
 // TestHeldSizes: the structs a held subscribed connection costs by the
 // thousand stay within their allocator size classes (see Session and
@@ -76,7 +76,7 @@ func TestHeldSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"Session", unsafe.Sizeof(Session{}), 192},
+		{"Session", unsafe.Sizeof(Session{}), 176},
 		{"channel", unsafe.Sizeof(channel{}), 128},
 		{"connLine", unsafe.Sizeof(connLine{}), 64},
 		{"subscription", unsafe.Sizeof(subscription{}), 24},

@@ -99,7 +99,6 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 		internal: id.Internal,
 		jti:      id.TokenID,
 	}
-	s.tt, _ = t.(TimedTransport) // once here, not per delivery
 	if dt, ok := t.(DeflateTransport); ok {
 		s.deflate = dt.Deflate()
 	}
@@ -264,17 +263,11 @@ func (n *Node) deliver(ch *channel, msg []byte, now int64, fl *flushList) {
 	policy := ch.opts.SlowConsumer
 	z := lazyFrame{plain: msg, compress: n.opts.Compress != nil && ch.opts.compresses(len(msg))}
 	for _, sub := range ch.subs {
-		var queued, first bool
-		var dropped int
 		m := msg
 		if sub.s.deflate && z.compress {
 			m = z.get(n)
 		}
-		if tt := sub.s.tt; tt != nil {
-			queued, first, dropped = tt.QueueEventAt(m, ch.id, policy, now)
-		} else {
-			queued, first, dropped = sub.s.t.QueueEvent(m, ch.id, policy)
-		}
+		queued, first, dropped := sub.s.t.QueueEventAt(m, ch.id, policy, now)
 		if dropped > 0 {
 			n.skipped(sub.s, dropped, policy)
 		}

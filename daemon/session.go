@@ -14,14 +14,14 @@ const closeUnsupportedData = 1003
 // Session is one client connection as the core sees it. Its transport calls
 // Message and Closed one at a time, so the subscription map needs no lock.
 //
-// A node holds one per connection, so the struct is kept to 192 bytes (an
+// A node holds one per connection, so the struct is kept to 176 bytes (an
 // allocator size class): the command rate limit is one number, the flags
-// share a word, and what only the registry needs (when it connected) is
-// the registry's.
+// share a word, what only the registry needs (when it connected) is the
+// registry's, and the transport takes each event's publish time as an
+// argument rather than through a second interface value kept here.
 type Session struct {
 	node     *Node
 	t        Transport
-	tt       TimedTransport // t when it takes publish times, else nil
 	id       string
 	subject  string
 	info     []byte

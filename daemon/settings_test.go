@@ -37,7 +37,7 @@ func TestReconfigureAppliesToLiveSessionsAndNewChannels(t *testing.T) {
 	}
 }
 
-// timedTransport is a fake that takes publish times.
+// timedTransport is a fake that records publish times.
 type timedTransport struct {
 	fakeTransport
 	published []int64
@@ -47,12 +47,12 @@ func (f *timedTransport) QueueEventAt(msg []byte, key uint64, policy int, publis
 	f.mu.Lock()
 	f.published = append(f.published, published)
 	f.mu.Unlock()
-	return f.QueueEvent(msg, key, policy)
+	return f.fakeTransport.QueueEventAt(msg, key, policy, published)
 }
 
-// TestTimedTransportGetsThePublishTime: the core hands a transport that
-// measures latency the publish's own clock reading.
-func TestTimedTransportGetsThePublishTime(t *testing.T) {
+// TestTransportGetsThePublishTime: the core hands the transport the
+// publish's own clock reading, for its publish→write latency.
+func TestTransportGetsThePublishTime(t *testing.T) {
 	at := time.Unix(1700000000, 42)
 	n := New(Options{Now: func() time.Time { return at }})
 	ft := &timedTransport{}

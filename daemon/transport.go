@@ -18,29 +18,22 @@ type Transport interface {
 	// event of a batch to every subscriber, then flushes each connection
 	// once, so one system call carries them all.
 	Queue(msg []byte) (ok, first bool)
-	// QueueEvent is Queue for an event frame, with the channel's
+	// QueueEventAt is Queue for an event frame, with the channel's
 	// slow-consumer policy (PolicyDisconnect, PolicyDropOldest,
 	// PolicyLatest) deciding what happens when the queue is full. key
-	// identifies the channel (non-zero). dropped is how many queued event
-	// frames were dropped or replaced to make room. Called with the
-	// channel's lock held, from any goroutine.
-	QueueEvent(msg []byte, key uint64, policy int) (ok, first bool, dropped int)
+	// identifies the channel (non-zero). published is the event's publish
+	// time (Unix nanoseconds on Options.Now's clock), for a transport that
+	// measures the time from the publish to the write that sends it; the
+	// core already read the clock for the event's history, so it costs
+	// nothing. dropped is how many queued event frames were dropped or
+	// replaced to make room. Called with the channel's lock held, from any
+	// goroutine.
+	QueueEventAt(msg []byte, key uint64, policy int, published int64) (ok, first bool, dropped int)
 	// Flush starts writing what Queue queued. Called from any goroutine.
 	Flush()
 	// Close closes the connection with a WebSocket close code after the
 	// messages already queued. Called from any goroutine; idempotent.
 	Close(code int, reason string)
-}
-
-// TimedTransport is a Transport that also takes an event's publish time
-// (Unix nanoseconds on Options.Now's clock), so that it can measure the
-// time from the publish to the write that sends the event; the epoll
-// transport's *netpoll.Conn implements it. The core queues events with
-// QueueEventAt when its transport has it, and with QueueEvent otherwise.
-// The time costs the core nothing: it already read the clock for the
-// event's history.
-type TimedTransport interface {
-	QueueEventAt(msg []byte, key uint64, policy int, published int64) (ok, first bool, dropped int)
 }
 
 // MissedTransport is a Transport that merges missed notices: the core
@@ -50,7 +43,7 @@ type TimedTransport interface {
 // transport rebuilds that one with build(its count + count) instead of
 // queueing another, so a stalled client costs one notice, not one per
 // dropped event. Called with the channel's lock held, right after the
-// QueueEvent that dropped; build must not call back into the transport.
+// QueueEventAt that dropped; build must not call back into the transport.
 type MissedTransport interface {
 	QueueMissed(count int, build func(total int) []byte) (ok, first bool)
 }

@@ -173,8 +173,8 @@ func TestReadyzFollowsTheSource(t *testing.T) {
 
 type nopTransport struct{}
 
-func (nopTransport) Send([]byte) bool                                 { return true }
-func (nopTransport) Queue([]byte) (bool, bool)                        { return true, false }
-func (nopTransport) QueueEvent([]byte, uint64, int) (bool, bool, int) { return true, false, 0 }
-func (nopTransport) Flush()                                           {}
-func (nopTransport) Close(int, string)                                {}
+func (nopTransport) Send([]byte) bool                                          { return true }
+func (nopTransport) Queue([]byte) (bool, bool)                                 { return true, false }
+func (nopTransport) QueueEventAt([]byte, uint64, int, int64) (bool, bool, int) { return true, false, 0 }
+func (nopTransport) Flush()                                                    {}
+func (nopTransport) Close(int, string)                                         {}

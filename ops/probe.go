@@ -83,8 +83,8 @@ func (p probeTransport) Send(msg []byte) bool {
 // Queue delivers at once, so there is never anything to flush.
 func (p probeTransport) Queue(msg []byte) (ok, first bool) { return p.Send(msg), false }
 
-// QueueEvent is Queue: the probe's channel never backs up.
-func (p probeTransport) QueueEvent(msg []byte, _ uint64, _ int) (ok, first bool, dropped int) {
+// QueueEventAt is Queue: the probe's channel never backs up.
+func (p probeTransport) QueueEventAt(msg []byte, _ uint64, _ int, _ int64) (ok, first bool, dropped int) {
 	return p.Send(msg), false, 0
 }
 

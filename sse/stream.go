@@ -59,14 +59,15 @@ func (st *stream) Send(msg []byte) bool {
 
 // Queue implements daemon.Transport.
 func (st *stream) Queue(msg []byte) (ok, first bool) {
-	ok, first, _ = st.QueueEvent(msg, 0, netpoll.PolicyDisconnect)
+	ok, first, _ = st.QueueEventAt(msg, 0, netpoll.PolicyDisconnect, 0)
 	return ok, first
 }
 
-// QueueEvent implements daemon.Transport. A frame that does not fit under
+// QueueEventAt implements daemon.Transport. A frame that does not fit under
 // the channel's policy closes the stream as slow (4001), dropping what is
-// queued: the client recovers it from history on reconnect.
-func (st *stream) QueueEvent(msg []byte, key uint64, policy int) (ok, first bool, dropped int) {
+// queued: the client recovers it from history on reconnect. The publish
+// time is not used.
+func (st *stream) QueueEventAt(msg []byte, key uint64, policy int, _ int64) (ok, first bool, dropped int) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closeCode != 0 {

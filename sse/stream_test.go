@@ -13,10 +13,10 @@ func TestSSEStreamSlowConsumer(t *testing.T) {
 	rec := httptest.NewRecorder()
 	st := newStream(rec, 100)
 	small := netpoll.TextFrame([]byte(`{"type":"t","channel":"c","offset":1,"epoch":"e"}`))
-	if ok, _, _ := st.QueueEvent(small, 1, netpoll.PolicyDisconnect); !ok {
+	if ok, _, _ := st.QueueEventAt(small, 1, netpoll.PolicyDisconnect, 0); !ok {
 		t.Fatal("a frame within the bound was refused")
 	}
-	if ok, _, _ := st.QueueEvent(small, 1, netpoll.PolicyDisconnect); ok {
+	if ok, _, _ := st.QueueEventAt(small, 1, netpoll.PolicyDisconnect, 0); ok {
 		t.Fatal("a frame over the bound was queued")
 	}
 	if ok := st.Send(small); ok {

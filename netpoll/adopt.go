@@ -56,6 +56,10 @@ func (s *Server) Adopt(st ConnState, bind func(c *Conn) (Session, error)) (*Conn
 		syscall.CloseOnExec(fd)
 		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
+	if len(st.Out) > 2*maxQueueBound { // more than a queue holds (see writeQueue)
+		_ = syscall.Close(fd)
+		return nil, fmt.Errorf("netpoll: adopt: %d bytes of output, more than a write queue holds", len(st.Out))
+	}
 	c := s.adoptedConn(st, remote)
 	if resp := s.register(c); resp != nil {
 		_ = syscall.Close(fd)

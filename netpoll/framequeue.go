@@ -14,7 +14,8 @@ type FrameQueue struct {
 // Add queues frame within bound bytes. key and policy are QueueEvent's (key
 // 0: a frame that is never dropped or replaced). dropped counts the frames
 // the policy removed to take this one, as QueueEvent's does. ok is false
-// when the frame did not fit: the caller closes the client as slow.
+// when the frame did not fit: the caller closes the client as slow. A bound
+// over 256 MiB counts as 256 MiB, as Options.WriteQueueBytes does.
 func (f *FrameQueue) Add(frame []byte, key uint64, policy, bound int) (ok bool, dropped int) {
 	if len(frame) == 0 {
 		return true, 0

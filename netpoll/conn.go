@@ -34,7 +34,7 @@ const (
 type Conn struct {
 	srv   *Server
 	fd    int
-	raddr netip.AddrPort
+	raddr peerAddr // see setRemote and remote
 
 	pending  atomic.Uint32
 	queued   atomic.Bool
@@ -176,20 +176,21 @@ func (c *Conn) Close(code int, reason string) {
 // RemoteAddr is the peer's address: the TCP address accept gave, or, for
 // a listener of another kind (admitConn), its net.Conn's.
 func (c *Conn) RemoteAddr() net.Addr {
-	if !c.raddr.IsValid() {
+	if c.raddr.kind == peerNone {
 		if nc := c.srv.netConn(c); nc != nil {
 			return nc.RemoteAddr()
 		}
 	}
-	return net.TCPAddrFromAddrPort(c.raddr)
+	return net.TCPAddrFromAddrPort(c.remote())
 }
 
 // addr is the client's address as the per-address cap counts it: IPv4-mapped
 // addresses unmapped, so that one client counts once.
-func (c *Conn) addr() netip.Addr { return c.raddr.Addr().Unmap() }
+func (c *Conn) addr() netip.Addr { return c.remote().Addr().Unmap() }
 
 // closeSocket releases the descriptor; only the worker running c calls it.
 func (c *Conn) closeSocket() {
+	c.forgetZone()
 	if nc, ok := c.srv.netConns.LoadAndDelete(c); ok {
 		_ = nc.(net.Conn).Close()
 		return

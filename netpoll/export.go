@@ -88,7 +88,7 @@ func (c *Conn) export() (ConnState, bool) {
 	}
 	st := ConnState{
 		Fd:        c.fd,
-		Remote:    c.raddr,
+		Remote:    c.remote(),
 		ID:        c.id,
 		Handshake: state == stateHandshake,
 		Deflate:   c.deflate.Load(),

@@ -40,6 +40,7 @@ func (s *Server) handoff(c *Conn, prefix []byte) {
 	}
 	s.stats.handedOff.Add(1)
 	addr := c.addr()
+	c.forgetZone()
 	var nc net.Conn
 	if v, ok := s.netConns.LoadAndDelete(c); ok {
 		nc = v.(net.Conn) // net/http's now

@@ -32,7 +32,10 @@ type Server struct {
 	// would close the descriptor, without a field in every Conn: raw
 	// accepts, the usual case, have none.
 	netConns sync.Map
-	start    time.Time // origin of the nanosecond clock used for deadlines
+	// zones holds the IPv6 zone of a peer address that has one, by *Conn
+	// (see peerAddr): rare, so not a field in every Conn.
+	zones sync.Map
+	start time.Time // origin of the nanosecond clock used for deadlines
 
 	mu        sync.RWMutex
 	conns     []*Conn // indexed by fd
@@ -212,7 +215,7 @@ func (s *Server) admitConn(nc net.Conn) {
 	}
 	c := &Conn{srv: s, fd: fd}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		c.raddr = ta.AddrPort()
+		c.setRemote(ta.AddrPort())
 	}
 	s.netConns.Store(c, nc)
 	s.admit(c)

@@ -148,7 +148,6 @@ func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
 	if st.Handshake {
 		c.deadline.Store(now + int64(s.lim().HandshakeTimeout))
 	} else {
-		c.lastRecv.Store(now)
 		c.nextPing.Store(now + jitter(int64(s.opts.PingInterval)))
 		c.state.Store(stateOpen)
 	}

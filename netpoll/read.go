@@ -31,7 +31,9 @@ func (w *worker) read(c *Conn) {
 			w.destroy(c) // reset or EOF: nothing more can be said to this peer
 			return
 		}
-		c.lastRecv.Store(w.s.now())
+		if c.pingSent.Load() != 0 {
+			c.pingSent.Store(0) // any bytes answer the ping (see Server.heartbeat)
+		}
 		budget -= n
 		if !w.consume(c, n) || c.state.Load() == stateClosed {
 			return
@@ -252,7 +254,7 @@ func (w *worker) frame(c *Conn, h ws.Header, p []byte, fed bool) bool {
 		}
 		return true
 	case ws.OpPong:
-		return true // liveness is tracked by lastRecv
+		return true // any bytes answer a ping: the read clears pingSent
 	case ws.OpClose:
 		w.peerClose(c, p)
 		return false

@@ -52,13 +52,14 @@ func (s *Server) sweepOnce(now int64) {
 
 // heartbeat pings a connection when its turn comes and closes it when it
 // has sent nothing since a ping older than the pong timeout. Any bytes from
-// the peer count as an answer: a client busy sending is alive.
+// the peer count as an answer: a client busy sending is alive. The read
+// path clears pingSent when bytes arrive, instead of keeping a time of the
+// last read to compare with (8 bytes in every Conn, and a clock read per
+// read). Only this goroutine sets pingSent, only when it is 0, and only
+// the worker reading c clears it, so a clear never erases a newer ping;
+// bytes read before the ping was recorded do not answer it.
 func (s *Server) heartbeat(c *Conn, now int64) {
 	sent := c.pingSent.Load()
-	if sent != 0 && c.lastRecv.Load() >= sent {
-		c.pingSent.Store(0)
-		sent = 0
-	}
 	if sent != 0 {
 		if now-sent > int64(s.opts.PongTimeout) {
 			s.stats.heartbeatTimed.Add(1)

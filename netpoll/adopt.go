@@ -148,7 +148,7 @@ func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
 	if st.Handshake {
 		c.deadline.Store(now + int64(s.lim().HandshakeTimeout))
 	} else {
-		c.nextPing.Store(now + jitter(int64(s.opts.PingInterval)))
+		c.ping.Store(pingDue(now + jitter(int64(s.opts.PingInterval))))
 		c.state.Store(stateOpen)
 	}
 	if len(st.Out) > 0 {

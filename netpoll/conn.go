@@ -48,8 +48,7 @@ type Conn struct {
 
 	// Deadlines and liveness, in Server.now() nanoseconds; read by the sweeper.
 	deadline atomic.Int64 // handshake or closing deadline
-	pingSent atomic.Int64 // the outstanding ping, 0 when none; the read path clears it (see heartbeat)
-	nextPing atomic.Int64
+	ping     atomic.Int64 // when the next ping is due, or when the unanswered one was sent (see pingDue)
 	msgStart atomic.Int64 // when the incomplete inbound message began; 0 when none
 	// Flush coalescing (see coalescer): when Flush last scheduled a write.
 	lastFlush atomic.Int64

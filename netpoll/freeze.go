@@ -86,11 +86,8 @@ func (s *Server) shiftClocks(d int64) {
 		return
 	}
 	s.each(func(c *Conn) {
-		if v := c.pingSent.Load(); v != 0 {
-			c.pingSent.Store(v + d)
-		}
-		if v := c.nextPing.Load(); v != 0 {
-			c.nextPing.Store(v + d) // keeps the jittered spread of pings
+		if v := c.ping.Load(); v != 0 {
+			c.ping.Store(v + d<<1) // the time moves on, the kind stays (pingDue); keeps the jittered spread
 		}
 		if v := c.msgStart.Load(); v != 0 {
 			c.msgStart.Store(v + d)

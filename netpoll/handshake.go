@@ -109,7 +109,7 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 		ce.Write(zap.String("conn", c.id), zap.Int("fd", c.fd), zap.Stringer("remote", c.RemoteAddr()))
 	}
 	now := w.s.now()
-	c.nextPing.Store(now + jitter(int64(w.s.opts.PingInterval)))
+	c.ping.Store(pingDue(now + jitter(int64(w.s.opts.PingInterval))))
 	// State first: the sweeper reads the state, then the deadline, and must
 	// never see "handshake" with the cleared deadline.
 	c.state.Store(stateOpen)

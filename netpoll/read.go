@@ -31,8 +31,8 @@ func (w *worker) read(c *Conn) {
 			w.destroy(c) // reset or EOF: nothing more can be said to this peer
 			return
 		}
-		if c.pingSent.Load() != 0 {
-			c.pingSent.Store(0) // any bytes answer the ping (see Server.heartbeat)
+		if v := c.ping.Load(); v&1 != 0 { // any bytes answer the ping (see Server.heartbeat)
+			c.ping.Store(pingDue(v>>1 + int64(w.s.opts.PingInterval)))
 		}
 		budget -= n
 		if !w.consume(c, n) || c.state.Load() == stateClosed {
@@ -254,7 +254,7 @@ func (w *worker) frame(c *Conn, h ws.Header, p []byte, fed bool) bool {
 		}
 		return true
 	case ws.OpPong:
-		return true // any bytes answer a ping: the read clears pingSent
+		return true // any bytes answer a ping: the read path marks it answered
 	case ws.OpClose:
 		w.peerClose(c, p)
 		return false

@@ -140,7 +140,7 @@ func connectedStream(fd int) (syscall.Sockaddr, error) {
 // adoptedConn builds the Conn of an adopted socket, marked queued (see
 // Adopt), with st.Out queued and st.In kept for the first turn.
 func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
-	c := &Conn{srv: s, fd: st.Fd, id: strings.Clone(st.ID)} // not into the caller's decoded image
+	c := &Conn{srv: s, fd: int32(st.Fd), id: strings.Clone(st.ID)} // not into the caller's decoded image
 	c.setRemote(remote)
 	c.queued.Store(true)
 	c.deflate.Store(st.Deflate)

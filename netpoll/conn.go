@@ -31,20 +31,33 @@ const (
 
 // Conn is one client connection. Send and Close are safe from any goroutine;
 // everything else belongs to the worker running the connection.
+//
+// Every held connection costs one Conn: it is 192 bytes, a size class of
+// its own (TestConnSize), so the fields are packed with no padding to
+// spare. The ones a delivery touches (Queue, Flush, the worker's writev)
+// come first and fill the first two of its three 64-byte lines; the
+// allocator places 192-byte objects at multiples of 192 in page-aligned
+// spans, so those are whole cache lines.
 type Conn struct {
-	srv   *Server
-	fd    int
-	raddr peerAddr // see setRemote and remote
+	srv *Server
 
-	pending  atomic.Uint32
-	queued   atomic.Bool
-	state    atomic.Uint32
-	deflate  atomic.Bool // permessage-deflate was negotiated (Deflate)
-	deferred atomic.Bool // a deferred flush waits for the coalescer's timer (see lastFlush)
-	// closeCode is the code of the queued close frame, 0 when none;
-	// guarded by mu (below), and here only because it packs in beside the
-	// atomics: Conn stays in the 256-byte size class (TestConnSize).
-	closeCode int32
+	// Guarded by mu: the write queue, closeCode and dead.
+	mu sync.Mutex
+	q  writeQueue
+
+	pending   atomic.Uint32
+	queued    atomic.Bool
+	closeCode int32 // the code of the queued close frame, 0 when none; guarded by mu
+	state     atomic.Uint32
+	deflate   atomic.Bool // permessage-deflate was negotiated (Deflate)
+	deferred  atomic.Bool // a deferred flush waits for the coalescer's timer (see lastFlush)
+	fd        int32       // Fd; descriptors are ints in the system calls, and fit 32 bits
+	dead      bool        // socket closed: Send fails; guarded by mu
+	flags     connFlags   // worker-owned
+	// overIP: over MaxConnsPerIP at accept, answer 429 once the request is
+	// read. Set by register before any worker runs the connection, read
+	// under Server.mu.
+	overIP bool
 
 	// Deadlines and liveness, in Server.now() nanoseconds; read by the sweeper.
 	deadline atomic.Int64 // handshake or closing deadline
@@ -54,22 +67,26 @@ type Conn struct {
 	lastFlush atomic.Int64
 
 	// Worker-owned.
-	id              string // SetID; "" until the handler named it
-	session         Session
-	in              *inbound // input still incomplete (see inbound); nil when none, as when idle
-	code            int      // the close code reported to Session.Closed
-	peerClosed      bool     // the peer's close frame was received
-	closeSent       bool     // our close frame was fully written
-	rejecting       bool     // a handshake error response is queued; close once flushed
-	closeAfterFlush bool     // a failed connection: close right after the close frame
-	overIP          bool     // over MaxConnsPerIP at accept: answer 429 once the request is read
+	id      string // SetID; "" until the handler named it
+	session Session
+	in      *inbound // input still incomplete (see inbound); nil when none, as when idle
+	code    int32    // the close code reported to Session.Closed
 
-	// Guarded by mu, with the write queue and closeCode; dead packs in
-	// beside the worker's flags.
-	dead bool // socket closed: Send fails
-	mu   sync.Mutex
-	q    writeQueue
+	raddr peerAddr // set before the connection is registered (setRemote); read-only after
 }
+
+// connFlags are worker-owned states of a closing connection, one bit each
+// (a byte, where four bools took four).
+type connFlags uint8
+
+const (
+	peerClosed      connFlags = 1 << iota // the peer's close frame was received
+	closeSent                             // our close frame was fully written
+	rejecting                             // a handshake error response is queued; close once flushed
+	closeAfterFlush                       // a failed connection: close right after the close frame
+)
+
+func (f connFlags) has(b connFlags) bool { return f&b != 0 }
 
 // Send queues one complete, pre-encoded frame (see AppendFrame) and makes
 // sure a worker will write it. It never blocks and never writes itself.
@@ -193,11 +210,11 @@ func (c *Conn) closeSocket() {
 		_ = nc.(net.Conn).Close()
 		return
 	}
-	_ = syscall.Close(c.fd)
+	_ = syscall.Close(c.Fd())
 }
 
 // Fd is the socket's file descriptor, for diagnostics and tests.
-func (c *Conn) Fd() int { return c.fd }
+func (c *Conn) Fd() int { return int(c.fd) }
 
 // overflowLocked drops what the slow client has not started to receive and
 // queues a CloseSlowConsumer frame. Frames a write has started on are kept

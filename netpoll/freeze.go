@@ -171,7 +171,7 @@ func (s *Server) stopAcceptingKeepListeners() {
 // belongs to the open file description, which the other process keeps
 // alive, so a close alone would leave this epoll set reporting its events.
 func (s *Server) letGo(c *Conn) {
-	_ = s.ep.Del(c.fd)
+	_ = s.ep.Del(c.Fd())
 	s.abandon(c)
 	c.in, c.session = nil, nil
 }

@@ -65,14 +65,14 @@ func (w *worker) readSome(c *Conn) (n, asked int, err error) {
 			copy(nb, in.part)
 			in.part = nb
 		}
-		n, err = syscall.Read(c.fd, in.part[len(in.part):cap(in.part)])
+		n, err = syscall.Read(c.Fd(), in.part[len(in.part):cap(in.part)])
 		return n, cap(in.part) - len(in.part), err
 	}
 	k := 0
 	if in != nil {
 		k = copy(w.buf, in.part)
 	}
-	n, err = syscall.Read(c.fd, w.buf[k:])
+	n, err = syscall.Read(c.Fd(), w.buf[k:])
 	return n, len(w.buf) - k, err
 }
 
@@ -268,14 +268,14 @@ func (w *worker) frame(c *Conn, h ws.Header, p []byte, fed bool) bool {
 // peerClose answers the peer's close frame with the same code (RFC 6455
 // §5.5.1), or fails the connection when the frame is invalid.
 func (w *worker) peerClose(c *Conn, p []byte) {
-	c.peerClosed = true
+	c.flags |= peerClosed
 	echo, failCode := parseClose(p)
 	if failCode != 0 {
 		w.fail(c, failCode, "invalid close frame")
 		return
 	}
 	if c.code == 0 {
-		c.code = echo
+		c.code = int32(echo)
 		if len(p) == 0 {
 			c.code = CloseNoStatus
 		}
@@ -283,7 +283,7 @@ func (w *worker) peerClose(c *Conn, p []byte) {
 	c.Close(echo, "")
 	c.pending.And(^pendClose)
 	w.beginClose(c)
-	if c.closeSent {
+	if c.flags.has(closeSent) {
 		w.destroy(c) // we had closed first and this is the answer
 	}
 }

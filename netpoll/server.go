@@ -213,7 +213,7 @@ func (s *Server) admitConn(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
-	c := &Conn{srv: s, fd: fd}
+	c := &Conn{srv: s, fd: int32(fd)}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.setRemote(ta.AddrPort())
 	}
@@ -236,11 +236,11 @@ func (s *Server) netConn(c *Conn) net.Conn {
 func (s *Server) admit(c *Conn) {
 	c.deadline.Store(s.now() + int64(s.lim().HandshakeTimeout))
 	if resp := s.register(c); resp != nil {
-		_, _ = syscall.Write(c.fd, resp)
+		_, _ = syscall.Write(c.Fd(), resp)
 		c.closeSocket()
 		return
 	}
-	err := s.ep.Add(c.fd, mepoll.EPOLLIN|mepoll.EPOLLOUT|mepoll.EPOLLRDHUP|mepoll.EPOLLET, c.onEvent)
+	err := s.ep.Add(c.Fd(), mepoll.EPOLLIN|mepoll.EPOLLOUT|mepoll.EPOLLRDHUP|mepoll.EPOLLET, c.onEvent)
 	if err != nil {
 		s.unregister(c)
 		s.log.Warn("epoll add failed", zap.Error(err))
@@ -290,10 +290,10 @@ func (s *Server) register(c *Conn) []byte {
 		return respServiceUnavailable
 	}
 	c.overIP = perIP > 0 && addr.IsValid() && s.byIP[addr] >= perIP
-	for c.fd >= len(s.conns) {
+	for c.Fd() >= len(s.conns) {
 		s.conns = append(s.conns, make([]*Conn, max(64, len(s.conns)))...)
 	}
-	s.conns[c.fd] = c
+	s.conns[c.Fd()] = c
 	s.nconns++
 	if addr.IsValid() && !c.overIP {
 		s.byIP[addr]++
@@ -311,10 +311,10 @@ func (s *Server) unregister(c *Conn) {
 
 // removeLocked takes c out of the registry; false when it was not in it.
 func (s *Server) removeLocked(c *Conn) bool {
-	if c.fd >= len(s.conns) || s.conns[c.fd] != c {
+	if c.Fd() >= len(s.conns) || s.conns[c.Fd()] != c {
 		return false
 	}
-	s.conns[c.fd] = nil
+	s.conns[c.Fd()] = nil
 	s.nconns--
 	return true
 }

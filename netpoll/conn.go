@@ -35,25 +35,26 @@ const (
 // Every held connection costs one Conn: it is 192 bytes, a size class of
 // its own (TestConnSize), so the fields are packed with no padding to
 // spare. The ones a delivery touches (Queue, Flush, the worker's writev)
-// come first and fill the first two of its three 64-byte lines; the
+// come first, in the first two of its three 64-byte lines, and a Flush
+// that finds the connection queued already touches the first only (the
 // allocator places 192-byte objects at multiples of 192 in page-aligned
-// spans, so those are whole cache lines.
+// spans, so these are whole cache lines).
 type Conn struct {
-	srv *Server
+	srv       *Server
+	pending   atomic.Uint32
+	queued    atomic.Bool
+	closeCode int32 // the code of the queued close frame, 0 when none; guarded by mu
+	state     atomic.Uint32
 
 	// Guarded by mu: the write queue, closeCode and dead.
 	mu sync.Mutex
 	q  writeQueue
 
-	pending   atomic.Uint32
-	queued    atomic.Bool
-	closeCode int32 // the code of the queued close frame, 0 when none; guarded by mu
-	state     atomic.Uint32
-	deflate   atomic.Bool // permessage-deflate was negotiated (Deflate)
-	deferred  atomic.Bool // a deferred flush waits for the coalescer's timer (see lastFlush)
-	fd        int32       // Fd; descriptors are ints in the system calls, and fit 32 bits
-	dead      bool        // socket closed: Send fails; guarded by mu
-	flags     connFlags   // worker-owned
+	deflate  atomic.Bool // permessage-deflate was negotiated (Deflate)
+	deferred atomic.Bool // a deferred flush waits for the coalescer's timer (see lastFlush)
+	fd       int32       // Fd; descriptors are ints in the system calls, and fit 32 bits
+	dead     bool        // socket closed: Send fails; guarded by mu
+	flags    connFlags   // worker-owned
 	// overIP: over MaxConnsPerIP at accept, answer 429 once the request is
 	// read. Set by register before any worker runs the connection, read
 	// under Server.mu.

@@ -20,14 +20,14 @@ func (f *FrameQueue) Add(frame []byte, key uint64, policy, bound int) (ok bool, 
 	if len(frame) == 0 {
 		return true, 0
 	}
-	ok, d, r := f.q.add(newEntry(frame, key, policy), bound)
+	ok, d, r := f.q.add(newEntry(frame, key, policy), min(bound, maxQueueBound))
 	return ok, d + r
 }
 
 // AddMissed is Conn.QueueMissed for this queue: the notice for count
 // dropped events, merged into one that still waits.
 func (f *FrameQueue) AddMissed(count int, build func(total int) []byte, bound int) bool {
-	return f.q.addMissed(count, build, bound)
+	return f.q.addMissed(count, build, min(bound, maxQueueBound))
 }
 
 // Take appends every queued frame, oldest first, to dst and empties the

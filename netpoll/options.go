@@ -134,6 +134,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxMessageSize, 64<<10)
 	def(&o.MaxFragments, 64)
 	def(&o.WriteQueueBytes, 1<<20)
+	o.WriteQueueBytes = min(o.WriteQueueBytes, maxQueueBound)
 	def(&o.ReadBudget, 64<<10)
 	def(&o.LatencySample, 8)
 	dur(&o.HandshakeTimeout, 5*time.Second)

@@ -51,9 +51,9 @@ func newEntry(frame []byte, key uint64, policy int) entry {
 // add queues e (made by newEntry) within bound according to its policy. It
 // returns how many queued frames it dropped for room and how many it
 // replaced by e (0 or 1). ok is false when e did not fit even after the
-// drops its policy allows; the caller then closes the connection.
+// drops its policy allows; the caller then closes the connection. bound is
+// at most maxQueueBound: Options.withDefaults and FrameQueue see to it.
 func (q *writeQueue) add(e entry, bound int) (ok bool, dropped, replaced int) {
-	bound = min(bound, maxQueueBound)
 	grant := int(q.grant)
 	q.grant = 0 // only for the frame right after the drops
 	if e.key == 0 && len(e.b) <= grant {
@@ -129,19 +129,22 @@ func (q *writeQueue) remove(i int) {
 
 // dropOldest drops event frames that are not fixed, oldest first, until the
 // queue has room for want more bytes or none is left, in one pass that keeps the
-// order of the rest. It returns how many it dropped.
+// order of the rest. It returns how many it dropped. Every byte dropped adds
+// one to both terms of room, so the room is counted once, not per frame.
 func (q *writeQueue) dropOldest(want, bound int) (dropped int) {
+	short, freed := want-q.room(bound), 0
 	j := int(q.keep)
 	for i := j; i < len(q.out); i++ {
 		e := q.out[i]
-		if e.key != 0 && want > q.room(bound) {
-			q.bytes -= int32(len(e.b))
+		if e.key != 0 && freed < short {
+			freed += len(e.b)
 			dropped++
 			continue
 		}
 		q.out[j] = e
 		j++
 	}
+	q.bytes -= int32(freed)
 	clear(q.out[j:])
 	q.out = q.out[:j]
 	return dropped
@@ -180,7 +183,6 @@ func (c *Conn) QueueMissed(count int, build func(total int) []byte) (ok, first b
 // the drop left (grant), as a frame without a key does. ok is false when it
 // does not fit.
 func (q *writeQueue) addMissed(count int, build func(total int) []byte, bound int) bool {
-	bound = min(bound, maxQueueBound)
 	grant := int(q.grant)
 	q.grant = 0
 	for i := len(q.out) - 1; i >= int(q.keep); i-- {

@@ -23,10 +23,11 @@ type entry struct {
 // as written. Everything behind them may be dropped or replaced.
 //
 // The counts are int32, which keeps Conn in its size class (TestConnSize):
-// a queue holds at most twice its bound (see room), and add takes the
-// bound as at most maxQueueBound, plus a few frames that are never refused
-// (a close frame, a handshake response, a notice's grant, an adopted
-// connection's output, which Adopt bounds likewise).
+// a queue holds at most twice its bound (see room), which is at most
+// maxQueueBound (Options.withDefaults and FrameQueue see to it), plus a few
+// frames that are never refused (a close frame, a handshake response, a
+// notice's grant, an adopted connection's output, which Adopt bounds
+// likewise).
 type writeQueue struct {
 	out      []entry
 	head     int32 // bytes of out[0] already written

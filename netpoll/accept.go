@@ -115,7 +115,9 @@ func (s *Server) admitRaw(fd int, sa syscall.Sockaddr, nodelay bool) {
 	if !nodelay {
 		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
-	s.admit(&Conn{srv: s, fd: fd, raddr: addrPort(sa)})
+	c := &Conn{srv: s, fd: int32(fd)}
+	c.setRemote(addrPort(sa))
+	s.admit(c)
 }
 
 func addrPort(sa syscall.Sockaddr) netip.AddrPort {

@@ -56,6 +56,10 @@ func (s *Server) Adopt(st ConnState, bind func(c *Conn) (Session, error)) (*Conn
 		syscall.CloseOnExec(fd)
 		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
+	if len(st.Out) > 2*maxQueueBound { // more than a queue holds (see writeQueue)
+		_ = syscall.Close(fd)
+		return nil, fmt.Errorf("netpoll: adopt: %d bytes of output, more than a write queue holds", len(st.Out))
+	}
 	c := s.adoptedConn(st, remote)
 	if resp := s.register(c); resp != nil {
 		_ = syscall.Close(fd)
@@ -136,15 +140,15 @@ func connectedStream(fd int) (syscall.Sockaddr, error) {
 // adoptedConn builds the Conn of an adopted socket, marked queued (see
 // Adopt), with st.Out queued and st.In kept for the first turn.
 func (s *Server) adoptedConn(st ConnState, remote netip.AddrPort) *Conn {
-	c := &Conn{srv: s, fd: st.Fd, raddr: remote, id: strings.Clone(st.ID)} // not into the caller's decoded image
+	c := &Conn{srv: s, fd: int32(st.Fd), id: strings.Clone(st.ID)} // not into the caller's decoded image
+	c.setRemote(remote)
 	c.queued.Store(true)
 	c.deflate.Store(st.Deflate)
 	now := s.now()
 	if st.Handshake {
 		c.deadline.Store(now + int64(s.lim().HandshakeTimeout))
 	} else {
-		c.lastRecv.Store(now)
-		c.nextPing.Store(now + jitter(int64(s.opts.PingInterval)))
+		c.ping.Store(pingDue(now + jitter(int64(s.opts.PingInterval))))
 		c.state.Store(stateOpen)
 	}
 	if len(st.Out) > 0 {

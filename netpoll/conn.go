@@ -31,47 +31,63 @@ const (
 
 // Conn is one client connection. Send and Close are safe from any goroutine;
 // everything else belongs to the worker running the connection.
+//
+// Every held connection costs one Conn: it is 192 bytes, a size class of
+// its own (TestConnSize), so the fields are packed with no padding to
+// spare. The ones a delivery touches (Queue, Flush, the worker's writev)
+// come first, in the first two of its three 64-byte lines, and a Flush
+// that finds the connection queued already touches the first only (the
+// allocator places 192-byte objects at multiples of 192 in page-aligned
+// spans, so these are whole cache lines).
 type Conn struct {
-	srv   *Server
-	fd    int
-	raddr netip.AddrPort
+	srv       *Server
+	pending   atomic.Uint32
+	queued    atomic.Bool
+	closeCode int32 // the code of the queued close frame, 0 when none; guarded by mu
+	state     atomic.Uint32
 
-	pending  atomic.Uint32
-	queued   atomic.Bool
-	state    atomic.Uint32
+	// Guarded by mu: the write queue, closeCode and dead.
+	mu sync.Mutex
+	q  writeQueue
+
 	deflate  atomic.Bool // permessage-deflate was negotiated (Deflate)
 	deferred atomic.Bool // a deferred flush waits for the coalescer's timer (see lastFlush)
-	// closeCode is the code of the queued close frame, 0 when none;
-	// guarded by mu (below), and here only because it packs in beside the
-	// atomics: Conn stays in the 256-byte size class (TestConnSize).
-	closeCode int32
+	fd       int32       // Fd; descriptors are ints in the system calls, and fit 32 bits
+	dead     bool        // socket closed: Send fails; guarded by mu
+	flags    connFlags   // worker-owned
+	// overIP: over MaxConnsPerIP at accept, answer 429 once the request is
+	// read. Set by register before any worker runs the connection, read
+	// under Server.mu.
+	overIP bool
 
 	// Deadlines and liveness, in Server.now() nanoseconds; read by the sweeper.
 	deadline atomic.Int64 // handshake or closing deadline
-	lastRecv atomic.Int64 // last bytes received from the peer
-	pingSent atomic.Int64 // the outstanding ping, 0 when none
-	nextPing atomic.Int64
+	ping     atomic.Int64 // when the next ping is due, or when the unanswered one was sent (see pingDue)
 	msgStart atomic.Int64 // when the incomplete inbound message began; 0 when none
 	// Flush coalescing (see coalescer): when Flush last scheduled a write.
 	lastFlush atomic.Int64
 
 	// Worker-owned.
-	id              string // SetID; "" until the handler named it
-	session         Session
-	in              *inbound // input still incomplete (see inbound); nil when none, as when idle
-	code            int      // the close code reported to Session.Closed
-	peerClosed      bool     // the peer's close frame was received
-	closeSent       bool     // our close frame was fully written
-	rejecting       bool     // a handshake error response is queued; close once flushed
-	closeAfterFlush bool     // a failed connection: close right after the close frame
-	overIP          bool     // over MaxConnsPerIP at accept: answer 429 once the request is read
+	id      string // SetID; "" until the handler named it
+	session Session
+	in      *inbound // input still incomplete (see inbound); nil when none, as when idle
+	code    int32    // the close code reported to Session.Closed
 
-	// Guarded by mu, with the write queue and closeCode; dead packs in
-	// beside the worker's flags.
-	dead bool // socket closed: Send fails
-	mu   sync.Mutex
-	q    writeQueue
+	raddr peerAddr // set before the connection is registered (setRemote); read-only after
 }
+
+// connFlags are worker-owned states of a closing connection, one bit each
+// (a byte, where four bools took four).
+type connFlags uint8
+
+const (
+	peerClosed      connFlags = 1 << iota // the peer's close frame was received
+	closeSent                             // our close frame was fully written
+	rejecting                             // a handshake error response is queued; close once flushed
+	closeAfterFlush                       // a failed connection: close right after the close frame
+)
+
+func (f connFlags) has(b connFlags) bool { return f&b != 0 }
 
 // Send queues one complete, pre-encoded frame (see AppendFrame) and makes
 // sure a worker will write it. It never blocks and never writes itself.
@@ -176,29 +192,30 @@ func (c *Conn) Close(code int, reason string) {
 // RemoteAddr is the peer's address: the TCP address accept gave, or, for
 // a listener of another kind (admitConn), its net.Conn's.
 func (c *Conn) RemoteAddr() net.Addr {
-	if !c.raddr.IsValid() {
+	if c.raddr.kind == peerNone {
 		if nc := c.srv.netConn(c); nc != nil {
 			return nc.RemoteAddr()
 		}
 	}
-	return net.TCPAddrFromAddrPort(c.raddr)
+	return net.TCPAddrFromAddrPort(c.remote())
 }
 
 // addr is the client's address as the per-address cap counts it: IPv4-mapped
 // addresses unmapped, so that one client counts once.
-func (c *Conn) addr() netip.Addr { return c.raddr.Addr().Unmap() }
+func (c *Conn) addr() netip.Addr { return c.remote().Addr().Unmap() }
 
 // closeSocket releases the descriptor; only the worker running c calls it.
 func (c *Conn) closeSocket() {
+	c.forgetZone()
 	if nc, ok := c.srv.netConns.LoadAndDelete(c); ok {
 		_ = nc.(net.Conn).Close()
 		return
 	}
-	_ = syscall.Close(c.fd)
+	_ = syscall.Close(c.Fd())
 }
 
 // Fd is the socket's file descriptor, for diagnostics and tests.
-func (c *Conn) Fd() int { return c.fd }
+func (c *Conn) Fd() int { return int(c.fd) }
 
 // overflowLocked drops what the slow client has not started to receive and
 // queues a CloseSlowConsumer frame. Frames a write has started on are kept

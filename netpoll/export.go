@@ -75,7 +75,7 @@ func (s *Server) Export() []ConnState {
 // worker-owned fields are read under the gate, which no worker holds.
 func (c *Conn) export() (ConnState, bool) {
 	state := c.state.Load()
-	if state != stateHandshake && state != stateOpen || c.rejecting ||
+	if state != stateHandshake && state != stateOpen || c.flags.has(rejecting) ||
 		c.pending.Load()&pendKill != 0 {
 		return ConnState{}, false
 	}
@@ -87,14 +87,14 @@ func (c *Conn) export() (ConnState, bool) {
 		return ConnState{}, false
 	}
 	st := ConnState{
-		Fd:        c.fd,
-		Remote:    c.raddr,
+		Fd:        c.Fd(),
+		Remote:    c.remote(),
 		ID:        c.id,
 		Handshake: state == stateHandshake,
 		Deflate:   c.deflate.Load(),
 		Out:       out,
 	}
-	if sa, err := syscall.Getsockname(c.fd); err == nil {
+	if sa, err := syscall.Getsockname(c.Fd()); err == nil {
 		st.Local = addrPort(sa)
 	}
 	switch in := c.in; {

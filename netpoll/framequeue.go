@@ -14,19 +14,20 @@ type FrameQueue struct {
 // Add queues frame within bound bytes. key and policy are QueueEvent's (key
 // 0: a frame that is never dropped or replaced). dropped counts the frames
 // the policy removed to take this one, as QueueEvent's does. ok is false
-// when the frame did not fit: the caller closes the client as slow.
+// when the frame did not fit: the caller closes the client as slow. A bound
+// over 256 MiB counts as 256 MiB, as Options.WriteQueueBytes does.
 func (f *FrameQueue) Add(frame []byte, key uint64, policy, bound int) (ok bool, dropped int) {
 	if len(frame) == 0 {
 		return true, 0
 	}
-	ok, d, r := f.q.add(newEntry(frame, key, policy), bound)
+	ok, d, r := f.q.add(newEntry(frame, key, policy), min(bound, maxQueueBound))
 	return ok, d + r
 }
 
 // AddMissed is Conn.QueueMissed for this queue: the notice for count
 // dropped events, merged into one that still waits.
 func (f *FrameQueue) AddMissed(count int, build func(total int) []byte, bound int) bool {
-	return f.q.addMissed(count, build, bound)
+	return f.q.addMissed(count, build, min(bound, maxQueueBound))
 }
 
 // Take appends every queued frame, oldest first, to dst and empties the

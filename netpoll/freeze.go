@@ -86,11 +86,8 @@ func (s *Server) shiftClocks(d int64) {
 		return
 	}
 	s.each(func(c *Conn) {
-		if v := c.pingSent.Load(); v != 0 {
-			c.pingSent.Store(v + d)
-		}
-		if v := c.nextPing.Load(); v != 0 {
-			c.nextPing.Store(v + d) // keeps the jittered spread of pings
+		if v := c.ping.Load(); v != 0 {
+			c.ping.Store(v + d<<1) // the time moves on, the kind stays (pingDue); keeps the jittered spread
 		}
 		if v := c.msgStart.Load(); v != 0 {
 			c.msgStart.Store(v + d)
@@ -174,7 +171,7 @@ func (s *Server) stopAcceptingKeepListeners() {
 // belongs to the open file description, which the other process keeps
 // alive, so a close alone would leave this epoll set reporting its events.
 func (s *Server) letGo(c *Conn) {
-	_ = s.ep.Del(c.fd)
+	_ = s.ep.Del(c.Fd())
 	s.abandon(c)
 	c.in, c.session = nil, nil
 }

@@ -112,13 +112,13 @@ func TestFreezeCountsAgainstNoClient(t *testing.T) {
 	c.Write(text("slow")[:4])
 	freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == 4 })
 	conn := ha.session(t, 0).c
-	ping, began := conn.nextPing.Load(), conn.msgStart.Load()
+	ping, began := conn.ping.Load()>>1, conn.msgStart.Load()
 	if ping == 0 || began == 0 {
 		t.Fatalf("next ping %d, message start %d", ping, began)
 	}
 	clock.offset.Add(int64(time.Hour))
 	a.Resume()
-	if d := conn.nextPing.Load() - ping; d != int64(time.Hour) {
+	if d := conn.ping.Load()>>1 - ping; d != int64(time.Hour) {
 		t.Fatalf("next ping moved by %v", time.Duration(d))
 	}
 	if d := conn.msgStart.Load() - began; d != int64(time.Hour) {

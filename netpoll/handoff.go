@@ -31,20 +31,21 @@ func (s *Server) HTTPListener() net.Listener {
 // and IdleTimeout bound how long an idle one holds its slot).
 func (s *Server) handoff(c *Conn, prefix []byte) {
 	c.state.Store(stateClosed)
-	_ = s.ep.Del(c.fd)
+	_ = s.ep.Del(c.Fd())
 	if !s.toHTTP(c) {
 		s.stats.rejectedFull.Add(1)
-		_, _ = syscall.Write(c.fd, respServiceUnavailable)
+		_, _ = syscall.Write(c.Fd(), respServiceUnavailable)
 		c.closeSocket()
 		return
 	}
 	s.stats.handedOff.Add(1)
 	addr := c.addr()
+	c.forgetZone()
 	var nc net.Conn
 	if v, ok := s.netConns.LoadAndDelete(c); ok {
 		nc = v.(net.Conn) // net/http's now
 	} else {
-		f := os.NewFile(uintptr(c.fd), "fanoutd-http")
+		f := os.NewFile(uintptr(c.Fd()), "fanoutd-http")
 		var err error
 		nc, err = net.FileConn(f)
 		_ = f.Close()

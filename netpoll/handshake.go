@@ -21,7 +21,7 @@ var errBadHead = errors.New("netpoll: repeated header or bad Sec-WebSocket-Key")
 // or rejects it. The sweeper enforces the handshake deadline.
 func (w *worker) readHandshake(c *Conn) {
 	for {
-		n, err := syscall.Read(c.fd, w.buf)
+		n, err := syscall.Read(c.Fd(), w.buf)
 		if err == syscall.EINTR {
 			continue
 		}
@@ -95,7 +95,7 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 		if !w.hs.handlerRefused {
 			w.s.stats.malformed.Add(1)
 		}
-		c.rejecting = true
+		c.flags |= rejecting
 		return
 	}
 	w.s.stats.upgraded.Add(1)
@@ -106,11 +106,10 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	if ce := w.s.log.Check(zap.DebugLevel, "upgraded"); ce != nil {
 		// The fd and the session's id side by side: the transport's lines
 		// and the core's about one client join up here.
-		ce.Write(zap.String("conn", c.id), zap.Int("fd", c.fd), zap.Stringer("remote", c.RemoteAddr()))
+		ce.Write(zap.String("conn", c.id), zap.Int("fd", c.Fd()), zap.Stringer("remote", c.RemoteAddr()))
 	}
 	now := w.s.now()
-	c.lastRecv.Store(now)
-	c.nextPing.Store(now + jitter(int64(w.s.opts.PingInterval)))
+	c.ping.Store(pingDue(now + jitter(int64(w.s.opts.PingInterval))))
 	// State first: the sweeper reads the state, then the deadline, and must
 	// never see "handshake" with the cleared deadline.
 	c.state.Store(stateOpen)
@@ -134,7 +133,7 @@ func (w *worker) reject(c *Conn, resp []byte) {
 	c.mu.Lock()
 	c.q.push(entry{b: resp})
 	c.mu.Unlock()
-	c.rejecting = true
+	c.flags |= rejecting
 }
 
 // upgrades reports whether path is Options.Path or one of ExtraPaths. The

@@ -73,7 +73,8 @@ func FuzzHandshake(f *testing.F) {
 			return
 		}
 		_ = requestPath(head)
-		c := &Conn{srv: s, fd: -1, raddr: raddr}
+		c := &Conn{srv: s, fd: -1}
+		c.setRemote(raddr)
 		resp, sess, err := hs.upgrade(c, head)
 		if len(resp) < 13 || !bytes.HasPrefix(resp, []byte("HTTP/1.1 ")) || !isDigits(resp[9:12]) || resp[12] != ' ' {
 			t.Fatalf("malformed response %q for %q", resp, head)

@@ -70,6 +70,31 @@ func TestHeartbeatClosesSilentClientKeepsLiveOne(t *testing.T) {
 	}
 }
 
+// TestHeartbeatAnsweredByAnyBytes: a client that never answers a ping with
+// a pong but keeps sending messages is alive: the read path clears the
+// outstanding ping whatever the bytes are.
+func TestHeartbeatAnsweredByAnyBytes(t *testing.T) {
+	srv, h, addr := startServer(t, Options{PingInterval: 20 * time.Millisecond, PongTimeout: 300 * time.Millisecond})
+	busy, _ := connect(t, addr)
+	sess := h.session(t, 0)
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, err := busy.NC.Write(frame(true, ws.OpText, []byte("x"), true)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if srv.Conns() != 1 || srv.Stats().HeartbeatTimeout != 0 {
+		t.Fatalf("conns = %d, heartbeat closes = %d", srv.Conns(), srv.Stats().HeartbeatTimeout)
+	}
+	for hd, _ := busy.ReadFrame(); hd.OpCode != ws.OpPing; hd, _ = busy.ReadFrame() { // past the echoes
+		if hd.OpCode == ws.OpClose {
+			t.Fatal("closed before any ping")
+		}
+	}
+	if len(sess.messages()) == 0 {
+		t.Fatal("no message delivered")
+	}
+}
+
 func TestHandshakeLimits(t *testing.T) {
 	t.Run("head over the cap gets 431", func(t *testing.T) {
 		_, _, addr := startServer(t, Options{MaxHeaderBytes: 2048})

@@ -62,7 +62,7 @@ func TestAcceptedSocketsNoDelay(t *testing.T) {
 	_, h, addr := startServer(t, Options{})
 	for i := range 2 {
 		connect(t, addr)
-		fd := h.session(t, i).c.fd
+		fd := h.session(t, i).c.Fd()
 		v, err := syscall.GetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY)
 		if err != nil || v == 0 {
 			t.Fatalf("connection %d: TCP_NODELAY %d, %v; want it on", i, v, err)

@@ -67,7 +67,9 @@ type Options struct {
 	// WriteQueueBytes caps the bytes waiting in one connection's queue; a
 	// frame that does not fit closes the connection with CloseSlowConsumer,
 	// or makes room under a QueueEvent policy. Frames a write is taking at
-	// the moment do not count, up to as much again. Default 1 MiB.
+	// the moment do not count, up to as much again. Default 1 MiB; at most
+	// 256 MiB (a larger value counts as 256 MiB), which keeps a queue's
+	// counts in 32 bits.
 	WriteQueueBytes int
 	// PingInterval is the time between server pings. Default 30 s.
 	PingInterval time.Duration
@@ -132,6 +134,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxMessageSize, 64<<10)
 	def(&o.MaxFragments, 64)
 	def(&o.WriteQueueBytes, 1<<20)
+	o.WriteQueueBytes = min(o.WriteQueueBytes, maxQueueBound)
 	def(&o.ReadBudget, 64<<10)
 	def(&o.LatencySample, 8)
 	dur(&o.HandshakeTimeout, 5*time.Second)

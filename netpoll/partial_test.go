@@ -176,7 +176,7 @@ func BenchmarkPartialFrame(b *testing.B) {
 			}
 			b.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
 			sess := &countSession{}
-			c := &Conn{srv: srv, fd: fds[0], session: sess}
+			c := &Conn{srv: srv, fd: int32(fds[0]), session: sess}
 			c.state.Store(stateOpen)
 			w := newWorker(srv)
 			f := frame(true, ws.OpBinary, make([]byte, size), true)
@@ -238,7 +238,7 @@ func TestReadCutAnywhere(t *testing.T) {
 			t.Fatal(err)
 		}
 		sess := &recordSession{}
-		c := &Conn{srv: srv, fd: fds[0], session: sess}
+		c := &Conn{srv: srv, fd: int32(fds[0]), session: sess}
 		c.state.Store(stateOpen)
 		w := newWorker(srv)
 		stream, want := randomMessages(r, 30)
@@ -325,7 +325,7 @@ func TestPartialFrameHoldsWhatArrived(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
 	sess := &countSession{}
-	c := &Conn{srv: srv, fd: fds[0], session: sess}
+	c := &Conn{srv: srv, fd: int32(fds[0]), session: sess}
 	c.state.Store(stateOpen)
 	w := newWorker(srv)
 	part := func() []byte {

@@ -51,25 +51,26 @@ func newEntry(frame []byte, key uint64, policy int) entry {
 // add queues e (made by newEntry) within bound according to its policy. It
 // returns how many queued frames it dropped for room and how many it
 // replaced by e (0 or 1). ok is false when e did not fit even after the
-// drops its policy allows; the caller then closes the connection.
+// drops its policy allows; the caller then closes the connection. bound is
+// at most maxQueueBound: Options.withDefaults and FrameQueue see to it.
 func (q *writeQueue) add(e entry, bound int) (ok bool, dropped, replaced int) {
-	grant := q.grant
+	grant := int(q.grant)
 	q.grant = 0 // only for the frame right after the drops
 	if e.key == 0 && len(e.b) <= grant {
 		q.push(e)
 		return true, 0, 0
 	}
 	if e.policy == PolicyLatest {
-		if i := q.find(e.key, q.keep, len(q.out)); i >= 0 {
+		if i := q.find(e.key, int(q.keep), len(q.out)); i >= 0 {
 			old := len(q.out[i].b)
 			if len(e.b)-old <= q.room(bound) {
 				q.out[i] = e
-				q.bytes += len(e.b) - old
+				q.bytes += int32(len(e.b) - old)
 				return true, 0, 1
 			}
 			q.remove(i)
 			replaced = 1
-		} else if q.find(e.key, min(q.head, 1), q.keep) >= 0 {
+		} else if q.find(e.key, int(min(q.head, 1)), int(q.keep)) >= 0 {
 			q.stale = true // its key's frame is being written: see consume
 		}
 	}
@@ -110,7 +111,7 @@ func (q *writeQueue) collapse(lo, hi int) (replaced int) {
 		if j := q.find(q.out[i].key, hi, len(q.out)); j >= 0 {
 			newer := q.out[j]
 			q.remove(j)
-			q.bytes += len(newer.b) - len(q.out[i].b)
+			q.bytes += int32(len(newer.b) - len(q.out[i].b))
 			q.out[i] = newer
 			replaced++
 		}
@@ -120,7 +121,7 @@ func (q *writeQueue) collapse(lo, hi int) (replaced int) {
 
 // remove takes out[i] out of the queue; i must not be fixed.
 func (q *writeQueue) remove(i int) {
-	q.bytes -= len(q.out[i].b)
+	q.bytes -= int32(len(q.out[i].b))
 	copy(q.out[i:], q.out[i+1:])
 	q.out[len(q.out)-1] = entry{}
 	q.out = q.out[:len(q.out)-1]
@@ -128,19 +129,22 @@ func (q *writeQueue) remove(i int) {
 
 // dropOldest drops event frames that are not fixed, oldest first, until the
 // queue has room for want more bytes or none is left, in one pass that keeps the
-// order of the rest. It returns how many it dropped.
+// order of the rest. It returns how many it dropped. Every byte dropped adds
+// one to both terms of room, so the room is counted once, not per frame.
 func (q *writeQueue) dropOldest(want, bound int) (dropped int) {
-	j := q.keep
-	for i := q.keep; i < len(q.out); i++ {
+	short, freed := want-q.room(bound), 0
+	j := int(q.keep)
+	for i := j; i < len(q.out); i++ {
 		e := q.out[i]
-		if e.key != 0 && want > q.room(bound) {
-			q.bytes -= len(e.b)
+		if e.key != 0 && freed < short {
+			freed += len(e.b)
 			dropped++
 			continue
 		}
 		q.out[j] = e
 		j++
 	}
+	q.bytes -= int32(freed)
 	clear(q.out[j:])
 	q.out = q.out[:j]
 	return dropped
@@ -179,13 +183,13 @@ func (c *Conn) QueueMissed(count int, build func(total int) []byte) (ok, first b
 // the drop left (grant), as a frame without a key does. ok is false when it
 // does not fit.
 func (q *writeQueue) addMissed(count int, build func(total int) []byte, bound int) bool {
-	grant := q.grant
+	grant := int(q.grant)
 	q.grant = 0
-	for i := len(q.out) - 1; i >= q.keep; i-- {
+	for i := len(q.out) - 1; i >= int(q.keep); i-- {
 		if e := &q.out[i]; e.notice {
 			total := int(e.count) + count
 			b := build(total)
-			q.bytes += len(b) - len(e.b)
+			q.bytes += int32(len(b) - len(e.b))
 			e.b, e.count = b, uint32(min(total, 1<<32-1))
 			return true
 		}

@@ -84,7 +84,7 @@ func TestAddMissedMergesInPlace(t *testing.T) {
 				t.Fatalf("notice refused after event %d", i)
 			}
 		}
-		if q.bytes > bound+missedRoom {
+		if int(q.bytes) > bound+missedRoom {
 			t.Fatalf("%d bytes queued for a bound of %d", q.bytes, bound)
 		}
 	}

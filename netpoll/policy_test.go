@@ -219,8 +219,8 @@ func TestQueueInvariants(t *testing.T) {
 			fixed := slices.Clone(q.out[:q.keep])
 			e := f.entry()
 			granted := 0
-			if f.key == 0 && f.size <= q.grant {
-				granted = q.grant
+			if f.key == 0 && f.size <= int(q.grant) {
+				granted = int(q.grant)
 			}
 			ok, _, _ := q.add(e, bound)
 			checkBound(t, q, bound, granted, ok)
@@ -265,7 +265,7 @@ func TestQueueInvariants(t *testing.T) {
 // are over twice the bound; granted is what a notice may take beyond them.
 func checkBound(t *testing.T, q *writeQueue, bound, granted int, accepted bool) {
 	t.Helper()
-	if accepted && q.bytes-q.inflight > bound+granted || q.bytes > 2*bound+granted {
+	if accepted && int(q.bytes-q.inflight) > bound+granted || int(q.bytes) > 2*bound+granted {
 		t.Fatalf("%d bytes queued, %d of them being written, bound %d (+%d)", q.bytes, q.inflight, bound, granted)
 	}
 }
@@ -293,13 +293,13 @@ func checkControl(t *testing.T, q *writeQueue, control []*byte) {
 // once no write is using any.
 func checkOneWaitingPerKey(t *testing.T, q *writeQueue) {
 	t.Helper()
-	for _, from := range []int{q.keep, min(q.head, 1)} {
+	for _, from := range []int{int(q.keep), int(min(q.head, 1))} {
 		seen := map[uint64]bool{}
 		for _, e := range q.out[from:] {
 			if e.policy != PolicyLatest {
 				continue
 			}
-			if seen[e.key] && (from == q.keep || !q.stale) {
+			if seen[e.key] && (from == int(q.keep) || !q.stale) {
 				t.Fatalf("two waiting frames for key %d: %q (keep %d, head %d)", e.key, q.ids(), q.keep, q.head)
 			}
 			seen[e.key] = true

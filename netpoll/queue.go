@@ -21,16 +21,28 @@ type entry struct {
 // bytes writev reports are taken from the front of the queue; dropping or
 // replacing one of them would tear a frame, or count another frame's bytes
 // as written. Everything behind them may be dropped or replaced.
+//
+// The counts are int32, which keeps Conn in its size class (TestConnSize):
+// a queue holds at most twice its bound (see room), which is at most
+// maxQueueBound (Options.withDefaults and FrameQueue see to it), plus a few
+// frames that are never refused (a close frame, a handshake response, a
+// notice's grant, an adopted connection's output, which Adopt bounds
+// likewise).
 type writeQueue struct {
 	out      []entry
-	head     int  // bytes of out[0] already written
-	keep     int  // leading entries that must stay as they are (see above)
-	bytes    int  // queued bytes not yet written
-	inflight int  // of those, the bytes a running writev was given
-	grant    int  // bytes the next frame without a key may take beyond the room (see add)
-	stale    bool // a PolicyLatest frame was appended while its key's frame was fixed
-	idle     bool // empty, and nothing pushed since the last trim
+	head     int32 // bytes of out[0] already written
+	keep     int32 // leading entries that must stay as they are (see above)
+	bytes    int32 // queued bytes not yet written
+	inflight int32 // of those, the bytes a running writev was given
+	grant    int32 // bytes the next frame without a key may take beyond the room (see add)
+	stale    bool  // a PolicyLatest frame was appended while its key's frame was fixed
+	idle     bool  // empty, and nothing pushed since the last trim
 }
+
+// maxQueueBound is the largest bound a write queue takes (Options.WriteQueueBytes,
+// FrameQueue.Add); a larger one counts as this. Twice it, plus the frames
+// that are never refused, stays far within writeQueue's int32 counts.
+const maxQueueBound = 256 << 20
 
 // room is how many more bytes the queue takes within bound. The bytes a
 // running writev was given are leaving and do not count: otherwise a drop
@@ -39,7 +51,7 @@ type writeQueue struct {
 // cap of twice the bound, so that a client taking a little of each write
 // cannot make its queue grow without end.
 func (q *writeQueue) room(bound int) int {
-	return min(bound-(q.bytes-q.inflight), 2*bound-q.bytes)
+	return min(bound-int(q.bytes-q.inflight), 2*bound-int(q.bytes))
 }
 
 func (q *writeQueue) empty() bool { return len(q.out) == 0 }
@@ -47,7 +59,7 @@ func (q *writeQueue) empty() bool { return len(q.out) == 0 }
 // push appends e.
 func (q *writeQueue) push(e entry) {
 	q.out = append(q.out, e)
-	q.bytes += len(e.b)
+	q.bytes += int32(len(e.b))
 	q.idle = false
 }
 
@@ -55,7 +67,7 @@ func (q *writeQueue) push(e entry) {
 // before the first write, so nothing is fixed yet.
 func (q *writeQueue) pushFront(b []byte) {
 	q.out = append([]entry{{b: b}}, q.out...)
-	q.bytes += len(b)
+	q.bytes += int32(len(b))
 	q.idle = false
 }
 
@@ -93,7 +105,7 @@ func (q *writeQueue) fill(iov []syscall.Iovec) (n, total int) {
 		n++
 		total += len(f)
 	}
-	q.keep, q.inflight = k, total
+	q.keep, q.inflight = int32(k), int32(total)
 	return n, total
 }
 
@@ -105,14 +117,14 @@ func (q *writeQueue) fill(iov []syscall.Iovec) (n, total int) {
 func (q *writeQueue) consume(written int) (replaced int, oldest int64) {
 	k := 0
 	for k < len(q.out) && written > 0 {
-		rem := len(q.out[k].b) - q.head
+		rem := len(q.out[k].b) - int(q.head)
 		if written < rem {
-			q.head += written
-			q.bytes -= written
+			q.head += int32(written)
+			q.bytes -= int32(written)
 			break
 		}
 		written -= rem
-		q.bytes -= rem
+		q.bytes -= int32(rem)
 		q.head = 0
 		if at := q.out[k].at; at != 0 && (oldest == 0 || at < oldest) {
 			oldest = at
@@ -122,11 +134,11 @@ func (q *writeQueue) consume(written int) (replaced int, oldest int64) {
 	n := copy(q.out, q.out[k:])
 	clear(q.out[n:])
 	q.out = q.out[:n]
-	released := q.keep - k
+	released := int(q.keep) - k
 	q.keep = min(q.head, 1) // a partly written frame stays fixed
 	q.inflight = 0
-	if q.stale && released > q.keep {
-		replaced = q.collapse(q.keep, released)
+	if q.stale && released > int(q.keep) {
+		replaced = q.collapse(int(q.keep), released)
 	}
 	q.stale = false
 	if n == 0 && cap(q.out) > 64 {
@@ -139,7 +151,7 @@ func (q *writeQueue) consume(written int) (replaced int, oldest int64) {
 // started to receive.
 func (q *writeQueue) cut() {
 	for _, e := range q.out[q.keep:] {
-		q.bytes -= len(e.b)
+		q.bytes -= int32(len(e.b))
 	}
 	clear(q.out[q.keep:])
 	q.out = q.out[:q.keep]

@@ -39,11 +39,11 @@ func (q *writeQueue) ids() string {
 // part of the head.
 func checkBytes(t *testing.T, q *writeQueue) {
 	t.Helper()
-	sum := -q.head
+	sum := -int(q.head)
 	for _, e := range q.out {
 		sum += len(e.b)
 	}
-	if q.bytes != sum {
+	if int(q.bytes) != sum {
 		t.Fatalf("bytes = %d, the entries hold %d", q.bytes, sum)
 	}
 }

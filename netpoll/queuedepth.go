@@ -6,5 +6,5 @@ package netpoll
 func (c *Conn) QueuedBytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.q.bytes
+	return int(c.q.bytes)
 }

@@ -31,7 +31,9 @@ func (w *worker) read(c *Conn) {
 			w.destroy(c) // reset or EOF: nothing more can be said to this peer
 			return
 		}
-		c.lastRecv.Store(w.s.now())
+		if v := c.ping.Load(); v&1 != 0 { // any bytes answer the ping (see Server.heartbeat)
+			c.ping.Store(pingDue(v>>1 + int64(w.s.opts.PingInterval)))
+		}
 		budget -= n
 		if !w.consume(c, n) || c.state.Load() == stateClosed {
 			return
@@ -63,14 +65,14 @@ func (w *worker) readSome(c *Conn) (n, asked int, err error) {
 			copy(nb, in.part)
 			in.part = nb
 		}
-		n, err = syscall.Read(c.fd, in.part[len(in.part):cap(in.part)])
+		n, err = syscall.Read(c.Fd(), in.part[len(in.part):cap(in.part)])
 		return n, cap(in.part) - len(in.part), err
 	}
 	k := 0
 	if in != nil {
 		k = copy(w.buf, in.part)
 	}
-	n, err = syscall.Read(c.fd, w.buf[k:])
+	n, err = syscall.Read(c.Fd(), w.buf[k:])
 	return n, len(w.buf) - k, err
 }
 
@@ -252,7 +254,7 @@ func (w *worker) frame(c *Conn, h ws.Header, p []byte, fed bool) bool {
 		}
 		return true
 	case ws.OpPong:
-		return true // liveness is tracked by lastRecv
+		return true // any bytes answer a ping: the read path marks it answered
 	case ws.OpClose:
 		w.peerClose(c, p)
 		return false
@@ -266,14 +268,14 @@ func (w *worker) frame(c *Conn, h ws.Header, p []byte, fed bool) bool {
 // peerClose answers the peer's close frame with the same code (RFC 6455
 // §5.5.1), or fails the connection when the frame is invalid.
 func (w *worker) peerClose(c *Conn, p []byte) {
-	c.peerClosed = true
+	c.flags |= peerClosed
 	echo, failCode := parseClose(p)
 	if failCode != 0 {
 		w.fail(c, failCode, "invalid close frame")
 		return
 	}
 	if c.code == 0 {
-		c.code = echo
+		c.code = int32(echo)
 		if len(p) == 0 {
 			c.code = CloseNoStatus
 		}
@@ -281,7 +283,7 @@ func (w *worker) peerClose(c *Conn, p []byte) {
 	c.Close(echo, "")
 	c.pending.And(^pendClose)
 	w.beginClose(c)
-	if c.closeSent {
+	if c.flags.has(closeSent) {
 		w.destroy(c) // we had closed first and this is the answer
 	}
 }

@@ -32,7 +32,10 @@ type Server struct {
 	// would close the descriptor, without a field in every Conn: raw
 	// accepts, the usual case, have none.
 	netConns sync.Map
-	start    time.Time // origin of the nanosecond clock used for deadlines
+	// zones holds the IPv6 zone of a peer address that has one, by *Conn
+	// (see peerAddr): rare, so not a field in every Conn.
+	zones sync.Map
+	start time.Time // origin of the nanosecond clock used for deadlines
 
 	mu        sync.RWMutex
 	conns     []*Conn // indexed by fd
@@ -210,9 +213,9 @@ func (s *Server) admitConn(nc net.Conn) {
 		_ = nc.Close()
 		return
 	}
-	c := &Conn{srv: s, fd: fd}
+	c := &Conn{srv: s, fd: int32(fd)}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
-		c.raddr = ta.AddrPort()
+		c.setRemote(ta.AddrPort())
 	}
 	s.netConns.Store(c, nc)
 	s.admit(c)
@@ -233,11 +236,11 @@ func (s *Server) netConn(c *Conn) net.Conn {
 func (s *Server) admit(c *Conn) {
 	c.deadline.Store(s.now() + int64(s.lim().HandshakeTimeout))
 	if resp := s.register(c); resp != nil {
-		_, _ = syscall.Write(c.fd, resp)
+		_, _ = syscall.Write(c.Fd(), resp)
 		c.closeSocket()
 		return
 	}
-	err := s.ep.Add(c.fd, mepoll.EPOLLIN|mepoll.EPOLLOUT|mepoll.EPOLLRDHUP|mepoll.EPOLLET, c.onEvent)
+	err := s.ep.Add(c.Fd(), mepoll.EPOLLIN|mepoll.EPOLLOUT|mepoll.EPOLLRDHUP|mepoll.EPOLLET, c.onEvent)
 	if err != nil {
 		s.unregister(c)
 		s.log.Warn("epoll add failed", zap.Error(err))
@@ -287,10 +290,10 @@ func (s *Server) register(c *Conn) []byte {
 		return respServiceUnavailable
 	}
 	c.overIP = perIP > 0 && addr.IsValid() && s.byIP[addr] >= perIP
-	for c.fd >= len(s.conns) {
+	for c.Fd() >= len(s.conns) {
 		s.conns = append(s.conns, make([]*Conn, max(64, len(s.conns)))...)
 	}
-	s.conns[c.fd] = c
+	s.conns[c.Fd()] = c
 	s.nconns++
 	if addr.IsValid() && !c.overIP {
 		s.byIP[addr]++
@@ -308,10 +311,10 @@ func (s *Server) unregister(c *Conn) {
 
 // removeLocked takes c out of the registry; false when it was not in it.
 func (s *Server) removeLocked(c *Conn) bool {
-	if c.fd >= len(s.conns) || s.conns[c.fd] != c {
+	if c.Fd() >= len(s.conns) || s.conns[c.Fd()] != c {
 		return false
 	}
-	s.conns[c.fd] = nil
+	s.conns[c.Fd()] = nil
 	s.nconns--
 	return true
 }

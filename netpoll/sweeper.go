@@ -53,25 +53,36 @@ func (s *Server) sweepOnce(now int64) {
 // heartbeat pings a connection when its turn comes and closes it when it
 // has sent nothing since a ping older than the pong timeout. Any bytes from
 // the peer count as an answer: a client busy sending is alive.
+//
+// One clock, Conn.ping, holds the schedule (see pingDue). When bytes
+// arrive while a ping is unanswered, the read path marks it answered: the
+// next ping is then due PingInterval after this one was sent. Only this
+// goroutine turns a due time into a sent one, and only the worker reading
+// c turns it back, each after seeing the other kind, so neither store can
+// undo the other's; bytes read before the ping was recorded do not answer
+// it.
 func (s *Server) heartbeat(c *Conn, now int64) {
-	sent := c.pingSent.Load()
-	if sent != 0 && c.lastRecv.Load() >= sent {
-		c.pingSent.Store(0)
-		sent = 0
-	}
-	if sent != 0 {
-		if now-sent > int64(s.opts.PongTimeout) {
+	v := c.ping.Load()
+	if v&1 != 0 { // unanswered since v>>1
+		if now-(v>>1) > int64(s.opts.PongTimeout) {
 			s.stats.heartbeatTimed.Add(1)
 			c.Close(CloseHeartbeat, "heartbeat timeout")
 		}
 		return
 	}
-	if now >= c.nextPing.Load() {
-		c.pingSent.Store(now)
-		c.nextPing.Store(now + int64(s.opts.PingInterval))
+	if now >= v>>1 {
+		c.ping.Store(pingSent(now))
 		c.Send(pingFrame)
 	}
 }
+
+// pingDue and pingSent encode Conn.ping, which holds one of two times that
+// are never needed at once: when the next ping is due, or, while a ping is
+// unanswered, when it was sent. The low bit tells them apart; v>>1 is the
+// time (Server.now() nanoseconds).
+func pingDue(t int64) int64 { return t << 1 }
+
+func pingSent(t int64) int64 { return t<<1 | 1 }
 
 // messageDeadline closes a connection whose inbound message (a frame still
 // arriving, or a fragmented message without its last frame) began more

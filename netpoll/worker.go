@@ -94,7 +94,7 @@ func (w *worker) beginClose(c *Conn) {
 	}
 	c.mu.Lock()
 	if c.code == 0 {
-		c.code = int(c.closeCode)
+		c.code = c.closeCode
 	}
 	c.mu.Unlock()
 	c.deadline.Store(w.s.now() + int64(w.s.opts.CloseTimeout))
@@ -106,13 +106,13 @@ func (w *worker) beginClose(c *Conn) {
 // (RFC 6455 §7.1.7, "Fail the WebSocket Connection").
 func (w *worker) fail(c *Conn, code int, reason string) {
 	c.Close(code, reason)
-	c.closeAfterFlush = true
+	c.flags |= closeAfterFlush
 	c.pending.And(^pendClose)
 	w.beginClose(c)
 }
 
 // destroy closes the socket and tells the session. Only the worker running c
-// calls it, so no other goroutine is inside a syscall on c.fd.
+// calls it, so no other goroutine is inside a syscall on c.Fd().
 func (w *worker) destroy(c *Conn) {
 	if c.state.Swap(stateClosed) == stateClosed {
 		return
@@ -120,9 +120,9 @@ func (w *worker) destroy(c *Conn) {
 	c.mu.Lock()
 	c.dead = true
 	c.q.reset()
-	code := c.code
+	code := int(c.code)
 	c.mu.Unlock()
-	_ = w.s.ep.Del(c.fd)
+	_ = w.s.ep.Del(c.Fd())
 	w.s.unregister(c)
 	c.closeSocket()
 	c.in = nil // not to the pool: a caller up the stack may still hold it

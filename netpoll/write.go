@@ -19,7 +19,7 @@ func (w *worker) flush(c *Conn) {
 			w.flushed(c)
 			return
 		}
-		written, errno := writev(c.fd, w.iov[:n])
+		written, errno := writev(c.Fd(), w.iov[:n])
 		clear(w.iov[:n]) // do not keep frames alive from the scratch array
 		if errno != 0 && errno != syscall.EAGAIN && errno != syscall.EINTR {
 			w.destroy(c)
@@ -69,11 +69,11 @@ func (w *worker) flushed(c *Conn) {
 	closing := c.closeCode != 0
 	c.mu.Unlock()
 	switch {
-	case c.rejecting:
+	case c.flags.has(rejecting):
 		w.destroy(c)
 	case closing:
-		c.closeSent = true
-		if c.peerClosed || c.closeAfterFlush {
+		c.flags |= closeSent
+		if c.flags.has(peerClosed | closeAfterFlush) {
 			w.destroy(c)
 		}
 	}

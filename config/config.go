@@ -262,7 +262,7 @@ type Limits struct {
 	// MaxFragments per inbound message. Key: limits.max_fragments. Default 64.
 	MaxFragments int `mapstructure:"max_fragments"`
 	// WriteQueueBytes bounds the bytes queued for one connection; a client over
-	// it is closed with 4001. Key: limits.write_queue_bytes. Default 1048576.
+	// it is closed with 4001. Key: limits.write_queue_bytes. Default 1048576; at most 256 MiB.
 	WriteQueueBytes int `mapstructure:"write_queue_bytes"`
 	// HandshakeTimeout bounds the whole upgrade. Key: limits.handshake_timeout. Default 5s.
 	HandshakeTimeout time.Duration `mapstructure:"handshake_timeout"`

@@ -23,6 +23,7 @@ const (
 	maxChannelLength  = 1024
 	minMessageSize    = 128
 	maxMessageSize    = 16 << 20
+	maxWriteQueue     = 256 << 20 // the transport keeps a queue's counts in 32 bits
 	minHMACSecretLen  = 32
 	minAPIKeyLen      = 16
 	permissionBits    = os.FileMode(0o777)
@@ -96,7 +97,7 @@ func (l Limits) validate(p *problems) {
 	p.atLeast("limits.max_connections_per_user", l.MaxConnectionsPerUser, 0)
 	p.atLeast("limits.upgrade_rate", l.UpgradeRate, 0)
 	p.atLeast("limits.commands_per_second", l.CommandsPerSecond, 1)
-	p.atLeast("limits.write_queue_bytes", l.WriteQueueBytes, 1)
+	p.between("limits.write_queue_bytes", l.WriteQueueBytes, 1, maxWriteQueue)
 	p.duration("limits.handshake_timeout", l.HandshakeTimeout, minTick)
 	p.duration("limits.message_timeout", l.MessageTimeout, minTick)
 	p.between("limits.max_header_bytes", l.MaxHeaderBytes, minHeaderBytes, maxHeaderBytes)

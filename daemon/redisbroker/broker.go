@@ -78,6 +78,7 @@ type Broker struct {
 	hbDone      chan struct{}
 	nodeID      string // names this node in presence entries
 	queue       chan *pubReq
+	pending     atomic.Int64   // Publish calls not returned (linger)
 	pipes       sync.WaitGroup // the pipeline goroutines
 	seen        highWater
 	links       *clusterLinks          // sharded pub/sub in a cluster; nil otherwise

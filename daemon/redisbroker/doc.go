@@ -70,8 +70,11 @@
 // Publish queues the request; two pipeline goroutines each take every
 // request queued at that moment (up to maxBatch) and send them as one
 // pipeline of EVALSHA, one round trip for many concurrent publishes, each
-// script still atomic with its own answer. Calls of one publisher stay in
-// order (a caller waits for its answer before the next call).
+// script still atomic with its own answer. While other publishes are
+// pending, a pipeline with a small batch first yields the processor a few
+// times to let them join (linger in publish.go): a lone publish never
+// waits. Calls of one publisher stay in order (a caller waits for its
+// answer before the next call).
 //
 // # Receiving and healing
 //

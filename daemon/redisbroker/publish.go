@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,8 +18,9 @@ import (
 // pipelines goroutines takes every request queued at that moment (up to
 // maxBatch) and sends them as one pipeline of EVALSHA calls, one round
 // trip for many publishes. Each script still runs atomically and has its
-// own outcome. While one pipeline waits for Redis the next fills up, so
-// batches grow with the load and a lone publish waits for nobody.
+// own outcome. While one pipeline waits for Redis the next fills up, and
+// lingers a moment for more (linger), so batches grow with the load and a
+// lone publish waits for nobody.
 //
 // A request is sent at most once. Before sending, a pipeline marks it taken;
 // a caller whose context ends first marks it abandoned and it is never
@@ -60,6 +62,8 @@ func (b *Broker) Publish(ctx context.Context, channel, eventType string, payload
 	if b.runCtx == nil {
 		return 0, "", false, errors.New("redis publish: broker not started")
 	}
+	b.pending.Add(1)
+	defer b.pending.Add(-1)
 	r := &pubReq{channel: channel, typ: eventType, payload: payload, key: key, done: make(chan pubResult, 1)}
 	select {
 	case b.queue <- r:
@@ -98,17 +102,52 @@ func (b *Broker) pipeline(ctx context.Context) {
 			b.failQueued()
 			return
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-b.queue:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
+		batch = b.linger(b.take(batch))
 		b.sendBatch(ctx, batch)
 	}
+}
+
+// take appends the requests queued now to batch, up to maxBatch.
+func (b *Broker) take(batch []*pubReq) []*pubReq {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-b.queue:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// lingerRounds bounds the yields of one linger.
+const lingerRounds = 4
+
+// linger lets publishes on their way join a small batch. Each call costs
+// a round trip whose system calls and wake-ups (tens of µs on loopback)
+// outweigh an event's work in Redis, so under load fewer, fuller calls
+// leave more processor to the publishers. With 16 publishers on 2 cores
+// (BenchmarkPublishThroughput) calls grew from ~3.7 to ~5.9 events, the
+// processor time per publish (daemon and Redis) fell ~7%, publishes/s
+// rose ~10%.
+//
+// It waits only while other Publish calls are pending (queued, or
+// answered and not yet returned: their callers are the ones who come
+// back), by yielding the processor so that their goroutines run, and
+// stops at the first yield that brings nothing. A lone publish never
+// waits.
+func (b *Broker) linger(batch []*pubReq) []*pubReq {
+	for range lingerRounds {
+		if len(batch) >= maxPerCall || b.pending.Load() <= int64(len(batch)) {
+			return batch
+		}
+		runtime.Gosched()
+		n := len(batch)
+		if batch = b.take(batch); len(batch) == n {
+			return batch
+		}
+	}
+	return batch
 }
 
 // failQueued answers the requests no pipeline will send.

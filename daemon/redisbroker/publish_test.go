@@ -46,3 +46,30 @@ func TestClassify(t *testing.T) {
 		})
 	}
 }
+
+// TestLinger: a pipeline waits for more only while other publishes are
+// pending, and never for a lone publish.
+func TestLinger(t *testing.T) {
+	cases := []struct {
+		name            string
+		pending, queued int
+		want            int
+	}{
+		{"lone publish", 1, 0, 1},
+		{"only the batch pending", 1, 2, 1},
+		{"others queued", 3, 2, 3},
+		{"others pending, none queued", 4, 0, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &Broker{queue: make(chan *pubReq, 8)}
+			b.pending.Store(int64(tc.pending))
+			for range tc.queued {
+				b.queue <- &pubReq{}
+			}
+			if got := len(b.linger([]*pubReq{{}})); got != tc.want {
+				t.Errorf("linger took a batch of %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

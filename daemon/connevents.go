@@ -18,12 +18,15 @@ import (
 // stream reads it: a ring of 10,000 encoded lines (~240 bytes each) cost
 // 2.4 MB, more than a tenth of a held connection's heap at 9,000.
 type connEvents struct {
-	mu      sync.Mutex
-	lines   []connLine // ring of the last len(lines) events
-	next    uint64     // sequence number of the next event; the first is 1
-	first   uint64     // the oldest sequence number ever kept (1, or where an import began)
-	epoch   string     // changes with every Node: a restart is visible
+	mu    sync.Mutex
+	lines []connLine // ring of the last len(lines) events
+	next  uint64     // sequence number of the next event; the first is 1
+	first uint64     // the oldest sequence number ever kept (1, or where an import began)
+	epoch string     // changes with every Node: a restart is visible
+	// changed is closed at the next event when a stream waits on it
+	// (waited); with no stream following, events allocate no channel.
 	changed chan struct{}
+	waited  bool
 	closed  bool
 }
 
@@ -68,8 +71,10 @@ func (c *connEvents) add(e connEvent, now time.Time) {
 	defer c.mu.Unlock()
 	c.lines[c.next%uint64(len(c.lines))] = l
 	c.next++
-	close(c.changed)
-	c.changed = make(chan struct{})
+	if c.waited {
+		close(c.changed)
+		c.changed, c.waited = make(chan struct{}), false
+	}
 }
 
 // appendLine appends event seq's NDJSON line, "\n" included, to b.
@@ -117,6 +122,7 @@ func (c *connEvents) read(after uint64, epoch string, buf []connLine) (out []con
 	for seq := after + 1; seq < c.next; seq++ {
 		buf = append(buf, c.lines[seq%uint64(len(c.lines))])
 	}
+	c.waited = true
 	return buf, after + 1, c.next - 1, c.epoch, complete, c.changed, c.closed
 }
 
@@ -143,7 +149,7 @@ func (c *connEvents) close() {
 	if !c.closed {
 		c.closed = true
 		close(c.changed)
-		c.changed = make(chan struct{})
+		c.changed, c.waited = make(chan struct{}), false
 	}
 }
 

@@ -43,3 +43,22 @@ func TestConnEventLines(t *testing.T) {
 		t.Errorf("export = next %d, %d lines, last %s", st.Next, len(st.Lines), st.Lines[len(st.Lines)-1])
 	}
 }
+
+// TestConnEventsAddAllocatesNothingUnwatched: with no stream following the
+// log, recording an event (two per connection: connect and subscribe)
+// allocates nothing; a stream that waits is still woken by the next one.
+func TestConnEventsAddAllocatesNothingUnwatched(t *testing.T) {
+	c := newConnEvents(16, "e")
+	now := time.Now()
+	e := connEvent{typ: connConnect, conn: "c1", user: "u"}
+	if a := testing.AllocsPerRun(100, func() { c.add(e, now) }); a != 0 {
+		t.Fatalf("add allocates %.0f times per event with no stream waiting", a)
+	}
+	_, _, _, _, _, wait, _ := c.read(0, "e", nil)
+	c.add(e, now)
+	select {
+	case <-wait:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting stream was not woken by the next event")
+	}
+}

@@ -281,5 +281,5 @@ func (c *connEvents) restore(st ConnEventsState) {
 		c.lines[(c.first+uint64(i))%uint64(len(c.lines))] = connLine{typ: connRaw, channel: string(l)}
 	}
 	close(c.changed)
-	c.changed = make(chan struct{})
+	c.changed, c.waited = make(chan struct{}), false
 }

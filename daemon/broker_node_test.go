@@ -28,13 +28,7 @@ func TestLateEventOfARetiredEpochDeliversNothingTwice(t *testing.T) {
 	hub.publish("p:1", "t", nil) // e2/2
 	hub.publish("p:1", "t", nil) // e2/3
 
-	ev, others := eventOffsets(t, ft.take(t))
-	if !slices.Equal(ev, seqOf("e2", 1, 3)) {
-		t.Errorf("after the loss: events %v, want e2/1..3 once each", ev)
-	}
-	if !slices.Equal(others, []string{"missed"}) {
-		t.Errorf("after the loss: other frames %v, want one missed notice", others)
-	}
+	wantNewEpochOnce(t, ft)
 	s.Closed(1000)
 }
 
@@ -61,6 +55,14 @@ func TestLateEventAfterResyncDeliversNothingTwice(t *testing.T) {
 	a.Deliver("p:1", BrokerEvent{Offset: 3, Epoch: "e1", Type: "t"})
 	hub.publish("p:1", "t", nil)
 
+	wantNewEpochOnce(t, ft)
+	s.Closed(1000)
+}
+
+// wantNewEpochOnce checks what ft received after the broker's loss: one
+// missed notice and e2/1..3, each once.
+func wantNewEpochOnce(t *testing.T, ft *fakeTransport) {
+	t.Helper()
 	ev, others := eventOffsets(t, ft.take(t))
 	if !slices.Equal(ev, seqOf("e2", 1, 3)) {
 		t.Errorf("after the loss: events %v, want e2/1..3 once each", ev)
@@ -68,5 +70,4 @@ func TestLateEventAfterResyncDeliversNothingTwice(t *testing.T) {
 	if !slices.Equal(others, []string{"missed"}) {
 		t.Errorf("after the loss: other frames %v, want one missed notice", others)
 	}
-	s.Closed(1000)
 }

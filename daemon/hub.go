@@ -62,9 +62,9 @@ type channel struct {
 	inLRU                   bool // in the history LRU; guarded by its lock
 }
 
-// channelSync is the part of a broker's channel that only linking and a
-// hand-off's resume use, allocated at the first need (syncState) and
-// guarded by the channel's lock.
+// channelSync is the part of a broker's channel that only linking, a
+// hand-off's resume and a change of epoch use, allocated at the first
+// need (syncState) and guarded by the channel's lock.
 type channelSync struct {
 	// While syncing, deliveries wait in pending and other subscribers
 	// wait for synced to close.

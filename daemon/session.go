@@ -12,7 +12,7 @@ import (
 const closeUnsupportedData = 1003
 
 // Session is one client connection as the core sees it. Its transport calls
-// Message and Closed one at a time, so the subscription map needs no lock.
+// Message and Closed one at a time, so its subscriptions need no lock.
 //
 // A node holds one per connection, so the struct is kept to 176 bytes (an
 // allocator size class): the command rate limit is one number, the flags

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"runtime/debug"
+	"sync"
 	"testing"
+
+	"go.uber.org/zap"
 )
 
 func TestSetGCPercent(t *testing.T) {
@@ -27,5 +31,24 @@ func TestSetGCPercent(t *testing.T) {
 	}
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("with GOGC=200 in the environment the daemon changed the GC percent to %d", got)
+	}
+}
+
+func TestStartMemTrimOnlyWithoutGOGC(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer cancel()
+	env := func(k string) string {
+		if k == "GOGC" {
+			return "100"
+		}
+		return ""
+	}
+	if startMemTrim(ctx, &bg, env, zap.NewNop()) {
+		t.Error("the trim started although the environment sets GOGC")
+	}
+	if !startMemTrim(ctx, &bg, func(string) string { return "" }, zap.NewNop()) {
+		t.Error("the trim did not start with the command's GC default")
 	}
 }

@@ -83,6 +83,7 @@ func runDaemon(ctx context.Context, cfg config.Config, load func() (config.Confi
 	// After READY: the service manager ignores (or, worse, misreads) a
 	// watchdog ping from a service that has not said it is ready.
 	startWatchdog(ctx, &bg, watchdog, notify, srv, log.Named("watchdog"))
+	startMemTrim(ctx, &bg, os.Getenv, log.Named("memtrim"))
 	err = srv.Run(ctx) // its drain tells the manager STOPPING=1, then EXTEND_TIMEOUT_USEC
 	log.Info("fanoutd stopped")
 	return err

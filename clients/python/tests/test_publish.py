@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,7 +64,8 @@ class UnixServer:
     """A Unix-socket server running handle(conn, index) per connection in a thread."""
 
     def __init__(self, handle) -> None:  # type: ignore[no-untyped-def]
-        self.path = os.path.join(tempfile.mkdtemp(prefix="fanoutd-py-"), "s.sock")
+        self.dir = tempfile.mkdtemp(prefix="fanoutd-py-")
+        self.path = os.path.join(self.dir, "s.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         self.sock.listen(16)
@@ -96,6 +98,7 @@ class UnixServer:
         self.sock.close()
         for c in self.conns:
             c.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def keys(bodies: List[bytes]) -> List[str]:

@@ -26,6 +26,7 @@ const figures = {
   'p99 ms': (r) => r.latency_ms?.p99,
   'CPU s / 1M deliveries': (r) => r.daemon?.cpu_seconds_per_1m_deliveries,
   'RSS / conn KiB': (r) => r.daemon?.rss_per_conn_bytes / 1024,
+  'RSS / conn KiB (end of run)': (r) => r.daemon?.rss_per_conn_end_bytes / 1024,
   'conns/s': (r) => r.connect_rate,
   threads: (r) => r.daemon?.threads,
   // bench/pubbench reports (the publish and publish-stream scenarios)

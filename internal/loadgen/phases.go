@@ -74,6 +74,25 @@ func (r *run) measureConnected(ctx context.Context) {
 	}
 }
 
+// measureHeld samples the daemon's RSS again at the end of the window,
+// every connection still held: with measureConnected's, what a connection
+// costs right after the connects (their garbage not yet collected or
+// returned) and once the daemon has held them for the run.
+func (r *run) measureHeld() {
+	d := &r.rep.Daemon
+	if d.ProcError != "" || d.RSSAfterConnectBytes == 0 {
+		return
+	}
+	ps, err := r.daemon.Status()
+	if err != nil {
+		return
+	}
+	d.RSSEndBytes = ps.RSSBytes
+	if r.rep.Connected > 0 {
+		d.RSSPerConnEndBytes = (ps.RSSBytes - d.RSSBeforeBytes) / r.rep.Connected
+	}
+}
+
 // windowSample is what is read at both ends of the measured window.
 type windowSample struct {
 	daemonCPU, selfCPU float64
@@ -124,6 +143,7 @@ func (r *run) publishAndDrain(ctx context.Context) error {
 	}
 	s1 := r.sample(context.WithoutCancel(ctx))
 	r.window(s0, s1)
+	r.measureHeld()
 	return err
 }
 

@@ -76,7 +76,9 @@ type DaemonReport struct {
 	PID                       int     `json:"pid"`
 	RSSBeforeBytes            int64   `json:"rss_before_bytes"`
 	RSSAfterConnectBytes      int64   `json:"rss_after_connect_bytes"`
-	RSSPerConnBytes           int64   `json:"rss_per_conn_bytes"` // (after - before) / connected
+	RSSPerConnBytes           int64   `json:"rss_per_conn_bytes"`     // (after - before) / connected
+	RSSEndBytes               int64   `json:"rss_end_bytes"`          // at the end of the window, still connected
+	RSSPerConnEndBytes        int64   `json:"rss_per_conn_end_bytes"` // (end - before) / connected
 	Threads                   int     `json:"threads"`
 	Goroutines                int     `json:"goroutines"`
 	Connections               int64   `json:"connections"`

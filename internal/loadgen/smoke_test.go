@@ -46,7 +46,7 @@ func TestSmokeAgainstRealDaemon(t *testing.T) {
 		t.Errorf("latency %+v", rep.Latency)
 	case rep.Generator.Pongs < 300:
 		t.Errorf("%d pongs: the 1 s server pings were not answered", rep.Generator.Pongs)
-	case rep.Daemon.RSSAfterConnectBytes == 0 || rep.Daemon.Threads == 0 || rep.Daemon.CPUSeconds <= 0:
+	case rep.Daemon.RSSAfterConnectBytes == 0 || rep.Daemon.RSSEndBytes == 0 || rep.Daemon.Threads == 0 || rep.Daemon.CPUSeconds <= 0:
 		t.Errorf("daemon metrics %+v", rep.Daemon)
 	case rep.GeneratorCPUSeconds <= 0 || rep.Generator.WorkerRSSBytes == 0:
 		t.Errorf("generator metrics %v %+v", rep.GeneratorCPUSeconds, rep.Generator)

@@ -63,8 +63,9 @@ func (r *Report) daemonRows(row func(string, string, ...any)) {
 		row("daemon /proc", "%s", d.ProcError)
 	}
 	row("wire bytes", "%.1f per delivery", d.BytesOutPerDelivery)
-	row("daemon rss", "%s before, %s connected, %s per conn",
-		mib(d.RSSBeforeBytes), mib(d.RSSAfterConnectBytes), kib(d.RSSPerConnBytes))
+	row("daemon rss", "%s before, %s connected, %s per conn; %s at the end, %s per conn",
+		mib(d.RSSBeforeBytes), mib(d.RSSAfterConnectBytes), kib(d.RSSPerConnBytes),
+		mib(d.RSSEndBytes), kib(d.RSSPerConnEndBytes))
 	row("daemon threads", "%d (goroutines %d, connections %d)", d.Threads, d.Goroutines, d.Connections)
 	row("daemon cpu", "%.3fs = %.6fs per 1k deliveries = %.3fs per 1M (delivered %d)",
 		d.CPUSeconds, d.CPUSecondsPer1kDeliveries, d.CPUSecondsPer1mDeliveries, d.Delivered)

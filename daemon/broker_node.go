@@ -288,7 +288,7 @@ func (s *Session) subscribeShared(cmd command, name string) error {
 	s.announce(ch, "join")
 	n.drainPending(ch)
 	ch.mu.Unlock()
-	s.subs = append(s.subs, sub)
+	s.subs.add(sub)
 	n.logConn(s, connEvent{typ: connSubscribe, channel: name})
 	n.notePresence(s, name, true)
 	return nil

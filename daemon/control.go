@@ -43,7 +43,7 @@ func (s *Session) matches(by, value string) bool {
 	case ByConnectionID:
 		return s.id == value
 	case ByChannel:
-		return s.find(value) >= 0
+		return s.subs.find(value) != nil
 	case ByTokenID:
 		return value != "" && s.jti == value
 	}
@@ -113,12 +113,11 @@ func (n *Node) SubscribeServer(by, value, channel string) int {
 // how many were subscribed. Safe from any goroutine.
 func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
 	return n.change(by, value, func(s *Session, _ int64) bool {
-		i := s.find(channel)
-		if i < 0 {
+		sub := s.subs.find(channel)
+		if sub == nil {
 			return false
 		}
-		sub := s.subs[i]
-		s.subs = slices.Delete(s.subs, i, i+1)
+		s.subs.remove(sub)
 		n.hub.remove(sub)
 		n.subs.Add(-1)
 		n.logConn(s, connEvent{typ: connUnsubscribe, channel: channel})
@@ -163,13 +162,13 @@ func (n *Node) Connections(user, channel string) []Connection {
 	var out []Connection
 	n.each("", "", func(s *Session, registered int64) bool {
 		since := time.Unix(0, registered)
-		if (user != "" && s.subject != user) || (channel != "" && s.find(channel) < 0) {
+		if (user != "" && s.subject != user) || (channel != "" && s.subs.find(channel) == nil) {
 			return false
 		}
 		c := Connection{ID: s.id, User: s.subject, TokenID: s.jti, Since: since.UTC(), AgeSeconds: now.Sub(since).Seconds(),
-			Channels: make([]string, len(s.subs))}
-		for i, sub := range s.subs {
-			c.Channels[i] = sub.ch.name
+			Channels: make([]string, 0, s.subs.len())}
+		for sub := range s.subs.all() {
+			c.Channels = append(c.Channels, sub.ch.name)
 		}
 		slices.Sort(c.Channels)
 		if ra, ok := s.t.(remoteAddr); ok {

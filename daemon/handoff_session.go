@@ -61,7 +61,7 @@ func (s *Session) Export() SessionState {
 	if since, ok := s.node.reg.since(s); ok {
 		st.ConnectedAt = since.UnixNano()
 	}
-	for _, sub := range s.subs {
+	for sub := range s.subs.all() {
 		ch := sub.ch
 		ch.mu.Lock()
 		st.Channels = append(st.Channels, SubState{Channel: ch.name, Offset: ch.last, Epoch: ch.epoch})
@@ -177,7 +177,7 @@ func (s *Session) resubscribe(sub SubState) {
 	if n.opts.Broker == nil {
 		ch := n.hub.lock(sub.Channel)
 		ch.pinned = false
-		s.subs = append(s.subs, ch.addLocked(s))
+		s.subs.add(ch.addLocked(s))
 		n.subs.Add(1)
 		s.continueFrom(ch, pos)
 		ch.mu.Unlock()
@@ -198,7 +198,7 @@ func (s *Session) resubscribe(sub SubState) {
 		fl.flush()
 		n.flushLists.Put(fl)
 	}
-	s.subs = append(s.subs, ch.addLocked(s))
+	s.subs.add(ch.addLocked(s))
 	n.subs.Add(1)
 	s.continueFrom(ch, pos)
 	n.drainPending(ch)

@@ -117,11 +117,14 @@ func (ch *channel) keepEntry(e entry, size int) int {
 }
 
 // subscription is one session's membership in one channel; idx is its
-// position in channel.subs, kept current for O(1) removal.
+// position in channel.subs, kept current for O(1) removal (guarded by the
+// channel's lock), and next links the session's subscriptions (subList,
+// guarded by the session's ctl).
 type subscription struct {
-	s   *Session
-	ch  *channel
-	idx int
+	s    *Session
+	ch   *channel
+	next *subscription
+	idx  int
 }
 
 func newHub(newChannel func(string) *channel) *hub {

@@ -76,10 +76,10 @@ func TestHeldSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"Session", unsafe.Sizeof(Session{}), 176},
+		{"Session", unsafe.Sizeof(Session{}), 160},
 		{"channel", unsafe.Sizeof(channel{}), 128},
 		{"connLine", unsafe.Sizeof(connLine{}), 64},
-		{"subscription", unsafe.Sizeof(subscription{}), 24},
+		{"subscription", unsafe.Sizeof(subscription{}), 32},
 	} {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, over its %d-byte size class", c.name, c.size, c.max)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"slices"
 )
 
 // refresh replaces the session's token with a newer one for the same user:
@@ -37,7 +36,7 @@ func (s *Session) refresh(cmd command) error {
 
 // revokeForbidden ends the subscriptions the current patterns do not allow.
 func (s *Session) revokeForbidden() {
-	s.subs = slices.DeleteFunc(s.subs, func(sub *subscription) bool {
+	s.subs.deleteFunc(func(sub *subscription) bool {
 		if permits(s.patterns, sub.ch.name) {
 			return false
 		}

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -14,11 +13,12 @@ const closeUnsupportedData = 1003
 // Session is one client connection as the core sees it. Its transport calls
 // Message and Closed one at a time, so its subscriptions need no lock.
 //
-// A node holds one per connection, so the struct is kept to 176 bytes (an
+// A node holds one per connection, so the struct is kept to 160 bytes (an
 // allocator size class): the command rate limit is one number, the flags
-// share a word, what only the registry needs (when it connected) is the
-// registry's, and the transport takes each event's publish time as an
-// argument rather than through a second interface value kept here.
+// share a word, the subscriptions are a linked list (subList), what only
+// the registry needs (when it connected) is the registry's, and the
+// transport takes each event's publish time as an argument rather than
+// through a second interface value kept here.
 type Session struct {
 	node     *Node
 	t        Transport
@@ -26,9 +26,9 @@ type Session struct {
 	subject  string
 	info     []byte
 	patterns []string
-	// subs is a slice, not a map: most connections hold a handful of
-	// channels, and an empty map alone costs more than a few pointers.
-	subs []*subscription
+	// subs is a linked list, not a map or a slice: most connections hold
+	// a handful of channels, and a list costs the session one pointer.
+	subs subList
 	jti  string // the token's id (Identity.TokenID), for revocations
 	// ctl serialises the transport's calls (Message, Subscribe, Closed)
 	// with the control plane's (control.go), which come from other
@@ -104,17 +104,17 @@ func (s *Session) subscribe(cmd command) error {
 	if !cmd.server && !s.allowed(name) {
 		return ErrForbidden
 	}
-	if i := s.find(name); i >= 0 {
+	if sub := s.subs.find(name); sub != nil {
 		// Already subscribed: events are flowing, so there is nothing to
 		// recover; the reply carries the current position.
-		ch := s.subs[i].ch
+		ch := sub.ch
 		ch.mu.Lock()
 		s.send(marshalReply(subscribedReply{Type: "subscribed", ID: cmd.ID, Channel: name, ProjectID: cmd.ProjectID,
 			Offset: ch.last, Epoch: ch.epoch}))
 		ch.mu.Unlock()
 		return nil
 	}
-	if len(s.subs) >= s.node.set().MaxSubscriptions {
+	if s.subs.len() >= s.node.set().MaxSubscriptions {
 		return ErrTooManySubscriptions
 	}
 	if s.node.opts.Broker != nil {
@@ -126,7 +126,7 @@ func (s *Session) subscribe(cmd command) error {
 		s.announce(ch, "join")
 	})
 	s.node.logConn(s, connEvent{typ: connSubscribe, channel: name})
-	s.subs = append(s.subs, sub)
+	s.subs.add(sub)
 	return nil
 }
 
@@ -135,9 +135,8 @@ func (s *Session) unsubscribe(cmd command) error {
 	if err != nil {
 		return err
 	}
-	if i := s.find(name); i >= 0 {
-		sub := s.subs[i]
-		s.subs = slices.Delete(s.subs, i, i+1)
+	if sub := s.subs.find(name); sub != nil {
+		s.subs.remove(sub)
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
 		s.node.logConn(s, connEvent{typ: connUnsubscribe, channel: name})
@@ -173,14 +172,14 @@ func (s *Session) release(announce bool) {
 	n := s.node
 	s.closed = true
 	n.reg.remove(s)
-	for _, sub := range s.subs {
+	for sub := range s.subs.all() {
 		n.hub.removeSub(sub, announce) // quietly: the session did not leave, it moved
 		n.subs.Add(-1)
 		if announce {
 			n.notePresence(s, sub.ch.name, false)
 		}
 	}
-	s.subs = nil
+	s.subs = subList{}
 	n.sessions.Add(-1)
 }
 
@@ -210,11 +209,6 @@ func (s *Session) allowCommand() bool {
 // the session subscribe to name.
 func (s *Session) allowed(name string) bool {
 	return permits(s.patterns, name) && (s.node.opts.Authorize == nil || s.internal || s.node.opts.Authorize(s.subject, name))
-}
-
-// find returns the index of the subscription to name, or -1.
-func (s *Session) find(name string) int {
-	return slices.IndexFunc(s.subs, func(sub *subscription) bool { return sub.ch.name == name })
 }
 
 func (s *Session) send(msg []byte) {

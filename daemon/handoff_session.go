@@ -55,8 +55,8 @@ func (s *Session) Export() SessionState {
 	defer s.ctl.Unlock()
 	st := SessionState{ID: s.id, Subject: s.subject, Internal: s.internal, Patterns: slices.Clone(s.patterns),
 		TokenID: s.jti, Expires: s.expires.Load(), Warned: s.warned.Load()}
-	if s.info != nil && json.Valid(s.info) { // the image must encode
-		st.Info = json.RawMessage(bytes.Clone(s.info))
+	if info := s.infoClaim(); info != nil && json.Valid(info) { // the image must encode
+		st.Info = json.RawMessage(bytes.Clone(info))
 	}
 	if since, ok := s.node.reg.since(s); ok {
 		st.ConnectedAt = since.UnixNano()
@@ -120,7 +120,7 @@ func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 	// Copies of the decoded strings: the image's memory is freed whole
 	// once nothing live points into it.
 	s := &Session{node: n, t: t, id: strings.Clone(st.ID), subject: strings.Clone(st.Subject),
-		info: bytes.Clone(st.Info), internal: st.Internal, patterns: clonedStrings(st.Patterns), jti: strings.Clone(st.TokenID)}
+		info: boxInfo(bytes.Clone(st.Info)), internal: st.Internal, patterns: clonedStrings(st.Patterns), jti: strings.Clone(st.TokenID)}
 	if dt, ok := t.(DeflateTransport); ok {
 		s.deflate = dt.Deflate()
 	}

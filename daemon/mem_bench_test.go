@@ -76,7 +76,7 @@ func TestHeldSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"Session", unsafe.Sizeof(Session{}), 160},
+		{"Session", unsafe.Sizeof(Session{}), 144},
 		{"channel", unsafe.Sizeof(channel{}), 128},
 		{"connLine", unsafe.Sizeof(connLine{}), 64},
 		{"subscription", unsafe.Sizeof(subscription{}), 32},

@@ -95,7 +95,7 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 		id:       n.prefix + strconv.FormatUint(seq, 36),
 		subject:  id.Subject,
 		patterns: n.patterns(id),
-		info:     id.Info,
+		info:     boxInfo(id.Info),
 		internal: id.Internal,
 		jti:      id.TokenID,
 	}

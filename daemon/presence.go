@@ -60,7 +60,7 @@ func (n *Node) Channels() []ChannelCount {
 }
 
 func (s *Session) client() Client {
-	return Client{ConnectionID: s.id, User: s.subject, Info: s.info}
+	return Client{ConnectionID: s.id, User: s.subject, Info: s.infoClaim()}
 }
 
 // presenceFrame is a join or leave frame.

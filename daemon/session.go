@@ -13,18 +13,22 @@ const closeUnsupportedData = 1003
 // Session is one client connection as the core sees it. Its transport calls
 // Message and Closed one at a time, so its subscriptions need no lock.
 //
-// A node holds one per connection, so the struct is kept to 160 bytes (an
+// A node holds one per connection, so the struct is kept to 144 bytes (an
 // allocator size class): the command rate limit is one number, the flags
-// share a word, the subscriptions are a linked list (subList), what only
-// the registry needs (when it connected) is the registry's, and the
-// transport takes each event's publish time as an argument rather than
-// through a second interface value kept here.
+// share a word, the subscriptions are a linked list (subList), the rare
+// info claim is behind a pointer, what only the registry needs (when it
+// connected) is the registry's, and the transport takes each event's
+// publish time as an argument rather than through a second interface
+// value kept here.
 type Session struct {
-	node     *Node
-	t        Transport
-	id       string
-	subject  string
-	info     []byte
+	node    *Node
+	t       Transport
+	id      string
+	subject string
+	// info is the token's "info" claim (Identity.Info), nil without one:
+	// behind a pointer, since few tokens carry one and a slice header
+	// would cost every session 16 bytes more (infoClaim reads it).
+	info     *[]byte
 	patterns []string
 	// subs is a linked list, not a map or a slice: most connections hold
 	// a handful of channels, and a list costs the session one pointer.
@@ -47,6 +51,22 @@ type Session struct {
 	// closing: the control plane closed it already (a close waits for
 	// the peer's answer); guarded by ctl.
 	closing bool
+}
+
+// boxInfo is how a session keeps an info claim: nil when there is none.
+func boxInfo(info []byte) *[]byte {
+	if len(info) == 0 {
+		return nil
+	}
+	return &info
+}
+
+// infoClaim is the token's "info" claim, nil without one.
+func (s *Session) infoClaim() []byte {
+	if s.info == nil {
+		return nil
+	}
+	return *s.info
 }
 
 // ID is the connection id announced in the welcome message.

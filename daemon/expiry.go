@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,9 +58,9 @@ func (n *Node) SweepExpiries() {
 	for i := range n.reg.shards {
 		sh := &n.reg.shards[i]
 		sh.mu.Lock()
-		for s := range sh.m {
-			if s.expires.Load() != 0 {
-				s.checkExpiry(now, warn)
+		for _, r := range sh.entries {
+			if at, _ := r.s.expiry.load(); at != 0 {
+				r.s.checkExpiry(now, warn)
 			}
 		}
 		sh.mu.Unlock()
@@ -69,11 +70,11 @@ func (n *Node) SweepExpiries() {
 // checkExpiry closes the session when its token has expired, and sends the
 // warning once per token when the expiry is within warn.
 func (s *Session) checkExpiry(now, warn int64) {
-	exp := s.expires.Load()
+	exp, _ := s.expiry.load()
 	switch {
 	case now >= exp:
 		s.t.Close(CloseTokenExpired, "token expired")
-	case now >= exp-warn && !s.warned.Swap(true):
+	case now >= exp-warn && s.expiry.warn(exp):
 		s.send(marshalReply(expiring{Type: "expiring", ExpiresAt: exp / 1e9, ExpiresInMS: (exp - now) / 1e6}))
 	}
 }
@@ -83,4 +84,41 @@ type expiring struct {
 	Type        string `json:"type"`
 	ExpiresAt   int64  `json:"expires_at"`
 	ExpiresInMS int64  `json:"expires_in_ms"`
+}
+
+// tokenExpiry is a session's token expiry and whether its warning was
+// sent, in one atomic word: the expiry as UnixNano (0 for none), negated
+// once the warning was sent. Two words (an atomic.Int64 and an
+// atomic.Bool) cost Session its size class. Set under the session's ctl
+// (Connect, refresh, Resume), read and marked warned by the sweeper.
+type tokenExpiry struct{ v atomic.Int64 }
+
+// load returns the expiry (UnixNano, 0 for none) and whether its warning
+// was sent.
+func (e *tokenExpiry) load() (at int64, warned bool) {
+	v := e.v.Load()
+	if v < 0 {
+		return -v, true
+	}
+	return v, false
+}
+
+// set arms the expiry at (UnixNano, 0 for none), its warning sent or not.
+// A time before 1970 is kept as 1970's first nanosecond: expired all the
+// same, and a negative word means warned.
+func (e *tokenExpiry) set(at int64, warned bool) {
+	if at < 0 {
+		at = 1
+	}
+	if warned {
+		at = -at
+	}
+	e.v.Store(at)
+}
+
+// warn marks the warning of the expiry at (as load returned it) sent, and
+// reports whether this call did: false when it was sent already or the
+// expiry has changed since (a refresh re-arms the warning).
+func (e *tokenExpiry) warn(at int64) bool {
+	return at > 0 && e.v.CompareAndSwap(at, -at)
 }

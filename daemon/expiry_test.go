@@ -211,3 +211,36 @@ func publishAll(t *testing.T, n *Node, channels ...string) {
 		}
 	}
 }
+
+// TestTokenExpiry: the expiry and its warning share a word; a warning is
+// marked once per expiry, and a new expiry re-arms it.
+func TestTokenExpiry(t *testing.T) {
+	var e tokenExpiry
+	if at, warned := e.load(); at != 0 || warned {
+		t.Fatalf("zero value = %d, %v; want none", at, warned)
+	}
+	if e.warn(0) {
+		t.Fatal("warned without an expiry")
+	}
+	const at = int64(1_700_000_000_123_456_789)
+	e.set(at, false)
+	if !e.warn(at) || e.warn(at) {
+		t.Fatal("the warning is not marked exactly once")
+	}
+	if got, warned := e.load(); got != at || !warned {
+		t.Fatalf("after the warning = %d, %v; want %d, true", got, warned, at)
+	}
+	e.set(at+1, false) // a refresh
+	if e.warn(at) {
+		t.Fatal("a warning for the old expiry marked the new one")
+	}
+	if got, warned := e.load(); got != at+1 || warned {
+		t.Fatalf("after a refresh = %d, %v; want %d, false", got, warned, at+1)
+	}
+	for _, warned := range []bool{false, true} {
+		e.set(-5, warned) // before 1970: expired all the same
+		if got, w := e.load(); got != 1 || w != warned {
+			t.Fatalf("an expiry before 1970, warned %v = %d, %v; want 1, %v", warned, got, w, warned)
+		}
+	}
+}

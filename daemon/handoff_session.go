@@ -54,7 +54,8 @@ func (s *Session) Export() SessionState {
 	s.ctl.Lock()
 	defer s.ctl.Unlock()
 	st := SessionState{ID: s.id, Subject: s.subject, Internal: s.internal, Patterns: slices.Clone(s.patterns),
-		TokenID: s.jti, Expires: s.expires.Load(), Warned: s.warned.Load()}
+		TokenID: s.jti}
+	st.Expires, st.Warned = s.expiry.load()
 	if info := s.infoClaim(); info != nil && json.Valid(info) { // the image must encode
 		st.Info = json.RawMessage(bytes.Clone(info))
 	}
@@ -133,8 +134,7 @@ func (n *Node) Resume(t Transport, st SessionState) (*Session, error) {
 	}
 	n.reg.add(s, since)
 	if st.Expires != 0 {
-		s.expires.Store(st.Expires)
-		s.warned.Store(st.Warned)
+		s.expiry.set(st.Expires, st.Warned)
 	}
 	for _, sub := range st.Channels {
 		s.resubscribe(sub)

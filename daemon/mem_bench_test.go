@@ -80,6 +80,7 @@ func TestHeldSizes(t *testing.T) {
 		{"channel", unsafe.Sizeof(channel{}), 128},
 		{"connLine", unsafe.Sizeof(connLine{}), 64},
 		{"subscription", unsafe.Sizeof(subscription{}), 32},
+		{"registration", unsafe.Sizeof(registration{}), 16},
 	} {
 		if c.size > c.max {
 			t.Errorf("%s is %d bytes, over its %d-byte size class", c.name, c.size, c.max)

@@ -23,7 +23,7 @@ func (s *Session) refresh(cmd command) error {
 		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	case id.Subject != s.subject:
 		return fmt.Errorf("%w: the token is for another user", ErrUnauthorized)
-	case s.expires.Load() != 0 && (id.Expires.IsZero() || id.Expires.UnixNano() < s.expires.Load()):
+	case s.expiresAt() != 0 && (id.Expires.IsZero() || id.Expires.UnixNano() < s.expiresAt()):
 		return fmt.Errorf("%w: the token expires before the current one", ErrUnauthorized)
 	}
 	s.patterns = s.node.patterns(id)
@@ -56,8 +56,7 @@ func (s *Session) setExpiry(id Identity) {
 	if id.Expires.IsZero() {
 		return
 	}
-	s.warned.Store(false)
-	s.expires.Store(id.Expires.UnixNano()) // swept from now on (SweepExpiries)
+	s.expiry.set(id.Expires.UnixNano(), false) // swept from now on (SweepExpiries)
 }
 
 func unixSeconds(id Identity) int64 {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"go.uber.org/zap"
 )
@@ -14,12 +13,13 @@ const closeUnsupportedData = 1003
 // Message and Closed one at a time, so its subscriptions need no lock.
 //
 // A node holds one per connection, so the struct is kept to 144 bytes (an
-// allocator size class): the command rate limit is one number, the flags
-// share a word, the subscriptions are a linked list (subList), the rare
-// info claim is behind a pointer, what only the registry needs (when it
-// connected) is the registry's, and the transport takes each event's
-// publish time as an argument rather than through a second interface
-// value kept here.
+// allocator size class): the command rate limit is one number, the token
+// expiry and its warning share a word (tokenExpiry), the flags another
+// with the registry index, the subscriptions are a linked list (subList),
+// the rare info claim is behind a pointer, what only the registry needs
+// (when it connected) is the registry's, and the transport takes each
+// event's publish time as an argument rather than through a second
+// interface value kept here.
 type Session struct {
 	node    *Node
 	t       Transport
@@ -41,10 +41,12 @@ type Session struct {
 	// tat is the command rate limit's state (allowCommand): UnixNano by
 	// which the session's commands so far are paid for.
 	tat int64
-	// The token's expiry (UnixNano, 0 for none) and whether the warning was
-	// sent: written by refresh, read by the expiry sweeper.
-	expires  atomic.Int64
-	warned   atomic.Bool
+	// expiry is the token's expiry and whether the warning was sent:
+	// written by refresh, read by the expiry sweeper.
+	expiry tokenExpiry
+	// reg is the session's index in its registry shard, guarded by the
+	// shard's lock (registry.go).
+	reg      int32
 	deflate  bool // t negotiated compression (DeflateTransport)
 	internal bool // Identity.Internal
 	closed   bool
@@ -59,6 +61,12 @@ func boxInfo(info []byte) *[]byte {
 		return nil
 	}
 	return &info
+}
+
+// expiresAt is the token's expiry, UnixNano, 0 for none.
+func (s *Session) expiresAt() int64 {
+	at, _ := s.expiry.load()
+	return at
 }
 
 // infoClaim is the token's "info" claim, nil without one.

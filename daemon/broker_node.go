@@ -144,8 +144,8 @@ func (n *Node) breakSequence(ch *channel, epoch string, last uint64) {
 			sub.s.t.Send(msg)
 		}
 	}
+	n.lru.unlink(ch.hist.r)
 	n.histBytes.Add(-int64(ch.hist.clear()))
-	n.lru.unlink(ch)
 	if epoch != ch.epoch && ch.epoch != "" {
 		ch.retire(ch.epoch)
 	}

@@ -226,7 +226,7 @@ func (n *Node) importChannel(cs ChannelState) {
 			n.histBytes.Add(int64(ch.keepEntry(entry{frame: n.opts.Frame(e.Event), offset: e.Offset, at: e.At}, size)))
 		}
 		if ch.hist.len() > 0 {
-			n.lru.touch(ch)
+			n.lru.touch(ch.hist.r)
 		}
 	}
 	ch.mu.Unlock()

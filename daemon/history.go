@@ -26,6 +26,12 @@ type history struct{ r *historyRing }
 // itself, and fixed: the channel's own cost, since a channel with history
 // stays alive for it. Counting frame lengths alone undercounted ~1.7× for
 // 250-byte events.
+//
+// The ring, not its channel, is what the node's history LRU links
+// (historyLRU): only channels with history are in it, so the links cost
+// the many channels without any nothing. owner, prev, next and inLRU are
+// the LRU's, guarded by its lock (owner is set once, before the ring is
+// linked); the rest is guarded by the owner's lock.
 type historyRing struct {
 	ring   []entry // capacity grows to the channel's HistorySize
 	head   int     // index of the oldest entry
@@ -33,6 +39,10 @@ type historyRing struct {
 	frames int // allocBytes of the frames held
 	fixed  int // channelBytes of the owning channel
 	bytes  int
+
+	owner      *channel
+	prev, next *historyRing
+	inLRU      bool
 }
 
 // held is the heap the history accounts for (see historyRing).
@@ -55,12 +65,9 @@ func (h *history) len() int {
 }
 
 // push appends e, evicting the oldest entry when size entries are kept; it
-// returns the change in bytes held. fixed is the owning channel's
-// channelBytes, counted while the history holds events.
-func (h *history) push(e entry, size, fixed int) int {
-	if h.r == nil {
-		h.r = &historyRing{fixed: fixed}
-	}
+// returns the change in bytes held. h must hold a ring (channel.keepEntry
+// allocates the first).
+func (h *history) push(e entry, size int) int {
 	r := h.r
 	if r.n == size {
 		r.popFront()

@@ -2,73 +2,79 @@ package daemon
 
 import "sync"
 
-// lruLinks place a channel in the history LRU; whether it is in is
-// channel.inLRU, kept with the channel's other flags.
-type lruLinks struct {
-	prev, next *channel
-}
-
 // historyLRU orders the channels that hold history by their latest
 // publish, so that at Options.HistoryMaxBytes the history of the channel
-// published to least recently goes first. Lock order: channel → LRU; the
-// evictor takes a channel's lock only after releasing the LRU's.
+// published to least recently goes first. It links the histories' rings
+// (historyRing), not the channels: the many channels without history pay
+// nothing for it. A ring leaves the LRU before its channel drops it
+// (unlink), so the LRU never keeps a dropped ring, nor its channel, alive.
+// Lock order: channel → LRU; the evictor takes a channel's lock only after
+// releasing the LRU's.
 type historyLRU struct {
 	mu         sync.Mutex
-	head, tail *channel // head: published to most recently
+	head, tail *historyRing // head: published to most recently
 }
 
-// touch moves ch to the front. Called with ch.mu held.
-func (l *historyLRU) touch(ch *channel) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.head == ch {
+// touch moves r to the front; r may be nil (no history). Called with
+// r.owner.mu held.
+func (l *historyLRU) touch(r *historyRing) {
+	if r == nil {
 		return
 	}
-	l.unlinkLocked(ch)
-	ch.lru, ch.inLRU = lruLinks{next: l.head}, true
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.head == r {
+		return
+	}
+	l.unlinkLocked(r)
+	r.prev, r.next, r.inLRU = nil, l.head, true
 	if l.head != nil {
-		l.head.lru.prev = ch
+		l.head.prev = r
 	}
-	l.head = ch
+	l.head = r
 	if l.tail == nil {
-		l.tail = ch
+		l.tail = r
 	}
 }
 
-// unlink takes ch out, if it is in. Called with ch.mu held.
-func (l *historyLRU) unlink(ch *channel) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.unlinkLocked(ch)
-}
-
-func (l *historyLRU) unlinkLocked(ch *channel) {
-	if !ch.inLRU {
+// unlink takes r out, if it is in; r may be nil (no history). Called with
+// r.owner.mu held, before the channel drops r.
+func (l *historyLRU) unlink(r *historyRing) {
+	if r == nil {
 		return
 	}
-	if ch.lru.prev != nil {
-		ch.lru.prev.lru.next = ch.lru.next
-	} else {
-		l.head = ch.lru.next
-	}
-	if ch.lru.next != nil {
-		ch.lru.next.lru.prev = ch.lru.prev
-	} else {
-		l.tail = ch.lru.prev
-	}
-	ch.lru, ch.inLRU = lruLinks{}, false
-}
-
-// popOldest unlinks and returns the least recently published channel, nil
-// when there is none.
-func (l *historyLRU) popOldest() *channel {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ch := l.tail
-	if ch != nil {
-		l.unlinkLocked(ch)
+	l.unlinkLocked(r)
+}
+
+func (l *historyLRU) unlinkLocked(r *historyRing) {
+	if !r.inLRU {
+		return
 	}
-	return ch
+	if r.prev != nil {
+		r.prev.next = r.next
+	} else {
+		l.head = r.next
+	}
+	if r.next != nil {
+		r.next.prev = r.prev
+	} else {
+		l.tail = r.prev
+	}
+	r.prev, r.next, r.inLRU = nil, nil, false
+}
+
+// popOldest unlinks and returns the least recently published history, nil
+// when there is none.
+func (l *historyLRU) popOldest() *historyRing {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.tail
+	if r != nil {
+		l.unlinkLocked(r)
+	}
+	return r
 }
 
 // evictHistory drops whole channel histories, least recently published
@@ -77,11 +83,19 @@ func (l *historyLRU) popOldest() *channel {
 // with no channel lock held.
 func (n *Node) evictHistory() {
 	for n.histBytes.Load() > n.set().HistoryMaxBytes {
-		ch := n.lru.popOldest()
-		if ch == nil {
+		r := n.lru.popOldest()
+		if r == nil {
 			return
 		}
+		ch := r.owner
 		ch.mu.Lock()
+		if ch.hist.r != r {
+			// Dropped, and maybe replaced, between the pop and the lock:
+			// a newer history is not the oldest.
+			ch.mu.Unlock()
+			continue
+		}
+		n.lru.unlink(r) // touched again by a publish since the pop
 		freed := ch.hist.clear()
 		unused := ch.unused()
 		ch.mu.Unlock()

@@ -37,9 +37,10 @@ type hubShard struct {
 // next incarnation has a new epoch.
 //
 // A node holds one channel per subscribed name, most with one subscriber
-// and no history, so the struct is kept to 128 bytes (an allocator size
-// class): a history's ring is allocated with its first event (history),
-// and what only a broker's channels use, rarely, is in channelSync.
+// and no history, so the struct is kept to 112 bytes (an allocator size
+// class): a history's ring is allocated with its first event (history)
+// and holds the history LRU's links (historyRing), and what only a
+// broker's channels use, rarely, is in channelSync.
 type channel struct {
 	name  string
 	opts  *ChannelOptions
@@ -49,7 +50,6 @@ type channel struct {
 	subs  []*subscription
 	last  uint64 // offset of the latest event
 	hist  history
-	lru   lruLinks // guarded by the node's historyLRU lock
 	sync  *channelSync
 	dead  bool // removed from the hub; a subscriber must look it up again
 	// pinned: imported from a hand-off with subscribers that have not
@@ -59,7 +59,6 @@ type channel struct {
 	// the broker delivers it here, syncing that the first subscriber's
 	// Broker.Subscribe is under way (channelSync).
 	shared, linked, syncing bool
-	inLRU                   bool // in the history LRU; guarded by its lock
 }
 
 // channelSync is the part of a broker's channel that only linking, a
@@ -109,11 +108,11 @@ func (ch *channel) syncState() *channelSync {
 // keepEntry adds e to ch's history of at most size events and returns the
 // change in bytes held. Called with ch.mu held.
 func (ch *channel) keepEntry(e entry, size int) int {
-	fixed := 0
 	if ch.hist.r == nil {
-		fixed = channelBytes(ch.name, ch.epoch) // counted while there is history
+		// The channel's own cost is counted while there is history.
+		ch.hist.r = &historyRing{owner: ch, fixed: channelBytes(ch.name, ch.epoch)}
 	}
-	return ch.hist.push(e, size, fixed)
+	return ch.hist.push(e, size)
 }
 
 // subscription is one session's membership in one channel; idx is its

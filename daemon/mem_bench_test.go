@@ -77,7 +77,7 @@ func TestHeldSizes(t *testing.T) {
 		size, max uintptr
 	}{
 		{"Session", unsafe.Sizeof(Session{}), 144},
-		{"channel", unsafe.Sizeof(channel{}), 128},
+		{"channel", unsafe.Sizeof(channel{}), 112},
 		{"connLine", unsafe.Sizeof(connLine{}), 64},
 		{"subscription", unsafe.Sizeof(subscription{}), 32},
 		{"registration", unsafe.Sizeof(registration{}), 16},

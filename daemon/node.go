@@ -253,7 +253,7 @@ func (n *Node) keep(ch *channel, msg []byte, now int64) {
 		delta -= ch.hist.trimOlder(now - o.HistoryTTL.Nanoseconds())
 	}
 	n.histBytes.Add(int64(delta))
-	n.lru.touch(ch)
+	n.lru.touch(ch.hist.r)
 }
 
 // deliver queues msg, published at now, to every subscriber of ch, under

@@ -77,10 +77,11 @@ func (n *Node) trimExpired(ch *channel) {
 	if ch.opts.HistoryTTL <= 0 || ch.hist.len() == 0 {
 		return
 	}
+	r := ch.hist.r
 	freed := ch.hist.trimOlder(n.opts.Now().UnixNano() - ch.opts.HistoryTTL.Nanoseconds())
 	n.histBytes.Add(-int64(freed))
 	if ch.hist.len() == 0 {
-		n.lru.unlink(ch)
+		n.lru.unlink(r) // dropped with its last event
 	}
 }
 

@@ -108,7 +108,7 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 	if f := n.opts.OnConnect; f != nil && !s.internal {
 		f(s.id, s.subject)
 	}
-	s.send(n.welcome(s, id, len(cs.Channels)))
+	sendReply(s, n.welcome(s, id, len(cs.Channels)))
 	s.setExpiry(id)
 	s.SubscribeAll(cs)
 	return s

@@ -121,8 +121,8 @@ type welcome struct {
 	URLChannels int `json:"url_channels,omitempty"`
 }
 
-func (n *Node) welcome(s *Session, id Identity, urlChannels int) []byte {
-	return marshalReply(welcome{
+func (n *Node) welcome(s *Session, id Identity, urlChannels int) welcome {
+	return welcome{
 		Type:             "welcome",
 		ConnectionID:     s.id,
 		User:             s.subject,
@@ -131,11 +131,11 @@ func (n *Node) welcome(s *Session, id Identity, urlChannels int) []byte {
 		MaxSubscriptions: n.set().MaxSubscriptions,
 		ExpiresAt:        unixSeconds(id),
 		URLChannels:      urlChannels,
-	})
+	}
 }
 
-func errorReply(id json.RawMessage, err error) []byte {
-	return marshalReply(reply{Type: "error", ID: id, Code: errorCode(err), Message: err.Error()})
+func errorReply(id json.RawMessage, err error) reply {
+	return reply{Type: "error", ID: id, Code: errorCode(err), Message: err.Error()}
 }
 
 // internalReply stands in for a reply that could not be encoded, which only

@@ -20,7 +20,8 @@ import (
 // over the claims before our hand-written decoder, which together cost
 // more than the HMAC. parse splits the token, decodes the header and the
 // claims by hand, then verifies the signature with golang-jwt's own
-// signing methods (jwt.SigningMethod.Verify) and validates the claims with
+// signing methods (jwt.SigningMethod.Verify; for HMAC, the same check with
+// keyed hashes kept for reuse: macPool) and validates the claims with
 // golang-jwt's own Validator, built by New with the parser's options.
 //
 // It accepts exactly what the parser accepts and fails with the same
@@ -110,6 +111,7 @@ func (v *Verifier) parse(token string, c *claims) error {
 	// What golang-jwt signs and verifies: the token up to its second dot.
 	signing := token[:len(hSeg)+1+len(cSeg)]
 	if alg.family == familyHMAC {
+		signing := src[:len(signing)] // the same bytes, for the hash
 		// hmacKeyFor without building the key set: each key in force,
 		// newest first, until one verifies; the last error otherwise (as
 		// golang-jwt walks a jwt.VerificationKeySet).
@@ -120,7 +122,7 @@ func (v *Verifier) parse(token string, c *claims) error {
 				continue
 			}
 			tried = true
-			if err = method.Verify(signing, sig, v.boxed[i]); err == nil {
+			if err = v.macs[idx*len(v.keys)+i].verify(signing, sig); err == nil {
 				break
 			}
 		}

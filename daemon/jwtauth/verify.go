@@ -66,8 +66,10 @@ type Options struct {
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
-	keys   []HMACKey
-	boxed  []any // keys[i].Secret as an any, boxed once for jwt.SigningMethod.Verify
+	keys []HMACKey
+	// macs verify the HMAC algorithms' signatures, key by key: index
+	// algorithm (in algs) * len(keys) + key.
+	macs   []macPool
 	max    int
 	leeway time.Duration
 	parser *jwt.Parser // golang-jwt's parse: the remote JWKS's, and tests' reference
@@ -117,9 +119,6 @@ func New(o Options) (*Verifier, error) {
 	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now}
 	if hmac {
 		v.keys = keys
-		for _, k := range keys {
-			v.boxed = append(v.boxed, k.Secret)
-		}
 	}
 	v.algs, v.remote = algs, o.Remote
 	for _, name := range algs {
@@ -130,6 +129,7 @@ func New(o Options) (*Verifier, error) {
 		a, _ := lookupAlgorithm(name)
 		v.methods, v.families = append(v.methods, m), append(v.families, a)
 	}
+	v.macs = newMACPools(v.methods, v.keys)
 	if asym && o.Remote == nil {
 		if v.src, err = newKeySource(o, algs); err != nil {
 			return nil, err

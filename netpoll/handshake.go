@@ -44,21 +44,23 @@ func (w *worker) readHandshake(c *Conn) {
 // head is over, and the inbound state is given back unless frames sent
 // right behind the head left some of theirs.
 func (w *worker) headBytes(c *Conn, p []byte) bool {
+	if c.in == nil {
+		// The whole head in one read, as clients send it: dispatched
+		// from p, the worker's read buffer, without a copy or an inbound
+		// state.
+		if i := bytes.Index(p, headEnd); i >= 0 {
+			w.headDone(c, p, i+len(headEnd), false)
+			return true
+		}
+	}
 	in := w.s.inboundFor(c)
 	from := max(0, len(in.head)-3)
 	in.head = append(in.head, p...)
 	i := bytes.Index(in.head[from:], headEnd)
 	if i >= 0 {
-		end := from + i + len(headEnd)
-		if end > w.s.lim().MaxHeaderBytes {
-			w.s.stats.headerTooLarge.Add(1)
-			w.reject(c, respHeaderTooLarge)
-			return true
-		}
 		data := in.head
 		in.head = nil
-		w.dispatch(c, data[:end], data[end:])
-		w.s.settleInbound(c)
+		w.headDone(c, data, from+i+len(headEnd), true)
 		return true
 	}
 	if len(in.head) > w.s.lim().MaxHeaderBytes {
@@ -69,9 +71,27 @@ func (w *worker) headBytes(c *Conn, p []byte) bool {
 	return false
 }
 
-// dispatch routes a complete request head: the WebSocket paths are
-// upgraded, anything else goes to net/http when a handoff listener exists.
-func (w *worker) dispatch(c *Conn, head, rest []byte) {
+// headDone dispatches the complete request head data[:end] (the rest of
+// data is what the client sent behind it), or rejects it when it is over
+// the limit. owned: data is the connection's to keep, not a buffer that
+// is reused once the turn is over.
+func (w *worker) headDone(c *Conn, data []byte, end int, owned bool) {
+	if end > w.s.lim().MaxHeaderBytes {
+		w.s.stats.headerTooLarge.Add(1)
+		w.reject(c, respHeaderTooLarge)
+		return
+	}
+	w.dispatch(c, data, end, owned)
+	w.s.settleInbound(c)
+}
+
+// dispatch routes a complete request head, data[:end]: the WebSocket paths
+// are upgraded, anything else goes to net/http when a handoff listener
+// exists. Nothing keeps data past the call but a hand-off to net/http,
+// which gets a copy unless data is owned (see headDone): the upgrade keeps
+// strings, and frames behind the head go through ingest.
+func (w *worker) dispatch(c *Conn, data []byte, end int, owned bool) {
+	head, rest := data[:end], data[end:]
 	if c.overIP {
 		w.s.stats.rejectedPerIP.Add(1)
 		w.reject(c, respTooManyFromAddr)
@@ -79,7 +99,10 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	}
 	if !w.s.upgrades(requestPath(head)) {
 		if w.s.httpLn != nil {
-			w.s.handoff(c, append(head, rest...))
+			if !owned {
+				data = bytes.Clone(data) // net/http reads it later
+			}
+			w.s.handoff(c, data)
 			return
 		}
 		w.s.stats.notFound.Add(1)

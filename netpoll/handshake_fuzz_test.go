@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,4 +100,37 @@ func isDigits(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// TestHeadInOneReadNotCopied: a request head that arrives whole in one
+// read is upgraded from the worker's buffer, without an inbound state or a
+// copy of the head; one cut in two is gathered in a copy, as before.
+func TestHeadInOneReadNotCopied(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops at random under the race detector")
+	}
+	s, err := NewServer(Options{Handler: acceptAll{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background(), CloseGoingAway, "") })
+	w := newWorker(s)
+	req := []byte(upgradeRequest("/ws", "Authorization: Bearer "+strings.Repeat("t", 300)+"\r\n"))
+	upgrade := func(pieces ...[]byte) {
+		c := &Conn{srv: s, fd: -1}
+		for i, p := range pieces {
+			if done := w.headBytes(c, p); done != (i == len(pieces)-1) {
+				t.Fatalf("piece %d: done %v", i, done)
+			}
+		}
+		if c.state.Load() != stateOpen || c.in != nil {
+			t.Fatalf("state %d, inbound %v", c.state.Load(), c.in)
+		}
+	}
+	whole := testing.AllocsPerRun(50, func() { upgrade(req) })
+	cut := testing.AllocsPerRun(50, func() { upgrade(req[:100], req[100:]) })
+	// In two pieces: the copy of the first and its growth for the second.
+	if cut-whole != 2 {
+		t.Fatalf("%v allocations whole, %v in two pieces; want two fewer whole (no copy)", whole, cut)
+	}
 }

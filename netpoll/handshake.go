@@ -109,6 +109,11 @@ func (w *worker) dispatch(c *Conn, data []byte, end int, owned bool) {
 		w.reject(c, respNotFound)
 		return
 	}
+	c.mu.Lock()
+	// Room for the response and the welcome Accept queues, so that
+	// neither the welcome's push nor pushFront allocates an array.
+	c.q.reserve(2)
+	c.mu.Unlock()
 	resp, sess, err := w.hs.upgrade(c, head)
 	c.mu.Lock()
 	c.q.pushFront(resp) // the response precedes anything Accept sent
@@ -171,6 +176,21 @@ func (s *Server) upgrades(path []byte) bool {
 		}
 	}
 	return false
+}
+
+// pathString returns path as a string: Options.Path or the one of
+// ExtraPaths it equals (every upgraded request's, without an allocation),
+// or a copy.
+func (s *Server) pathString(path []byte) string {
+	if string(path) == s.opts.Path {
+		return s.opts.Path
+	}
+	for _, p := range s.opts.ExtraPaths {
+		if string(path) == p {
+			return p
+		}
+	}
+	return string(path)
 }
 
 // requestPath returns the path of the request line "GET /path?query HTTP/1.1".
@@ -252,7 +272,7 @@ func (h *handshaker) Write(p []byte) (int, error) { return h.out.Write(p) }
 
 func (h *handshaker) onRequest(uri []byte) error {
 	path, query, _ := bytes.Cut(uri, []byte{'?'})
-	h.req.Path, h.req.RawQuery = string(path), string(query)
+	h.req.Path, h.req.RawQuery = h.s.pathString(path), string(query)
 	return nil
 }
 

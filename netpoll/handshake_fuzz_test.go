@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // acceptAll is a Handler that accepts every upgrade with a session that
@@ -132,5 +133,51 @@ func TestHeadInOneReadNotCopied(t *testing.T) {
 	// In two pieces: the copy of the first and its growth for the second.
 	if cut-whole != 2 {
 		t.Fatalf("%v allocations whole, %v in two pieces; want two fewer whole (no copy)", whole, cut)
+	}
+}
+
+// welcomeAll accepts every upgrade and queues a welcome from Accept, as
+// the core does, recording the request's path.
+type welcomeAll struct{ path *string }
+
+var welcomeFrame = TextFrame([]byte(`{"type":"welcome"}`))
+
+func (h welcomeAll) Accept(c *Conn, r *Request) (Session, error) {
+	*h.path = r.Path
+	c.Queue(welcomeFrame)
+	return nopSession{}, nil
+}
+
+// TestUpgradeQueueAndPathAllocs: the upgrade makes room for the response
+// and the welcome Accept queues in one array (the welcome's push and
+// pushFront allocate none), and the request's path is the configured
+// string, not a copy.
+func TestUpgradeQueueAndPathAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops at random under the race detector")
+	}
+	var path, configured string
+	allocs := func(h Handler) float64 {
+		s, err := NewServer(Options{Handler: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		configured = s.opts.Path
+		t.Cleanup(func() { _ = s.Shutdown(context.Background(), CloseGoingAway, "") })
+		w := newWorker(s)
+		req := []byte(upgradeRequest("/ws"))
+		return testing.AllocsPerRun(50, func() {
+			c := &Conn{srv: s, fd: -1}
+			w.headBytes(c, req)
+			if c.state.Load() != stateOpen {
+				t.Fatalf("state %d", c.state.Load())
+			}
+		})
+	}
+	if with, without := allocs(welcomeAll{&path}), allocs(acceptAll{}); with != without {
+		t.Fatalf("%v allocations with a welcome queued, %v without; want the same", with, without)
+	}
+	if path != "/ws" || unsafe.StringData(path) != unsafe.StringData(configured) {
+		t.Fatalf("path %q is a copy, not Options.Path", path)
 	}
 }

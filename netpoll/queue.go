@@ -66,6 +66,9 @@ func (q *writeQueue) push(e entry) {
 	q.idle = false
 }
 
+// reserve makes room for n more entries without a new array.
+func (q *writeQueue) reserve(n int) { q.out = slices.Grow(q.out, n) }
+
 // pushFront puts b before everything queued. Only the handshake uses it,
 // before the first write, so nothing is fixed yet. In place when the array
 // has room; otherwise one allocation (a new one-entry slice appended to

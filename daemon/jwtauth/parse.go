@@ -40,10 +40,14 @@ func (v *Verifier) parse(token string, c *claims) error {
 	if !ok || !ok2 || strings.IndexByte(sSeg, '.') >= 0 {
 		return jwtError(jwt.ErrTokenMalformed, "token contains an invalid number of segments", nil)
 	}
-	// One allocation for the token's bytes (base64 decodes []byte, not
-	// string) and the three decoded segments.
+	// One buffer for the token's bytes (base64 decodes []byte, not
+	// string) and the three decoded segments, from a pool: the largest
+	// allocation of a handshake, and nothing keeps it (every claim is a
+	// copy; the header's values are read here only).
 	hLen, cLen, sLen := strictB64.DecodedLen(len(hSeg)), strictB64.DecodedLen(len(cSeg)), strictB64.DecodedLen(len(sSeg))
-	buf := make([]byte, len(token)+hLen+cLen+sLen)
+	bp := v.buffer(len(token) + hLen + cLen + sLen)
+	defer v.bufs.Put(bp)
+	buf := *bp
 	src, out := buf[:len(token)], buf[len(token):]
 	copy(src, token)
 	hSrc, cSrc, sSrc := src[:len(hSeg)], src[len(hSeg)+1:len(hSeg)+1+len(cSeg)], src[len(token)-len(sSeg):]
@@ -153,6 +157,20 @@ func (v *Verifier) parse(token string, c *claims) error {
 		return errCriticalHeader
 	}
 	return nil
+}
+
+// buffer returns a buffer of n bytes from v.bufs, for parse. n is at
+// most about twice MaxTokenBytes (Verify refuses longer tokens first).
+func (v *Verifier) buffer(n int) *[]byte {
+	bp, _ := v.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	*bp = (*bp)[:n]
+	return bp
 }
 
 // parseJWT is the parse of golang-jwt, kept for the remote JWKS (and as

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -70,6 +71,7 @@ type Verifier struct {
 	// macs verify the HMAC algorithms' signatures, key by key: index
 	// algorithm (in algs) * len(keys) + key.
 	macs   []macPool
+	bufs   sync.Pool // parse's scratch buffers (*[]byte)
 	max    int
 	leeway time.Duration
 	parser *jwt.Parser // golang-jwt's parse: the remote JWKS's, and tests' reference

@@ -34,9 +34,9 @@ func TestMACPoolMatchesGolangJWT(t *testing.T) {
 	}
 }
 
-// TestVerifyAllocs pins what an HS256 token costs: 9 allocations (17
-// with golang-jwt's HMAC, which keyed a new hash for every token, and a
-// new buffer for the token's bytes).
+// TestVerifyAllocs pins what an HS256 token costs: 8 allocations (17
+// with golang-jwt's HMAC, which keyed a new hash for every token, a new
+// buffer for the token's bytes and new claims).
 func TestVerifyAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops at random under the race detector")
@@ -54,7 +54,7 @@ func TestVerifyAllocs(t *testing.T) {
 		if _, err := v.Verify(tok); err != nil {
 			t.Fatal(err)
 		}
-	}); a > 9 {
-		t.Fatalf("%v allocations, want at most 9", a)
+	}); a > 8 {
+		t.Fatalf("%v allocations, want at most 8", a)
 	}
 }

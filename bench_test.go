@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/fanoutd/fanoutd/internal/wstest"
@@ -44,4 +46,86 @@ func BenchmarkHandshake(b *testing.B) {
 			}
 		})
 	}
+	// subscribe: the connect of the hold scenarios (bench/compare.sh):
+	// the upgrade and welcome, then a subscribe command to a channel of
+	// its own, answered "subscribed".
+	b.Run("subscribe", func(b *testing.B) {
+		d := startDaemonB(b)
+		req := []byte(wstest.UpgradeRequest("/ws", "Authorization: Bearer "+tokenB(b, "bench", "bench:*")+"\r\n"))
+		buf := make([]byte, 4096)
+		var sub []byte
+		b.ReportAllocs()
+		cpu0 := cpuTime(b)
+		b.ResetTimer()
+		for i := range b.N {
+			nc, err := net.Dial("tcp", d.addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := nc.Write(req); err != nil {
+				b.Fatal(err)
+			}
+			br := bufio.NewReaderSize(nc, 512)
+			status, err := br.ReadString('\n')
+			if err != nil || !strings.Contains(status, " 101 ") {
+				b.Fatalf("upgrade: %q %v", status, err)
+			}
+			if _, err := readUntil(br, buf, `"welcome"`); err != nil {
+				b.Fatal(err)
+			}
+			sub = subscribeFrame(sub[:0], i)
+			if _, err := nc.Write(sub); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := readUntil(br, buf, `"subscribed"`); err != nil {
+				b.Fatal(err)
+			}
+			_ = nc.Close()
+		}
+		b.StopTimer()
+		// The process's CPU time, both sides and their system calls: what
+		// a busy machine does not inflate the way it inflates wall time.
+		b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	})
+}
+
+// cpuTime is the process's user and system time so far, in nanoseconds.
+func cpuTime(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// subscribeFrame appends a masked text frame subscribing to channel
+// bench:i (short enough for the 7-bit length).
+func subscribeFrame(dst []byte, i int) []byte {
+	start := len(dst)
+	dst = append(dst, 0x81, 0x80, 1, 2, 3, 4)
+	p := len(dst)
+	dst = append(dst, `{"action":"subscribe","channel":"bench:`...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	dst = append(dst, `","id":1}`...)
+	dst[start+1] |= byte(len(dst) - p)
+	for j := p; j < len(dst); j++ {
+		dst[j] ^= dst[start+2+(j-p)%4]
+	}
+	return dst
+}
+
+// readUntil reads from br until what it read holds want.
+func readUntil(br *bufio.Reader, buf []byte, want string) (int, error) {
+	n := 0
+	for !strings.Contains(string(buf[:n]), want) {
+		if n == len(buf) {
+			return n, io.ErrShortBuffer
+		}
+		m, err := br.Read(buf[n:])
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
 }

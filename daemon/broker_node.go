@@ -138,8 +138,8 @@ func (n *Node) fillGap(ch *channel, through uint64, fl *flushList) {
 func (n *Node) breakSequence(ch *channel, epoch string, last uint64) {
 	n.gaps.Add(1)
 	if len(ch.subs) > 0 {
-		msg := n.opts.Frame(marshalReply(reply{Type: "missed", Channel: ch.name,
-			Message: "events of this channel were lost between nodes: refetch its state"}))
+		msg := frameReply(n, reply{Type: "missed", Channel: ch.name,
+			Message: "events of this channel were lost between nodes: refetch its state"})
 		for _, sub := range ch.subs {
 			sub.s.t.Send(msg)
 		}

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -40,7 +39,11 @@ func (c *command) decodeFast(p []byte) (ok bool, err bool) {
 		var bad bool
 		switch string(key) {
 		case "action":
-			bad = setString(&c.Action, v)
+			if a := knownAction(v); a != "" {
+				c.Action = a
+			} else {
+				bad = setString(&c.Action, v)
+			}
 		case "channel":
 			bad = setString(&c.Channel, v)
 		case "projectId":
@@ -48,7 +51,7 @@ func (c *command) decodeFast(p []byte) (ok bool, err bool) {
 		case "token":
 			bad = setString(&c.Token, v)
 		case "id":
-			c.ID = append(json.RawMessage(nil), v...)
+			c.ID = v // not copied: see decodeCommand
 		case "since":
 			var odd bool
 			if odd, bad = c.setSince(v); odd {
@@ -68,6 +71,23 @@ func (c *command) decodeFast(p []byte) (ok bool, err bool) {
 		}
 	}
 	return true, false
+}
+
+// knownAction returns the action the JSON string v names, when it is one
+// of the protocol's written without escapes, as a constant: the action is
+// only compared, and a copy of it cost an allocation per command.
+func knownAction(v []byte) string {
+	switch string(v) {
+	case `"subscribe"`:
+		return "subscribe"
+	case `"unsubscribe"`:
+		return "unsubscribe"
+	case `"ping"`:
+		return "ping"
+	case `"refresh"`:
+		return "refresh"
+	}
+	return ""
 }
 
 // unusualName reports whether encoding/json might take key for one of the

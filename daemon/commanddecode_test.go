@@ -77,3 +77,36 @@ func compareCommand(t *testing.T, p []byte) {
 		t.Fatalf("%q:\n got %+v\nwant %+v", p, got, want)
 	}
 }
+
+// TestDecodeCommandAllocs: a subscribe command costs one allocation, its
+// channel's name. The command stays on the stack (encoding/json's
+// fallback has a variable of its own), a known action is a constant, and
+// the id points into the message (valid until Message returns).
+func TestDecodeCommandAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		msg    string
+		allocs float64
+	}{
+		{`{"action":"subscribe","channel":"news","id":1}`, 1},
+		{`{"action":"ping","id":"r-1"}`, 0},
+	} {
+		p := []byte(tc.msg)
+		if a := testing.AllocsPerRun(100, func() { _, _ = decodeCommand(p) }); a != tc.allocs {
+			t.Errorf("%s: %v allocations, want %v", tc.msg, a, tc.allocs)
+		}
+	}
+}
+
+// TestDecodeCommandIDPointsIntoMessage: the id is not copied; a reply
+// must echo it before the message's buffer is reused.
+func TestDecodeCommandIDPointsIntoMessage(t *testing.T) {
+	p := []byte(`{"action":"ping","id":"r-1"}`)
+	c, err := decodeCommand(p)
+	if err != nil || string(c.ID) != `"r-1"` {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	copy(p, `{"action":"ping","id":"r-2"}`)
+	if string(c.ID) != `"r-2"` {
+		t.Fatalf("id %s: copied, not in the message", c.ID)
+	}
+}

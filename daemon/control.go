@@ -102,7 +102,7 @@ func (n *Node) SubscribeServer(by, value, channel string) int {
 	return n.change(by, value, func(s *Session, _ int64) bool {
 		err := s.subscribe(command{Action: "subscribe", Channel: channel, server: true})
 		if err != nil {
-			s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()}))
+			sendReply(s, reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()})
 		}
 		return err == nil
 	})
@@ -122,7 +122,7 @@ func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
 		n.subs.Add(-1)
 		n.logConn(s, connEvent{typ: connUnsubscribe, channel: channel})
 		n.notePresence(s, channel, false)
-		s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: "server", Message: reason}))
+		sendReply(s, reply{Type: "unsubscribed", Channel: channel, Code: "server", Message: reason})
 		return true
 	})
 }

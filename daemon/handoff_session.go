@@ -187,7 +187,7 @@ func (s *Session) resubscribe(sub SubState) {
 	if err != nil {
 		n.log.Warn("hand-off: a resumed subscription was refused by the broker",
 			zap.String("conn", s.id), zap.String("channel", sub.Channel), zap.Error(err))
-		s.send(marshalReply(reply{Type: "unsubscribed", Channel: sub.Channel, Code: errorCode(err), Message: err.Error()}))
+		sendReply(s, reply{Type: "unsubscribed", Channel: sub.Channel, Code: errorCode(err), Message: err.Error()})
 		return
 	}
 	if pos.Epoch == ch.epoch && pos.Offset > ch.last {
@@ -224,8 +224,8 @@ func (s *Session) continueFrom(ch *channel, pos position) {
 	}
 	if !ok {
 		s.node.gaps.Add(1)
-		s.send(marshalReply(reply{Type: "missed", Channel: ch.name,
-			Message: "events of this channel were lost while the server was upgraded: refetch its state"}))
+		sendReply(s, reply{Type: "missed", Channel: ch.name,
+			Message: "events of this channel were lost while the server was upgraded: refetch its state"})
 		return
 	}
 	s.replay(ch, from, fetched)

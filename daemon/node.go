@@ -92,7 +92,7 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 	s := &Session{
 		node:     n,
 		t:        t,
-		id:       n.prefix + strconv.FormatUint(seq, 36),
+		id:       n.prefixed(seq),
 		subject:  id.Subject,
 		patterns: n.patterns(id),
 		info:     boxInfo(id.Info),
@@ -108,7 +108,7 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 	if f := n.opts.OnConnect; f != nil && !s.internal {
 		f(s.id, s.subject)
 	}
-	s.send(n.welcome(s, id, len(cs.Channels)))
+	sendReply(s, n.welcome(s, id, len(cs.Channels)))
 	s.setExpiry(id)
 	s.SubscribeAll(cs)
 	return s
@@ -118,9 +118,17 @@ func (n *Node) ConnectWith(t Transport, id Identity, cs ConnectSubscriptions) *S
 // epoch either way, since an earlier incarnation's positions are gone.
 func (n *Node) newChannel(name string) *channel {
 	id := n.channelIDs.Add(1)
-	ch := &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefix + strconv.FormatUint(id, 36),
+	ch := &channel{name: name, opts: n.channelOptions(name), id: id, epoch: n.prefixed(id),
 		shared: n.opts.Broker != nil}
 	return ch
+}
+
+// prefixed returns the node's prefix followed by id in base 36: a
+// connection id or an epoch. One allocation, where the concatenation of
+// strconv.FormatUint's result (which caches no base-36 string) cost two.
+func (n *Node) prefixed(id uint64) string {
+	var buf [32]byte
+	return string(strconv.AppendUint(append(buf[:0], n.prefix...), id, 36))
 }
 
 // patterns are the channels id may subscribe to: its own patterns, with

@@ -28,7 +28,10 @@ var errNotObject = fmt.Errorf("%w: not a JSON object with string fields", ErrBad
 const maxIDBytes = 128
 
 // decodeCommand parses a client message. The id, when it is usable, is
-// returned even with an error so that the error reply can carry it.
+// returned even with an error so that the error reply can carry it. The
+// id may point into p (decodeFast): it is valid while p is, which for a
+// client's message is until Message returns, after the replies that echo
+// it.
 func decodeCommand(p []byte) (command, error) {
 	var c command
 	if !json.Valid(p) {
@@ -37,10 +40,13 @@ func decodeCommand(p []byte) (command, error) {
 	if ok, bad := c.decodeFast(p); bad {
 		return command{}, errNotObject
 	} else if !ok {
-		c = command{}
-		if err := json.Unmarshal(p, &c); err != nil {
+		// Into a variable of its own: &c given to encoding/json would put
+		// every command on the heap, not only the rare ones decoded here.
+		slow := new(command)
+		if err := json.Unmarshal(p, slow); err != nil {
 			return command{}, errNotObject
 		}
+		c = *slow
 	}
 	if string(c.ID) == "null" {
 		c.ID = nil // "id": null is no id
@@ -121,8 +127,8 @@ type welcome struct {
 	URLChannels int `json:"url_channels,omitempty"`
 }
 
-func (n *Node) welcome(s *Session, id Identity, urlChannels int) []byte {
-	return marshalReply(welcome{
+func (n *Node) welcome(s *Session, id Identity, urlChannels int) welcome {
+	return welcome{
 		Type:             "welcome",
 		ConnectionID:     s.id,
 		User:             s.subject,
@@ -131,11 +137,11 @@ func (n *Node) welcome(s *Session, id Identity, urlChannels int) []byte {
 		MaxSubscriptions: n.set().MaxSubscriptions,
 		ExpiresAt:        unixSeconds(id),
 		URLChannels:      urlChannels,
-	})
+	}
 }
 
-func errorReply(id json.RawMessage, err error) []byte {
-	return marshalReply(reply{Type: "error", ID: id, Code: errorCode(err), Message: err.Error()})
+func errorReply(id json.RawMessage, err error) reply {
+	return reply{Type: "error", ID: id, Code: errorCode(err), Message: err.Error()}
 }
 
 // internalReply stands in for a reply that could not be encoded, which only

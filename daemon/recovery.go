@@ -43,7 +43,7 @@ func (s *Session) joined(cmd command, ch *channel) {
 		}
 		r.Recovered = &ok
 	}
-	s.send(marshalReply(r))
+	sendReply(s, r)
 	if ok {
 		s.replay(ch, from, fetched)
 	}

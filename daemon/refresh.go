@@ -30,7 +30,7 @@ func (s *Session) refresh(cmd command) error {
 	s.jti = id.TokenID
 	s.revokeForbidden()
 	s.setExpiry(id)
-	s.send(marshalReply(reply{Type: "refreshed", ID: cmd.ID, ExpiresAt: unixSeconds(id)}))
+	sendReply(s, reply{Type: "refreshed", ID: cmd.ID, ExpiresAt: unixSeconds(id)})
 	return nil
 }
 
@@ -44,8 +44,8 @@ func (s *Session) revokeForbidden() {
 		s.node.subs.Add(-1)
 		s.node.logConn(s, connEvent{typ: connUnsubscribe, channel: sub.ch.name})
 		s.node.notePresence(s, sub.ch.name, false)
-		s.send(marshalReply(reply{Type: "unsubscribed", Channel: sub.ch.name, Code: errorCode(ErrForbidden),
-			Message: "no longer allowed by the refreshed token"}))
+		sendReply(s, reply{Type: "unsubscribed", Channel: sub.ch.name, Code: errorCode(ErrForbidden),
+			Message: "no longer allowed by the refreshed token"})
 		return true
 	})
 }

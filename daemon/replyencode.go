@@ -16,6 +16,23 @@ type jsonAppender interface {
 	appendJSON(b []byte) []byte
 }
 
+// sendReply frames r and sends it to s's client.
+func sendReply[T jsonAppender](s *Session, r T) { s.t.Send(frameReply(s.node, r)) }
+
+// frameReply returns r's frame (Options.Frame). r is encoded into one of
+// the node's scratch buffers, which Frame copies from, so a reply costs one
+// allocation, its frame: marshalReply's buffer (grown once more for a
+// welcome) and r boxed into its interface were three more per connect.
+// Generic, not an interface parameter, for that boxing's sake.
+func frameReply[T jsonAppender](n *Node, r T) []byte {
+	bp := n.encBufs.Get().(*[]byte)
+	b := r.appendJSON((*bp)[:0])
+	msg := n.opts.Frame(b)
+	*bp = b
+	n.encBufs.Put(bp)
+	return msg
+}
+
 func (r reply) appendJSON(b []byte) []byte {
 	b = appendField(b, `{"type":`, r.Type)
 	if len(r.ID) > 0 {

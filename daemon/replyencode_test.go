@@ -56,7 +56,48 @@ func compareReply(t *testing.T, v jsonAppender) {
 	}
 }
 
+// TestFrameReplyAllocs: a reply a connection gets costs one allocation,
+// its frame; the encoding is done in a pooled buffer (frameReply).
+func TestFrameReplyAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops at random under the race detector")
+	}
+	n := New(Options{})
+	w := replyCases[0].v.(welcome)
+	sub := replyCases[3].v.(subscribedReply)
+	pong := replyCases[5].v.(reply)
+	for name, f := range map[string]func() []byte{
+		"welcome":    func() []byte { return frameReply(n, w) },
+		"subscribed": func() []byte { return frameReply(n, sub) },
+		"pong":       func() []byte { return frameReply(n, pong) },
+	} {
+		if got := string(f()); got != string(marshalReply(replyCasesByName(name))) {
+			t.Fatalf("%s: frame %s", name, got)
+		}
+		if a := testing.AllocsPerRun(100, func() { _ = f() }); a != 1 {
+			t.Errorf("%s: %v allocations, want 1 (the frame)", name, a)
+		}
+	}
+}
+
+func replyCasesByName(name string) jsonAppender {
+	for _, tc := range replyCases {
+		if tc.name == name {
+			return tc.v
+		}
+	}
+	return nil
+}
+
 func BenchmarkReplyEncode(b *testing.B) {
+	n := New(Options{})
+	b.Run("frame/welcome", func(b *testing.B) {
+		w := replyCases[0].v.(welcome)
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = frameReply(n, w)
+		}
+	})
 	for _, tc := range replyCases[:1] {
 		b.Run("append/"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()

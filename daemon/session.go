@@ -94,12 +94,12 @@ func (s *Session) Message(binary bool, payload []byte) {
 		return
 	}
 	if !s.allowCommand() {
-		s.send(errorReply(nil, ErrRateLimited))
+		sendReply(s, errorReply(nil, ErrRateLimited))
 		return
 	}
 	cmd, err := decodeCommand(payload)
 	if err != nil {
-		s.send(errorReply(cmd.ID, err))
+		sendReply(s, errorReply(cmd.ID, err))
 		return
 	}
 	s.handle(cmd)
@@ -113,14 +113,14 @@ func (s *Session) handle(cmd command) {
 	case "unsubscribe":
 		err = s.unsubscribe(cmd)
 	case "ping":
-		s.send(marshalReply(reply{Type: "pong", ID: cmd.ID}))
+		sendReply(s, reply{Type: "pong", ID: cmd.ID})
 	case "refresh":
 		err = s.refresh(cmd)
 	default:
 		err = ErrUnknownAction
 	}
 	if err != nil {
-		s.send(errorReply(cmd.ID, err))
+		sendReply(s, errorReply(cmd.ID, err))
 	}
 }
 
@@ -137,8 +137,8 @@ func (s *Session) subscribe(cmd command) error {
 		// recover; the reply carries the current position.
 		ch := sub.ch
 		ch.mu.Lock()
-		s.send(marshalReply(subscribedReply{Type: "subscribed", ID: cmd.ID, Channel: name, ProjectID: cmd.ProjectID,
-			Offset: ch.last, Epoch: ch.epoch}))
+		sendReply(s, subscribedReply{Type: "subscribed", ID: cmd.ID, Channel: name, ProjectID: cmd.ProjectID,
+			Offset: ch.last, Epoch: ch.epoch})
 		ch.mu.Unlock()
 		return nil
 	}
@@ -170,7 +170,7 @@ func (s *Session) unsubscribe(cmd command) error {
 		s.node.logConn(s, connEvent{typ: connUnsubscribe, channel: name})
 		s.node.notePresence(s, name, false)
 	}
-	s.send(marshalReply(reply{Type: "unsubscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID}))
+	sendReply(s, reply{Type: "unsubscribed", Channel: name, ProjectID: cmd.ProjectID, ID: cmd.ID})
 	return nil
 }
 

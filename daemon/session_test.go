@@ -457,3 +457,15 @@ func TestMessagesAfterClosedAreIgnored(t *testing.T) {
 		})
 	}
 }
+
+// TestPrefixedAllocs: a connection id or an epoch is one allocation.
+func TestPrefixedAllocs(t *testing.T) {
+	n := New(Options{})
+	if got, want := n.prefixed(123456789), n.prefix+strconv.FormatUint(123456789, 36); got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+	var id string
+	if a := testing.AllocsPerRun(100, func() { id = n.prefixed(1 << 40) }); a != 1 || id == "" {
+		t.Fatalf("%v allocations, want 1", a)
+	}
+}

@@ -32,5 +32,5 @@ func (s *Session) Subscribe(channel string, since *Position) error {
 
 // refused tells the client that channel was not subscribed, and why.
 func (s *Session) refused(channel string, err error) {
-	s.send(marshalReply(reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()}))
+	sendReply(s, reply{Type: "unsubscribed", Channel: channel, Code: errorCode(err), Message: err.Error()})
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+	"unsafe"
 
 	mepoll "github.com/mailru/easygo/netpoll"
 )
@@ -95,10 +96,10 @@ func (s *Server) drainGated(lfd int, nodelay bool) (quit bool, err error) {
 // has TCP_NODELAY, which the accepted sockets inherit.
 func (s *Server) drainBacklog(lfd int, nodelay bool) error {
 	for {
-		nfd, sa, err := syscall.Accept4(lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		nfd, peer, err := accept4(lfd)
 		switch {
 		case err == nil:
-			s.admitRaw(nfd, sa, nodelay)
+			s.admitRaw(nfd, peer, nodelay)
 		case err == syscall.EAGAIN:
 			return nil
 		case err == syscall.EINTR || err == syscall.ECONNABORTED:
@@ -111,13 +112,46 @@ func (s *Server) drainBacklog(lfd int, nodelay bool) error {
 // admitRaw sets TCP_NODELAY unless the socket has it from its listener
 // (Go's Accept sets it too; events are small and must not wait for Nagle)
 // and admits the socket.
-func (s *Server) admitRaw(fd int, sa syscall.Sockaddr, nodelay bool) {
+func (s *Server) admitRaw(fd int, peer netip.AddrPort, nodelay bool) {
 	if !nodelay {
 		_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	}
 	c := &Conn{srv: s, fd: int32(fd)}
-	c.setRemote(addrPort(sa))
+	c.setRemote(peer)
 	s.admit(c)
+}
+
+// accept4 is syscall.Accept4 (non-blocking, close-on-exec) without the
+// Sockaddr it allocates for every connection: the peer's address is read
+// from the raw address on the stack, as addrPort reads it from a
+// *syscall.SockaddrInet4 or 6. A TCP listener accepts nothing else; an
+// address of another family is the zero AddrPort, as addrPort gives.
+func accept4(lfd int) (int, netip.AddrPort, error) {
+	var rsa syscall.RawSockaddrAny
+	n := uint32(syscall.SizeofSockaddrAny)
+	fd, _, e := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)),
+		syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, netip.AddrPort{}, e
+	}
+	return int(fd), rawAddrPort(&rsa), nil
+}
+
+// rawAddrPort decodes an IPv4 or IPv6 socket address (port in network
+// byte order); the zone of a link-local IPv6 address is dropped, as
+// addrPort drops it.
+func rawAddrPort(rsa *syscall.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case syscall.AF_INET:
+		a := (*syscall.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	case syscall.AF_INET6:
+		a := (*syscall.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(p[0])<<8|uint16(p[1]))
+	}
+	return netip.AddrPort{}
 }
 
 func addrPort(sa syscall.Sockaddr) netip.AddrPort {

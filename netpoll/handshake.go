@@ -44,21 +44,23 @@ func (w *worker) readHandshake(c *Conn) {
 // head is over, and the inbound state is given back unless frames sent
 // right behind the head left some of theirs.
 func (w *worker) headBytes(c *Conn, p []byte) bool {
+	if c.in == nil {
+		// The whole head in one read, as clients send it: dispatched
+		// from p, the worker's read buffer, without a copy or an inbound
+		// state.
+		if i := bytes.Index(p, headEnd); i >= 0 {
+			w.headDone(c, p, i+len(headEnd), false)
+			return true
+		}
+	}
 	in := w.s.inboundFor(c)
 	from := max(0, len(in.head)-3)
 	in.head = append(in.head, p...)
 	i := bytes.Index(in.head[from:], headEnd)
 	if i >= 0 {
-		end := from + i + len(headEnd)
-		if end > w.s.lim().MaxHeaderBytes {
-			w.s.stats.headerTooLarge.Add(1)
-			w.reject(c, respHeaderTooLarge)
-			return true
-		}
 		data := in.head
 		in.head = nil
-		w.dispatch(c, data[:end], data[end:])
-		w.s.settleInbound(c)
+		w.headDone(c, data, from+i+len(headEnd), true)
 		return true
 	}
 	if len(in.head) > w.s.lim().MaxHeaderBytes {
@@ -69,9 +71,27 @@ func (w *worker) headBytes(c *Conn, p []byte) bool {
 	return false
 }
 
-// dispatch routes a complete request head: the WebSocket paths are
-// upgraded, anything else goes to net/http when a handoff listener exists.
-func (w *worker) dispatch(c *Conn, head, rest []byte) {
+// headDone dispatches the complete request head data[:end] (the rest of
+// data is what the client sent behind it), or rejects it when it is over
+// the limit. owned: data is the connection's to keep, not a buffer that
+// is reused once the turn is over.
+func (w *worker) headDone(c *Conn, data []byte, end int, owned bool) {
+	if end > w.s.lim().MaxHeaderBytes {
+		w.s.stats.headerTooLarge.Add(1)
+		w.reject(c, respHeaderTooLarge)
+		return
+	}
+	w.dispatch(c, data, end, owned)
+	w.s.settleInbound(c)
+}
+
+// dispatch routes a complete request head, data[:end]: the WebSocket paths
+// are upgraded, anything else goes to net/http when a handoff listener
+// exists. Nothing keeps data past the call but a hand-off to net/http,
+// which gets a copy unless data is owned (see headDone): the upgrade keeps
+// strings, and frames behind the head go through ingest.
+func (w *worker) dispatch(c *Conn, data []byte, end int, owned bool) {
+	head, rest := data[:end], data[end:]
 	if c.overIP {
 		w.s.stats.rejectedPerIP.Add(1)
 		w.reject(c, respTooManyFromAddr)
@@ -79,13 +99,21 @@ func (w *worker) dispatch(c *Conn, head, rest []byte) {
 	}
 	if !w.s.upgrades(requestPath(head)) {
 		if w.s.httpLn != nil {
-			w.s.handoff(c, append(head, rest...))
+			if !owned {
+				data = bytes.Clone(data) // net/http reads it later
+			}
+			w.s.handoff(c, data)
 			return
 		}
 		w.s.stats.notFound.Add(1)
 		w.reject(c, respNotFound)
 		return
 	}
+	c.mu.Lock()
+	// Room for the response and the welcome Accept queues, so that
+	// neither the welcome's push nor pushFront allocates an array.
+	c.q.reserve(2)
+	c.mu.Unlock()
 	resp, sess, err := w.hs.upgrade(c, head)
 	c.mu.Lock()
 	c.q.pushFront(resp) // the response precedes anything Accept sent
@@ -148,6 +176,21 @@ func (s *Server) upgrades(path []byte) bool {
 		}
 	}
 	return false
+}
+
+// pathString returns path as a string: Options.Path or the one of
+// ExtraPaths it equals (every upgraded request's, without an allocation),
+// or a copy.
+func (s *Server) pathString(path []byte) string {
+	if string(path) == s.opts.Path {
+		return s.opts.Path
+	}
+	for _, p := range s.opts.ExtraPaths {
+		if string(path) == p {
+			return p
+		}
+	}
+	return string(path)
 }
 
 // requestPath returns the path of the request line "GET /path?query HTTP/1.1".
@@ -229,7 +272,7 @@ func (h *handshaker) Write(p []byte) (int, error) { return h.out.Write(p) }
 
 func (h *handshaker) onRequest(uri []byte) error {
 	path, query, _ := bytes.Cut(uri, []byte{'?'})
-	h.req.Path, h.req.RawQuery = string(path), string(query)
+	h.req.Path, h.req.RawQuery = h.s.pathString(path), string(query)
 	return nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // acceptAll is a Handler that accepts every upgrade with a session that
@@ -99,4 +101,83 @@ func isDigits(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// TestHeadInOneReadNotCopied: a request head that arrives whole in one
+// read is upgraded from the worker's buffer, without an inbound state or a
+// copy of the head; one cut in two is gathered in a copy, as before.
+func TestHeadInOneReadNotCopied(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops at random under the race detector")
+	}
+	s, err := NewServer(Options{Handler: acceptAll{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background(), CloseGoingAway, "") })
+	w := newWorker(s)
+	req := []byte(upgradeRequest("/ws", "Authorization: Bearer "+strings.Repeat("t", 300)+"\r\n"))
+	upgrade := func(pieces ...[]byte) {
+		c := &Conn{srv: s, fd: -1}
+		for i, p := range pieces {
+			if done := w.headBytes(c, p); done != (i == len(pieces)-1) {
+				t.Fatalf("piece %d: done %v", i, done)
+			}
+		}
+		if c.state.Load() != stateOpen || c.in != nil {
+			t.Fatalf("state %d, inbound %v", c.state.Load(), c.in)
+		}
+	}
+	whole := testing.AllocsPerRun(50, func() { upgrade(req) })
+	cut := testing.AllocsPerRun(50, func() { upgrade(req[:100], req[100:]) })
+	// In two pieces: the copy of the first and its growth for the second.
+	if cut-whole != 2 {
+		t.Fatalf("%v allocations whole, %v in two pieces; want two fewer whole (no copy)", whole, cut)
+	}
+}
+
+// welcomeAll accepts every upgrade and queues a welcome from Accept, as
+// the core does, recording the request's path.
+type welcomeAll struct{ path *string }
+
+var welcomeFrame = TextFrame([]byte(`{"type":"welcome"}`))
+
+func (h welcomeAll) Accept(c *Conn, r *Request) (Session, error) {
+	*h.path = r.Path
+	c.Queue(welcomeFrame)
+	return nopSession{}, nil
+}
+
+// TestUpgradeQueueAndPathAllocs: the upgrade makes room for the response
+// and the welcome Accept queues in one array (the welcome's push and
+// pushFront allocate none), and the request's path is the configured
+// string, not a copy.
+func TestUpgradeQueueAndPathAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops at random under the race detector")
+	}
+	var path, configured string
+	allocs := func(h Handler) float64 {
+		s, err := NewServer(Options{Handler: h})
+		if err != nil {
+			t.Fatal(err)
+		}
+		configured = s.opts.Path
+		t.Cleanup(func() { _ = s.Shutdown(context.Background(), CloseGoingAway, "") })
+		w := newWorker(s)
+		req := []byte(upgradeRequest("/ws"))
+		return testing.AllocsPerRun(50, func() {
+			c := &Conn{srv: s, fd: -1}
+			w.headBytes(c, req)
+			if c.state.Load() != stateOpen {
+				t.Fatalf("state %d", c.state.Load())
+			}
+		})
+	}
+	if with, without := allocs(welcomeAll{&path}), allocs(acceptAll{}); with != without {
+		t.Fatalf("%v allocations with a welcome queued, %v without; want the same", with, without)
+	}
+	if path != "/ws" || unsafe.StringData(path) != unsafe.StringData(configured) {
+		t.Fatalf("path %q is a copy, not Options.Path", path)
+	}
 }

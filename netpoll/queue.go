@@ -1,6 +1,9 @@
 package netpoll
 
-import "syscall"
+import (
+	"slices"
+	"syscall"
+)
 
 // entry is one whole frame in a write queue. key and policy are what
 // QueueEvent was given; key 0 marks a frame that is never dropped or
@@ -63,10 +66,15 @@ func (q *writeQueue) push(e entry) {
 	q.idle = false
 }
 
+// reserve makes room for n more entries without a new array.
+func (q *writeQueue) reserve(n int) { q.out = slices.Grow(q.out, n) }
+
 // pushFront puts b before everything queued. Only the handshake uses it,
-// before the first write, so nothing is fixed yet.
+// before the first write, so nothing is fixed yet. In place when the array
+// has room; otherwise one allocation (a new one-entry slice appended to
+// cost two, the welcome already queued behind it).
 func (q *writeQueue) pushFront(b []byte) {
-	q.out = append([]entry{{b: b}}, q.out...)
+	q.out = slices.Insert(q.out, 0, entry{b: b})
 	q.bytes += int32(len(b))
 	q.idle = false
 }

@@ -172,3 +172,28 @@ func TestIdleConnQueueTrimmed(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestPushFront: the handshake's response goes before the welcome that
+// Accept queued, with one allocation (two before: a one-entry slice, then
+// that slice grown to take the welcome), in place when the array has room.
+func TestPushFront(t *testing.T) {
+	resp := bytes.Repeat([]byte{'r'}, 10)
+	allocs := testing.AllocsPerRun(100, func() {
+		q := queueOf(qf{id: 'w', size: 5})
+		q.pushFront(resp)
+		if q.ids() != "rw" || q.bytes != 15 {
+			t.Fatalf("queue %q, %d bytes", q.ids(), q.bytes)
+		}
+	})
+	if allocs != 4 && !raceEnabled { // the race detector's build allocates otherwise
+		t.Fatalf("%v allocations, want 4 (queueOf's queue, frame and array; the grown array)", allocs)
+	}
+	q := queueOf(qf{id: 'w', size: 5}, qf{id: 'x', size: 5})
+	q.out = q.out[:1] // room at the end
+	q.bytes = 5
+	arr := &q.out[0]
+	q.pushFront(resp)
+	if q.ids() != "rw" || q.bytes != 15 || &q.out[0] != arr {
+		t.Fatalf("queue %q, %d bytes, moved %v; want rw in place", q.ids(), q.bytes, &q.out[0] != arr)
+	}
+}

@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"syscall"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -38,5 +39,47 @@ func TestPeerCloseAfterDataStillSeen(t *testing.T) {
 	_ = c.NC.Close()
 	if code := s.waitClosed(t); code != CloseAbnormal {
 		t.Fatalf("closed with %d, want %d", code, CloseAbnormal)
+	}
+}
+
+// replySession answers every message on its connection from inside
+// Message, as the core answers a command.
+type replySession struct{ c *Conn }
+
+func (s *replySession) Message(_ bool, p []byte) { s.c.Send(TextFrame(p)) }
+func (s *replySession) Closed(int)               {}
+
+// TestReplyNeedsNoSecondTurn: a reply sent during the turn that read the
+// command leaves with that turn's write; the Send's request for a write
+// must not put the connection back on the run queue for a turn that would
+// find nothing to write (one more run-queue round trip, and often a wake-up
+// of another worker, per command and per handshake).
+func TestReplyNeedsNoSecondTurn(t *testing.T) {
+	// A server without its workers, so that the run queue can be looked at.
+	srv := &Server{opts: Options{Handler: acceptAll{}}.withDefaults(), coalesce: newCoalescer(0)}
+	srv.runq = newRunq(srv.opts.MaxConns, 1)
+	srv.live.Store(srv.opts.limits())
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fds[0]); _ = syscall.Close(fds[1]) })
+	c := &Conn{srv: srv, fd: int32(fds[0])}
+	c.session = &replySession{c: c}
+	c.state.Store(stateOpen)
+	w := newWorker(srv)
+	if _, err := syscall.Write(fds[1], frame(true, ws.OpText, []byte("hello"), true)); err != nil {
+		t.Fatal(err)
+	}
+	c.queued.Store(true) // taken from the run queue, as the epoll event would have put it there
+	c.pending.Store(pendRead)
+	w.run(c)
+	buf := make([]byte, 64)
+	n, err := syscall.Read(fds[1], buf)
+	if err != nil || string(buf[:n]) != string(TextFrame([]byte("hello"))) {
+		t.Fatalf("reply %q, %v; want the echo, written by the turn", buf[:n], err)
+	}
+	if len(srv.runq) != 0 || c.queued.Load() || c.pending.Load() != 0 {
+		t.Fatalf("after the turn: %d on the run queue, queued %v, pending %#x; want none", len(srv.runq), c.queued.Load(), c.pending.Load())
 	}
 }

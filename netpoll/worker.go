@@ -81,6 +81,12 @@ func (w *worker) handle(c *Conn, bits uint32) {
 		}
 	}
 	if c.state.Load() != stateClosed {
+		// This flush writes whatever the turn queued. A Send made during
+		// the turn (the welcome, a reply to a command) asked for a write
+		// with pendWrite; cleared here, it would otherwise send c round
+		// the run queue once more for a turn that finds the queue empty.
+		// A Send after this point sets it again.
+		c.pending.And(^pendWrite)
 		w.flush(c)
 	}
 }

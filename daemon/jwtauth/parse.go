@@ -20,7 +20,8 @@ import (
 // over the claims before our hand-written decoder, which together cost
 // more than the HMAC. parse splits the token, decodes the header and the
 // claims by hand, then verifies the signature with golang-jwt's own
-// signing methods (jwt.SigningMethod.Verify) and validates the claims with
+// signing methods (jwt.SigningMethod.Verify; for HMAC, the same check with
+// keyed hashes kept for reuse: macPool) and validates the claims with
 // golang-jwt's own Validator, built by New with the parser's options.
 //
 // It accepts exactly what the parser accepts and fails with the same
@@ -39,10 +40,14 @@ func (v *Verifier) parse(token string, c *claims) error {
 	if !ok || !ok2 || strings.IndexByte(sSeg, '.') >= 0 {
 		return jwtError(jwt.ErrTokenMalformed, "token contains an invalid number of segments", nil)
 	}
-	// One allocation for the token's bytes (base64 decodes []byte, not
-	// string) and the three decoded segments.
+	// One buffer for the token's bytes (base64 decodes []byte, not
+	// string) and the three decoded segments, from a pool: the largest
+	// allocation of a handshake, and nothing keeps it (every claim is a
+	// copy; the header's values are read here only).
 	hLen, cLen, sLen := strictB64.DecodedLen(len(hSeg)), strictB64.DecodedLen(len(cSeg)), strictB64.DecodedLen(len(sSeg))
-	buf := make([]byte, len(token)+hLen+cLen+sLen)
+	bp := v.buffer(len(token) + hLen + cLen + sLen)
+	defer v.bufs.Put(bp)
+	buf := *bp
 	src, out := buf[:len(token)], buf[len(token):]
 	copy(src, token)
 	hSrc, cSrc, sSrc := src[:len(hSeg)], src[len(hSeg)+1:len(hSeg)+1+len(cSeg)], src[len(token)-len(sSeg):]
@@ -110,6 +115,7 @@ func (v *Verifier) parse(token string, c *claims) error {
 	// What golang-jwt signs and verifies: the token up to its second dot.
 	signing := token[:len(hSeg)+1+len(cSeg)]
 	if alg.family == familyHMAC {
+		signing := src[:len(signing)] // the same bytes, for the hash
 		// hmacKeyFor without building the key set: each key in force,
 		// newest first, until one verifies; the last error otherwise (as
 		// golang-jwt walks a jwt.VerificationKeySet).
@@ -120,7 +126,7 @@ func (v *Verifier) parse(token string, c *claims) error {
 				continue
 			}
 			tried = true
-			if err = method.Verify(signing, sig, v.boxed[i]); err == nil {
+			if err = v.macs[idx*len(v.keys)+i].verify(signing, sig); err == nil {
 				break
 			}
 		}
@@ -151,6 +157,20 @@ func (v *Verifier) parse(token string, c *claims) error {
 		return errCriticalHeader
 	}
 	return nil
+}
+
+// buffer returns a buffer of n bytes from v.bufs, for parse. n is at
+// most about twice MaxTokenBytes (Verify refuses longer tokens first).
+func (v *Verifier) buffer(n int) *[]byte {
+	bp, _ := v.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	if cap(*bp) < n {
+		*bp = make([]byte, n)
+	}
+	*bp = (*bp)[:n]
+	return bp
 }
 
 // parseJWT is the parse of golang-jwt, kept for the remote JWKS (and as

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fanoutd/fanoutd/daemon"
@@ -66,14 +67,19 @@ type Options struct {
 
 // Verifier checks tokens. It is safe for concurrent use.
 type Verifier struct {
-	keys   []HMACKey
-	boxed  []any // keys[i].Secret as an any, boxed once for jwt.SigningMethod.Verify
-	max    int
-	leeway time.Duration
-	parser *jwt.Parser // golang-jwt's parse: the remote JWKS's, and tests' reference
-	src    *keySource  // nil when only HMAC is allowed
-	remote *RemoteJWKS
-	algs   []string
+	keys []HMACKey
+	// macs verify the HMAC algorithms' signatures, key by key: index
+	// algorithm (in algs) * len(keys) + key.
+	macs []macPool
+	bufs sync.Pool // parse's scratch buffers (*[]byte)
+	// claimsPool holds verify's claims (*claims), empty.
+	claimsPool sync.Pool
+	max        int
+	leeway     time.Duration
+	parser     *jwt.Parser // golang-jwt's parse: the remote JWKS's, and tests' reference
+	src        *keySource  // nil when only HMAC is allowed
+	remote     *RemoteJWKS
+	algs       []string
 	// methods and families are algs' golang-jwt signing methods and our
 	// algorithms, index for index.
 	methods  []jwt.SigningMethod
@@ -117,9 +123,6 @@ func New(o Options) (*Verifier, error) {
 	v := &Verifier{max: o.MaxTokenBytes, leeway: o.Leeway, now: o.Now}
 	if hmac {
 		v.keys = keys
-		for _, k := range keys {
-			v.boxed = append(v.boxed, k.Secret)
-		}
 	}
 	v.algs, v.remote = algs, o.Remote
 	for _, name := range algs {
@@ -130,6 +133,7 @@ func New(o Options) (*Verifier, error) {
 		a, _ := lookupAlgorithm(name)
 		v.methods, v.families = append(v.methods, m), append(v.families, a)
 	}
+	v.macs = newMACPools(v.methods, v.keys)
 	if asym && o.Remote == nil {
 		if v.src, err = newKeySource(o, algs); err != nil {
 			return nil, err
@@ -248,14 +252,18 @@ func (v *Verifier) verify(token string, viaJWT bool) (daemon.Identity, error) {
 		// base64 decoding skips line breaks, even when strict.
 		return daemon.Identity{}, fmt.Errorf("%w: line break in token", ErrInvalidToken)
 	}
-	var c claims
+	// The claims escape (golang-jwt's Validator takes them as an
+	// interface), so they come from a pool rather than the heap each
+	// time; the identity keeps their strings and slices, never them.
+	c := v.claims()
+	defer v.putClaims(c)
 	var err error
 	if viaJWT {
-		var cj claims // escapes into golang-jwt; c need not
+		var cj claims // escapes into golang-jwt
 		err = v.parseJWT(token, &cj)
-		c = cj
+		*c = cj
 	} else {
-		err = v.parse(token, &c)
+		err = v.parse(token, c)
 	}
 	switch {
 	case errors.Is(err, ErrUnknownKey):
@@ -273,6 +281,21 @@ func (v *Verifier) verify(token string, viaJWT bool) (daemon.Identity, error) {
 	// exp is required, so ExpiresAt is set: the connection lasts as long
 	// as a new handshake with this token would succeed.
 	return daemon.Identity{Subject: c.Subject, TokenID: c.ID, Channels: c.Channels, Expires: c.ExpiresAt.Add(v.leeway), Info: c.Info}, nil
+}
+
+// claims returns empty claims from v.claimsPool, for verify.
+func (v *Verifier) claims() *claims {
+	if c, _ := v.claimsPool.Get().(*claims); c != nil {
+		return c
+	}
+	return new(claims)
+}
+
+// putClaims empties c, so that the pool keeps nothing of the token alive,
+// and gives it back.
+func (v *Verifier) putClaims(c *claims) {
+	*c = claims{}
+	v.claimsPool.Put(c)
 }
 
 // hmacKeyFor returns the HMAC keys in force now: one key, or a

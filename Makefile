@@ -16,7 +16,7 @@ FUZZTIME ?= 50000x
 FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./netpoll:FuzzInflate ./daemon:FuzzDecodeCommand ./daemon/jwtauth:FuzzVerify \
                 ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./daemon:FuzzParsePositions
 
-.PHONY: help run demo build build-bench test test-go test-node test-publishers test-browser js-size fuzz handoff-scale test-handoff bench loadtest compare vet fmt-check clean \
+.PHONY: help run demo build build-bench test test-go test-allocs test-node test-publishers test-browser js-size fuzz handoff-scale test-handoff bench loadtest compare vet fmt-check clean \
         install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers bench-deflate
 
 BENCH_BIN   ?= bin/fanout-bench
@@ -74,13 +74,16 @@ build: ## build bin/fanoutd (static, stripped, version from git)
 build-bench: ## build bin/fanout-bench (the load generator)
 	$(GO) build -trimpath -o $(BENCH_BIN) ./cmd/fanout-bench
 
-test: deps fmt-check vet test-go test-handoff fuzz test-node test-publishers test-browser js-size lint-packages ## the whole suite: prerequisites, vet, go test -race, fuzz smoke, Node client tests, Chromium, JS size, package lint
+test: deps fmt-check vet test-go test-allocs test-handoff fuzz test-node test-publishers test-browser js-size lint-packages ## the whole suite: prerequisites, vet, go test -race, fuzz smoke, Node client tests, Chromium, JS size, package lint
 
 deps: ## install the test prerequisites (as root on Debian/Ubuntu) or name the missing ones
 	@scripts/deps.sh
 
 test-go: ## Go tests with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-allocs: ## the allocation tests once more without the race detector, under which sync.Pool drops at random and they skip
+	$(GO) test -count=1 -run 'Alloc|NotCopied' ./daemon/... ./netpoll/...
 
 test-node: build ## end-to-end tests with Node's WebSocket clients (built-in, ws on the echo route, clients/js), and the Node ws baseline's own tests
 	cd test/node && npm ci --silent --no-audit --no-fund

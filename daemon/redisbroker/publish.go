@@ -265,7 +265,7 @@ func (b *Broker) calls(reqs []*pubReq) [][]*pubReq {
 		var out [][]*pubReq
 		for len(reqs) > 0 {
 			n := min(len(reqs), maxPerCall)
-			out = append(out, reqs[:n:n])
+			out = append(out, byChannel(reqs[:n]))
 			reqs = reqs[n:]
 		}
 		return out
@@ -309,29 +309,62 @@ func (b *Broker) runCalls(ctx context.Context, c redis.Scripter, calls [][]*pubR
 	return cmds
 }
 
-// publishArgs are the publish script's KEYS and ARGV for one call.
+// publishArgs are the publish script's KEYS and ARGV for one call, whose
+// events of one channel are next to each other (byChannel). The call has
+// one epoch for a new numbering: a channel starts at most one per call,
+// and an epoch only names numberings of its own channel.
 func (b *Broker) publishArgs(call []*pubReq) ([]string, []any) {
 	cmd := "PUBLISH"
 	if b.sharded() {
 		cmd = "SPUBLISH"
 	}
 	keys := make([]string, 0, 2*len(call))
-	args := make([]any, 0, 2+perEvent*len(call))
-	args = append(args, len(call), cmd)
-	now := b.opts.Now().UnixMilli()
-	for _, r := range call {
-		size, _ := b.opts.History(r.channel)
-		keys = append(keys, b.key("m", r.channel), b.key("s", r.channel))
-		nk := 2
-		if r.key != "" {
-			keys = append(keys, b.key("i", r.channel)+":"+r.key)
-			nk = 3
+	args := make([]any, 5, 5+5+3*len(call))
+	args[1], args[2], args[3], args[4] = cmd, newEpoch(), b.opts.Now().UnixMilli(), b.opts.IdempotencyWindow.Milliseconds()
+	channels := 0
+	for i := 0; i < len(call); {
+		ch := call[i].channel
+		j := i + 1
+		for j < len(call) && call[j].channel == ch {
+			j++
 		}
-		seenEpoch, seenOffset := b.seen.get(r.channel)
-		args = append(args, nk, b.key("c", r.channel), r.typ, r.payload, size,
-			b.opts.IdempotencyWindow.Milliseconds(), newEpoch(), now, seenEpoch, seenOffset)
+		size, _ := b.opts.History(ch)
+		seenEpoch, seenOffset := b.seen.get(ch)
+		keys = append(keys, b.key("m", ch), b.key("s", ch))
+		args = append(args, j-i, b.key("c", ch), size, seenEpoch, seenOffset)
+		for _, r := range call[i:j] {
+			keyed := 0
+			if r.key != "" {
+				keys = append(keys, b.key("i", ch)+":"+r.key)
+				keyed = 1
+			}
+			args = append(args, keyed, r.typ, r.payload)
+		}
+		channels++
+		i = j
 	}
+	args[0] = channels
 	return keys, args
+}
+
+// byChannel reorders reqs so that each channel's requests are next to
+// each other, in their order: the publish script works per channel.
+// Quadratic, on at most maxPerCall requests, without allocating a map.
+func byChannel(reqs []*pubReq) []*pubReq {
+	out := make([]*pubReq, 0, len(reqs))
+	placed := make([]bool, len(reqs))
+	for i, r := range reqs {
+		if placed[i] {
+			continue
+		}
+		for j := i; j < len(reqs); j++ {
+			if !placed[j] && reqs[j].channel == r.channel {
+				out = append(out, reqs[j])
+				placed[j] = true
+			}
+		}
+	}
+	return out
 }
 
 // answerCall answers each request of a call from the script's per-event

@@ -1,12 +1,16 @@
 package redisbroker
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/fanoutd/fanoutd/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -71,5 +75,66 @@ func TestLinger(t *testing.T) {
 				t.Errorf("linger took a batch of %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestOneCallPerChannel: one script call with events of several channels,
+// idempotency keys repeated inside the call and from an earlier call, and
+// a channel Redis refuses: each channel's events get consecutive offsets
+// in call order, a repeated key is answered with its first event's
+// position, and the refused channel fails alone.
+func TestOneCallPerChannel(t *testing.T) {
+	r := redistest.Start(t)
+	do(t, r, "SET fanoutd:m:{bad} x")
+	b := startBroker(t, r.Addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, earlier, _, err := b.Publish(ctx, "b", "t", []byte("0"), "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := []*pubReq{
+		{channel: "a", typ: "t", payload: []byte("a1"), key: "k"},
+		{channel: "b", typ: "t", payload: []byte("b1")},
+		{channel: "a", typ: "t", payload: []byte("a-again"), key: "k"},
+		{channel: "bad", typ: "t", payload: []byte("x")},
+		{channel: "a", typ: "t", payload: []byte("a2")},
+		{channel: "b", typ: "t", payload: []byte("b-again"), key: "old"},
+		{channel: "b", typ: "t", payload: []byte("b2")},
+	}
+	for _, q := range reqs {
+		q.done = make(chan pubResult, 1)
+	}
+	b.sendBatch(ctx, reqs)
+	got := make([]pubResult, len(reqs))
+	for i, q := range reqs {
+		got[i] = <-q.done
+	}
+	want := []struct {
+		offset uint64
+		dup    bool
+		fails  bool
+	}{{1, false, false}, {2, false, false}, {1, true, false}, {0, false, true}, {2, false, false}, {1, true, false}, {3, false, false}}
+	for i, w := range want {
+		g := got[i]
+		if (g.err != nil) != w.fails || g.offset != w.offset || g.dup != w.dup {
+			t.Errorf("event %d (%s): %+v, want offset %d dup %v failing %v", i, reqs[i].payload, g, w.offset, w.dup, w.fails)
+		}
+	}
+	if got[5].epoch != earlier {
+		t.Errorf("duplicate of an earlier call in epoch %q, want %q", got[5].epoch, earlier)
+	}
+	for _, ch := range []string{"a", "b"} {
+		events, ok, err := b.History(ctx, ch, 0, got[map[string]int{"a": 0, "b": 1}[ch]].epoch)
+		if err != nil || !ok {
+			t.Fatalf("history of %s: %v %v", ch, ok, err)
+		}
+		var payloads []string
+		for _, e := range events {
+			payloads = append(payloads, string(e.Payload))
+		}
+		if want := map[string]string{"a": "a1 a2", "b": "0 b1 b2"}[ch]; strings.Join(payloads, " ") != want {
+			t.Errorf("history of %s: %q, want %q", ch, payloads, want)
+		}
 	}
 }

@@ -223,7 +223,7 @@ func (b *Broker) sendGroup(ctx context.Context, c redis.Scripter, reqs []*pubReq
 	cmds := b.runCalls(ctx, c, calls, false)
 	var noScript [][]*pubReq
 	for i, call := range calls {
-		res, err := cmds[i].Slice()
+		res, err := cmds[i].Text()
 		switch {
 		case err == nil:
 			b.answerCall(call, res)
@@ -243,7 +243,7 @@ func (b *Broker) sendGroup(ctx context.Context, c redis.Scripter, reqs []*pubReq
 		// NOSCRIPT proves nothing ran, so sending these again is safe.
 		cmds := b.runCalls(ctx, c, noScript, true)
 		for i, call := range noScript {
-			res, err := cmds[i].Slice()
+			res, err := cmds[i].Text()
 			if err != nil {
 				b.failCall(call, classify(err))
 				continue
@@ -367,28 +367,38 @@ func byChannel(reqs []*pubReq) []*pubReq {
 	return out
 }
 
-// answerCall answers each request of a call from the script's per-event
-// results.
-func (b *Broker) answerCall(call []*pubReq, res []any) {
-	for i, r := range call {
-		var one []any
-		if i < len(res) {
-			one, _ = res[i].([]any)
-		}
-		if len(one) != 2 {
-			b.answer(r, pubResult{err: fmt.Errorf("redis publish: malformed answer %v", res)})
-			continue
-		}
-		if flag, _ := one[1].(int64); flag == 2 {
+// answerCall answers each request of a call from the script's answer:
+// per event a flag, the length of a text, ":" and the text.
+func (b *Broker) answerCall(call []*pubReq, res string) {
+	rest := res
+	for _, r := range call {
+		flag, text, next, ok := nextAnswer(rest)
+		rest = next
+		switch {
+		case !ok:
+			b.answer(r, pubResult{err: fmt.Errorf("redis publish: malformed answer %q", res)})
+		case flag == '2':
 			// This event's commands failed inside the script: it was
 			// not broadcast (PUBLISH is its last command), and an offset
 			// it may have taken stays empty: subscribers see it missed.
-			msg, _ := one[0].(string)
-			b.answer(r, pubResult{err: fmt.Errorf("redis publish: %s", msg)})
-			continue
+			b.answer(r, pubResult{err: fmt.Errorf("redis publish: %s", text)})
+		default:
+			b.answer(r, b.parsePublished(r.channel, text, flag == '1'))
 		}
-		b.answer(r, b.parsePublished(r.channel, one))
 	}
+}
+
+// nextAnswer reads one event's answer off the front of s.
+func nextAnswer(s string) (flag byte, text, rest string, ok bool) {
+	if len(s) < 3 || s[0] < '0' || s[0] > '2' {
+		return 0, "", "", false
+	}
+	head, tail, ok := strings.Cut(s[1:], ":")
+	n, err := strconv.Atoi(head)
+	if !ok || err != nil || n < 0 || n > len(tail) {
+		return 0, "", "", false
+	}
+	return s[0], tail[:n], tail[n:], true
 }
 
 func (b *Broker) failCall(call []*pubReq, err error) {
@@ -397,17 +407,15 @@ func (b *Broker) failCall(call []*pubReq, err error) {
 	}
 }
 
-func (b *Broker) parsePublished(channel string, res []any) pubResult {
-	pos, _ := res[0].(string)
-	dup, _ := res[1].(int64)
+func (b *Broker) parsePublished(channel, pos string, dup bool) pubResult {
 	offset, epoch, err := parsePosition(pos)
 	if err != nil {
 		return pubResult{err: err}
 	}
-	if dup == 0 {
+	if !dup {
 		b.seen.note(channel, epoch, offset)
 	}
-	return pubResult{offset: offset, epoch: epoch, dup: dup == 1}
+	return pubResult{offset: offset, epoch: epoch, dup: dup}
 }
 
 func (b *Broker) answer(r *pubReq, res pubResult) {

@@ -145,6 +145,9 @@ func TestOneCallPerChannel(t *testing.T) {
 // allocations and one getrandom; before the per-channel layout, 63 and
 // five.
 func TestPublishArgsAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
 	b, err := New(Options{Addr: "127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
@@ -156,5 +159,33 @@ func TestPublishArgsAllocations(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _, _ = b.publishArgs(call) }); n > 23 {
 		t.Errorf("publishArgs of 5 events allocates %v times, want at most 23", n)
+	}
+}
+
+// TestNextAnswer: the publish script's answer, event by event; a
+// malformed one is never read as another event's.
+func TestNextAnswer(t *testing.T) {
+	cases := []struct {
+		name, in   string
+		flag       byte
+		text, rest string
+		ok         bool
+	}{
+		{"published", "09:12\nab12cd14:3\nab12cd", '0', "12\nab12cd", "14:3\nab12cd", true},
+		{"duplicate", "16:3\nabcd", '1', "3\nabcd", "", true},
+		{"error with a colon", "210:ERR x: y:z", '2', "ERR x: y:z", "", true},
+		{"empty text", "20:", '2', "", "", true},
+		{"length past the end", "09:12\nab", 0, "", "", false},
+		{"bad flag", "38:12\nab12c", 0, "", "", false},
+		{"no length", "0:12", 0, "", "", false},
+		{"empty", "", 0, "", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			flag, text, rest, ok := nextAnswer(tc.in)
+			if flag != tc.flag || text != tc.text || rest != tc.rest || ok != tc.ok {
+				t.Errorf("nextAnswer(%q) = %q %q %q %v", tc.in, flag, text, rest, ok)
+			}
+		})
 	}
 }

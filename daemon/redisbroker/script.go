@@ -59,9 +59,11 @@ end
 //	KEYS, per channel: meta hash, stream, then the idempotency keys of its
 //	      events that have one
 //
-// It returns one {"offset\nepoch", duplicate (0 or 1)} per event, in the
-// order of the ARGV, or {error, 2} for an event whose commands failed; the
-// others are not affected.
+// It answers each event, in the order of the ARGV, with a flag (0
+// published, 1 duplicate, 2 failed: its commands failed, the others are
+// not affected), the length of a text, ":" and the text: the position
+// "offset\nepoch", or the error. One string for the whole call: go-redis
+// reads a nested array as one slice and two boxed values per event.
 //
 // Per channel, the idempotency keys first tell the duplicates, then the
 // continuity check and one HINCRBY take the offsets of the others, then
@@ -167,7 +169,11 @@ for _ = 1, groups do
     a = a + 3
   end
 end
-return out
+for i = 1, #out do
+  local o = out[i]
+  out[i] = o[2] .. #o[1] .. ":" .. o[1]
+end
+return table.concat(out)
 `)
 
 // historyScript reads a channel's position and, when the epoch asked for

@@ -306,19 +306,23 @@ func newEpoch() string {
 	return hex.EncodeToString(r[:])
 }
 
-// parseMessage splits "offset\nepoch\ntype\npayload".
+// parseMessage splits "offset\nepoch\ntype\npayload". It runs once per
+// delivered event: the strings it returns share s, and the payload is
+// the one copy (the node keeps it).
 func parseMessage(s string) (daemon.BrokerEvent, bool) {
-	parts := strings.SplitN(s, "\n", 4)
-	if len(parts) != 4 {
+	off, rest, ok1 := strings.Cut(s, "\n")
+	epoch, rest, ok2 := strings.Cut(rest, "\n")
+	typ, payload, ok3 := strings.Cut(rest, "\n")
+	if !ok1 || !ok2 || !ok3 {
 		return daemon.BrokerEvent{}, false
 	}
-	off, err := strconv.ParseUint(parts[0], 10, 64)
+	n, err := strconv.ParseUint(off, 10, 64)
 	if err != nil {
 		return daemon.BrokerEvent{}, false
 	}
-	ev := daemon.BrokerEvent{Offset: off, Epoch: parts[1], Type: parts[2]}
-	if parts[3] != "" {
-		ev.Payload = []byte(parts[3])
+	ev := daemon.BrokerEvent{Offset: n, Epoch: epoch, Type: typ}
+	if payload != "" {
+		ev.Payload = []byte(payload)
 	}
 	return ev, true
 }

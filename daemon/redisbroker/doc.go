@@ -70,7 +70,11 @@
 // Publish queues the request; two pipeline goroutines each take every
 // request queued at that moment (up to maxBatch) and send them as one
 // pipeline of EVALSHA, one round trip for many concurrent publishes, each
-// script still atomic with its own answer. While other publishes are
+// script still atomic with its own answer. A call's events are grouped by
+// channel: one continuity check and one HINCRBY per channel, not per event
+// (script.go). The call's answer is one string that publish.go parses by
+// hand (nextAnswer): read as an array of arrays, go-redis allocated a
+// slice and two boxed values per event. While other publishes are
 // pending, a pipeline with a small batch first yields the processor a few
 // times to let them join (linger in publish.go): a lone publish never
 // waits. Calls of one publisher stay in order (a caller waits for its

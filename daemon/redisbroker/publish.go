@@ -223,7 +223,7 @@ func (b *Broker) sendGroup(ctx context.Context, c redis.Scripter, reqs []*pubReq
 	cmds := b.runCalls(ctx, c, calls, false)
 	var noScript [][]*pubReq
 	for i, call := range calls {
-		res, err := cmds[i].Slice()
+		res, err := cmds[i].Text()
 		switch {
 		case err == nil:
 			b.answerCall(call, res)
@@ -243,7 +243,7 @@ func (b *Broker) sendGroup(ctx context.Context, c redis.Scripter, reqs []*pubReq
 		// NOSCRIPT proves nothing ran, so sending these again is safe.
 		cmds := b.runCalls(ctx, c, noScript, true)
 		for i, call := range noScript {
-			res, err := cmds[i].Slice()
+			res, err := cmds[i].Text()
 			if err != nil {
 				b.failCall(call, classify(err))
 				continue
@@ -265,7 +265,7 @@ func (b *Broker) calls(reqs []*pubReq) [][]*pubReq {
 		var out [][]*pubReq
 		for len(reqs) > 0 {
 			n := min(len(reqs), maxPerCall)
-			out = append(out, reqs[:n:n])
+			out = append(out, byChannel(reqs[:n]))
 			reqs = reqs[n:]
 		}
 		return out
@@ -309,53 +309,96 @@ func (b *Broker) runCalls(ctx context.Context, c redis.Scripter, calls [][]*pubR
 	return cmds
 }
 
-// publishArgs are the publish script's KEYS and ARGV for one call.
+// publishArgs are the publish script's KEYS and ARGV for one call, whose
+// events of one channel are next to each other (byChannel). The call has
+// one epoch for a new numbering: a channel starts at most one per call,
+// and an epoch only names numberings of its own channel.
 func (b *Broker) publishArgs(call []*pubReq) ([]string, []any) {
 	cmd := "PUBLISH"
 	if b.sharded() {
 		cmd = "SPUBLISH"
 	}
 	keys := make([]string, 0, 2*len(call))
-	args := make([]any, 0, 2+perEvent*len(call))
-	args = append(args, len(call), cmd)
-	now := b.opts.Now().UnixMilli()
-	for _, r := range call {
-		size, _ := b.opts.History(r.channel)
-		keys = append(keys, b.key("m", r.channel), b.key("s", r.channel))
-		nk := 2
-		if r.key != "" {
-			keys = append(keys, b.key("i", r.channel)+":"+r.key)
-			nk = 3
+	args := make([]any, 5, 5+5+3*len(call))
+	args[1], args[2], args[3], args[4] = cmd, newEpoch(), b.opts.Now().UnixMilli(), b.opts.IdempotencyWindow.Milliseconds()
+	channels := 0
+	for i := 0; i < len(call); {
+		ch := call[i].channel
+		j := i + 1
+		for j < len(call) && call[j].channel == ch {
+			j++
 		}
-		seenEpoch, seenOffset := b.seen.get(r.channel)
-		args = append(args, nk, b.key("c", r.channel), r.typ, r.payload, size,
-			b.opts.IdempotencyWindow.Milliseconds(), newEpoch(), now, seenEpoch, seenOffset)
+		size, _ := b.opts.History(ch)
+		seenEpoch, seenOffset := b.seen.get(ch)
+		keys = append(keys, b.key("m", ch), b.key("s", ch))
+		args = append(args, j-i, b.key("c", ch), size, seenEpoch, seenOffset)
+		for _, r := range call[i:j] {
+			keyed := 0
+			if r.key != "" {
+				keys = append(keys, b.key("i", ch)+":"+r.key)
+				keyed = 1
+			}
+			args = append(args, keyed, r.typ, r.payload)
+		}
+		channels++
+		i = j
 	}
+	args[0] = channels
 	return keys, args
 }
 
-// answerCall answers each request of a call from the script's per-event
-// results.
-func (b *Broker) answerCall(call []*pubReq, res []any) {
-	for i, r := range call {
-		var one []any
-		if i < len(res) {
-			one, _ = res[i].([]any)
-		}
-		if len(one) != 2 {
-			b.answer(r, pubResult{err: fmt.Errorf("redis publish: malformed answer %v", res)})
+// byChannel reorders reqs so that each channel's requests are next to
+// each other, in their order: the publish script works per channel.
+// Quadratic, on at most maxPerCall requests, without allocating a map.
+func byChannel(reqs []*pubReq) []*pubReq {
+	out := make([]*pubReq, 0, len(reqs))
+	placed := make([]bool, len(reqs))
+	for i, r := range reqs {
+		if placed[i] {
 			continue
 		}
-		if flag, _ := one[1].(int64); flag == 2 {
+		for j := i; j < len(reqs); j++ {
+			if !placed[j] && reqs[j].channel == r.channel {
+				out = append(out, reqs[j])
+				placed[j] = true
+			}
+		}
+	}
+	return out
+}
+
+// answerCall answers each request of a call from the script's answer:
+// per event a flag, the length of a text, ":" and the text.
+func (b *Broker) answerCall(call []*pubReq, res string) {
+	rest := res
+	for _, r := range call {
+		flag, text, next, ok := nextAnswer(rest)
+		rest = next
+		switch {
+		case !ok:
+			b.answer(r, pubResult{err: fmt.Errorf("redis publish: malformed answer %q", res)})
+		case flag == '2':
 			// This event's commands failed inside the script: it was
 			// not broadcast (PUBLISH is its last command), and an offset
 			// it may have taken stays empty: subscribers see it missed.
-			msg, _ := one[0].(string)
-			b.answer(r, pubResult{err: fmt.Errorf("redis publish: %s", msg)})
-			continue
+			b.answer(r, pubResult{err: fmt.Errorf("redis publish: %s", text)})
+		default:
+			b.answer(r, b.parsePublished(r.channel, text, flag == '1'))
 		}
-		b.answer(r, b.parsePublished(r.channel, one))
 	}
+}
+
+// nextAnswer reads one event's answer off the front of s.
+func nextAnswer(s string) (flag byte, text, rest string, ok bool) {
+	if len(s) < 3 || s[0] < '0' || s[0] > '2' {
+		return 0, "", "", false
+	}
+	head, tail, ok := strings.Cut(s[1:], ":")
+	n, err := strconv.Atoi(head)
+	if !ok || err != nil || n < 0 || n > len(tail) {
+		return 0, "", "", false
+	}
+	return s[0], tail[:n], tail[n:], true
 }
 
 func (b *Broker) failCall(call []*pubReq, err error) {
@@ -364,17 +407,15 @@ func (b *Broker) failCall(call []*pubReq, err error) {
 	}
 }
 
-func (b *Broker) parsePublished(channel string, res []any) pubResult {
-	pos, _ := res[0].(string)
-	dup, _ := res[1].(int64)
+func (b *Broker) parsePublished(channel, pos string, dup bool) pubResult {
 	offset, epoch, err := parsePosition(pos)
 	if err != nil {
 		return pubResult{err: err}
 	}
-	if dup == 0 {
+	if !dup {
 		b.seen.note(channel, epoch, offset)
 	}
-	return pubResult{offset: offset, epoch: epoch, dup: dup == 1}
+	return pubResult{offset: offset, epoch: epoch, dup: dup}
 }
 
 func (b *Broker) answer(r *pubReq, res pubResult) {

@@ -24,7 +24,12 @@ import "github.com/redis/go-redis/v9"
 const continuity = `
 local rid
 local function runid()
-  if not rid then rid = string.match(redis.call("INFO", "server"), "run_id:(%x+)") end
+  if not rid then
+    local info = redis.call("INFO", "server")
+    local i = string.find(info, "run_id:", 1, true)
+    rid = i and string.match(info, "^%x+", i + 7)
+    if not rid then error("no run_id in INFO server") end
+  end
   return rid
 end
 local function current(meta, stream, fresh, seenEpoch, seenOffset, create)
@@ -40,22 +45,37 @@ local function current(meta, stream, fresh, seenEpoch, seenOffset, create)
 end
 `
 
-// perEvent is how many ARGV the publish script takes per event.
-const perEvent = 10
-
 // publishScript numbers, stores and broadcasts events, each atomically
 // (the whole call is): several per call, so that the script's fixed costs
-// (the call, INFO for the run_id) are paid once per call, not per event.
+// (the call, INFO for the run_id) are paid once per call, not per event,
+// and a channel's per channel (its continuity check, one HINCRBY for all
+// of its events).
 //
-//	ARGV[1]: number of events; ARGV[2]: PUBLISH or SPUBLISH
-//	per event, perEvent ARGV: number of its KEYS (2 or 3), pub/sub channel,
-//	      type, payload, history size, idempotency ms, epoch to use for a
-//	      new numbering, now (ms), seen epoch, seen offset
-//	KEYS, per event: meta hash, stream[, idempotency key]
+//	ARGV, once: number of channels, PUBLISH or SPUBLISH, epoch to use for a
+//	      new numbering, now (ms), idempotency ms
+//	per channel: number of its events, pub/sub channel, history size, seen
+//	      epoch, seen offset; then per event: 1 if it has an idempotency
+//	      key (else 0), type, payload
+//	KEYS, per channel: meta hash, stream, then the idempotency keys of its
+//	      events that have one
 //
-// It returns one {"offset\nepoch", duplicate (0 or 1)} per event, or
-// {error, 2} for an event whose commands failed; the others are not
-// affected.
+// It answers each event, in the order of the ARGV, with a flag (0
+// published, 1 duplicate, 2 failed: its commands failed, the others are
+// not affected), the length of a text, ":" and the text: the position
+// "offset\nepoch", or the error. One string for the whole call: go-redis
+// reads a nested array as one slice and two boxed values per event.
+//
+// Per channel, the idempotency keys first tell the duplicates, then the
+// continuity check and one HINCRBY take the offsets of the others, then
+// each is stored and broadcast in order. Taking all of a channel's offsets
+// before storing any of its events keeps what the one-event-at-a-time
+// script guaranteed: an offset is counted before it is broadcast, so a
+// later failure never hands it out again. The check uses the seen
+// position the node had when it built the call. An event whose
+// idempotency key an earlier event of the same call carries is answered
+// as that event was: a duplicate of its position, or its error. One
+// HMGET and one HINCRBY per channel instead of per event: with 5 events
+// of one channel, ~41 → ~33 µs per call (redis-benchmark, best of 12).
 //
 // The stream is trimmed with MAXLEN ~, which drops whole stream nodes:
 // exact trimming rewrites a node on every XADD and made XADD the script's
@@ -64,43 +84,96 @@ const perEvent = 10
 // stream-node-max-bytes) beyond the history size, and History never
 // replays more than the size (history.go).
 var publishScript = redis.NewScript(continuity + `
-local function publish(meta, stream, idem, a)
-  if idem then
-    local seen = redis.call("GET", idem)
-    if seen then return {seen, 1} end
-  end
-  local epoch = current(meta, stream, ARGV[a+6], ARGV[a+8], ARGV[a+9], true)
-  local offset = redis.call("HINCRBY", meta, "offset", 1)
-  local size = tonumber(ARGV[a+4])
-  if size > 0 then
-    redis.call("XADD", stream, "MAXLEN", "~", size, offset .. "-0", "t", ARGV[a+2], "p", ARGV[a+3], "at", ARGV[a+7])
-  else
+local groups, pubcmd, fresh, now, window = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local function fail(err)
+  return {tostring(type(err) == "table" and err.err or err), 2}
+end
+local function take(meta, stream, g, count, size)
+  local epoch = current(meta, stream, fresh, ARGV[g + 3], ARGV[g + 4], true)
+  local offset = redis.call("HINCRBY", meta, "offset", count) - count
+  if size <= 0 then
     -- Without history nothing needs the numbering for long: let an idle
     -- channel's meta go (the watchdog's probe channels are such).
     redis.call("PEXPIRE", meta, 3600000)
   end
-  local pos = offset .. "\n" .. epoch
-  if idem and tonumber(ARGV[a+5]) > 0 then
-    redis.call("SET", idem, pos, "PX", ARGV[a+5])
+  return epoch, offset
+end
+local function publish(stream, idem, offset, epoch, a, pubchan, size)
+  if size > 0 then
+    redis.call("XADD", stream, "MAXLEN", "~", size, offset .. "-0", "t", ARGV[a + 1], "p", ARGV[a + 2], "at", now)
   end
-  redis.call(ARGV[2], ARGV[a+1], pos .. "\n" .. ARGV[a+2] .. "\n" .. ARGV[a+3])
+  local pos = offset .. "\n" .. epoch
+  if idem and window > 0 then
+    redis.call("SET", idem, pos, "PX", window)
+  end
+  redis.call(pubcmd, pubchan, pos .. "\n" .. ARGV[a + 1] .. "\n" .. ARGV[a + 2])
   return {pos, 0}
 end
-local out, k = {}, 1
-for i = 0, tonumber(ARGV[1]) - 1 do
-  local a = 3 + i * 10
-  local nk = tonumber(ARGV[a])
-  local idem = nil
-  if nk == 3 then idem = KEYS[k + 2] end
-  local ok, res = pcall(publish, KEYS[k], KEYS[k + 1], idem, a)
-  if ok then
-    out[i + 1] = res
-  else
-    out[i + 1] = {tostring(type(res) == "table" and res.err or res), 2}
+-- out[i] is an event's answer, or during a channel's turn the index of the
+-- earlier event whose idempotency key it repeats.
+local out, firstWith = {}, {}
+local a, k = 6, 1
+for _ = 1, groups do
+  local g, first = a, #out + 1
+  local events, pubchan, size = tonumber(ARGV[g]), ARGV[g + 1], tonumber(ARGV[g + 2])
+  local meta, stream = KEYS[k], KEYS[k + 1]
+  k, a = k + 2, g + 5
+  local count, ea, ek = 0, a, k
+  for i = first, first + events - 1 do
+    if ARGV[ea] == "1" then
+      local idem = KEYS[ek]
+      ek = ek + 1
+      if firstWith[idem] then
+        out[i] = firstWith[idem]
+      else
+        local seen = redis.pcall("GET", idem)
+        if type(seen) == "table" then
+          out[i] = fail(seen)
+        elseif seen then
+          out[i] = {seen, 1}
+        else
+          firstWith[idem] = i
+          count = count + 1
+        end
+      end
+    else
+      count = count + 1
+    end
+    ea = ea + 3
   end
-  k = k + nk
+  local err, epoch, offset
+  if count > 0 then
+    local ok
+    ok, epoch, offset = pcall(take, meta, stream, g, count, size)
+    if not ok then err = fail(epoch) end
+  end
+  for i = first, first + events - 1 do
+    local idem
+    if ARGV[a] == "1" then
+      idem = KEYS[k]
+      k = k + 1
+    end
+    local o = out[i]
+    if type(o) == "number" then
+      o = out[o]
+      if o[2] == 0 then out[i] = {o[1], 1} else out[i] = o end
+    elseif not o then
+      if err then
+        out[i] = err
+      else
+        offset = offset + 1
+        local ok, res = pcall(publish, stream, idem, offset, epoch, a, pubchan, size)
+        if ok then out[i] = res else out[i] = fail(res) end
+      end
+    end
+    a = a + 3
+  end
 end
-return out
+for i = 1, #out do
+  local o = out[i]
+  out[i] = o[2] .. #o[1] .. ":" .. o[1]
+end
+return table.concat(out)
 `)
 
 // historyScript reads a channel's position and, when the epoch asked for

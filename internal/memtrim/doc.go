@@ -15,12 +15,12 @@
 // (runtime/metrics, no stop-the-world) and, when the process allocated
 // little since the last look (under a tenth of its live heap: nothing is
 // about to reuse those pages) while it retains at least MinRelease bytes
-// and a quarter of its live heap beyond what is live, calls
+// and an eighth of its live heap beyond what is live, calls
 // debug.FreeOSMemory: one forced collection, then every free page goes
 // back. A busy process is never trimmed (it would fault the pages straight
-// back in); a quiet one is trimmed once per burst, and in a slowly
-// allocating steady state at most once per GC cycle, each trim costing one
-// collection.
+// back in); a quiet one is trimmed after a burst, and never twice within
+// MinGap (5 minutes): at most one extra collection per gap, whatever the
+// heap's size.
 //
 // This is the command's policy, not the library's: like GOGC, an embedding
 // program owns its process's memory, and fanoutd.New never starts one.

@@ -16,11 +16,14 @@ func TestWorthTrimming(t *testing.T) {
 		retained uint64
 		want     bool
 	}{
-		{"after a burst, quiet now", 1 * mib, 10 * mib, true},
+		{"after a burst, quiet now", mib, 10 * mib, true},
 		{"still allocating", 3 * mib, 10 * mib, false},
-		{"retains too little for its size", 0, 4 * mib, false},
-		{"retains less than the minimum", 0, 3 * mib, false},
-		{"a quarter of the live heap, at the minimum", 0, 5 * mib, true},
+		{"retains too little for its size", 0, 2 * mib, false},
+		{"an eighth of the live heap", 0, 5 * mib / 2, true},
+	}
+	small := Sample{Live: 4 * mib, Retained: 3 * mib / 4} // an eighth of its heap, under the minimum
+	if worthTrimming(Sample{Live: 4 * mib}, small, DefaultMinRelease) {
+		t.Error("a small heap trimmed for less than the minimum")
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -34,14 +37,17 @@ func TestWorthTrimming(t *testing.T) {
 }
 
 // TestTickTrimsOncePerBurst: the first look only records; a quiet look
-// after a burst trims once; the next look, with nothing retained, does not.
+// after a burst trims; no trim follows within MinGap, nor while the
+// process allocates; the first quiet look after both does.
 func TestTickTrimsOncePerBurst(t *testing.T) {
 	const mib = 1 << 20
 	heap := Sample{Allocs: 500 * mib, Live: 20 * mib, Retained: 12 * mib}
 	releases := 0
 	tr := New(Options{
-		read:    func() Sample { return heap },
-		release: func() { releases++; heap.Retained = 0 },
+		Interval: 10 * time.Second,
+		MinGap:   30 * time.Second, // two looks pass after a trim
+		read:     func() Sample { return heap },
+		release:  func() { releases++; heap.Retained = 0 },
 	})
 	if tr.tick() {
 		t.Fatal("the first look trimmed: it has nothing to compare with")
@@ -49,12 +55,14 @@ func TestTickTrimsOncePerBurst(t *testing.T) {
 	if !tr.tick() || releases != 1 {
 		t.Fatalf("a quiet look retaining 12 MiB did not trim (releases %d)", releases)
 	}
-	heap.Allocs += mib
-	if tr.tick() || releases != 1 {
-		t.Fatalf("trimmed again with nothing retained (releases %d)", releases)
+	heap.Retained = 12 * mib // garbage again at once
+	for i := range 2 {
+		heap.Allocs += mib
+		if tr.tick() {
+			t.Fatalf("look %d after a trim trimmed again, within MinGap", i+1)
+		}
 	}
 	heap.Allocs += 10 * mib // busy: a burst of connects
-	heap.Retained = 12 * mib
 	if tr.tick() {
 		t.Fatal("trimmed while the process allocates")
 	}

@@ -29,18 +29,7 @@ func BenchmarkHandshake(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				nc, err := net.Dial("tcp", d.addr)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := nc.Write(req); err != nil {
-					b.Fatal(err)
-				}
-				br := bufio.NewReaderSize(nc, 512)
-				status, err := br.ReadString('\n')
-				if err != nil || !strings.Contains(status, " 101 ") {
-					b.Fatalf("upgrade: %q %v", status, err)
-				}
+				nc, br := upgradeB(b, d.addr, req)
 				_, _ = io.ReadAtLeast(br, buf, 1)
 				_ = nc.Close()
 			}
@@ -58,18 +47,7 @@ func BenchmarkHandshake(b *testing.B) {
 		cpu0 := cpuTime(b)
 		b.ResetTimer()
 		for i := range b.N {
-			nc, err := net.Dial("tcp", d.addr)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := nc.Write(req); err != nil {
-				b.Fatal(err)
-			}
-			br := bufio.NewReaderSize(nc, 512)
-			status, err := br.ReadString('\n')
-			if err != nil || !strings.Contains(status, " 101 ") {
-				b.Fatalf("upgrade: %q %v", status, err)
-			}
+			nc, br := upgradeB(b, d.addr, req)
 			if _, err := readUntil(br, buf, `"welcome"`); err != nil {
 				b.Fatal(err)
 			}
@@ -87,6 +65,24 @@ func BenchmarkHandshake(b *testing.B) {
 		// a busy machine does not inflate the way it inflates wall time.
 		b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 	})
+}
+
+// upgradeB connects to addr, sends the upgrade request req and reads the
+// 101's status line.
+func upgradeB(b *testing.B, addr string, req []byte) (net.Conn, *bufio.Reader) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := nc.Write(req); err != nil {
+		b.Fatal(err)
+	}
+	br := bufio.NewReaderSize(nc, 512)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 101 ") {
+		b.Fatalf("upgrade: %q %v", status, err)
+	}
+	return nc, br
 }
 
 // cpuTime is the process's user and system time so far, in nanoseconds.

@@ -130,6 +130,10 @@ func New(o Options) (*Broker, error) {
 		nc.Close()
 		return nil, fmt.Errorf("natsbroker: %w", err)
 	}
+	if _, err := nc.Subscribe(deletedAdvisory+o.Stream, func(*nats.Msg) { b.streamDeleted() }); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("natsbroker: %w", err)
+	}
 	return b, nil
 }
 

@@ -17,9 +17,10 @@ import (
 // without publishing. The compare-and-set catches a stale one, except in
 // one case: the stream was recreated by another node (this one saw no
 // error) and the channel's last sequence in the new stream happens to equal
-// the kept one. Reading the position again after a pause narrows that to
-// publishes within positionTTL of the recreation; a busy channel keeps
-// publishing on one round trip.
+// the kept one. The deletion's advisory (streamDeleted) makes every queue
+// read its position again; reading it again after a pause as well leaves
+// only a publish made within positionTTL of the recreation, before the
+// advisory arrived. A busy channel keeps publishing on one round trip.
 const positionTTL = time.Second
 
 // contentionBudget bounds, in units of Options.Timeout, how long one batch

@@ -87,6 +87,35 @@ func (b *Broker) streamLost(gen uint64, err error) bool {
 	return true
 }
 
+// deletedAdvisory is the subject, less the stream's name, on which
+// JetStream announces that a stream was deleted.
+const deletedAdvisory = "$JS.EVENT.ADVISORY.STREAM.DELETED."
+
+// streamDeleted runs on nats.go's callback goroutine when JetStream says
+// the stream was deleted (an operator, a tool). Another node may recreate
+// it at once, and its chains may reach the sequences this node's channel
+// queues keep: a compare-and-set on a kept sequence would then succeed in
+// the new stream, behind another node's chain. So the stream is marked
+// unknown, as a lost one is (a new generation: every queue reads its
+// position again), recreated, and the node catches up. A stream lost with
+// the server's store needs no advisory: the reconnect does the same.
+func (b *Broker) streamDeleted() {
+	b.smu.Lock()
+	b.streamOK = false
+	b.setReason("stream " + b.opts.Stream + " deleted, recreating")
+	b.smu.Unlock()
+	b.log.Warn("NATS stream deleted; recreating it", zap.String("stream", b.opts.Stream))
+	go func() { // not on nats.go's goroutine: these call back into NATS
+		ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
+		_, err := b.ensureStream(ctx)
+		cancel()
+		if err != nil {
+			b.log.Warn("NATS stream not usable after its deletion", zap.Error(err))
+		}
+		b.resync()
+	}()
+}
+
 // setReason records why the broker is not ready; "" means it is. Called
 // with b.smu held.
 func (b *Broker) setReason(r string) {

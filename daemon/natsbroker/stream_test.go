@@ -1,0 +1,74 @@
+package natsbroker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/fanoutd/fanoutd/internal/natstest"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestStreamDeletedUnderANodeMovesItOn: the stream is deleted (by an
+// operator, say) and another node recreates it at once. A node that was
+// publishing keeps the channel's last position in hand (positionTTL), and
+// when the recreated stream's last sequence for the channel happens to
+// equal the one it keeps, its compare-and-set succeeds: it stored the
+// event in its old epoch, behind the other node's new chain, and a client
+// resuming from that epoch would never learn of the other node's event.
+// The node must hear of the deletion (JetStream's advisory) and number
+// its next publish after what the stream holds.
+func TestStreamDeletedUnderANodeMovesItOn(t *testing.T) {
+	n := natstest.Start(t)
+	ctx := testCtx(t)
+	frozen := time.Now()
+	a, err := New(Options{URL: n.URL, Timeout: time.Second, Now: func() time.Time { return frozen }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	a.Start(&recorder{})
+	for i := range 3 { // stream sequences 1, 2, 3: the channel's last is 3
+		if _, _, _, err := a.Publish(ctx, "c", "t", []byte{'a', byte('0' + i)}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	nc, err := nats.Connect(n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, "FANOUTD"); err != nil {
+		t.Fatal(err)
+	}
+	// The other node recreates the stream; its third message is the
+	// channel's, a new chain at sequence 3.
+	b, _ := newBroker(t, n.URL)
+	for _, ch := range []string{"x", "y"} {
+		if _, _, _, err := b.Publish(ctx, ch, "t", []byte("b"), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offB, epochB, _, err := b.Publish(ctx, "c", "t", []byte("b"), "")
+	if err != nil || offB != 1 {
+		t.Fatalf("the other node's first event of c: offset %d, %v", offB, err)
+	}
+
+	// Give the deletion's advisory a moment to reach the node (bounded).
+	for i := 0; i < 100 && a.NotReady() == ""; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	off, epoch, _, err := a.Publish(ctx, "c", "t", []byte("a3"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if epoch != epochB || off != offB+1 {
+		t.Fatalf("after the stream was recreated the node published at %s/%d; the stream's chain for c is %s/%d, so want %s/%d",
+			epoch, off, epochB, offB, epochB, offB+1)
+	}
+}

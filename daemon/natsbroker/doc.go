@@ -79,11 +79,11 @@
 // queue reads its position again) and the node catches up (Handler.Resync),
 // seeing the new epochs. So does JetStream's advisory that the stream was
 // deleted (streamDeleted), which reaches a node that meets no error because
-// another node recreated the stream first. NotReady says why the broker cannot serve, for
-// /readyz. A publish written to the connection whose answer does not come
-// within Options.Timeout returns *OutcomeUnknownError (OutcomeUnknown()
-// true): it may or may not be stored; a retry with the same idempotency key
-// is safe.
+// another node recreated the stream first. NotReady says why the broker
+// cannot serve, for /readyz. A publish written to the connection whose
+// answer does not come within Options.Timeout returns *OutcomeUnknownError
+// (OutcomeUnknown() true): it may or may not be stored; a retry with the
+// same idempotency key is safe.
 //
 // Lock order: Broker.qmu, then a chanq's mu; Broker.smu and Broker.mu are
 // taken alone. No lock is held across a NATS round trip.

@@ -120,7 +120,10 @@ func decrement[K comparable](m map[K]int, k K) {
 }
 
 // limitedSession releases the connection's slots when it closes, under the
-// caps it was accepted with.
+// caps it was accepted with: before the session hears of the close, so that
+// once the node stops counting the connection (Stats, /v1/stats) its slots
+// are free and a client reconnecting at once is not refused for it. The
+// socket is gone by then; nothing of the old connection overlaps the new.
 type limitedSession struct {
 	netpoll.Session
 	limits *connLimits
@@ -130,8 +133,8 @@ type limitedSession struct {
 }
 
 func (s *limitedSession) Closed(code int) {
-	s.Session.Closed(code)
 	s.limits.release(s.ls, s.addr, s.user)
+	s.Session.Closed(code)
 }
 
 var _ netpoll.Session = (*limitedSession)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,39 @@ func TestDeflateOffer(t *testing.T) {
 				t.Fatalf("compressed_events = %d, want %d", got, compressed)
 			}
 		})
+	}
+}
+
+// closedChecker is a netpoll.Session that records, when it hears of the
+// close, whether the connection's slots were already given back.
+type closedChecker struct {
+	limits   *connLimits
+	addr     netip.Addr
+	released bool
+}
+
+func (c *closedChecker) Message(bool, []byte) {}
+func (c *closedChecker) Closed(int) {
+	c.limits.mu.Lock()
+	c.released = c.limits.byIP[c.addr] == 0 && c.limits.byUser["ann"] == 0
+	c.limits.mu.Unlock()
+}
+
+// TestSlotsFreeBeforeTheSessionCloses: the node stops counting a
+// connection in the session's Closed; its per-address and per-user slots
+// must be free by then, or a client that sees the count drop and
+// reconnects is refused with 429 for a connection that is gone (seen as a
+// rare failure of TestConnectionsPerIPAndPerUser).
+func TestSlotsFreeBeforeTheSessionCloses(t *testing.T) {
+	l := newConnLimits(3, 2, 0)
+	ls := l.settings()
+	addr := netip.MustParseAddr("192.0.2.7")
+	if !l.acquireIP(ls, addr) || !l.acquireUser(ls, "ann") {
+		t.Fatal("the first connection was refused")
+	}
+	inner := &closedChecker{limits: l, addr: addr}
+	(&limitedSession{Session: inner, limits: l, ls: ls, addr: addr, user: "ann"}).Closed(1000)
+	if !inner.released {
+		t.Fatal("the session heard of the close while the connection still held its slots")
 	}
 }

@@ -169,6 +169,7 @@ func (r *run) awaitPublisher(ctx context.Context, windowDone <-chan time.Duratio
 	// The publisher ends on its own when its window is over, or promptly
 	// when ctx does; either way it is waited for, so it never outlives Run.
 	err := r.fleet.await(context.Background(), time.Time{}, r.o.ProgressEvery, wake, tick, done)
+	tick() // the window's last counts, also when it was shorter than a tick
 	return errors.Join(err, ctx.Err())
 }
 

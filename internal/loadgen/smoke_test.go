@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,3 +222,29 @@ func logReport(t *testing.T, rep *Report) {
 	_ = rep.WriteTable(&b)
 	t.Log("\n" + b.String())
 }
+
+// TestWindowShorterThanATickStillReports: a publish window shorter than
+// the progress interval still ends with a "publish" line carrying its
+// counts (before, the line came only from the ticker, so a 1 s window
+// with 1 s progress printed none about half the time).
+func TestWindowShorterThanATickStillReports(t *testing.T) {
+	d := startDaemon(t)
+	cfg := d.config(10, 1, 10, 100, 200*time.Millisecond)
+	var out strings.Builder
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	rep, err := Run(context.Background(), cfg, Options{Launcher: pipeLauncher{}, Progress: w, ProgressEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(out.String(), "publish ") || rep.Published == 0 {
+		t.Fatalf("no publish line after a 200 ms window (published %d):\n%s", rep.Published, out.String())
+	}
+}
+
+// writerFunc is an io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

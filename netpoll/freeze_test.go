@@ -107,8 +107,11 @@ func TestFreezeCountsAgainstNoClient(t *testing.T) {
 	clock := &fakeClock{base: time.Now()}
 	a, ha, addr := startServer(t, Options{Now: clock.now, PingInterval: time.Minute,
 		PongTimeout: time.Minute, MessageTimeout: time.Minute})
-	c, _ := connect(t, addr)
+	// Before the connect: the first ping is jittered up to PingInterval
+	// from the accept, and a clock moved after it could reach a ping drawn
+	// under a second (1 run in 60) before the freeze.
 	clock.offset.Add(int64(time.Second)) // 0 means "none" to these clocks
+	c, _ := connect(t, addr)
 	c.Write(text("slow")[:4])
 	freezeWhen(t, a, func(s []ConnState) bool { return len(s) == 1 && len(s[0].In) == 4 })
 	conn := ha.session(t, 0).c

@@ -169,15 +169,27 @@ func (b *Broker) Restart() {
 // (recreating it if need be) before the node catches up.
 func (b *Broker) reconnected() {
 	b.log.Info("NATS link back; checking the stream and catching up")
+	b.recheck("", "after the reconnect")
+}
+
+// recheck marks the stream unknown (with reason for /readyz, "" to keep
+// the one in force), then, on a goroutine of its own (the caller may be
+// nats.go's callback goroutine, and these call back into NATS), creates or
+// updates it (a new generation: every channel queue reads its position
+// again) and has the node catch up. after names the event for the log.
+func (b *Broker) recheck(reason, after string) {
 	b.smu.Lock()
 	b.streamOK = false
+	if reason != "" {
+		b.setReason(reason)
+	}
 	b.smu.Unlock()
-	go func() { // not on nats.go's goroutine: these call back into NATS
+	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
 		_, err := b.ensureStream(ctx)
 		cancel()
 		if err != nil {
-			b.log.Warn("NATS stream not usable after the reconnect", zap.Error(err))
+			b.log.Warn("NATS stream not usable "+after, zap.Error(err))
 		}
 		b.resync()
 	}()

@@ -100,20 +100,8 @@ const deletedAdvisory = "$JS.EVENT.ADVISORY.STREAM.DELETED."
 // position again), recreated, and the node catches up. A stream lost with
 // the server's store needs no advisory: the reconnect does the same.
 func (b *Broker) streamDeleted() {
-	b.smu.Lock()
-	b.streamOK = false
-	b.setReason("stream " + b.opts.Stream + " deleted, recreating")
-	b.smu.Unlock()
 	b.log.Warn("NATS stream deleted; recreating it", zap.String("stream", b.opts.Stream))
-	go func() { // not on nats.go's goroutine: these call back into NATS
-		ctx, cancel := context.WithTimeout(context.Background(), b.opts.Timeout)
-		_, err := b.ensureStream(ctx)
-		cancel()
-		if err != nil {
-			b.log.Warn("NATS stream not usable after its deletion", zap.Error(err))
-		}
-		b.resync()
-	}()
+	b.recheck("stream "+b.opts.Stream+" deleted, recreating", "after its deletion")
 }
 
 // setReason records why the broker is not ready; "" means it is. Called

@@ -3,7 +3,6 @@ package jwtauth
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -41,15 +40,7 @@ func TestVerifyAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops at random under the race detector")
 	}
-	key := []byte("0123456789abcdef0123456789abcdef")
-	v, err := New(Options{Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := Mint(key, "user-1", []string{"project:*", "user:{sub}"}, time.Hour, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	v, tok := benchToken(t)
 	if a := testing.AllocsPerRun(200, func() {
 		if _, err := v.Verify(tok); err != nil {
 			t.Fatal(err)

@@ -396,17 +396,18 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
-// benchToken is the verifier and the typical token the benchmarks check.
-func benchToken(b *testing.B) (*Verifier, string) {
-	b.Helper()
+// benchToken is the verifier and the typical token the benchmarks and
+// the allocation tests check.
+func benchToken(tb testing.TB) (*Verifier, string) {
+	tb.Helper()
 	key := []byte("0123456789abcdef0123456789abcdef")
 	v, err := New(Options{Key: key})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	tok, err := Mint(key, "user-1", []string{"project:*", "user:{sub}"}, time.Hour, time.Now())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return v, tok
 }

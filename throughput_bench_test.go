@@ -19,19 +19,36 @@ import (
 // channel; per broker, so the rates compare in one run. Any failed publish
 // fails the benchmark: under load a spurious 503 is a bug.
 //
+// Besides the rate it reports CPU per publish: the test process's (the
+// daemon and its publishers) and, through Redis, redis-server's. The
+// machine's cores are shared by all of them, so the rate alone does not
+// say what the daemon spends.
+//
 //	go test -run '^$' -bench PublishThroughput -benchtime 5s .
 func BenchmarkPublishThroughput(b *testing.B) {
 	brokers := []struct {
-		name   string
-		mutate func(testing.TB) func(*config.Config)
+		name  string
+		start func(testing.TB) (func(*config.Config), func() time.Duration)
 	}{
-		{"memory", func(testing.TB) func(*config.Config) { return func(*config.Config) {} }},
-		{"redis", func(tb testing.TB) func(*config.Config) { return onRedis(redistest.Start(tb)) }},
+		{"memory", func(testing.TB) (func(*config.Config), func() time.Duration) {
+			return func(*config.Config) {}, nil
+		}},
+		{"redis", func(tb testing.TB) (func(*config.Config), func() time.Duration) {
+			r := redistest.Start(tb)
+			return onRedis(r), func() time.Duration {
+				cpu, err := r.CPU()
+				if err != nil {
+					tb.Fatal(err)
+				}
+				return cpu
+			}
+		}},
 	}
 	for _, br := range brokers {
 		for _, channels := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/channels=%d", br.name, channels), func(b *testing.B) {
-				benchPublishers(b, br.mutate(b), channels)
+				mutate, brokerCPU := br.start(b)
+				benchPublishers(b, mutate, brokerCPU, channels)
 			})
 		}
 	}
@@ -39,7 +56,7 @@ func BenchmarkPublishThroughput(b *testing.B) {
 
 const benchPublishersN = 16
 
-func benchPublishers(b *testing.B, mutate func(*config.Config), channels int) {
+func benchPublishers(b *testing.B, mutate func(*config.Config), brokerCPU func() time.Duration, channels int) {
 	d := startDaemonB(b, mutate)
 	bodies := make([][]byte, channels)
 	for i := range channels {
@@ -59,6 +76,10 @@ func benchPublishers(b *testing.B, mutate func(*config.Config), channels int) {
 	b.SetParallelism((benchPublishersN + 1) / 2) // × GOMAXPROCS (2 here)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0, broker0 := processCPU(), time.Duration(0)
+	if brokerCPU != nil {
+		broker0 = brokerCPU()
+	}
 	b.RunParallel(func(pb *testing.PB) {
 		c := ipc.NewClient(d.socket)
 		defer c.Close()
@@ -74,6 +95,10 @@ func benchPublishers(b *testing.B, mutate func(*config.Config), channels int) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/publish")
+	if brokerCPU != nil {
+		b.ReportMetric(float64((brokerCPU()-broker0).Microseconds())/float64(b.N), "broker-cpu-µs/publish")
+	}
 	if n := failed.Load(); n > 0 {
 		var apiErr *ipc.APIError
 		err := *firstErr.Load()

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fanoutd/fanoutd/config"
+	"github.com/fanoutd/fanoutd/internal/cputime"
 	"github.com/fanoutd/fanoutd/internal/natstest"
 	"github.com/fanoutd/fanoutd/ipc"
 )
@@ -35,9 +35,9 @@ func BenchmarkConcurrentPublishers(b *testing.B) {
 				d := startDaemonB(b, br.mutate(b))
 				publishConcurrently(b, d, 16, channels, 16) // warm up: stream, connections
 				b.ResetTimer()
-				start, cpu0 := time.Now(), processCPU()
+				start, cpu0 := time.Now(), cputime.Self()
 				publishConcurrently(b, d, 16, channels, b.N)
-				elapsed, cpu := time.Since(start), processCPU()-cpu0
+				elapsed, cpu := time.Since(start), cputime.Self()-cpu0
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "publishes/s")
 				// CPU of the whole process (daemon, publishers and, for
 				// NATS, the in-process server): the machine is shared, so
@@ -47,15 +47,6 @@ func BenchmarkConcurrentPublishers(b *testing.B) {
 			})
 		}
 	}
-}
-
-// processCPU is the process's user+system CPU time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // publishConcurrently sends total single-event publishes from workers

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fanoutd/fanoutd/config"
+	"github.com/fanoutd/fanoutd/internal/cputime"
 	"github.com/fanoutd/fanoutd/internal/redistest"
 	"github.com/fanoutd/fanoutd/ipc"
 )
@@ -76,7 +77,7 @@ func benchPublishers(b *testing.B, mutate func(*config.Config), brokerCPU func()
 	b.SetParallelism((benchPublishersN + 1) / 2) // × GOMAXPROCS (2 here)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, broker0 := processCPU(), time.Duration(0)
+	cpu0, broker0 := cputime.Self(), time.Duration(0)
 	if brokerCPU != nil {
 		broker0 = brokerCPU()
 	}
@@ -95,7 +96,7 @@ func benchPublishers(b *testing.B, mutate func(*config.Config), brokerCPU func()
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/publish")
+	b.ReportMetric(float64((cputime.Self()-cpu0).Microseconds())/float64(b.N), "cpu-µs/publish")
 	if brokerCPU != nil {
 		b.ReportMetric(float64((brokerCPU()-broker0).Microseconds())/float64(b.N), "broker-cpu-µs/publish")
 	}

@@ -3,9 +3,10 @@ package netpoll
 import (
 	"bytes"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fanoutd/fanoutd/internal/cputime"
 )
 
 // BenchmarkFlushDelaySockets publishes one event to 200 loopback
@@ -22,7 +23,7 @@ func BenchmarkFlushDelaySockets(b *testing.B) {
 			srv, conns := benchConnsWith(b, n, Options{FlushDelay: d})
 			frame := TextFrame(bytes.Repeat([]byte("x"), 200))
 			want, writes := srv.Stats().BytesOut, srv.Stats().Writes
-			cpu0 := processCPU()
+			cpu0 := int64(cputime.Self())
 			b.ReportAllocs()
 			b.ResetTimer()
 			next := time.Now()
@@ -41,14 +42,7 @@ func BenchmarkFlushDelaySockets(b *testing.B) {
 			b.StopTimer()
 			deliveries := float64(b.N * n)
 			b.ReportMetric(deliveries/float64(max(srv.Stats().Writes-writes, 1)), "deliveries/write")
-			b.ReportMetric(float64(processCPU()-cpu0)/deliveries, "cpu-ns/delivery")
+			b.ReportMetric(float64(int64(cputime.Self())-cpu0)/deliveries, "cpu-ns/delivery")
 		})
 	}
-}
-
-// processCPU is the process's user and system time in nanoseconds.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

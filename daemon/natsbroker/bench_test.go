@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fanoutd/fanoutd/internal/cputime"
 	"github.com/fanoutd/fanoutd/internal/natstest"
 )
 
@@ -28,24 +28,15 @@ func BenchmarkPublishers(b *testing.B) {
 			defer func() { _ = br.Close() }()
 			publishAll(b, br, channels, 64) // warm up: the stream, the queues
 			b.ResetTimer()
-			start, cpu0 := time.Now(), processCPU()
+			start, cpu0 := time.Now(), cputime.Self()
 			publishAll(b, br, channels, b.N)
-			elapsed, cpu := time.Since(start), processCPU()-cpu0
+			elapsed, cpu := time.Since(start), cputime.Self()-cpu0
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "publishes/s")
 			// The whole process, nats-server included: on a shared
 			// machine the rate moves with the load, this much less.
 			b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/publish")
 		})
 	}
-}
-
-// processCPU is the process's user+system CPU time so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func publishAll(b *testing.B, br *Broker, channels, total int) {

@@ -5,18 +5,18 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fanoutd/fanoutd/internal/cputime"
 )
 
 // Server is one redis-server process.
@@ -191,33 +191,5 @@ func (s *Server) CPU() (time.Duration, error) {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return 0, errors.New("redistest: server not running")
 	}
-	return procCPU(s.cmd.Process.Pid)
-}
-
-// procCPU reads a process's utime+stime from /proc/<pid>/stat, in clock
-// ticks of 1/100 s (USER_HZ, 100 on every Linux ABI).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name, field 2, is in parentheses and may hold spaces:
-	// count fields after its closing one. utime and stime are fields 14, 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("redistest: unreadable /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("redistest: short /proc/%d/stat", pid)
-	}
-	var ticks int64
-	for _, v := range f[11:13] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("redistest: /proc/%d/stat: %w", pid, err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond, nil
+	return cputime.Process(s.cmd.Process.Pid)
 }

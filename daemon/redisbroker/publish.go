@@ -367,38 +367,59 @@ func byChannel(reqs []*pubReq) []*pubReq {
 	return out
 }
 
-// answerCall answers each request of a call from the script's answer:
-// per event a flag, the length of a text, ":" and the text.
+// answerCall answers each request of a call from the script's answer
+// (publishScript): per channel its epoch and "\n", then per event a flag
+// and a text.
 func (b *Broker) answerCall(call []*pubReq, res string) {
-	rest := res
-	for _, r := range call {
-		flag, text, next, ok := nextAnswer(rest)
-		rest = next
+	rest, epoch := res, ""
+	for i, r := range call {
+		ok := true
+		if i == 0 || call[i-1].channel != r.channel {
+			epoch, rest, ok = strings.Cut(rest, "\n")
+		}
+		var flag byte
+		var text string
+		if ok {
+			flag, text, rest, ok = nextAnswer(rest)
+		}
 		switch {
-		case !ok:
+		case !ok || flag == '0' && epoch == "":
+			rest = "" // what follows is no other event's answer
 			b.answer(r, pubResult{err: fmt.Errorf("redis publish: malformed answer %q", res)})
 		case flag == '2':
 			// This event's commands failed inside the script: it was
 			// not broadcast (PUBLISH is its last command), and an offset
 			// it may have taken stays empty: subscribers see it missed.
 			b.answer(r, pubResult{err: fmt.Errorf("redis publish: %s", text)})
+		case flag == '1':
+			offset, dupEpoch, _ := strings.Cut(text, "\n") // a position: "offset\nepoch"
+			b.answer(r, b.published(r.channel, offset, dupEpoch, true))
 		default:
-			b.answer(r, b.parsePublished(r.channel, text, flag == '1'))
+			b.answer(r, b.published(r.channel, text, epoch, false))
 		}
 	}
 }
 
-// nextAnswer reads one event's answer off the front of s.
+// nextAnswer reads one event's answer off the front of s: "0", an offset
+// and "\n"; or "1" or "2", the length of a text, ":" and the text.
 func nextAnswer(s string) (flag byte, text, rest string, ok bool) {
-	if len(s) < 3 || s[0] < '0' || s[0] > '2' {
+	if len(s) < 3 {
 		return 0, "", "", false
 	}
-	head, tail, ok := strings.Cut(s[1:], ":")
-	n, err := strconv.Atoi(head)
-	if !ok || err != nil || n < 0 || n > len(tail) {
-		return 0, "", "", false
+	switch s[0] {
+	case '0':
+		if text, rest, ok = strings.Cut(s[1:], "\n"); ok {
+			return '0', text, rest, true
+		}
+	case '1', '2':
+		head, tail, ok := strings.Cut(s[1:], ":")
+		n, err := strconv.Atoi(head)
+		if !ok || err != nil || n < 0 || n > len(tail) {
+			return 0, "", "", false
+		}
+		return s[0], tail[:n], tail[n:], true
 	}
-	return s[0], tail[:n], tail[n:], true
+	return 0, "", "", false
 }
 
 func (b *Broker) failCall(call []*pubReq, err error) {
@@ -407,15 +428,18 @@ func (b *Broker) failCall(call []*pubReq, err error) {
 	}
 }
 
-func (b *Broker) parsePublished(channel, pos string, dup bool) pubResult {
-	offset, epoch, err := parsePosition(pos)
-	if err != nil {
-		return pubResult{err: err}
+// published is the result of an event published at offset (decimal) in
+// epoch, by this call or, for a duplicate, an earlier one. What this call
+// published is noted as seen.
+func (b *Broker) published(channel, offset, epoch string, dup bool) pubResult {
+	n, err := strconv.ParseUint(offset, 10, 64)
+	if err != nil || epoch == "" {
+		return pubResult{err: fmt.Errorf("redis publish: malformed position %q %q", offset, epoch)}
 	}
 	if !dup {
-		b.seen.note(channel, epoch, offset)
+		b.seen.note(channel, epoch, n)
 	}
-	return pubResult{offset: offset, epoch: epoch, dup: dup}
+	return pubResult{offset: n, epoch: epoch, dup: dup}
 }
 
 func (b *Broker) answer(r *pubReq, res pubResult) {
@@ -455,12 +479,3 @@ func classify(err error) error {
 // errPoolTimeout is go-redis's (unexported) error for no free connection:
 // nothing was sent.
 const errPoolTimeout = "redis: connection pool timeout"
-
-func parsePosition(s string) (uint64, string, error) {
-	off, epoch, ok := strings.Cut(s, "\n")
-	if !ok {
-		return 0, "", fmt.Errorf("redis: malformed position %q", s)
-	}
-	n, err := strconv.ParseUint(off, 10, 64)
-	return n, epoch, err
-}

@@ -171,13 +171,14 @@ func TestNextAnswer(t *testing.T) {
 		text, rest string
 		ok         bool
 	}{
-		{"published", "09:12\nab12cd14:3\nab12cd", '0', "12\nab12cd", "14:3\nab12cd", true},
+		{"published", "012\n09:12\nab", '0', "12", "09:12\nab", true},
 		{"duplicate", "16:3\nabcd", '1', "3\nabcd", "", true},
 		{"error with a colon", "210:ERR x: y:z", '2', "ERR x: y:z", "", true},
 		{"empty text", "20:", '2', "", "", true},
-		{"length past the end", "09:12\nab", 0, "", "", false},
+		{"offset without its end", "012", 0, "", "", false},
+		{"length past the end", "19:12\nab", 0, "", "", false},
 		{"bad flag", "38:12\nab12c", 0, "", "", false},
-		{"no length", "0:12", 0, "", "", false},
+		{"no length", "1:12", 0, "", "", false},
 		{"empty", "", 0, "", "", false},
 	}
 	for _, tc := range cases {

@@ -1,5 +1,8 @@
-// Package natstest runs a real NATS server with JetStream in the test's
-// process, on a free loopback port with its store in a temporary folder.
+// Package natstest runs a real NATS server with JetStream on a free
+// loopback port with its store in a temporary folder: in the test's
+// process (Server, which the fault tests restart, empty or not), or as its
+// own process built from the same module (Process, for benchmarks that
+// measure the server's CPU apart).
 package natstest
 
 import (

@@ -22,7 +22,6 @@ import (
 // nats-server module this repository pins (go.mod), so it is the same
 // server the in-process Server runs.
 type Process struct {
-	t   testing.TB
 	cmd *exec.Cmd
 	URL string
 }
@@ -40,7 +39,7 @@ func StartProcess(t testing.TB) *Process {
 		t.Fatalf("building nats-server: %v\n%s", err, out)
 	}
 	port := freePort(t)
-	p := &Process{t: t, URL: "nats://127.0.0.1:" + strconv.Itoa(port)}
+	p := &Process{URL: "nats://127.0.0.1:" + strconv.Itoa(port)}
 	p.cmd = exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", t.TempDir())
 	p.cmd.Stderr = os.Stderr
 	if err := p.cmd.Start(); err != nil {

@@ -11,9 +11,6 @@ import (
 // TestProcessRunsJetStream: the built server takes a JetStream stream and
 // a publish, and its CPU time is readable and grows.
 func TestProcessRunsJetStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds nats-server: not in -short")
-	}
 	p := StartProcess(t)
 	nc, err := nats.Connect(p.URL, nats.Timeout(5*time.Second))
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fanoutd/fanoutd/config"
-	"github.com/fanoutd/fanoutd/internal/cputime"
 	"github.com/fanoutd/fanoutd/internal/natstest"
 	"github.com/fanoutd/fanoutd/ipc"
 )
@@ -26,46 +25,34 @@ import (
 func BenchmarkConcurrentPublishers(b *testing.B) {
 	brokers := []struct {
 		name  string
-		start func(b *testing.B) (func(*config.Config), func() time.Duration)
+		start func(b *testing.B) (func(*config.Config), cpuServer)
 	}{
-		{"memory", func(*testing.B) (func(*config.Config), func() time.Duration) { return func(*config.Config) {}, nil }},
-		{"nats", func(b *testing.B) (func(*config.Config), func() time.Duration) { return onNATS(natstest.Start(b)), nil }},
-		{"nats-process", func(b *testing.B) (func(*config.Config), func() time.Duration) {
+		{"memory", func(*testing.B) (func(*config.Config), cpuServer) { return func(*config.Config) {}, nil }},
+		{"nats", func(b *testing.B) (func(*config.Config), cpuServer) { return onNATS(natstest.Start(b)), nil }},
+		{"nats-process", func(b *testing.B) (func(*config.Config), cpuServer) {
 			p := natstest.StartProcess(b)
 			return func(c *config.Config) {
-					c.Broker.Type = "nats"
-					c.Broker.NATS.URL = p.URL
-				}, func() time.Duration {
-					cpu, err := p.CPU()
-					if err != nil {
-						b.Fatal(err)
-					}
-					return cpu
-				}
+				c.Broker.Type = "nats"
+				c.Broker.NATS.URL = p.URL
+			}, p
 		}},
 	}
 	for _, br := range brokers {
 		for _, channels := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/channels=%d", br.name, channels), func(b *testing.B) {
-				mutate, brokerCPU := br.start(b)
+				mutate, srv := br.start(b)
 				d := startDaemonB(b, mutate)
 				publishConcurrently(b, d, 16, channels, 16) // warm up: stream, connections
 				b.ResetTimer()
-				start, cpu0, broker0 := time.Now(), cputime.Self(), time.Duration(0)
-				if brokerCPU != nil {
-					broker0 = brokerCPU()
-				}
+				start, cpu := time.Now(), startCPU(b, srv)
 				publishConcurrently(b, d, 16, channels, b.N)
-				elapsed, cpu := time.Since(start), cputime.Self()-cpu0
+				elapsed := time.Since(start)
 				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "publishes/s")
 				// CPU of the whole process (daemon, publishers and, for
 				// "nats", the in-process server): the machine is shared, so
 				// this says more than the rate about what a publish costs.
-				b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/publish")
-				b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
-				if brokerCPU != nil {
-					b.ReportMetric(float64((brokerCPU()-broker0).Microseconds())/float64(b.N), "broker-cpu-µs/publish")
-				}
+				self := cpu.report(b, b.N)
+				b.ReportMetric(self.Seconds()/elapsed.Seconds(), "cores")
 			})
 		}
 	}

@@ -29,35 +29,68 @@ import (
 func BenchmarkPublishThroughput(b *testing.B) {
 	brokers := []struct {
 		name  string
-		start func(testing.TB) (func(*config.Config), func() time.Duration)
+		start func(testing.TB) (func(*config.Config), cpuServer)
 	}{
-		{"memory", func(testing.TB) (func(*config.Config), func() time.Duration) {
-			return func(*config.Config) {}, nil
-		}},
-		{"redis", func(tb testing.TB) (func(*config.Config), func() time.Duration) {
+		{"memory", func(testing.TB) (func(*config.Config), cpuServer) { return func(*config.Config) {}, nil }},
+		{"redis", func(tb testing.TB) (func(*config.Config), cpuServer) {
 			r := redistest.Start(tb)
-			return onRedis(r), func() time.Duration {
-				cpu, err := r.CPU()
-				if err != nil {
-					tb.Fatal(err)
-				}
-				return cpu
-			}
+			return onRedis(r), r
 		}},
 	}
 	for _, br := range brokers {
 		for _, channels := range []int{1, 16} {
 			b.Run(fmt.Sprintf("%s/channels=%d", br.name, channels), func(b *testing.B) {
-				mutate, brokerCPU := br.start(b)
-				benchPublishers(b, mutate, brokerCPU, channels)
+				mutate, srv := br.start(b)
+				benchPublishers(b, mutate, srv, channels)
 			})
 		}
 	}
 }
 
+// cpuServer is a broker server run as its own process, whose CPU time a
+// benchmark reads (redistest.Server, natstest.Process).
+type cpuServer interface{ CPU() (time.Duration, error) }
+
+// cpuMeter measures, over a benchmark's timed part, the CPU of the test
+// process and of a broker server (none when srv is nil).
+type cpuMeter struct {
+	srv          cpuServer
+	self, broker time.Duration
+}
+
+// startCPU starts measuring.
+func startCPU(b *testing.B, srv cpuServer) cpuMeter {
+	m := cpuMeter{srv: srv, self: cputime.Self()}
+	m.broker = m.brokerCPU(b)
+	return m
+}
+
+// report reports the CPU per publish of n publishes since startCPU, the
+// test process's (cpu-µs/publish) and the broker server's
+// (broker-cpu-µs/publish), and returns the test process's.
+func (m cpuMeter) report(b *testing.B, n int) time.Duration {
+	self := cputime.Self() - m.self
+	b.ReportMetric(float64(self.Microseconds())/float64(n), "cpu-µs/publish")
+	if m.srv != nil {
+		b.ReportMetric(float64((m.brokerCPU(b)-m.broker).Microseconds())/float64(n), "broker-cpu-µs/publish")
+	}
+	return self
+}
+
+func (m cpuMeter) brokerCPU(b *testing.B) time.Duration {
+	if m.srv == nil {
+		return 0
+	}
+	cpu, err := m.srv.CPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cpu
+}
+
 const benchPublishersN = 16
 
-func benchPublishers(b *testing.B, mutate func(*config.Config), brokerCPU func() time.Duration, channels int) {
+func benchPublishers(b *testing.B, mutate func(*config.Config), srv cpuServer, channels int) {
 	d := startDaemonB(b, mutate)
 	bodies := make([][]byte, channels)
 	for i := range channels {
@@ -77,10 +110,7 @@ func benchPublishers(b *testing.B, mutate func(*config.Config), brokerCPU func()
 	b.SetParallelism((benchPublishersN + 1) / 2) // × GOMAXPROCS (2 here)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0, broker0 := cputime.Self(), time.Duration(0)
-	if brokerCPU != nil {
-		broker0 = brokerCPU()
-	}
+	cpu := startCPU(b, srv)
 	b.RunParallel(func(pb *testing.PB) {
 		c := ipc.NewClient(d.socket)
 		defer c.Close()
@@ -96,10 +126,7 @@ func benchPublishers(b *testing.B, mutate func(*config.Config), brokerCPU func()
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "publishes/s")
-	b.ReportMetric(float64((cputime.Self()-cpu0).Microseconds())/float64(b.N), "cpu-µs/publish")
-	if brokerCPU != nil {
-		b.ReportMetric(float64((brokerCPU()-broker0).Microseconds())/float64(b.N), "broker-cpu-µs/publish")
-	}
+	cpu.report(b, b.N)
 	if n := failed.Load(); n > 0 {
 		var apiErr *ipc.APIError
 		err := *firstErr.Load()

@@ -40,8 +40,9 @@ func StartProcess(t testing.TB) *Process {
 	}
 	port := freePort(t)
 	p := &Process{URL: "nats://127.0.0.1:" + strconv.Itoa(port)}
-	p.cmd = exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", t.TempDir())
-	p.cmd.Stderr = os.Stderr
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "nats-server.log") // not the benchmark's output
+	p.cmd = exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", filepath.Join(dir, "store"), "-l", logFile)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,8 @@ func StartProcess(t testing.TB) *Process {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("nats-server on port %d did not accept connections within 10 s", port)
+	log, _ := os.ReadFile(logFile)
+	t.Fatalf("nats-server on port %d did not accept connections within 10 s; its log:\n%s", port, log)
 	return nil
 }
 

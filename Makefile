@@ -17,7 +17,7 @@ FUZZ_TARGETS := ./netpoll:FuzzParseHeader ./netpoll:FuzzHandshake ./netpoll:Fuzz
                 ./ipc:FuzzDecodePublish ./daemon/natsbroker:FuzzUnpack ./daemon:FuzzParsePositions
 
 .PHONY: help run demo build build-bench test test-go test-allocs test-node test-publishers test-browser js-size fuzz handoff-scale test-handoff bench loadtest compare vet fmt-check clean \
-        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers bench-deflate
+        install install-host uninstall deb rpm deps release pkg-docs pkg-bin lint-packages bench-publishers bench-brokers bench-deflate bench-redisconn
 
 BENCH_BIN   ?= bin/fanout-bench
 LOAD_SECRET ?= loadtest-secret-0123456789abcdef0123
@@ -131,6 +131,9 @@ handoff-scale: ## the hand-off tests at scale (make test holds 2,000): upgrade a
 bench-brokers: ## publishes/s with 16 concurrent publishers, memory and Redis brokers side by side (BENCHMARKS.md)
 	$(GO) test -run='^$$' -bench='^BenchmarkPublishThroughput$$' -benchtime=5s .
 
+bench-redisconn: ## go-redis (pub/sub on its own connection) vs rueidis (one RESP3 connection) for the broker's call shape (BENCHMARKS.md)
+	cd bench/redisconn && $(GO) run . -runs 9 -events 300000
+
 bench: ## Go benchmarks of the hot paths, with allocations
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
@@ -149,8 +152,9 @@ bench-deflate: ## permessage-deflate side by side: wire bytes, CPU and RSS per c
 compare: ## BENCHMARKS.md's scenarios on fanoutd and the Node ws hub (RUNS=3)
 	bench/compare.sh
 
-vet: ## go vet
+vet: ## go vet, of the module and of bench/redisconn (a module of its own)
 	$(GO) vet ./...
+	cd bench/redisconn && $(GO) vet .
 
 fmt-check: ## fail if gofmt would change a file
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,7 +1,7 @@
 // Command redisconn measures whether carrying Redis pub/sub on the same
 // connection as the publish calls makes a publish cheaper: the last idea
-// left for the Redis broker's throughput in issue 13 (BENCHMARKS.md, "One
-// connection for calls and pub/sub").
+// left for the Redis broker's throughput in issue 13 (BENCHMARKS.md, "The
+// last idea for Redis, measured").
 //
 // It runs the Redis broker's shape without the daemon around it: 16
 // publishers each wait for their event's answer before the next; two
@@ -67,7 +67,8 @@ func main() {
 	}
 }
 
-// client sends one call per batch and delivers pub/sub messages to got.
+// client sends one script call per batch; its dial counts the events that
+// come back through pub/sub.
 type client interface {
 	call(ctx context.Context, n int) error
 	close()
@@ -172,8 +173,14 @@ func measure(srv *server, dial func(context.Context, string, *atomic.Int64) (cli
 			d := make(chan error, 1)
 			for next.Add(1) <= int64(events) {
 				queue <- d
-				if err := <-d; err != nil {
-					errs <- err
+				select {
+				case err := <-d:
+					if err != nil {
+						errs <- err
+						return
+					}
+				case <-ctx.Done():
+					errs <- ctx.Err()
 					return
 				}
 			}
@@ -181,14 +188,15 @@ func measure(srv *server, dial func(context.Context, string, *atomic.Int64) (cli
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	select {
+	case err := <-errs:
+		return result{}, err
+	default:
+	}
 	for got.Load() < int64(events) && ctx.Err() == nil {
 		time.Sleep(time.Millisecond)
 	}
 	self1, server1, err := cpu(srv.pid)
-	select {
-	case err = <-errs:
-	default:
-	}
 	if err != nil {
 		return result{}, err
 	}

@@ -144,8 +144,7 @@ func (n *Node) breakSequence(ch *channel, epoch string, last uint64) {
 			sub.s.t.Send(msg)
 		}
 	}
-	n.lru.unlink(ch.hist.r)
-	n.histBytes.Add(-int64(ch.hist.clear()))
+	n.dropHistory(ch)
 	if epoch != ch.epoch && ch.epoch != "" {
 		ch.retire(ch.epoch)
 	}

@@ -140,8 +140,7 @@ func (n *Node) ClearHistory(ctx context.Context, channel string) error {
 		return nil
 	}
 	ch.mu.Lock()
-	n.lru.unlink(ch.hist.r)
-	n.histBytes.Add(-int64(ch.hist.clear()))
+	n.dropHistory(ch)
 	unused := ch.unused()
 	ch.mu.Unlock()
 	if unused {

@@ -95,14 +95,20 @@ func (n *Node) evictHistory() {
 			ch.mu.Unlock()
 			continue
 		}
-		n.lru.unlink(r) // touched again by a publish since the pop
-		freed := ch.hist.clear()
+		n.dropHistory(ch) // out of the LRU again: a publish may have touched it since the pop
 		unused := ch.unused()
 		ch.mu.Unlock()
-		n.histBytes.Add(-int64(freed))
 		n.histEvictions.Add(1)
 		if unused {
 			n.hub.dropIfUnused(ch)
 		}
 	}
+}
+
+// dropHistory drops ch's whole history and its count in the node's total,
+// taking its ring out of the LRU first, so that the LRU never keeps a
+// dropped ring (nor its channel) alive. Called with ch.mu held.
+func (n *Node) dropHistory(ch *channel) {
+	n.lru.unlink(ch.hist.r)
+	n.histBytes.Add(-int64(ch.hist.clear()))
 }

@@ -113,11 +113,10 @@ func (n *Node) SubscribeServer(by, value, channel string) int {
 // how many were subscribed. Safe from any goroutine.
 func (n *Node) UnsubscribeServer(by, value, channel, reason string) int {
 	return n.change(by, value, func(s *Session, _ int64) bool {
-		sub := s.subs.find(channel)
+		sub := s.subs.take(channel)
 		if sub == nil {
 			return false
 		}
-		s.subs.remove(sub)
 		n.hub.remove(sub)
 		n.subs.Add(-1)
 		n.logConn(s, connEvent{typ: connUnsubscribe, channel: channel})

@@ -132,7 +132,8 @@ func (s *Session) subscribe(cmd command) error {
 	if !cmd.server && !s.allowed(name) {
 		return ErrForbidden
 	}
-	if sub := s.subs.find(name); sub != nil {
+	sub, held := s.subs.lookup(name)
+	if sub != nil {
 		// Already subscribed: events are flowing, so there is nothing to
 		// recover; the reply carries the current position.
 		ch := sub.ch
@@ -142,13 +143,13 @@ func (s *Session) subscribe(cmd command) error {
 		ch.mu.Unlock()
 		return nil
 	}
-	if s.subs.len() >= s.node.set().MaxSubscriptions {
+	if held >= s.node.set().MaxSubscriptions {
 		return ErrTooManySubscriptions
 	}
 	if s.node.opts.Broker != nil {
 		return s.subscribeShared(cmd, name)
 	}
-	sub := s.node.hub.add(name, s, func(ch *channel) {
+	sub = s.node.hub.add(name, s, func(ch *channel) {
 		s.node.subs.Add(1) // counted before the client can see the reply
 		s.joined(cmd, ch)
 		s.announce(ch, "join")
@@ -163,8 +164,7 @@ func (s *Session) unsubscribe(cmd command) error {
 	if err != nil {
 		return err
 	}
-	if sub := s.subs.find(name); sub != nil {
-		s.subs.remove(sub)
+	if sub := s.subs.take(name); sub != nil {
 		s.node.hub.remove(sub)
 		s.node.subs.Add(-1)
 		s.node.logConn(s, connEvent{typ: connUnsubscribe, channel: name})

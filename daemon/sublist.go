@@ -22,12 +22,21 @@ func (l *subList) add(sub *subscription) {
 
 // find returns the subscription to name, or nil.
 func (l *subList) find(name string) *subscription {
+	sub, _ := l.lookup(name)
+	return sub
+}
+
+// lookup returns the subscription to name, or nil and how many
+// subscriptions there are: one walk for a subscribe's two questions.
+func (l *subList) lookup(name string) (*subscription, int) {
+	n := 0
 	for sub := l.head; sub != nil; sub = sub.next {
 		if sub.ch.name == name {
-			return sub
+			return sub, n
 		}
+		n++
 	}
-	return nil
+	return nil, n
 }
 
 // len counts the subscriptions.
@@ -39,9 +48,15 @@ func (l *subList) len() int {
 	return n
 }
 
-// remove unlinks sub, if it is in the list.
-func (l *subList) remove(sub *subscription) {
-	l.deleteFunc(func(s *subscription) bool { return s == sub })
+// take unlinks and returns the subscription to name, or nil.
+func (l *subList) take(name string) *subscription {
+	for p := &l.head; *p != nil; p = &(*p).next {
+		if sub := *p; sub.ch.name == name {
+			*p, sub.next = sub.next, nil
+			return sub
+		}
+	}
+	return nil
 }
 
 // deleteFunc unlinks each subscription for which del returns true, in

@@ -59,19 +59,19 @@ func (n *Node) SweepExpiries() {
 		sh := &n.reg.shards[i]
 		sh.mu.Lock()
 		for _, r := range sh.entries {
-			if at, _ := r.s.expiry.load(); at != 0 {
-				r.s.checkExpiry(now, warn)
-			}
+			r.s.checkExpiry(now, warn)
 		}
 		sh.mu.Unlock()
 	}
 }
 
 // checkExpiry closes the session when its token has expired, and sends the
-// warning once per token when the expiry is within warn.
+// warning once per token when the expiry is within warn; a token without
+// expiry is left alone.
 func (s *Session) checkExpiry(now, warn int64) {
 	exp, _ := s.expiry.load()
 	switch {
+	case exp == 0:
 	case now >= exp:
 		s.t.Close(CloseTokenExpired, "token expired")
 	case now >= exp-warn && s.expiry.warn(exp):

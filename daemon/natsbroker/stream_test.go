@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/fanoutd/fanoutd/internal/natstest"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestStreamDeletedUnderANodeMovesItOn: the stream is deleted (by an
@@ -34,15 +32,7 @@ func TestStreamDeletedUnderANodeMovesItOn(t *testing.T) {
 		}
 	}
 
-	nc, err := nats.Connect(n.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natstest.JetStream(t, n.URL)
 	if err := js.DeleteStream(ctx, "FANOUTD"); err != nil {
 		t.Fatal(err)
 	}

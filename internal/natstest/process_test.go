@@ -2,9 +2,7 @@ package natstest
 
 import (
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -12,15 +10,7 @@ import (
 // a publish, and its CPU time is readable and grows.
 func TestProcessRunsJetStream(t *testing.T) {
 	p := StartProcess(t)
-	nc, err := nats.Connect(p.URL, nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := JetStream(t, p.URL)
 	ctx := t.Context()
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}}); err != nil {
 		t.Fatal(err)

@@ -6,9 +6,9 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/fanoutd/fanoutd/internal/cputime"
 	"github.com/fanoutd/fanoutd/internal/wstest"
 )
 
@@ -44,7 +44,7 @@ func BenchmarkHandshake(b *testing.B) {
 		buf := make([]byte, 4096)
 		var sub []byte
 		b.ReportAllocs()
-		cpu0 := cpuTime(b)
+		cpu0 := int64(cputime.Self())
 		b.ResetTimer()
 		for i := range b.N {
 			nc, br := upgradeB(b, d.addr, req)
@@ -63,7 +63,7 @@ func BenchmarkHandshake(b *testing.B) {
 		b.StopTimer()
 		// The process's CPU time, both sides and their system calls: what
 		// a busy machine does not inflate the way it inflates wall time.
-		b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(int64(cputime.Self())-cpu0)/float64(b.N), "cpu-ns/op")
 	})
 }
 
@@ -83,15 +83,6 @@ func upgradeB(b *testing.B, addr string, req []byte) (net.Conn, *bufio.Reader) {
 		b.Fatalf("upgrade: %q %v", status, err)
 	}
 	return nc, br
-}
-
-// cpuTime is the process's user and system time so far, in nanoseconds.
-func cpuTime(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // subscribeFrame appends a masked text frame subscribing to channel

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fanoutd/fanoutd/internal/cputime"
 	"github.com/gobwas/ws"
 )
 
@@ -182,7 +183,7 @@ func BenchmarkPartialFrame(b *testing.B) {
 			f := frame(true, ws.OpBinary, make([]byte, size), true)
 			b.ReportAllocs()
 			b.SetBytes(int64(len(f)))
-			cpu0 := cpuTime(b)
+			cpu0 := int64(cputime.Self())
 			b.ResetTimer()
 			for range b.N {
 				for off := 0; off < len(f); off += 64 {
@@ -200,18 +201,9 @@ func BenchmarkPartialFrame(b *testing.B) {
 			// CPU time (user and system, this process: the writer's and the
 			// reader's system calls included) is what a busy machine does
 			// not inflate the way it inflates wall time.
-			b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N*len(f)), "cpu-ns/byte")
+			b.ReportMetric(float64(int64(cputime.Self())-cpu0)/float64(b.N*len(f)), "cpu-ns/byte")
 		})
 	}
-}
-
-// cpuTime is the process's user and system time so far, in nanoseconds.
-func cpuTime(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 type countSession struct{ n int }

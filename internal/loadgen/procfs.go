@@ -6,11 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-)
 
-// clockTicks is sysconf(_SC_CLK_TCK): 100 on every Linux architecture Go
-// supports (the kernel's USER_HZ), and reading it needs no cgo.
-const clockTicks = 100
+	"github.com/fanoutd/fanoutd/internal/cputime"
+)
 
 // Proc reads one process's counters from a procfs mounted at Root
 // ("/proc"; tests may point elsewhere). PID 0 means the calling process.
@@ -85,27 +83,15 @@ func (p Proc) CPUSeconds() (float64, error) {
 		return 0, fmt.Errorf("read process stat: %w", err)
 	}
 	ticks, err := parseStatCPU(b)
-	return float64(ticks) / clockTicks, err
+	return float64(ticks) / cputime.ClockTicks, err
 }
 
 // parseStatCPU returns fields 14 (utime) and 15 (stime) of a stat line,
-// added, in clock ticks. The command name (field 2) is in parentheses and
-// may itself contain spaces and ')', so fields are counted after the last
-// ')': field 3 is the first one there.
+// added, in clock ticks.
 func parseStatCPU(b []byte) (int64, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("%w: malformed stat line", ErrProcfs)
+	ticks, err := cputime.StatTicks(b)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrProcfs, err)
 	}
-	f := bytes.Fields(b[i+1:])
-	const utime = 14 - 3
-	if len(f) <= utime+1 {
-		return 0, fmt.Errorf("%w: short stat line", ErrProcfs)
-	}
-	u, err1 := strconv.ParseInt(string(f[utime]), 10, 64)
-	s, err2 := strconv.ParseInt(string(f[utime+1]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("%w: bad utime/stime in stat", ErrProcfs)
-	}
-	return u + s, nil
+	return ticks, nil
 }

@@ -68,7 +68,10 @@ type Broker struct {
 	smu      sync.Mutex
 	streamOK bool
 	gen      uint64
-	reason   atomic.Pointer[string] // why not ready; "" or nil when ready
+	// deleted is when JetStream last announced the stream's deletion: no
+	// creation before deleted+deletionSettle (createStream).
+	deleted time.Time
+	reason  atomic.Pointer[string] // why not ready; "" or nil when ready
 	// handle is the stream's handle for read calls, valid in handleGen.
 	handle    jetstream.Stream
 	handleGen uint64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,7 +39,7 @@ func (b *Broker) ensureStream(ctx context.Context) (uint64, error) {
 	if !b.nc.IsConnected() {
 		return 0, ErrNotConnected
 	}
-	_, err := b.js.CreateOrUpdateStream(ctx, b.streamConfig())
+	err := b.createStream(ctx)
 	if err != nil {
 		reason := "stream " + b.opts.Stream + " cannot be created: " + err.Error()
 		// Nobody answering JetStream's API on a live link: JetStream is off.
@@ -59,6 +60,30 @@ func (b *Broker) ensureStream(ctx context.Context) (uint64, error) {
 	}
 	return b.gen, nil
 }
+
+// createStream creates or updates the stream, but not within
+// deletionSettle of the deletion's advisory. Called with b.smu held.
+func (b *Broker) createStream(ctx context.Context) error {
+	if wait := time.Until(b.deleted.Add(deletionSettle)); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	_, err := b.js.CreateOrUpdateStream(ctx, b.streamConfig())
+	return err
+}
+
+// deletionSettle is how long after the deletion's advisory a node waits
+// before creating the stream again. JetStream announces the deletion before
+// it has finished removing the stream, and a creation in that window
+// (every node that hears the advisory recreates the stream) can leave
+// nats-server (2.15) with a broken stream: listed, but its files gone; it
+// stores nothing, answers no publish, and updating it fails with a server
+// error ("meta.inf.tmp: no such file or directory"). The deletion itself
+// takes milliseconds.
+const deletionSettle = 250 * time.Millisecond
 
 // streamLost reacts to err from a JetStream call: when it says the
 // stream or JetStream is gone, the stream is marked unknown so that the
@@ -101,6 +126,9 @@ const deletedAdvisory = "$JS.EVENT.ADVISORY.STREAM.DELETED."
 // the server's store needs no advisory: the reconnect does the same.
 func (b *Broker) streamDeleted() {
 	b.log.Warn("NATS stream deleted; recreating it", zap.String("stream", b.opts.Stream))
+	b.smu.Lock()
+	b.deleted = time.Now()
+	b.smu.Unlock()
 	b.recheck("stream "+b.opts.Stream+" deleted, recreating", "after its deletion")
 }
 

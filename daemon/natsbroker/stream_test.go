@@ -62,3 +62,35 @@ func TestStreamDeletedUnderANodeMovesItOn(t *testing.T) {
 			epoch, off, epochB, offB, epochB, offB+1)
 	}
 }
+
+// TestStreamDeletedAgainAndAgainHeals: an operator deletes the stream
+// while two nodes use it; both hear JetStream's advisory and recreate it.
+// A creation that races with the end of the deletion leaves nats-server
+// with a broken stream (deletionSettle), which answers no publish: before
+// the fix, every publish after the first few deletions timed out, for good.
+// A publish after each deletion must succeed within a few tries (one in
+// flight at the deletion may be answered outcome unknown).
+// Bounded: 15 deletions, at most 6 tries of 500 ms each per deletion.
+func TestStreamDeletedAgainAndAgainHeals(t *testing.T) {
+	n := natstest.Start(t)
+	ctx := testCtx(t)
+	a, _ := newBroker(t, n.URL)
+	b, _ := newBroker(t, n.URL)
+	js := natstest.JetStream(t, n.URL)
+	for i := range 15 {
+		for _, node := range []*Broker{a, b} {
+			var err error
+			for try := 0; try < 6; try++ {
+				if _, _, _, err = node.Publish(ctx, "c", "t", []byte("x"), ""); err == nil {
+					break
+				}
+			}
+			if err != nil {
+				t.Fatalf("deletion %d: no publish stored in 6 tries; the last: %v", i, err)
+			}
+		}
+		if err := js.DeleteStream(ctx, "FANOUTD"); err != nil {
+			t.Fatalf("deletion %d: %v", i, err)
+		}
+	}
+}

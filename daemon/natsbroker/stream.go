@@ -62,18 +62,32 @@ func (b *Broker) ensureStream(ctx context.Context) (uint64, error) {
 }
 
 // createStream creates or updates the stream, but not within
-// deletionSettle of the deletion's advisory. Called with b.smu held.
+// deletionSettle of the deletion's advisory, and tries again after a pause
+// (50, then 100 ms, within ctx) while nats-server answers with an internal
+// error: right after a deletion it may still be removing the old stream's
+// store, and a creation then fails once ("error creating store for
+// stream"). Called with b.smu held.
 func (b *Broker) createStream(ctx context.Context) error {
-	if wait := time.Until(b.deleted.Add(deletionSettle)); wait > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+	wait := time.Until(b.deleted.Add(deletionSettle))
+	for attempt := 1; ; attempt++ {
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
 		}
+		_, err := b.js.CreateOrUpdateStream(ctx, b.streamConfig())
+		var ae *jetstream.APIError
+		if err == nil || attempt == createAttempts || !errors.As(err, &ae) || ae.Code < 500 {
+			return err
+		}
+		wait = time.Duration(attempt) * 50 * time.Millisecond
 	}
-	_, err := b.js.CreateOrUpdateStream(ctx, b.streamConfig())
-	return err
 }
+
+// createAttempts bounds createStream's tries.
+const createAttempts = 3
 
 // deletionSettle is how long after the deletion's advisory a node waits
 // before creating the stream again. JetStream announces the deletion before
